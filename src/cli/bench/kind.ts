@@ -1,0 +1,6 @@
+/** One `unet3d bench KIND` benchmark. */
+export interface BenchKind {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}

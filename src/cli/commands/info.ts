@@ -1,0 +1,73 @@
+import * as path from 'node:path';
+import { axisCodes } from '../../core/geometry';
+import { readVolumeFile } from '../../core/readVolume';
+import { volumeStats } from '../../core/volume';
+import { parseCommandArgs } from '../args';
+import { UsageError, type CliCommand } from '../command';
+
+/** What `unet3d info --json` prints. */
+export interface InfoJson {
+  format: string;
+  dims: number[];
+  spacing: number[];
+  datatype: string;
+  axcodes: string;
+  affine: number[][];
+  min: number;
+  max: number;
+  mean: number;
+  frames: number;
+  segments?: { value: number; name: string; color: number[] }[];
+}
+
+export const info: CliCommand = {
+  summary: 'print a volume\'s format, grid, orientation, affine and intensity range',
+  usage: `Usage: unet3d info FILE [--json]
+
+  FILE    a .nii, .nii.gz, .nrrd or .nhdr volume
+  --json  one JSON object: format, dims, spacing, datatype, axcodes, affine (4×4 rows), min, max, mean
+Statistics are of the scaled voxels (scl_slope, scl_inter applied), over every frame of a 4D file.`,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
+    if (positionals.length !== 1) throw new UsageError('expected exactly one FILE');
+    const file = positionals[0];
+    const volume = readVolumeFile(file, { allFrames: true });
+    const stats = volumeStats(volume, volume.allFrames ?? volume.data);
+    const report: InfoJson = {
+      format: volume.format,
+      dims: volume.dims,
+      spacing: volume.spacing,
+      datatype: volume.datatype,
+      axcodes: axisCodes(volume.affine),
+      affine: volume.affine,
+      min: stats.min,
+      max: stats.max,
+      mean: stats.mean,
+      frames: volume.frames,
+    };
+    if (volume.segments) report.segments = volume.segments.map((s) => ({ value: s.value, name: s.name, color: s.color }));
+    if (values.json) {
+      process.stdout.write(JSON.stringify(report) + '\n');
+      return 0;
+    }
+    const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(6));
+    const lines = [
+      `file       ${path.basename(file)}`,
+      `format     ${volume.format}`,
+      `dims       ${volume.dims.join(' × ')}${volume.frames > 1 ? `  (${volume.frames} frames; the first is used)` : ''}`,
+      `spacing    ${volume.spacing.map(fmt).join(' × ')} mm`,
+      `datatype   ${volume.datatype}${volume.sclSlope !== 1 || volume.sclInter !== 0 ? `  (scaled: × ${fmt(volume.sclSlope)} + ${fmt(volume.sclInter)})` : ''}`,
+      `axcodes    ${report.axcodes}`,
+      `affine     ${volume.affine.map((row) => row.map((v) => fmt(v).padStart(12)).join(' ')).join('\n           ')}`,
+      `min        ${fmt(stats.min)}`,
+      `max        ${fmt(stats.max)}`,
+      `mean       ${fmt(stats.mean)}`,
+    ];
+    if (volume.layers) lines.push(`layers     ${volume.layers.length} (overlapping segments)`);
+    if (volume.segments) {
+      lines.push(`segments   ${volume.segments.map((s) => `${s.value}: ${s.name}${volume.layers ? ` (layer ${s.layer})` : ''}`).join('\n           ')}`);
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  },
+};

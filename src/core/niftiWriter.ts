@@ -1,0 +1,76 @@
+/** Writing label maps (and other scalar volumes) as NIfTI-1, gzip-compressed. */
+import * as zlib from 'node:zlib';
+import { BYTES_PER_VOXEL, dataTypeOf, type VoxelArray } from './datatypes';
+import { affineToQuaternion, type Mat4, type Vec3 } from './geometry';
+import { NIFTI_INTENT_LABEL, niftiDatatypeCode } from './nifti';
+
+export interface NiftiWriteOptions {
+  dims: Vec3;
+  /** Voxel → RAS mm. Written exactly as the sform and, as nearly as a qform can, as the qform. */
+  affine: Mat4;
+  data: VoxelArray;
+  /** Extra frames along the 4th dimension (e.g. per-class probabilities), each dims-sized, after `data`. */
+  frames?: number;
+  /** NIFTI_INTENT_LABEL for label maps (the default), 0 for plain images. */
+  intentCode?: number;
+  description?: string;
+  sclSlope?: number;
+  sclInter?: number;
+  /** gzip level 1–9; 6 by default. */
+  level?: number;
+}
+
+const HEADER_BYTES = 348;
+const VOX_OFFSET = 352;
+/** NIFTI_XFORM_ALIGNED_ANAT: the sform and qform map to a frame aligned with the source scan. */
+const XFORM_ALIGNED_ANAT = 2;
+
+/** Encodes a NIfTI-1 single file (`n+1`), header and voxels, little-endian, uncompressed. */
+export function encodeNifti1(options: NiftiWriteOptions): Uint8Array {
+  const { dims, affine, data } = options;
+  const frames = options.frames ?? 1;
+  const datatype = dataTypeOf(data);
+  const bpv = BYTES_PER_VOXEL[datatype];
+  const count = dims[0] * dims[1] * dims[2] * frames;
+  if (data.length !== count) throw new RangeError(`voxel array has ${data.length} values, the dimensions need ${count}`);
+  const out = new Uint8Array(VOX_OFFSET + count * bpv);
+  const view = new DataView(out.buffer);
+  const q = affineToQuaternion(affine);
+  view.setInt32(0, HEADER_BYTES, true);
+  // dim
+  view.setInt16(40, frames > 1 ? 4 : 3, true);
+  [dims[0], dims[1], dims[2], frames, 1, 1, 1].forEach((n, i) => view.setInt16(42 + 2 * (i + 1), n, true));
+  view.setInt16(68, options.intentCode ?? NIFTI_INTENT_LABEL, true);
+  view.setInt16(70, niftiDatatypeCode(datatype), true);
+  view.setInt16(72, bpv * 8, true);
+  // pixdim: qfac, then voxel sizes
+  [q.qfac, q.pixdim[0], q.pixdim[1], q.pixdim[2], 1, 1, 1, 1].forEach((v, i) => view.setFloat32(76 + 4 * i, v, true));
+  view.setFloat32(108, VOX_OFFSET, true);
+  view.setFloat32(112, options.sclSlope ?? 1, true);
+  view.setFloat32(116, options.sclInter ?? 0, true);
+  out[123] = 10; // xyzt_units: mm and seconds
+  writeAscii(out, 148, 80, options.description ?? '3D U-Net for VS Code');
+  view.setInt16(252, XFORM_ALIGNED_ANAT, true); // qform_code
+  view.setInt16(254, XFORM_ALIGNED_ANAT, true); // sform_code
+  view.setFloat32(256, q.quatern[0], true);
+  view.setFloat32(260, q.quatern[1], true);
+  view.setFloat32(264, q.quatern[2], true);
+  view.setFloat32(268, q.offset[0], true);
+  view.setFloat32(272, q.offset[1], true);
+  view.setFloat32(276, q.offset[2], true);
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) view.setFloat32(280 + 16 * r + 4 * c, affine[r][c], true);
+  if (options.intentCode === undefined || options.intentCode === NIFTI_INTENT_LABEL) writeAscii(out, 328, 16, 'labels');
+  writeAscii(out, 344, 4, 'n+1');
+  // bytes 348..351: no extensions
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), VOX_OFFSET);
+  return out;
+}
+
+/** Encodes a gzip-compressed NIfTI-1 file (`.nii.gz`). */
+export function encodeNiftiGz(options: NiftiWriteOptions): Uint8Array {
+  return zlib.gzipSync(encodeNifti1(options), { level: options.level ?? 6 });
+}
+
+function writeAscii(out: Uint8Array, offset: number, max: number, text: string): void {
+  for (let i = 0; i < Math.min(text.length, max - 1); i++) out[offset + i] = text.charCodeAt(i) & 0x7f;
+}

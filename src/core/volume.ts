@@ -1,0 +1,107 @@
+import type { DataType, VoxelArray } from './datatypes';
+import type { Mat4, Vec3 } from './geometry';
+import { axisCodes } from './geometry';
+
+/** The file formats the readers understand. */
+export type VolumeFormat = 'nifti1' | 'nifti2' | 'nrrd';
+
+/** A named, coloured label value (a 3D Slicer segment, or a class of the editor). */
+export interface SegmentInfo {
+  /** The voxel value that marks this segment. */
+  value: number;
+  name: string;
+  /** RGB, each 0–1. */
+  color: [number, number, number];
+  /** For layered (overlapping) Slicer segmentations: which layer holds this segment. */
+  layer: number;
+  /** Slicer's segment ID, kept so an edited file keeps its identity. */
+  id?: string;
+}
+
+/**
+ * A 3D scalar volume as stored on disk. Voxels stay in their stored type; the intensity a
+ * user sees is `data[i] * sclSlope + sclInter`.
+ */
+export interface Volume {
+  format: VolumeFormat;
+  /** Voxels along x, y, z (x fastest in memory). A 2D image has z = 1. */
+  dims: Vec3;
+  /** Distance between voxel centres along each array axis, in mm. */
+  spacing: Vec3;
+  datatype: DataType;
+  /** dims[0]·dims[1]·dims[2] voxels, x fastest; only the first frame of a 4D file. */
+  data: VoxelArray;
+  sclSlope: number;
+  sclInter: number;
+  /** Voxel index → RAS+ mm, rows. */
+  affine: Mat4;
+  /** Frames along the 4th dimension in the file (1 for 3D); only the first is kept in `data`. */
+  frames: number;
+  /** Every frame, frame after frame (only when read with `allFrames`); `data` is a view of its start. */
+  allFrames?: VoxelArray;
+  /** Named segments, when the file carries them (3D Slicer `.seg.nrrd`). */
+  segments?: SegmentInfo[];
+  /**
+   * Each layer of a layered `.seg.nrrd` (overlapping segments), same grid as `data`; `data`
+   * is layer 0.
+   */
+  layers?: VoxelArray[];
+}
+
+/** Options of the readers. */
+export interface ReadOptions {
+  /** Keep every frame of a 4D file in `allFrames` (by default only the first is read). */
+  allFrames?: boolean;
+  /** Refuse, from the header, files whose voxels would need more bytes than this. */
+  maxBytes?: number;
+}
+
+export function voxelCount(dims: readonly number[]): number {
+  return dims[0] * dims[1] * dims[2];
+}
+
+/** Index of voxel (i, j, k) in `data`. */
+export function voxelIndex(dims: readonly number[], i: number, j: number, k: number): number {
+  return i + dims[0] * (j + dims[1] * k);
+}
+
+/** Min, max, sum and mean of the scaled voxels (scaling applied, first frame). */
+export interface VolumeStats {
+  min: number;
+  max: number;
+  sum: number;
+  mean: number;
+}
+
+/** Statistics of the scaled intensities, computed on the stored values (no float copy). */
+export function volumeStats(volume: Pick<Volume, 'data' | 'sclSlope' | 'sclInter'>, data = volume.data): VolumeStats {
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  const n = data.length;
+  for (let i = 0; i < n; i++) {
+    const v = data[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+    sum += v;
+  }
+  const { sclSlope: slope, sclInter: inter } = volume;
+  const a = min * slope + inter;
+  const b = max * slope + inter;
+  const scaledSum = sum * slope + inter * n;
+  return { min: Math.min(a, b), max: Math.max(a, b), sum: scaledSum, mean: n ? scaledSum / n : NaN };
+}
+
+/** Orientation codes of a volume's voxel axes, e.g. "LPS". */
+export function volumeAxisCodes(volume: Pick<Volume, 'affine'>): string {
+  return axisCodes(volume.affine);
+}
+
+/** True where two volumes lie on the same voxel grid (same dims and affine within `tolerance` mm). */
+export function sameGrid(a: Pick<Volume, 'dims' | 'affine'>, b: Pick<Volume, 'dims' | 'affine'>, tolerance = 1e-3): boolean {
+  if (a.dims[0] !== b.dims[0] || a.dims[1] !== b.dims[1] || a.dims[2] !== b.dims[2]) return false;
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 4; c++) if (Math.abs(a.affine[r][c] - b.affine[r][c]) > tolerance) return false;
+  }
+  return true;
+}

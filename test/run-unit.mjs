@@ -1,0 +1,55 @@
+// Runs the unit tests: bundles each test/unit/**/*.test.ts with esbuild (the same way the
+// product is built, so ESM-only and CJS packages mix as they do in dist/), then runs them with
+// Node's test runner. Arguments filter test files by substring: `npm run test:unit -- nifti`.
+import { spawnSync } from 'node:child_process';
+import * as esbuild from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const unitDir = path.join(root, 'test', 'unit');
+const outDir = path.join(root, '.test-work', 'unit');
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+
+function findTests(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return findTests(full);
+    return entry.name.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
+const tests = findTests(unitDir)
+  .filter((file) => filters.length === 0 || filters.some((f) => path.relative(unitDir, file).includes(f)))
+  .sort();
+if (tests.length === 0) {
+  console.error(`no unit tests match ${filters.join(' ')}`);
+  process.exit(1);
+}
+
+fs.rmSync(outDir, { recursive: true, force: true });
+await esbuild.build({
+  entryPoints: tests,
+  outdir: outDir,
+  outbase: unitDir,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: 'inline',
+  logLevel: 'warning',
+  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'vscode'],
+  define: { 'process.env.UNET3D_REPO_ROOT': JSON.stringify(root) },
+});
+// The wasm backend looks for its binaries beside the bundle.
+const wasmDir = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+for (const name of fs.readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) {
+  fs.copyFileSync(path.join(wasmDir, name), path.join(outDir, name));
+}
+
+const outputs = tests.map((t) => path.join(outDir, path.relative(unitDir, t)).replace(/\.ts$/, '.js'));
+const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-reporter=spec', ...outputs], {
+  stdio: 'inherit',
+  cwd: root,
+});
+process.exit(result.status ?? 1);
