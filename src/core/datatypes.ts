@@ -81,6 +81,25 @@ export function copyVoxels(
   return typedArrayOf(datatype, bytes.buffer);
 }
 
+/**
+ * Like `copyVoxels`, but for bytes this reader owns (a freshly inflated buffer): returns a view
+ * of them without copying where the offset is aligned for the type, swapping bytes in place.
+ * The view's `buffer` then also holds the bytes around it; use byteOffset/byteLength.
+ */
+export function adoptVoxels(
+  owned: Uint8Array,
+  offset: number,
+  datatype: DataType,
+  count: number,
+  littleEndian: boolean,
+): VoxelArray {
+  const size = BYTES_PER_VOXEL[datatype];
+  const start = owned.byteOffset + offset;
+  if (start % size !== 0) return copyVoxels(owned, offset, datatype, count, littleEndian);
+  if (!littleEndian && size > 1) swapBytesInPlace(owned.subarray(offset, offset + count * size), size);
+  return typedArrayOf(datatype, owned.buffer as ArrayBuffer, start, count);
+}
+
 /** Reverses the byte order of every `size`-byte element of `bytes`, in place. */
 export function swapBytesInPlace(bytes: Uint8Array, size: number): void {
   if (size === 2) {

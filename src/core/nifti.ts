@@ -4,7 +4,7 @@
  * allocated.
  */
 import { NIFTI1, NIFTI2, isNIFTI1, isNIFTI2, readHeader } from 'nifti-reader-js';
-import { BYTES_PER_VOXEL, copyVoxels, type DataType } from './datatypes';
+import { BYTES_PER_VOXEL, adoptVoxels, copyVoxels, type DataType } from './datatypes';
 import { VolumeError } from './errors';
 import { baseAffine, qformAffine, type Mat4, type Vec3 } from './geometry';
 import { checkAllocation, gunzipBounded, gunzipPrefix, isGzip } from './gzip';
@@ -192,14 +192,16 @@ export function readNifti(bytes: Uint8Array, options: ReadOptions = {}): Volume 
   const dataBytes = count * BYTES_PER_VOXEL[datatype];
   checkAllocation(dataBytes, `a ${dims.join('×')} ${datatype} volume`, options.maxBytes);
   const needed = voxOffset + dataBytes;
-  const raw = isGzip(bytes) ? gunzipBounded(bytes, needed) : bytes;
+  const compressed = isGzip(bytes);
+  const raw = compressed ? gunzipBounded(bytes, needed) : bytes;
   if (raw.length < needed) {
     throw new VolumeError(
       'truncated',
       `the image data is shorter than the header says: ${Math.max(0, raw.length - voxOffset)} of ${dataBytes} bytes (${dims.join('×')} ${datatype})`,
     );
   }
-  const voxels = copyVoxels(raw, voxOffset, datatype, count, header.littleEndian);
+  // Inflated bytes are ours: view them in place. The caller's bytes are copied, never changed.
+  const voxels = (compressed ? adoptVoxels : copyVoxels)(raw, voxOffset, datatype, count, header.littleEndian);
   return {
     format: header.format,
     dims,

@@ -33,13 +33,14 @@ export function encodeNifti1(options: NiftiWriteOptions): Uint8Array {
   const bpv = BYTES_PER_VOXEL[datatype];
   const count = dims[0] * dims[1] * dims[2] * frames;
   if (data.length !== count) throw new RangeError(`voxel array has ${data.length} values, the dimensions need ${count}`);
+  if ([...dims, frames].some((n) => n > 32767)) throw new RangeError(`NIfTI-1 holds at most 32767 voxels per axis, not ${dims.join('×')}`);
   const out = new Uint8Array(VOX_OFFSET + count * bpv);
   const view = new DataView(out.buffer);
   const q = affineToQuaternion(affine);
   view.setInt32(0, HEADER_BYTES, true);
   // dim
   view.setInt16(40, frames > 1 ? 4 : 3, true);
-  [dims[0], dims[1], dims[2], frames, 1, 1, 1].forEach((n, i) => view.setInt16(42 + 2 * (i + 1), n, true));
+  [dims[0], dims[1], dims[2], frames, 1, 1, 1].forEach((n, i) => view.setInt16(40 + 2 * (i + 1), n, true));
   view.setInt16(68, options.intentCode ?? NIFTI_INTENT_LABEL, true);
   view.setInt16(70, niftiDatatypeCode(datatype), true);
   view.setInt16(72, bpv * 8, true);

@@ -4,7 +4,7 @@
  * gzip, ascii and hex; every scalar type; both byte orders; `space` with `space directions`
  * and `space origin` turned into the voxel-to-RAS affine; 3D Slicer `.seg.nrrd` segments.
  */
-import { BYTES_PER_VOXEL, copyVoxels, typedArrayOf, type DataType, type VoxelArray } from './datatypes';
+import { BYTES_PER_VOXEL, adoptVoxels, copyVoxels, typedArrayOf, type DataType, type VoxelArray } from './datatypes';
 import { VolumeError } from './errors';
 import type { Mat4, Vec3 } from './geometry';
 import { checkAllocation, gunzipBounded, isGzip } from './gzip';
@@ -167,7 +167,7 @@ export function readNrrd(bytes: Uint8Array, readSibling?: SiblingReader, options
   const all =
     encoding === 'ascii' || encoding === 'text' || encoding === 'txt'
       ? (raw as VoxelArray)
-      : copyVoxels(raw as Uint8Array, 0, datatype, total, littleEndian);
+      : (encoding === 'raw' ? copyVoxels : adoptVoxels)(raw as Uint8Array, 0, datatype, total, littleEndian);
 
   const affine = affineFromHeader(fields, layout.spatial, sizes.length);
   const spacing = [0, 1, 2].map((c) => Math.hypot(affine[0][c], affine[1][c], affine[2][c]) || 1) as Vec3;

@@ -67,7 +67,7 @@ export const io: BenchKind = {
   summary: 'read a 256³ int16 .nii.gz: our reader vs zlib alone vs nifti-reader-js (fflate)',
   usage: `Usage: unet3d bench io [--source FILE] [--size N] [--repeats R] [--json]
 
-  --source FILE  a real int16 NIfTI to resample (default: ../shared/data/semi/spleen CT)
+  --source FILE  a real volume to resample into int16 (default: ../shared/data/semi/spleen CT)
   --size N       the cube's edge in voxels (default 256)
   --repeats R    reads per method, each in a fresh process (default 5)`,
   async run(argv) {
@@ -93,8 +93,9 @@ export const io: BenchKind = {
     if (!source) throw new UsageError('no --source given and ../shared/data/semi/spleen/sub-spleen2_ct.nii.gz not found');
 
     const volume = readVolumeFile(source);
-    if (volume.datatype !== 'int16') throw new UsageError(`--source must be int16, it is ${volume.datatype}`);
-    const resampled = resampleTrilinear(volume.data, volume.dims, volume.affine, [size, size, size]);
+    // The benchmark file is int16 (CT's usual type): other sources are rounded into it.
+    const int16 = volume.data instanceof Int16Array ? volume.data : Int16Array.from(volume.data, (v) => Math.max(-32768, Math.min(32767, Math.round(v * volume.sclSlope + volume.sclInter))));
+    const resampled = resampleTrilinear(int16, volume.dims, volume.affine, [size, size, size]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unet3d-bench-io-'));
     const file = path.join(dir, `ct_${size}.nii.gz`);
     fs.writeFileSync(file, encodeNiftiGz({ dims: [size, size, size], affine: resampled.affine, data: resampled.data, intentCode: 0 }));

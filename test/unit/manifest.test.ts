@@ -1,0 +1,47 @@
+/** The extension manifest is a real VS Code manifest, and activation stays light. */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT } from '../helpers/data';
+
+const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+
+test('the manifest declares the editor, commands, view, settings and trust limits', () => {
+  // postMessage transfers ArrayBuffers since VS Code 1.57.
+  const [major, minor] = manifest.engines.vscode.replace(/^\D*/, '').split('.').map(Number);
+  assert.ok(major > 1 || minor >= 57, manifest.engines.vscode);
+  assert.deepEqual(manifest.extensionKind, ['workspace']);
+  const editor = manifest.contributes.customEditors.find((e: { viewType: string }) => e.viewType === 'unet3d.volume');
+  assert.deepEqual(
+    editor.selector.map((s: { filenamePattern: string }) => s.filenamePattern).sort(),
+    ['*.nhdr', '*.nii', '*.nii.gz', '*.nrrd'],
+  );
+  const commands = new Map(manifest.contributes.commands.map((c: { command: string; title: string; category: string }) => [c.command, c]));
+  for (const [id, title] of [
+    ['unet3d.train', 'Train'],
+    ['unet3d.segment', 'Segment'],
+    ['unet3d.evaluate', 'Evaluate'],
+    ['unet3d.showBackend', 'Show Compute Backend'],
+  ]) {
+    const command = commands.get(id) as { title: string; category: string } | undefined;
+    assert.ok(command, id);
+    assert.equal(command.title, title);
+    assert.equal(command.category, '3D U-Net');
+  }
+  assert.ok(manifest.contributes.viewsContainers.activitybar.some((c: { id: string; title: string }) => c.id === 'unet3d' && c.title === '3D U-Net'));
+  assert.deepEqual(manifest.contributes.views.unet3d.find((v: { id: string }) => v.id === 'unet3d.runs'), { id: 'unet3d.runs', name: 'Runs' });
+  for (const key of Object.keys(manifest.contributes.configuration.properties)) assert.match(key, /^unet3d\./);
+  assert.equal(manifest.capabilities.untrustedWorkspaces.supported, 'limited');
+  assert.deepEqual(manifest.bin, { unet3d: 'dist/cli.js' });
+  assert.ok(!(manifest.activationEvents ?? []).includes('*'), 'never activates on *');
+  for (const dep of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'nifti-reader-js', '@vscode-elements/elements']) assert.ok(manifest.dependencies[dep], dep);
+  for (const dep of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) assert.ok(manifest.optionalDependencies[dep], dep);
+});
+
+test('the extension bundle never loads TensorFlow.js; the CLI starts with a shebang', { skip: !fs.existsSync(path.join(REPO_ROOT, 'dist', 'extension.js')) && 'not built' }, () => {
+  const extension = fs.readFileSync(path.join(REPO_ROOT, 'dist', 'extension.js'), 'utf8');
+  assert.doesNotMatch(extension, /@tensorflow|tfjs-core|tfjs-backend/);
+  const cli = fs.readFileSync(path.join(REPO_ROOT, 'dist', 'cli.js'), 'utf8');
+  assert.ok(cli.startsWith('#!/usr/bin/env node'));
+});

@@ -1,0 +1,28 @@
+/** Every volume and label file under ../shared/data/semi and full reads, and each label map lies on its image's grid. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { readVolumeFile } from '../../src/core/readVolume';
+import { sameGrid, volumeStats } from '../../src/core/volume';
+import { SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
+
+const PAIRS: { set: string; image: string; labels: string; maxLabel: number }[] = [
+  { set: 'semi/ctchest', image: 'CTChest4.nrrd', labels: 'Segmentation.seg.nrrd', maxLabel: 7 },
+  { set: 'semi/spleen', image: 'sub-spleen2_ct.nii.gz', labels: 'sub-spleen2_ct_seg-manual.nii.gz', maxLabel: 1 },
+  { set: 'semi/spinalcord', image: 't2.nii.gz', labels: 't2_seg-manual.nii.gz', maxLabel: 1 },
+  ...['07', '19', '26'].map((p) => ({ set: 'full/msles', image: `patient${p}_flair.nii.gz`, labels: `patient${p}_lesion.nii.gz`, maxLabel: 1 })),
+];
+
+describe('shared real data', { skip: SKIP_WITHOUT_DATA }, () => {
+  for (const pair of PAIRS) {
+    test(`${pair.set}: ${pair.image} and ${pair.labels} read, on one grid`, () => {
+      const image = readVolumeFile(dataPath(pair.set, pair.image));
+      const labels = readVolumeFile(dataPath(pair.set, pair.labels));
+      assert.ok(sameGrid(image, labels), `${pair.labels} is not on the grid of ${pair.image}`);
+      const stats = volumeStats(labels);
+      assert.equal(stats.min, 0);
+      assert.equal(stats.max, pair.maxLabel);
+      const imageStats = volumeStats(image);
+      assert.ok(imageStats.max > imageStats.min, 'the image is not constant');
+    });
+  }
+});
