@@ -29,17 +29,18 @@ const nodeBundle = (entry, outfile, extra = {}) =>
     ...extra,
   });
 
-// The native TensorFlow backends stay outside the bundles: they may be absent (their install
-// downloads libtensorflow) and are looked for at run time. The pure-JS and wasm backends are
-// bundled; the wasm backend's .wasm binaries are copied next to the bundles.
-const tfjsExternal = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+// Every TensorFlow.js package stays outside the bundles and is loaded from node_modules at run
+// time: @tensorflow/tfjs-node(-gpu) (optional, often absent) requires '@tensorflow/tfjs' and
+// registers its backend on THAT instance of tfjs-core, so the engine must use the same one, not a
+// copy inlined here. The wasm backend then finds its .wasm binaries in its own package folder.
+// Packaging must therefore ship node_modules/@tensorflow/{tfjs,tfjs-core,tfjs-backend-cpu,
+// tfjs-backend-wasm,...} and their dependencies (see src/engine/tf.ts, src/engine/backends.ts).
+const tfjsExternal = ['@tensorflow/*'];
 
-function copyWasmBinaries() {
-  const from = 'node_modules/@tensorflow/tfjs-backend-wasm/dist';
+// The PyTorch peer of `unet3d bench train|infer` is a Python script run beside the CLI.
+function copyBenchPeer() {
   fs.mkdirSync('dist', { recursive: true });
-  for (const name of fs.readdirSync(from).filter((n) => n.endsWith('.wasm'))) {
-    fs.copyFileSync(path.join(from, name), path.join('dist', name));
-  }
+  fs.copyFileSync('src/cli/bench/torch_peer.py', 'dist/torch_peer.py');
 }
 
 const builds = [
@@ -64,7 +65,7 @@ const present = builds.filter((b) => fs.existsSync(b.entryPoints[0]) || (console
 builds.length = 0;
 builds.push(...present);
 
-copyWasmBinaries();
+copyBenchPeer();
 if (watch) {
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
   await Promise.all(contexts.map((c) => c.watch()));

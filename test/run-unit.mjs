@@ -8,7 +8,8 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const unitDir = path.join(root, 'test', 'unit');
-const outDir = path.join(root, '.test-work', 'unit');
+// One folder per run, so runs started at the same time never delete each other's bundles.
+const outDir = path.join(root, '.test-work', `unit-${process.pid}`);
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 
 function findTests(dir) {
@@ -38,7 +39,8 @@ await esbuild.build({
   target: 'node20',
   sourcemap: 'inline',
   logLevel: 'warning',
-  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'vscode'],
+  // As in esbuild.mjs: every TensorFlow.js package comes from node_modules (one tfjs-core instance).
+  external: ['@tensorflow/*', 'vscode'],
   define: { 'process.env.UNET3D_REPO_ROOT': JSON.stringify(root) },
 });
 // The wasm backend looks for its binaries beside the bundle.
@@ -52,4 +54,5 @@ const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '-
   stdio: 'inherit',
   cwd: root,
 });
+fs.rmSync(outDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

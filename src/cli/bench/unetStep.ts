@@ -1,0 +1,205 @@
+/**
+ * `unet3d bench train` and `bench infer`: one training step (forward, softmax cross-entropy,
+ * backward, SGD-momentum update) or one inference pass of the benchmark 3D U-Net of ENGINE.md
+ * (3 levels, 16,16 | 32,32 | 64,64 filters, 'same' padding, BN + ReLU, 2 classes) at size³,
+ * batch 1, on one or more backends, against the same network in PyTorch measured in the same run:
+ * the engines take turns (never at once), after a warm-up at 16³; medians are reported.
+ */
+import type { Scalar, Tensor5D } from '@tensorflow/tfjs';
+import { parseCommandArgs, parseNumber } from '../args';
+import { UsageError } from '../command';
+import { median } from './stats';
+import { startTorchPeer, type TorchPeer } from './torchPeer';
+
+export type StepKind = 'train' | 'infer';
+
+/** One backend's result; what `unet3d bench train|infer --json` prints (an array for several backends). */
+export interface UnetBenchJson {
+  kind: StepKind;
+  backend: string;
+  /** Median seconds per step. */
+  seconds: number;
+  /** Output voxels per second. */
+  voxelsPerSecond: number;
+  /** GFLOP/s, counting a training step as 3 forward passes. */
+  gflops: number;
+  size: number;
+  repeats: number;
+  /** What ran the convolutions: 'simd' (the engine's kernels, with `threads`) or 'tfjs'. */
+  kernels: string;
+  threads: number;
+  /** The PyTorch peer's median seconds, when it ran. */
+  pytorchSeconds?: number;
+  pytorch?: string;
+  /** seconds / pytorchSeconds. */
+  ratio?: number;
+  /** Why no PyTorch figure, when it did not run. */
+  peerMissing?: string;
+}
+
+export const stepUsage = (kind: StepKind) => `Usage: unet3d bench ${kind} [--backend B[,B...]] [--size N] [--repeats R] [--no-peer] [--python PATH] [--json]
+
+  --backend B   auto (default), tensorflow-gpu, tensorflow, wasm or cpu; a comma list runs each in turn
+  --size N      the cube's edge in voxels (default 64; a multiple of 4)
+  --repeats R   timed steps per engine (default 3), after a warm-up at 16³
+  --profile     also print the time spent in each SIMD kernel (last repeat)
+  --no-peer     skip the PyTorch peer (by default: Debian's /usr/bin/python3 with python3-torch,
+                or $UNET3D_PYTHON, or --python), which runs the same network with as many threads
+UNET3D_THREADS sets the threads of the engine's kernels (default: every core).`;
+
+export async function runUnetBench(kind: StepKind, argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(
+    argv,
+    {
+      backend: { type: 'string' },
+      size: { type: 'string' },
+      repeats: { type: 'string' },
+      'no-peer': { type: 'boolean' },
+      profile: { type: 'boolean' },
+      python: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    false,
+  );
+  const size = parseNumber(values.size, '--size', 4, 256) ?? 64;
+  if (!Number.isInteger(size) || size % 4 !== 0) throw new UsageError(`--size must be a multiple of 4, not ${size}`);
+  const repeats = parseNumber(values.repeats, '--repeats', 1, 50) ?? 3;
+  // The engine loads TensorFlow.js: only when a benchmark runs.
+  const { initBackend, isBackendName } = await import('../../engine/backends');
+  const { createUNet, describeNetwork, PRESETS, resolveFilters } = await import('../../engine/model');
+  const { activeFormulation } = await import('../../engine/ops');
+  const { simdRuntime } = await import('../../engine/ops/simd/runtime');
+  const { tf } = await import('../../engine/tf');
+
+  const requested = (values.backend ?? 'auto').split(',').map((b) => b.trim());
+  for (const b of requested) if (b !== 'auto' && !isBackendName(b)) throw new UsageError(`unknown backend "${b}"`);
+  const backends: string[] = [];
+  for (const b of requested) backends.push((await initBackend(b as Parameters<typeof initBackend>[0])).active);
+
+  const config = PRESETS.bench;
+  // One network and optimizer per backend, made on it: tensors then never move between backends
+  // (tfjs's lazy moves between wasm and cpu while a customGrad op saves tensors fail).
+  const setBackend = (b: string) => tf.setBackend(b === 'tensorflow-gpu' ? 'tensorflow' : b);
+  const engines = new Map<string, { net: ReturnType<typeof createUNet>; optimizer: ReturnType<typeof tf.train.momentum> }>();
+  for (const b of backends) {
+    await setBackend(b);
+    engines.set(b, { net: createUNet(config, 1), optimizer: tf.train.momentum(0.01, 0.99) });
+  }
+  const forwardFlops = describeNetwork(config, [size, size, size]).reduce((s, r) => s + r.flops, 0);
+  const flops = kind === 'train' ? 3 * forwardFlops : forwardFlops;
+  const threads = simdRuntime().threads;
+
+  let peer: TorchPeer | undefined;
+  let peerMissing: string | undefined;
+  if (values['no-peer']) {
+    peerMissing = 'skipped (--no-peer)';
+  } else {
+    const started = await startTorchPeer(
+      { filters: resolveFilters(config), inChannels: config.inChannels, classes: config.classes, batchNorm: config.batchNorm },
+      threads,
+      values.python,
+    );
+    if ('missing' in started) peerMissing = started.missing;
+    else peer = started;
+  }
+
+  /** One timed step on the active backend, inputs made outside the timing. */
+  const step = (b: string, s: number): number => {
+    const { net, optimizer } = engines.get(b)!;
+    const x = tf.randomNormal([1, s, s, s, config.inChannels], 0, 1, 'float32') as Tensor5D;
+    const labels = tf.oneHot(tf.randomUniform([1, s, s, s], 0, config.classes, 'int32'), config.classes);
+    const start = performance.now();
+    if (kind === 'train') {
+      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, net.apply(x, true)) as Scalar, true, net.trainableVariables);
+      loss?.dataSync();
+      loss?.dispose();
+    } else {
+      const y = net.apply(x, false);
+      y.dataSync();
+      y.dispose();
+    }
+    const seconds = (performance.now() - start) / 1000;
+    tf.dispose([x, labels]);
+    return seconds;
+  };
+
+  const times = new Map<string, number[]>(backends.map((b) => [b, []]));
+  const profiles = new Map<string, Map<string, { ms: number; calls: number }>>();
+  const peerTimes: number[] = [];
+  try {
+    for (const b of backends) {
+      await setBackend(b);
+      step(b, 16);
+    }
+    if (peer) await peer.time(kind, 16);
+    for (let r = 0; r < repeats; r++) {
+      for (const b of backends) {
+        await setBackend(b);
+        if (values.profile) simdRuntime().profile = new Map();
+        times.get(b)!.push(step(b, size));
+        if (values.profile) profiles.set(b, simdRuntime().profile!);
+        simdRuntime().profile = undefined;
+      }
+      if (peer) peerTimes.push(await peer.time(kind, size));
+    }
+  } finally {
+    peer?.close();
+  }
+
+  const voxels = size ** 3;
+  const peerSeconds = peer ? median(peerTimes) : undefined;
+  const results: UnetBenchJson[] = [];
+  for (const b of backends) {
+    await setBackend(b);
+    const seconds = median(times.get(b)!);
+    const result: UnetBenchJson = {
+      kind,
+      backend: b,
+      seconds,
+      voxelsPerSecond: voxels / seconds,
+      gflops: flops / seconds / 1e9,
+      size,
+      repeats,
+      kernels: activeFormulation(),
+      threads: activeFormulation() === 'simd' ? threads : 1,
+    };
+    if (peer && peerSeconds !== undefined) {
+      result.pytorchSeconds = peerSeconds;
+      result.pytorch = peer.description;
+      result.ratio = seconds / peerSeconds;
+    } else {
+      result.peerMissing = peerMissing;
+    }
+    results.push(result);
+  }
+  for (const [b, { net, optimizer }] of engines) {
+    await setBackend(b);
+    net.dispose();
+    optimizer.dispose();
+  }
+
+  if (values.json) {
+    process.stdout.write(JSON.stringify(results.length === 1 ? results[0] : results) + '\n');
+    return 0;
+  }
+  const what = kind === 'train' ? 'one training step (forward, softmax cross-entropy, backward, SGD momentum)' : 'one inference pass';
+  const rows = results.map((r) => {
+    const engine = `unet3d ${r.backend}${r.kernels === 'simd' ? ` (SIMD kernels, ${r.threads} thread${r.threads === 1 ? '' : 's'})` : ''}`;
+    return [engine, r.seconds, r.voxelsPerSecond, r.gflops, r.ratio === undefined ? '' : `${r.ratio.toFixed(1)}×`] as const;
+  });
+  if (peer && peerSeconds !== undefined) rows.push([peer.description, peerSeconds, voxels / peerSeconds, flops / peerSeconds / 1e9, '1'] as const);
+  const width = Math.max(6, ...rows.map((r) => r[0].length));
+  const lines = [
+    `${what} of the benchmark 3D U-Net (16,16 | 32,32 | 64,64, same padding, BN + ReLU, 2 classes) at ${size}³, batch 1;`,
+    `median of ${repeats}, engines taking turns; ${(flops / 1e9).toFixed(1)} GFLOP per ${kind === 'train' ? 'step (3 × forward)' : 'pass'}`,
+    `${'engine'.padEnd(width)}  ${'time'.padStart(9)}  ${'voxels/s'.padStart(10)}  ${'GFLOP/s'.padStart(8)}  vs PyTorch`,
+    ...rows.map(([e, s, v, g, ratio]) => `${e.padEnd(width)}  ${s.toFixed(2).padStart(7)} s  ${Math.round(v).toLocaleString('en-US').padStart(10)}  ${g.toFixed(1).padStart(8)}  ${ratio}`),
+  ];
+  if (!peer) lines.push(`PyTorch peer missing: ${peerMissing} (no ratio)`);
+  for (const [b, profile] of profiles) {
+    const entries = [...profile].sort((x, y) => y[1].ms - x[1].ms);
+    lines.push(`${b}: time in SIMD kernels ${(entries.reduce((t, [, e]) => t + e.ms, 0) / 1000).toFixed(2)} s: ${entries.map(([k, e]) => `${k} ${(e.ms / 1000).toFixed(2)} s (${e.calls})`).join(', ')}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}

@@ -1,0 +1,117 @@
+import * as path from 'node:path';
+import { isBackendName, type BackendName } from '../../engine/backends';
+import type { SegmentResult } from '../../engine/segmentFile';
+import { parseCommandArgs, parseNumber, parseTriple } from '../args';
+import { UsageError, type CliCommand } from '../command';
+
+const USAGE = `Usage: unet3d segment --run RUN_DIR --image C.nii.gz [--out C.seg.nii.gz] [--probabilities P.nii.gz] [options]
+
+Segments an image with a trained run, tile by tile, and writes on the image's grid (its affine):
+  C.seg.nii.gz   labels 1..K (1 = background), shown by the volume editor as the prediction of C
+  C.seg.json     the class names and colours (the editor's labels.json format) and the run used
+  C.seg.nrrd     for NRRD images: the same labels as a 3D Slicer segmentation
+
+  --run RUN_DIR         the run folder written by unet3d train
+  --image FILE          the image (.nii, .nii.gz, .nrrd, .nhdr); a 4D image gives one channel per frame
+  --out FILE            the label output, .nii.gz or .nii (default: NAME.seg.nii.gz beside the image)
+  --probabilities FILE  also write a 4D uint8 NIfTI: frame c = class c+1, probability × 255
+  --tile X,Y,Z          output tile size in voxels (default 96,96,96 for 'same' networks, 44,44,28 for
+                        'valid'); for a 'valid' network every tile size gives the same result
+  --overlap F           overlap of blended tiles for 'same' networks, 0 to 0.9 (default 0.125)
+  --checkpoint C        best (default) | last
+  --backend B           auto (default) | tensorflow-gpu | tensorflow | wasm | cpu
+  --json                print what was written as JSON`;
+
+function formatSeconds(s: number): string {
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${String(Math.round(s - 60 * m)).padStart(2, '0')}s`;
+}
+
+export const segment: CliCommand = {
+  summary: 'segment an image with a trained run (tiled); writes NAME.seg.nii.gz on its grid',
+  usage: USAGE,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      {
+        run: { type: 'string' },
+        image: { type: 'string' },
+        out: { type: 'string' },
+        probabilities: { type: 'string' },
+        tile: { type: 'string' },
+        overlap: { type: 'string' },
+        checkpoint: { type: 'string' },
+        backend: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      false,
+    );
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    if (!values.run) throw new UsageError('--run RUN_DIR is required');
+    if (!values.image) throw new UsageError('--image is required');
+    const tile = values.tile === undefined ? undefined : parseTriple(values.tile, '--tile');
+    const overlap = parseNumber(values.overlap, '--overlap', 0, 0.9);
+    const checkpoint = values.checkpoint ?? 'best';
+    if (checkpoint !== 'best' && checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, not "${checkpoint}"`);
+    let backend: BackendName | 'auto' = 'auto';
+    if (values.backend !== undefined && values.backend !== 'auto') {
+      if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
+      backend = values.backend;
+    }
+    const { segmentVolumeFile } = await import('../../engine/segmentFile');
+    const controller = new AbortController();
+    const onInterrupt = () => {
+      if (controller.signal.aborted) process.exit(130);
+      process.stderr.write('\nstopping after this tile (Ctrl-C again to quit at once)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onInterrupt);
+    const tty = process.stderr.isTTY;
+    let lastLine = 0;
+    let result: SegmentResult;
+    try {
+      result = await segmentVolumeFile(
+        { runDir: values.run, image: values.image, out: values.out, probabilities: values.probabilities, tile, overlap, checkpoint, backend },
+        {
+          signal: controller.signal,
+          onStart: (s) =>
+            process.stderr.write(
+              `backend ${s.backend.active}; ${s.checkpoint} checkpoint ${s.modelDir}; ${s.dims.join('×')} voxels in ${s.tiles} tile(s) of ` +
+                `${s.tile.join('×')} (input ${s.inputTile.join('×')}${s.blend ? ', Gaussian-blended' : ''}); normalization ${s.normalization}\n`,
+            ),
+          onProgress: (p) => {
+            const text = `tile ${p.done}/${p.total}  ${Math.round(p.voxelsPerSecond)} vox/s  ${formatSeconds(p.elapsedSeconds)} eta ${formatSeconds(p.etaSeconds)}`;
+            if (tty) process.stderr.write(`\r${text}\x1b[K${p.done === p.total ? '\n' : ''}`);
+            else if (Date.now() - lastLine > 2000 || p.done === p.total) {
+              process.stderr.write(text + '\n');
+              lastLine = Date.now();
+            }
+          },
+        },
+      );
+    } catch (error) {
+      if ((error as Error).name === 'AbortError') {
+        process.stderr.write('cancelled: nothing written\n');
+        return 130;
+      }
+      throw error;
+    } finally {
+      process.off('SIGINT', onInterrupt);
+    }
+    if (values.json) {
+      process.stdout.write(JSON.stringify(result) + '\n');
+      return 0;
+    }
+    const counts = result.classes.map((c, i) => `${c.value} ${c.name}: ${result.voxelsPerClass[i]}`).join(', ');
+    const lines = [
+      `${path.relative(process.cwd(), result.out) || result.out}  (${result.tiles} tiles, ${formatSeconds(result.predictSeconds)}, ${Math.round(result.voxelsPerSecond)} voxels/s on ${result.backend})`,
+      `voxels per class  ${counts}`,
+      `classes           ${result.classesFile}`,
+      ...(result.segNrrd ? [`3D Slicer         ${result.segNrrd}`] : []),
+      ...(result.probabilities ? [`probabilities     ${result.probabilities}`] : []),
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  },
+};

@@ -1,0 +1,128 @@
+/**
+ * The training options that every command which trains takes (`unet3d crossval` today; `unet3d
+ * train` has the same set in its own parser): their parseArgs spec, usage lines, and the
+ * conversion into the engine's TrainSettingsInput (everything but volumes, run folder and
+ * validation split, which each command decides).
+ */
+import { isBackendName, type BackendName } from '../engine/backends';
+import type { ClassWeighting } from '../engine/loss';
+import { isPresetName } from '../engine/model';
+import type { TrainSettingsInput } from '../engine/settings';
+import { parseNumber, parseTriple } from './args';
+import { UsageError } from './command';
+
+/** The parseArgs spec of the training options. */
+export const TRAIN_OPTIONS = {
+  preset: { type: 'string' },
+  levels: { type: 'string' },
+  'base-filters': { type: 'string' },
+  padding: { type: 'string' },
+  patch: { type: 'string' },
+  'patch-voxels': { type: 'string' },
+  batch: { type: 'string' },
+  iterations: { type: 'string' },
+  minutes: { type: 'string' },
+  optimizer: { type: 'string' },
+  lr: { type: 'string' },
+  schedule: { type: 'string' },
+  'class-weights': { type: 'string' },
+  'foreground-fraction': { type: 'string' },
+  'no-augment': { type: 'boolean' },
+  'no-deform': { type: 'boolean' },
+  flips: { type: 'boolean' },
+  coordinates: { type: 'boolean' },
+  'bn-calibration': { type: 'string' },
+  backend: { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
+export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast (default), paper, bench
+  --levels L            resolution levels (changes the preset)
+  --base-filters F      filters of the first level, doubling per level
+  --padding P           valid | same
+  --patch X,Y,Z         output patch size in voxels (default: chosen from the spacing)
+  --patch-voxels N      voxels of the chosen patch (default 65536)
+  --batch N             patches per step (default 1)
+  --iterations N        steps per training (default 1000 unless --minutes is given)
+  --minutes M           minutes per training (with --iterations: whichever comes first)
+  --optimizer O         sgd (momentum 0.99, the paper's; default) | adam
+  --lr R                peak learning rate (default 0.01 for sgd, 0.001 for adam)
+  --schedule S          poly (default) | cosine | constant
+  --class-weights W     sqrt (default) | balanced | none | comma-separated weights, background first
+  --foreground-fraction F  share of patches centred on a foreground voxel (default 0.5)
+  --no-augment          switch every augmentation off
+  --no-deform           switch the elastic deformation off
+  --flips               add random flips
+  --coordinates         give the network 3 more input channels: each voxel's position (mm from the centre)
+  --bn-calibration N    batch-norm statistics re-estimated over N plain patches before saving (engine default)
+  --backend B           auto (default) | tensorflow-gpu | tensorflow | wasm | cpu
+  --seed S              random seed (default 1)`;
+
+type Values = { [K in keyof typeof TRAIN_OPTIONS]?: (typeof TRAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function integer(text: string | undefined, what: string, min = 1): number | undefined {
+  const n = parseNumber(text, what, min);
+  if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`${what} must be an integer, not "${text}"`);
+  return n;
+}
+
+/** The training settings the options ask for (undefined fields left out, so the engine's defaults apply). */
+export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 'volumes' | 'outDir'> {
+  const input: Omit<TrainSettingsInput, 'volumes' | 'outDir'> = { network: {} };
+  if (values.preset !== undefined) {
+    if (!isPresetName(values.preset)) throw new UsageError(`unknown preset "${values.preset}" (fast, paper, bench)`);
+    input.network!.preset = values.preset;
+  }
+  const levels = integer(values.levels, '--levels');
+  if (levels !== undefined) input.network!.levels = levels;
+  const base = integer(values['base-filters'], '--base-filters');
+  if (base !== undefined) input.network!.baseFilters = base;
+  if (values.padding !== undefined) {
+    if (values.padding !== 'valid' && values.padding !== 'same') throw new UsageError(`--padding must be valid or same, not "${values.padding}"`);
+    input.network!.padding = values.padding;
+  }
+  if (values.patch !== undefined) input.patchSize = parseTriple(values.patch, '--patch');
+  input.patchVoxels = integer(values['patch-voxels'], '--patch-voxels');
+  input.batchSize = integer(values.batch, '--batch');
+  input.iterations = integer(values.iterations, '--iterations');
+  input.minutes = parseNumber(values.minutes, '--minutes', 0.01);
+  if (values.optimizer !== undefined) {
+    if (values.optimizer !== 'sgd' && values.optimizer !== 'adam') throw new UsageError(`--optimizer must be sgd or adam, not "${values.optimizer}"`);
+    input.optimizer = { kind: values.optimizer };
+  }
+  const lr = parseNumber(values.lr, '--lr', 1e-8, 10);
+  const schedule = values.schedule;
+  if (schedule !== undefined && schedule !== 'poly' && schedule !== 'cosine' && schedule !== 'constant') {
+    throw new UsageError(`--schedule must be poly, cosine or constant, not "${schedule}"`);
+  }
+  input.schedule = {};
+  if (lr !== undefined) input.schedule.initial = lr;
+  else if (input.optimizer?.kind === 'adam') input.schedule.initial = 0.001;
+  if (schedule !== undefined) input.schedule.kind = schedule;
+  if (values['class-weights'] !== undefined) {
+    const w = values['class-weights'];
+    if (w === 'sqrt' || w === 'balanced' || w === 'none') input.classWeighting = w satisfies ClassWeighting;
+    else {
+      const weights = w.split(',').map((t) => Number(t.trim()));
+      if (weights.some((x) => !Number.isFinite(x) || x < 0)) throw new UsageError(`--class-weights must be sqrt, balanced, none or non-negative numbers, not "${w}"`);
+      input.classWeighting = weights;
+    }
+  }
+  input.foregroundFraction = parseNumber(values['foreground-fraction'], '--foreground-fraction', 0, 1);
+  if (values['no-augment']) {
+    input.augmentation = { deformation: { enabled: false }, rotation: { enabled: false }, scaling: { enabled: false }, grayValue: { enabled: false }, flips: { enabled: false } };
+  } else {
+    input.augmentation = {};
+    if (values['no-deform']) input.augmentation.deformation = { enabled: false };
+    if (values.flips) input.augmentation.flips = { enabled: true };
+  }
+  if (values.coordinates) input.coordinateChannels = true;
+  input.batchNormCalibration = integer(values['bn-calibration'], '--bn-calibration', 0);
+  if (values.backend !== undefined && values.backend !== 'auto') {
+    if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
+    input.backend = values.backend as BackendName;
+  }
+  input.seed = integer(values.seed, '--seed', 0);
+  for (const key of Object.keys(input) as (keyof typeof input)[]) if (input[key] === undefined) delete input[key];
+  return input;
+}

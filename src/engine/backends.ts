@@ -1,0 +1,311 @@
+/**
+ * Chooses the TensorFlow.js backend: the first that loads of TensorFlow with CUDA
+ * (`@tensorflow/tfjs-node-gpu`), TensorFlow on the CPU (`@tensorflow/tfjs-node`), WebAssembly
+ * with SIMD (`@tensorflow/tfjs-backend-wasm`) and plain JavaScript (`@tensorflow/tfjs-backend-cpu`),
+ * unless a preference names one. Any error while loading one means "absent", and the report says
+ * why in words a user can act on.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type * as tfjsWasm from '@tensorflow/tfjs-backend-wasm';
+import { tf } from './tf';
+
+/** A backend by the name the setting `unet3d.backend` and `--backend` use. */
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** The order `auto` tries them in: fastest first. */
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export function isBackendName(text: string): text is BackendName {
+  return (BACKEND_ORDER as readonly string[]).includes(text);
+}
+
+/** Whether one backend loaded, and if not, why and what to do about it. */
+export interface BackendStatus {
+  name: BackendName;
+  available: boolean;
+  /** Why it did not load (absent when it loaded). */
+  reason?: string;
+  /** What a user can do to make it load. */
+  fix?: string;
+  /** For a loaded backend: what it runs on, e.g. "WebAssembly SIMD, 1 thread". */
+  detail?: string;
+}
+
+/** The backend in use and the fate of each backend tried. */
+export interface BackendReport {
+  active: BackendName;
+  statuses: BackendStatus[];
+}
+
+/** No backend (or not the one asked for) could be loaded; `report` holds every reason. */
+export class BackendError extends Error {
+  constructor(
+    message: string,
+    readonly statuses: BackendStatus[],
+  ) {
+    super(message);
+    this.name = 'BackendError';
+  }
+}
+
+const NPM_PACKAGE: Record<BackendName, string> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  wasm: '@tensorflow/tfjs-backend-wasm',
+  cpu: '@tensorflow/tfjs-backend-cpu',
+};
+
+/** The tfjs backend name each of ours registers. */
+const TFJS_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+
+const TFJS_VERSION = '4.22.0';
+
+/** Statuses of backends already tried in this process (loading is not undone, so it is tried once). */
+const tried = new Map<BackendName, BackendStatus>();
+let active: BackendName | undefined;
+
+/** The backend the engine runs on now, if initBackend has chosen one. */
+export function activeBackend(): BackendName | undefined {
+  return active;
+}
+
+/**
+ * True when the active backend runs TensorFlow's own C++ kernels (tfjs-node or tfjs-node-gpu),
+ * false for the cpu and wasm backends, whose convolutions the engine replaces by its own.
+ */
+export function isNativeBackend(): boolean {
+  return tf.getBackend() === 'tensorflow';
+}
+
+/**
+ * Loads and activates a backend: the one named, or with 'auto' the first of BACKEND_ORDER that
+ * loads. Throws BackendError (with every reason) when the named one, or none, loads.
+ */
+export async function initBackend(preference: BackendName | 'auto' = 'auto'): Promise<BackendReport> {
+  const candidates = preference === 'auto' ? BACKEND_ORDER : [preference];
+  const statuses: BackendStatus[] = [];
+  for (const name of candidates) {
+    const status = await tryBackend(name);
+    statuses.push(status);
+    if (status.available && (await activate(name))) return { active: name, statuses };
+  }
+  const lines = statuses.map((s) => `${s.name}: ${s.reason}${s.fix ? ` (${s.fix})` : ''}`);
+  throw new BackendError(
+    preference === 'auto' ? `no TensorFlow.js backend could be loaded:\n${lines.join('\n')}` : `the ${preference} backend could not be loaded: ${lines[0]}`,
+    statuses,
+  );
+}
+
+/**
+ * Tries every backend (the answer to "which backends would work here?"), then activates the first
+ * that loads, as initBackend('auto') does. Never throws: a machine with none has `active` 'cpu'
+ * only if the cpu backend loaded; otherwise the error surfaces from initBackend.
+ */
+export async function probeBackends(): Promise<BackendReport> {
+  const statuses: BackendStatus[] = [];
+  for (const name of BACKEND_ORDER) statuses.push(await tryBackend(name));
+  const first = statuses.find((s) => s.available);
+  if (!first) throw new BackendError('no TensorFlow.js backend could be loaded', statuses);
+  await activate(first.name);
+  return { active: first.name, statuses };
+}
+
+async function activate(name: BackendName): Promise<boolean> {
+  const failure = await setTfjsBackend(TFJS_NAME[name]);
+  if (failure !== undefined) {
+    const status: BackendStatus = { name, available: false, reason: `it registered but did not initialize: ${failure}` };
+    tried.set(name, status);
+    return false;
+  }
+  active = name;
+  return true;
+}
+
+async function tryBackend(name: BackendName): Promise<BackendStatus> {
+  const known = tried.get(name);
+  if (known) return known;
+  let status: BackendStatus;
+  try {
+    status = await LOADERS[name]();
+  } catch (error) {
+    status = { name, available: false, ...explainLoadError(name, error) };
+  }
+  tried.set(name, status);
+  return status;
+}
+
+/** Each loader registers its backend and initializes it; it throws or returns a status. */
+const LOADERS: Record<BackendName, () => Promise<BackendStatus>> = {
+  'tensorflow-gpu': () => loadNative('tensorflow-gpu'),
+  tensorflow: () => loadNative('tensorflow'),
+  async wasm() {
+    const wasm = nodeRequire<typeof tfjsWasm>(NPM_PACKAGE.wasm);
+    const dir = wasmBinaryFolder();
+    if (!dir) {
+      return {
+        name: 'wasm',
+        available: false,
+        reason: 'its .wasm binaries (tfjs-backend-wasm-simd.wasm) were not found beside the package or the bundle',
+        fix: `reinstall ${NPM_PACKAGE.wasm}@${TFJS_VERSION}`,
+      };
+    }
+    if (!wasmPathsSet) {
+      // Under Node the backend reads the binary with fs from this folder (a path, not a URL).
+      wasm.setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
+      wasmPathsSet = true;
+    }
+    const failure = await setTfjsBackend('wasm');
+    if (failure !== undefined) return { name: 'wasm', available: false, reason: failure };
+    shareDataOnWasmClone();
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    return { name: 'wasm', available: true, detail: `WebAssembly${simd ? ' SIMD' : ' (no SIMD)'}, ${wasm.getThreadsCount()} thread(s); convolutions by the engine's own SIMD kernels` };
+  },
+  async cpu() {
+    nodeRequire(NPM_PACKAGE.cpu);
+    const failure = await setTfjsBackend('cpu');
+    if (failure !== undefined) return { name: 'cpu', available: false, reason: failure };
+    return { name: 'cpu', available: true, detail: "plain JavaScript, 1 thread; convolutions by the engine's own SIMD kernels" };
+  },
+};
+
+let wasmPathsSet = false;
+
+/**
+ * tfjs clones every tensor a custom-gradient op saves for its backward pass; the wasm backend's
+ * Identity copies the data, the cpu backend's shares it (tfjs tensors are immutable). Share on wasm
+ * too: it saves copying each layer's input once per training step.
+ */
+function shareDataOnWasmClone(): void {
+  const kernel = tf.getKernel('Identity', 'wasm');
+  if (!kernel || (kernel as { unet3dShared?: boolean }).unet3dShared) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  const shared = {
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    unet3dShared: true,
+    kernelFunc: ({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }) => {
+      const x = inputs.x as tf.TensorInfo;
+      if (x.dtype === 'string') return kernel.kernelFunc({ inputs, backend: backend as tf.KernelBackend, attrs: {} });
+      (backend as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  };
+  tf.registerKernel(shared as tf.KernelConfig);
+}
+
+/** The folder holding tfjs-backend-wasm's .wasm files: the installed package's dist/, else beside this bundle. */
+export function wasmBinaryFolder(): string | undefined {
+  const candidates: string[] = [];
+  try {
+    candidates.push(path.dirname(nodeRequire.resolve(NPM_PACKAGE.wasm)));
+  } catch {
+    // not resolvable: fall back to copies beside the bundle
+  }
+  candidates.push(__dirname);
+  return candidates.find((dir) => fs.existsSync(path.join(dir, 'tfjs-backend-wasm-simd.wasm')));
+}
+
+async function loadNative(name: 'tensorflow-gpu' | 'tensorflow'): Promise<BackendStatus> {
+  const other = name === 'tensorflow' ? 'tensorflow-gpu' : 'tensorflow';
+  if (tried.get(other)?.available) {
+    // Both packages register the backend "tensorflow"; two libtensorflows in one process collide.
+    return { name, available: false, reason: `not loaded: ${NPM_PACKAGE[other]} already provides the TensorFlow backend in this process` };
+  }
+  nodeRequire(NPM_PACKAGE[name]);
+  if (!tf.findBackendFactory('tensorflow')) {
+    const theirs = readVersion(path.join(path.dirname(nodeRequire.resolve(NPM_PACKAGE[name])), '..'));
+    return {
+      name,
+      available: false,
+      reason: `it loaded but registered its backend on another copy of @tensorflow/tfjs-core (it is ${theirs ?? 'an unknown version'}, the engine uses ${tf.version_core})`,
+      fix: `install ${NPM_PACKAGE[name]}@${TFJS_VERSION}, the version the engine is built for`,
+    };
+  }
+  const failure = await setTfjsBackend('tensorflow');
+  if (failure !== undefined) return { name, available: false, ...explainText(name, failure) };
+  return { name, available: true, detail: name === 'tensorflow-gpu' ? 'TensorFlow 2.9 C++ kernels with CUDA' : 'TensorFlow 2.9 C++ kernels on the CPU' };
+}
+
+function readVersion(packageDir: string): string | undefined {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Activates a registered tfjs backend; returns why it failed, or undefined on success. */
+async function setTfjsBackend(tfjsName: string): Promise<string | undefined> {
+  if (!tf.findBackendFactory(tfjsName)) return `no backend "${tfjsName}" was registered`;
+  // tfjs reports an initialization failure only on the console: catch those lines as the reason.
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => warnings.push(args.map(String).join(' '));
+  try {
+    const ok = await tf.setBackend(tfjsName);
+    if (ok && tf.getBackend() === tfjsName) return undefined;
+    const detail = warnings.filter((w) => !/^Initialization of backend/.test(w)).join(' ').split('\n')[0];
+    return detail || `the ${tfjsName} backend failed to initialize`;
+  } catch (error) {
+    return firstLine(error);
+  } finally {
+    console.warn = warn;
+  }
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0].trim();
+}
+
+function explainLoadError(name: BackendName, error: unknown): { reason: string; fix?: string } {
+  const code = (error as { code?: string }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'MODULE_NOT_FOUND' && message.includes(`'${NPM_PACKAGE[name]}'`)) {
+    const native = name === 'tensorflow' || name === 'tensorflow-gpu';
+    return {
+      reason: `${NPM_PACKAGE[name]} is not installed`,
+      fix: `run \`npm install ${NPM_PACKAGE[name]}@${TFJS_VERSION}\` in the extension's folder${native ? ' (its install script downloads libtensorflow, so it needs internet access)' : ''}`,
+    };
+  }
+  return explainText(name, message);
+}
+
+/** Turns a loader's error text into a reason and a fix. */
+export function explainText(name: BackendName, message: string): { reason: string; fix?: string } {
+  const pkg = NPM_PACKAGE[name];
+  const cuda = /(libcudnn[\w.]*\.so[\d.]*|libcudart[\w.]*\.so[\d.]*|libcublas\w*\.so[\d.]*|libcufft\w*\.so[\d.]*|libcurand\w*\.so[\d.]*|libcusolver\w*\.so[\d.]*|libcusparse\w*\.so[\d.]*|cudnn64_\d+\.dll|cudart64_\d+\.dll|cublas64_\d+\.dll)/.exec(message);
+  if (cuda) {
+    return {
+      reason: `the CUDA library ${cuda[1]} was not found`,
+      fix: 'tfjs-node-gpu 4.22 needs CUDA 11.2 and cuDNN 8.1 on the library path (LD_LIBRARY_PATH on Linux, PATH on Windows); install those versions, or set unet3d.backend to "tensorflow" for the CPU',
+    };
+  }
+  if (/tfjs_binding\.node/.test(message)) {
+    return {
+      reason: `its native addon (tfjs_binding.node) is missing: the install script did not run or could not download libtensorflow`,
+      fix: `run \`npm rebuild ${pkg}\` in the extension's folder with internet access`,
+    };
+  }
+  const libtf = /(libtensorflow[\w.]*|tensorflow\.dll)/.exec(message);
+  if (libtf) {
+    return { reason: `${libtf[1]} was not found: the download during its install failed`, fix: `run \`npm rebuild ${pkg}\` with internet access` };
+  }
+  const glibc = /(GLIBC(?:XX)?_[\d.]+)/.exec(message);
+  if (glibc) {
+    return { reason: `libtensorflow needs ${glibc[1]}, newer than this system's C/C++ library`, fix: 'use a newer Linux distribution, or the wasm backend' };
+  }
+  if (/NODE_MODULE_VERSION/.test(message)) {
+    return { reason: 'its native addon was built for another version of Node.js', fix: `run \`npm rebuild ${pkg}\` in the extension's folder` };
+  }
+  return { reason: message.split('\n')[0].trim() || `${pkg} failed to load` };
+}
+
+/**
+ * Node's `require` for the external `@tensorflow/*` packages (esbuild keeps them out of the bundle,
+ * so they resolve from node_modules beside it).
+ */
+function nodeRequire<T = unknown>(id: string): T {
+  return require(id) as T;
+}
+nodeRequire.resolve = (id: string): string => require.resolve(id);

@@ -1,0 +1,231 @@
+/**
+ * The 3D U-Net of Çiçek et al. (MICCAI 2016): an analysis path of 3×3×3 convolutions (each followed
+ * by batch norm and ReLU) and 2×2×2 max pooling, a synthesis path of 2×2×2 stride-2 up-convolutions,
+ * skip connections (centre-cropped with 'valid' padding) and 3×3×3 convolutions, and a final
+ * 1×1×1 convolution to the classes. Tensors are NDHWC: [batch, z, y, x, channels].
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../core/atomicWrite';
+import { networkOps, type BatchNormParams } from './ops';
+import { tf, type Tensor, type Tensor1D, type Tensor5D, type Variable } from './tf';
+import {
+  countParameters,
+  describeNetwork,
+  inputLengthFor,
+  outputLength,
+  UNetConfigError,
+  validateConfig,
+  variableSpecs,
+  type LayerRow,
+  type UNetConfig,
+  type VariableSpec,
+} from './unetConfig';
+
+export * from './unetConfig';
+
+export interface UNet {
+  readonly config: UNetConfig;
+  /** Logits [N, D', H', W', classes]; `training` uses batch statistics and updates BN moving averages. */
+  apply(input: tf.Tensor5D, training: boolean): tf.Tensor5D;
+  /** Trainable variables (what the optimizer updates). */
+  readonly trainableVariables: tf.Variable[];
+  /** Output spatial size for an input size [d,h,w] (same-padding: equal; valid: smaller); throws if invalid. */
+  outputSize(input: [number, number, number]): [number, number, number];
+  /** Smallest valid input >= the requested output size (valid padding needs specific sizes). */
+  inputSizeFor(output: [number, number, number]): [number, number, number];
+  /** Parameters counted the paper's way (conv + bias, up-conv without bias, final 1×1×1 with bias; BN not counted). */
+  parameterCount(): number;
+  /** Layer table: name, kind, output shape [d, h, w, channels] for a given input size [d, h, w]. */
+  describe(input: [number, number, number]): LayerRow[];
+  /** Saves tfjs-format model.json + weights (all variables incl. BN moving stats) into dir. */
+  save(dir: string): Promise<void>;
+  dispose(): void;
+}
+
+/** One convolution's variables; bn is present when the network uses batch norm. */
+interface ConvLayer {
+  name: string;
+  kernel: Variable;
+  bias: Variable;
+  bn?: BatchNormParams;
+}
+
+let instances = 0;
+
+class UNet3D implements UNet {
+  readonly config: UNetConfig;
+  readonly trainableVariables: Variable[];
+  private readonly variables = new Map<string, Variable>();
+  private readonly prefix: string;
+  private disposed = false;
+
+  constructor(config: UNetConfig, initial: (spec: VariableSpec, index: number) => Tensor) {
+    validateConfig(config);
+    this.config = structuredClone(config);
+    // tfjs registers variables by name, globally: keep each network's names apart.
+    this.prefix = `unet${instances++}/`;
+    const specs = variableSpecs(this.config);
+    specs.forEach((spec, index) => {
+      const value = initial(spec, index);
+      this.variables.set(spec.name, tf.variable(value, spec.trainable, this.prefix + spec.name));
+      value.dispose();
+    });
+    this.trainableVariables = specs.filter((s) => s.trainable).map((s) => this.variables.get(s.name)!);
+  }
+
+  private variable(name: string): Variable {
+    const v = this.variables.get(name);
+    if (!v) throw new Error(`internal: no variable ${name}`);
+    return v;
+  }
+
+  private conv(name: string): ConvLayer {
+    const layer: ConvLayer = { name, kernel: this.variable(`${name}/kernel`), bias: this.variable(`${name}/bias`) };
+    if (this.config.batchNorm && name !== 'final') {
+      layer.bn = {
+        gamma: this.variable(`${name}/bn/gamma`),
+        beta: this.variable(`${name}/bn/beta`),
+        movingMean: this.variable(`${name}/bn/moving_mean`),
+        movingVariance: this.variable(`${name}/bn/moving_variance`),
+      };
+    }
+    return layer;
+  }
+
+  apply(input: Tensor5D, training: boolean): Tensor5D {
+    if (this.disposed) throw new Error('this network was disposed');
+    if (input.rank !== 5) throw new UNetConfigError(`the input must be [batch, z, y, x, channels], not of shape [${input.shape.join(', ')}]`);
+    if (input.shape[4] !== this.config.inChannels) {
+      throw new UNetConfigError(`the network takes ${this.config.inChannels} input channel(s), the input has ${input.shape[4]}`);
+    }
+    this.outputSize([input.shape[1], input.shape[2], input.shape[3]]);
+    const ops = networkOps();
+    const { levels, padding } = this.config;
+    const block = (name: string, inputs: Tensor5D[]): Tensor5D => {
+      const layer = this.conv(name);
+      const y = ops.conv(inputs, layer.kernel as Tensor as Tensor5D, layer.bias as Tensor as Tensor1D, padding);
+      return layer.bn ? ops.batchNormRelu(y, layer.bn, training) : ops.relu(y);
+    };
+    return tf.tidy(() => {
+      let x = input;
+      const skips: Tensor5D[] = [];
+      for (let l = 0; l < levels; l++) {
+        x = block(`enc${l}/conv2`, [block(`enc${l}/conv1`, [x])]);
+        if (l < levels - 1) {
+          skips.push(x);
+          x = ops.maxPool(x);
+        }
+      }
+      for (let l = levels - 2; l >= 0; l--) {
+        const up = ops.upConv(x, this.variable(`up${l}/kernel`) as Tensor as Tensor5D);
+        x = block(`dec${l}/conv2`, [block(`dec${l}/conv1`, [skips[l], up])]);
+      }
+      const final = this.conv('final');
+      return ops.conv([x], final.kernel as Tensor as Tensor5D, final.bias as Tensor as Tensor1D, 'valid');
+    });
+  }
+
+  outputSize(input: [number, number, number]): [number, number, number] {
+    return input.map((s, axis) => outputLength(this.config, s, ['z', 'y', 'x'][axis])) as [number, number, number];
+  }
+
+  inputSizeFor(output: [number, number, number]): [number, number, number] {
+    return output.map((o) => inputLengthFor(this.config, o)) as [number, number, number];
+  }
+
+  parameterCount(): number {
+    return countParameters(this.config);
+  }
+
+  describe(input: [number, number, number]): LayerRow[] {
+    return describeNetwork(this.config, input);
+  }
+
+  async save(dir: string): Promise<void> {
+    fs.mkdirSync(dir, { recursive: true });
+    const named = [...this.variables].map(([name, variable]) => ({ name, tensor: variable as Tensor }));
+    const { data, specs } = await tf.io.encodeWeights(named);
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(tf.io.concatenateArrayBuffers(data));
+    writeFileAtomic(path.join(dir, WEIGHTS_FILE), bytes);
+    const modelJson: UNetModelJson = {
+      format: MODEL_FORMAT,
+      formatVersion: 1,
+      generatedBy: 'unet3d-vscode',
+      modelTopology: { unet3d: this.config },
+      weightsManifest: [{ paths: [WEIGHTS_FILE], weights: specs }],
+    };
+    writeFileAtomic(path.join(dir, MODEL_FILE), JSON.stringify(modelJson, null, 1) + '\n');
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.variables.values()) v.dispose();
+    this.variables.clear();
+  }
+}
+
+const MODEL_FILE = 'model.json';
+const WEIGHTS_FILE = 'weights.bin';
+const MODEL_FORMAT = 'unet3d';
+
+/** model.json: the tfjs layout (modelTopology + weightsManifest) with our config as the topology. */
+export interface UNetModelJson {
+  format: typeof MODEL_FORMAT;
+  formatVersion: 1;
+  generatedBy: string;
+  modelTopology: { unet3d: UNetConfig };
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+/** A new network with He-normal weights drawn from `seed` (the same seed gives the same weights). */
+export function createUNet(config: UNetConfig, seed = 1): UNet {
+  return new UNet3D(config, (spec, index) => {
+    if ('constant' in spec.init) return tf.fill(spec.shape, spec.init.constant);
+    // He (Kaiming) normal: std √(2 / fan-in), suited to ReLU.
+    return tf.randomNormal(spec.shape, 0, Math.sqrt(2 / spec.init.fanIn), 'float32', seed * 1000 + index);
+  });
+}
+
+/** Loads a network saved by UNet.save. */
+export async function loadUNet(dir: string): Promise<UNet> {
+  const modelFile = path.join(dir, MODEL_FILE);
+  if (!fs.existsSync(modelFile)) throw new UNetConfigError(`no ${MODEL_FILE} in ${dir}`);
+  let json: UNetModelJson;
+  try {
+    json = JSON.parse(fs.readFileSync(modelFile, 'utf8')) as UNetModelJson;
+  } catch (error) {
+    throw new UNetConfigError(`${modelFile} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (json.format !== MODEL_FORMAT || !json.modelTopology?.unet3d || !Array.isArray(json.weightsManifest)) {
+    throw new UNetConfigError(`${modelFile} is not a unet3d model (format "${String(json.format)}")`);
+  }
+  const specs = json.weightsManifest.flatMap((group) => group.weights);
+  const buffers = json.weightsManifest.flatMap((group) =>
+    group.paths.map((p) => {
+      const file = path.join(dir, p);
+      if (!fs.existsSync(file)) throw new UNetConfigError(`${modelFile} lists ${p}, which is missing`);
+      const b = fs.readFileSync(file);
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    }),
+  );
+  const expectedBytes = specs.reduce((sum, s) => sum + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+  const bytes = buffers.reduce((sum, b) => sum + b.byteLength, 0);
+  if (specs.some((s) => s.dtype !== 'float32')) throw new UNetConfigError(`${modelFile}: only float32 weights are supported`);
+  if (bytes !== expectedBytes) throw new UNetConfigError(`${dir}: the weights hold ${bytes} bytes, model.json describes ${expectedBytes}`);
+  const weights = tf.io.decodeWeights(buffers.length === 1 ? buffers[0] : tf.io.concatenateArrayBuffers(buffers), specs);
+  try {
+    return new UNet3D(json.modelTopology.unet3d, (spec) => {
+      const value = weights[spec.name];
+      if (!value) throw new UNetConfigError(`${modelFile} has no weight "${spec.name}"`);
+      if (value.shape.join() !== spec.shape.join()) {
+        throw new UNetConfigError(`${modelFile}: weight "${spec.name}" is [${value.shape.join(', ')}], the network needs [${spec.shape.join(', ')}]`);
+      }
+      return tf.clone(value);
+    });
+  } finally {
+    tf.dispose(Object.values(weights));
+  }
+}
+

@@ -1,0 +1,161 @@
+/**
+ * Per-volume intensity normalization: clip each channel at two percentiles of its scaled
+ * intensities, then shift and scale the clipped values to zero mean and unit variance. The
+ * figures are stored with the model (run.json) so prediction normalizes the same way.
+ */
+import type { Vec3 } from '../core/geometry';
+import type { Volume } from '../core/volume';
+
+/** Which percentiles (0–100) clip the intensities before standardization. */
+export interface NormalizationSettings {
+  lowPercentile: number;
+  highPercentile: number;
+}
+
+export const DEFAULT_NORMALIZATION: NormalizationSettings = { lowPercentile: 0.5, highPercentile: 99.5 };
+
+/** One channel's figures, in the file's scaled intensity units (after scl_slope/scl_inter). */
+export interface ChannelNormalization {
+  /** Clip range: intensities below `low` become `low`, above `high` become `high`. */
+  low: number;
+  high: number;
+  /** Mean and standard deviation of the clipped intensities; the network sees (v − mean) / std. */
+  mean: number;
+  std: number;
+}
+
+/** How one volume was normalized: the settings and one entry per channel. */
+export interface VolumeNormalization {
+  settings: NormalizationSettings;
+  channels: ChannelNormalization[];
+}
+
+/**
+ * A normalized multi-channel image, ready for patch sampling.
+ * `data[(i + nx*(j + ny*k)) * channels + c]`: voxel-major, channels last (the NDHWC layout).
+ */
+export interface NormalizedImage {
+  /** Voxels along x, y, z. */
+  dims: Vec3;
+  /** Voxel spacing along x, y, z in mm. */
+  spacing: Vec3;
+  channels: number;
+  data: Float32Array;
+  normalization: VolumeNormalization;
+}
+
+/** The most voxels a percentile is computed from; larger volumes are subsampled with a fixed stride. */
+const PERCENTILE_SAMPLE = 1 << 21;
+
+/** The channels of a volume: every frame of a 4D file (read with `allFrames`), else its one frame. */
+export function volumeChannels(volume: Volume): number {
+  return volume.allFrames ? volume.frames : 1;
+}
+
+function channelView(volume: Volume, channel: number): ArrayLike<number> {
+  const n = volume.dims[0] * volume.dims[1] * volume.dims[2];
+  const frames = volume.allFrames ?? volume.data;
+  return frames.subarray(channel * n, (channel + 1) * n);
+}
+
+/** The p-th percentiles (0–100) of `values` (linear interpolation between order statistics). */
+export function percentiles(values: ArrayLike<number>, ps: number[], slope = 1, inter = 0): number[] {
+  const n = values.length;
+  if (n === 0) throw new RangeError('percentiles of an empty array');
+  const stride = Math.max(1, Math.ceil(n / PERCENTILE_SAMPLE));
+  const sample = new Float64Array(Math.ceil(n / stride));
+  for (let i = 0, o = 0; i < n; i += stride) sample[o++] = values[i] * slope + inter;
+  sample.sort();
+  return ps.map((p) => {
+    if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile ${p} is outside 0–100`);
+    const pos = (p / 100) * (sample.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(lo + 1, sample.length - 1);
+    return sample[lo] + (sample[hi] - sample[lo]) * (pos - lo);
+  });
+}
+
+/** Computes one channel's clip range, mean and standard deviation. */
+export function channelNormalization(values: ArrayLike<number>, settings: NormalizationSettings, slope = 1, inter = 0): ChannelNormalization {
+  if (!(settings.lowPercentile < settings.highPercentile)) {
+    throw new RangeError(`the low percentile (${settings.lowPercentile}) must be below the high one (${settings.highPercentile})`);
+  }
+  const [low, high] = percentiles(values, [settings.lowPercentile, settings.highPercentile], slope, inter);
+  let sum = 0;
+  let sumSq = 0;
+  const n = values.length;
+  for (let i = 0; i < n; i++) {
+    const v = Math.min(high, Math.max(low, values[i] * slope + inter));
+    sum += v;
+    sumSq += v * v;
+  }
+  const mean = sum / n;
+  const variance = Math.max(0, sumSq / n - mean * mean);
+  // A constant image has no spread; dividing by 1 keeps it finite (and zero after centring).
+  const std = variance > 1e-12 ? Math.sqrt(variance) : 1;
+  return { low, high, mean, std };
+}
+
+/** The normalization figures of every channel of a volume. */
+export function computeNormalization(volume: Volume, settings: NormalizationSettings = DEFAULT_NORMALIZATION): VolumeNormalization {
+  const channels: ChannelNormalization[] = [];
+  for (let c = 0; c < volumeChannels(volume); c++) {
+    channels.push(channelNormalization(channelView(volume, c), settings, volume.sclSlope, volume.sclInter));
+  }
+  return { settings: { ...settings }, channels };
+}
+
+/**
+ * Normalizes a volume with given figures (computed from it, or stored with a model) into the
+ * channels-last float layout the sampler reads.
+ */
+export function normalizeVolume(volume: Volume, normalization: VolumeNormalization = computeNormalization(volume)): NormalizedImage {
+  const channels = volumeChannels(volume);
+  if (normalization.channels.length !== channels) {
+    throw new RangeError(`the normalization has ${normalization.channels.length} channels but the volume has ${channels}`);
+  }
+  const n = volume.dims[0] * volume.dims[1] * volume.dims[2];
+  const data = new Float32Array(n * channels);
+  const { sclSlope: slope, sclInter: inter } = volume;
+  for (let c = 0; c < channels; c++) {
+    const { low, high, mean, std } = normalization.channels[c];
+    const values = channelView(volume, c);
+    const inv = 1 / std;
+    for (let i = 0, o = c; i < n; i++, o += channels) {
+      const v = Math.min(high, Math.max(low, values[i] * slope + inter));
+      data[o] = (v - mean) * inv;
+    }
+  }
+  return { dims: [...volume.dims], spacing: [...volume.spacing], channels, data, normalization };
+}
+
+/** Millimetres per unit of a coordinate channel: positions 100 mm from the volume's centre read ±1. */
+export const COORDINATE_SCALE_MM = 100;
+
+/**
+ * The image with three more channels holding each voxel's position (x, y, z) in millimetres from
+ * the volume's centre, divided by COORDINATE_SCALE_MM. With them the network can learn where a
+ * structure lies in this volume, as interpolating baselines do; they are resampled with the
+ * image, so every augmentation moves them consistently.
+ */
+export function withCoordinateChannels(image: NormalizedImage): NormalizedImage {
+  const [nx, ny, nz] = image.dims;
+  const [sx, sy, sz] = image.spacing;
+  const c0 = image.channels;
+  const channels = c0 + 3;
+  const data = new Float32Array(nx * ny * nz * channels);
+  for (let z = 0, i = 0; z < nz; z++) {
+    const pz = ((z - (nz - 1) / 2) * sz) / COORDINATE_SCALE_MM;
+    for (let y = 0; y < ny; y++) {
+      const py = ((y - (ny - 1) / 2) * sy) / COORDINATE_SCALE_MM;
+      for (let x = 0; x < nx; x++, i++) {
+        const o = i * channels;
+        for (let c = 0; c < c0; c++) data[o + c] = image.data[i * c0 + c];
+        data[o + c0] = ((x - (nx - 1) / 2) * sx) / COORDINATE_SCALE_MM;
+        data[o + c0 + 1] = py;
+        data[o + c0 + 2] = pz;
+      }
+    }
+  }
+  return { ...image, channels, data };
+}

@@ -1,0 +1,69 @@
+/**
+ * The optimizers: SGD with momentum (the paper's) and Adam. Written here rather than taken from
+ * tf.train so the learning rate can follow a schedule step by step, gradients can be clipped by
+ * their global norm, and the state is plain variables that are disposed with the optimizer.
+ */
+import type { OptimizerSettings } from './settings';
+import { tf, type Tensor, type Variable } from './tf';
+
+/** Updates variables from their gradients; owns its state tensors until `dispose`. */
+export class Optimizer {
+  private readonly state = new Map<Variable, Variable[]>();
+  private iterations = 0;
+
+  constructor(readonly settings: OptimizerSettings) {}
+
+  /**
+   * One update with learning rate `lr`. `grads` maps each variable (by position) to its
+   * gradient. Returns the global gradient norm before clipping (a number, synchronously read).
+   */
+  apply(variables: readonly Variable[], grads: readonly Tensor[], lr: number): number {
+    if (variables.length !== grads.length) throw new RangeError(`${grads.length} gradients for ${variables.length} variables`);
+    const s = this.settings;
+    this.iterations++;
+    const t = this.iterations;
+    const normTensor = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+    const norm = normTensor.dataSync()[0];
+    normTensor.dispose();
+    const clip = s.clipNorm > 0 && norm > s.clipNorm ? s.clipNorm / norm : 1;
+    if (!Number.isFinite(norm)) throw new Error('the gradient is not finite (NaN or infinity); lower the learning rate');
+    tf.tidy(() => {
+      variables.forEach((v, i) => {
+        let g = grads[i];
+        if (clip !== 1) g = tf.mul(g, clip);
+        if (s.weightDecay > 0) g = tf.add(g, tf.mul(v, s.weightDecay));
+        if (s.kind === 'sgd') {
+          const [m] = this.slots(v, 1);
+          const mNew = tf.add(tf.mul(m, s.momentum), g);
+          m.assign(mNew);
+          const step = s.nesterov ? tf.add(g, tf.mul(mNew, s.momentum)) : mNew;
+          v.assign(tf.sub(v, tf.mul(step, lr)));
+        } else {
+          const [m, u] = this.slots(v, 2);
+          const mNew = tf.add(tf.mul(m, s.beta1), tf.mul(g, 1 - s.beta1));
+          const uNew = tf.add(tf.mul(u, s.beta2), tf.mul(tf.square(g), 1 - s.beta2));
+          m.assign(mNew);
+          u.assign(uNew);
+          const mHat = tf.div(mNew, 1 - Math.pow(s.beta1, t));
+          const uHat = tf.div(uNew, 1 - Math.pow(s.beta2, t));
+          v.assign(tf.sub(v, tf.mul(tf.div(mHat, tf.add(tf.sqrt(uHat), s.epsilon)), lr)));
+        }
+      });
+    });
+    return norm;
+  }
+
+  private slots(v: Variable, count: number): Variable[] {
+    let slots = this.state.get(v);
+    if (!slots) {
+      slots = Array.from({ length: count }, () => tf.variable(tf.zerosLike(v), false));
+      this.state.set(v, slots);
+    }
+    return slots;
+  }
+
+  dispose(): void {
+    for (const slots of this.state.values()) for (const s of slots) s.dispose();
+    this.state.clear();
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Tile plans for predicting a whole volume with a 3D U-Net. Pure arithmetic over the network's
+ * sizes (no TensorFlow.js): the extension host may plan and estimate memory with it.
+ *
+ * - `valid` networks (the paper's overlap-tile strategy): every output tile is predicted from an
+ *   input tile grown by the network's context on each side, the volume mirrored beyond its
+ *   borders. Max pooling makes a U-Net shift-equivariant only for shifts that are multiples of
+ *   2^(levels−1), so tile starts here are multiples of that: then each tile computes exactly what
+ *   one run over the whole mirror-padded volume computes at those voxels, and the stitched result
+ *   equals it (up to float rounding), whatever the tile size. Neighbouring tiles overlap by less
+ *   than one alignment step where the volume is not a multiple of it; both compute the same values
+ *   there and the merger takes each voxel from one of them.
+ * - `same` networks: tiles overlap by a fraction and are blended with a Gaussian (nnU-Net's
+ *   scheme, src/core/blending.ts); the plan is src/core/tiling.ts's `planTiles`.
+ *
+ * Sizes are (x, y, z) voxels here; a UNet's size functions take and return [z, y, x].
+ */
+import type { Vec3 } from '../core/geometry';
+import { planTiles, type Tile, type TilePlan } from '../core/tiling';
+import type { UNet } from './model';
+
+/** What a plan needs of a network: its config and its size arithmetic ([z, y, x]). */
+export type NetworkSizes = Pick<UNet, 'config' | 'inputSizeFor' | 'outputSize'>;
+
+/** How to tile. */
+export interface PredictionTiling {
+  /**
+   * Output tile size (x, y, z) in voxels. Rounded up to a size the network takes (a multiple of
+   * 2^(levels−1) for `same`; a valid output size for `valid`) and down to the volume where the
+   * volume is smaller. Default: DEFAULT_TILE[padding].
+   */
+  tile?: Vec3;
+  /** `same` networks: the fraction by which neighbouring tiles overlap at least, [0, 1). Default DEFAULT_OVERLAP. */
+  overlap?: number;
+}
+
+/**
+ * Default output tiles. `same`: 96³ (the `fast` network's activations stay near 60 MiB per map),
+ * or the whole volume in one tile when it holds no more voxels than that (no seams at all).
+ * `valid`: 44×44×28, the paper's output tile (input 132×132×116 for its network).
+ */
+export const DEFAULT_TILE: Record<'same' | 'valid', Vec3> = { same: [96, 96, 96], valid: [44, 44, 28] };
+
+/**
+ * Default overlap of blended tiles: 1/8 of the tile. nnU-Net uses 1/2, which costs about 8× the
+ * work of no overlap in 3D; on a CPU 1/8 (about 1.4× on a 256³ volume with 96³ tiles) is the
+ * better trade, and the Gaussian still hides the seams.
+ */
+export const DEFAULT_OVERLAP = 0.125;
+
+const zyx = (v: readonly number[]): [number, number, number] => [v[2], v[1], v[0]];
+const xyz = (v: readonly number[]): Vec3 => [v[2], v[1], v[0]];
+
+/** The pooling factor 2^(levels−1): tile starts of a valid network are multiples of it. */
+export function alignmentOf(net: NetworkSizes): number {
+  return 2 ** (net.config.levels - 1);
+}
+
+function checkTile(tile: readonly number[], what: string): void {
+  if (tile.length !== 3 || tile.some((n) => !Number.isInteger(n) || n < 1)) throw new RangeError(`${what} must be three positive integers, not [${tile.join(', ')}]`);
+}
+
+/**
+ * Starts of output tiles of size `tile` along an axis of `size` voxels, all multiples of
+ * `align`: one tile when it covers the axis; otherwise the fewest whose step is at most the
+ * largest multiple of `align` within the tile, spread evenly, the last reaching the end (it may
+ * pass it by less than `align` voxels, which the mirror padding fills).
+ */
+export function alignedStarts(size: number, tile: number, align: number): number[] {
+  if (size <= tile) return [0];
+  const step = Math.floor(tile / align) * align;
+  if (step < align) throw new RangeError(`an output tile of ${tile} voxels is smaller than the network's pooling factor ${align}`);
+  const count = Math.ceil((size - tile) / step) + 1;
+  const lastUnits = Math.ceil((size - tile) / align);
+  return Array.from({ length: count }, (_, k) => align * Math.round((k * lastUnits) / (count - 1)));
+}
+
+/** The output tile a valid network computes for a requested size along each axis, and its input. */
+function validTileSizes(net: NetworkSizes, dims: Vec3, requested: Vec3): { tile: Vec3; input: Vec3 } {
+  const align = alignmentOf(net);
+  // A tile at least one alignment step wide, and no larger than needed for the volume.
+  const want = requested.map((r, a) => Math.max(Math.min(r, dims[a]), Math.min(align, dims[a]), 1));
+  const input = xyz(net.inputSizeFor(zyx(want)));
+  const tile = xyz(net.outputSize(zyx(input)));
+  for (let a = 0; a < 3; a++) {
+    if (dims[a] > tile[a] && tile[a] < align) throw new RangeError(`internal: output tile ${tile[a]} under the alignment ${align}`);
+  }
+  return { tile, input };
+}
+
+/** The plan for a `valid` network: aligned, non-blended tiles (see the module comment). */
+function planValid(net: NetworkSizes, dims: Vec3, requested: Vec3): TilePlan {
+  const align = alignmentOf(net);
+  const { tile, input } = validTileSizes(net, dims, requested);
+  const margin = [0, 1, 2].map((a) => {
+    const d = input[a] - tile[a];
+    if (d < 0 || d % 2 !== 0) throw new RangeError(`internal: input ${input[a]} does not centre output ${tile[a]}`);
+    return d / 2;
+  }) as Vec3;
+  const starts = [0, 1, 2].map((a) => alignedStarts(dims[a], tile[a], align)) as [number[], number[], number[]];
+  // Each voxel is written by one tile: where two tiles overlap, the cut is at the middle.
+  const ranges = [0, 1, 2].map((a) =>
+    starts[a].map((s, i): [number, number] => {
+      const from = i === 0 ? 0 : Math.floor((s + starts[a][i - 1] + tile[a]) / 2);
+      const to = i === starts[a].length - 1 ? dims[a] : Math.min(dims[a], Math.floor((starts[a][i + 1] + s + tile[a]) / 2));
+      return [from, to];
+    }),
+  );
+  const tiles: Tile[] = [];
+  for (let k = 0; k < starts[2].length; k++) {
+    for (let j = 0; j < starts[1].length; j++) {
+      for (let i = 0; i < starts[0].length; i++) {
+        const at = [i, j, k];
+        const start = [0, 1, 2].map((a) => starts[a][at[a]]) as Vec3;
+        const from = [0, 1, 2].map((a) => ranges[a][at[a]][0]) as Vec3;
+        const to = [0, 1, 2].map((a) => ranges[a][at[a]][1]) as Vec3;
+        tiles.push({
+          index: tiles.length,
+          input: { start: [start[0] - margin[0], start[1] - margin[1], start[2] - margin[2]], size: [...input] },
+          region: { start, size: [...tile] },
+          output: { start: from, size: [to[0] - from[0], to[1] - from[1], to[2] - from[2]] },
+          cropStart: [from[0] - start[0], from[1] - start[1], from[2] - start[2]],
+        });
+      }
+    }
+  }
+  return { dims: [...dims], tile, margin, inputSize: input, overlap: 0, blend: false, starts, tiles };
+}
+
+/** The plan for a `same` network: the tile a multiple of the pooling factor, blended overlapping tiles. */
+function planSame(net: NetworkSizes, dims: Vec3, requested: Vec3, overlap: number, isDefault: boolean): TilePlan {
+  const align = alignmentOf(net);
+  const roundUp = (n: number) => Math.ceil(n / align) * align;
+  const whole = dims.map(roundUp) as Vec3;
+  if (isDefault && whole[0] * whole[1] * whole[2] <= requested[0] * requested[1] * requested[2]) requested = whole;
+  // No larger than the volume rounded up to the pooling factor: a small axis is one tile.
+  const tile = requested.map((r, a) => Math.max(align, Math.min(roundUp(r), roundUp(dims[a])))) as Vec3;
+  net.outputSize(zyx(tile));
+  return planTiles({ dims, tile, overlap, blend: true });
+}
+
+/** Plans the tiles that predict a volume of `dims` (x, y, z) with `net`. */
+export function planPrediction(net: NetworkSizes, dims: Vec3, options: PredictionTiling = {}): TilePlan {
+  checkTile(dims, 'volume dimensions');
+  const padding = net.config.padding;
+  const requested = options.tile ?? DEFAULT_TILE[padding];
+  checkTile(requested, 'the tile size');
+  const overlap = options.overlap ?? DEFAULT_OVERLAP;
+  if (!(overlap >= 0 && overlap < 1)) throw new RangeError(`the overlap must be in [0, 1), not ${overlap}`);
+  return padding === 'valid' ? planValid(net, dims, [...requested]) : planSame(net, dims, [...requested], overlap, options.tile === undefined);
+}
+
+/** Bytes a tiled prediction holds besides the network's own activations (see estimatePredictionMemory). */
+export interface PredictionMemory {
+  /** The label volume (uint8) and, when kept, the uint8 probabilities: the only whole-volume outputs. */
+  outputs: number;
+  /** The blend accumulators: a slab of tile-z planes, never the whole volume. */
+  accumulators: number;
+  /** One input tile and one output tile as float32, on the JavaScript side. */
+  tileBuffers: number;
+}
+
+/**
+ * What a plan holds in memory apart from the network's activations for one tile: the point of
+ * tiling is that no float array spans the whole volume.
+ */
+export function estimatePredictionMemory(plan: TilePlan, channels: number, classes: number, probabilities: boolean): PredictionMemory {
+  const [nx, ny, nz] = plan.dims;
+  const voxels = nx * ny * nz;
+  const labelBytes = classes + 1 > 255 ? 2 : 1;
+  const tileVoxels = plan.tile[0] * plan.tile[1] * plan.tile[2];
+  const inputVoxels = plan.inputSize[0] * plan.inputSize[1] * plan.inputSize[2];
+  return {
+    outputs: voxels * labelBytes + (probabilities ? voxels * classes : 0),
+    accumulators: plan.blend ? (classes + 1) * 4 * nx * ny * Math.min(plan.tile[2], nz) : 0,
+    tileBuffers: 4 * (inputVoxels * channels + tileVoxels * classes),
+  };
+}

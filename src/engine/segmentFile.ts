@@ -1,0 +1,241 @@
+/**
+ * Segmenting an image file with a trained run and writing the result beside it — what
+ * `unet3d segment` runs, and what the worker runs for the extension (`segmentVolumeFile`).
+ *
+ * Files written (each atomically), for an image `NAME.nii.gz` / `NAME.nrrd` / ...:
+ * - `NAME.seg.nii.gz` (or `--out`): the labels 1..K (1 = background, no 0: every voxel is
+ *   predicted), uint8 (uint16 above 254 classes), NIfTI intent LABEL, on the image's grid with
+ *   its affine. The volume editor shows this file over `NAME` as its prediction overlay and
+ *   reloads it whenever it is rewritten.
+ * - `NAME.seg.json` (beside the output, the output's name with `.json` for `.nii.gz`): the class
+ *   names and colours, in the editor's `NAME.labels.json` format (`format: "unet3d-labels"`,
+ *   readable by parseLabelsFile), plus a `prediction` object saying which run, checkpoint and
+ *   backend made it. A `.json` sidecar also tells `readLabelsAs` that the file uses the editor's
+ *   convention.
+ * - for NRRD images, `NAME.seg.nrrd`: the same labels as a 3D Slicer segmentation with the class
+ *   names as segments (values as in the NIfTI, background included, like the editor's
+ *   `NAME.labels.seg.nrrd`).
+ * - with `probabilities`: a 4D uint8 NIfTI on the same grid, frame c = class c + 1 (background
+ *   first), probability × 255 rounded (intent none, scl_slope 1: values are 0–255).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../core/atomicWrite';
+import type { Vec3 } from '../core/geometry';
+import { defaultClassColor, labelFileNames, parseLabelsFile, segmentsOfClasses, serializeLabelsFile, makeLabelsFile, type LabelClass, type LabelsFile } from '../core/labels';
+import { encodeNiftiGz } from '../core/niftiWriter';
+import { encodeSegNrrd } from '../core/nrrdWriter';
+import { readVolumeFile } from '../core/readVolume';
+import type { ClassInfo } from '../protocol/worker';
+import { initBackend, type BackendName, type BackendReport } from './backends';
+import { planPrediction } from './predictionPlan';
+import { loadRun, normalizationFor, predictVolume, type CheckpointChoice, type NormalizationSource, type TileProgress } from './predict';
+import type { RunRecord } from './runFolder';
+
+/** What to segment and where to write it. Paths absolute or relative to the process's folder. */
+export interface SegmentOptions {
+  /** The run folder (run.json + checkpoints). */
+  runDir: string;
+  /** The image to segment (.nii, .nii.gz, .nrrd, .nhdr); a 4D image gives one channel per frame. */
+  image: string;
+  /** The label output, `.nii.gz` or `.nii`; default `NAME.seg.nii.gz` beside the image. */
+  out?: string;
+  /** Also write the class probabilities here (4D uint8 NIfTI). */
+  probabilities?: string;
+  /** Output tile (x, y, z) and overlap of blended tiles (see PredictionTiling). */
+  tile?: Vec3;
+  overlap?: number;
+  /** Checkpoint: 'best' (default; the last when the run has no best) or 'last'. */
+  checkpoint?: CheckpointChoice;
+  /** Backend to run on (default 'auto'). */
+  backend?: BackendName | 'auto';
+}
+
+export interface SegmentHooks {
+  /** Once the backend is up and the plan is made. */
+  onStart?(info: SegmentStart): void;
+  /** After every tile. */
+  onProgress?(progress: TileProgress): void;
+  /** Checked between tiles; aborting stops with an AbortError and writes nothing. */
+  signal?: AbortSignal;
+}
+
+export interface SegmentStart {
+  backend: BackendReport;
+  /** The checkpoint folder and which one. */
+  modelDir: string;
+  checkpoint: 'best' | 'last';
+  dims: Vec3;
+  /** Output and input tile sizes (x, y, z), the tile count, and whether tiles are blended. */
+  tile: Vec3;
+  inputTile: Vec3;
+  tiles: number;
+  blend: boolean;
+  normalization: NormalizationSource;
+}
+
+/** What a segmentation wrote and how it went. */
+export interface SegmentResult {
+  /** Absolute paths of the files written. */
+  out: string;
+  classesFile: string;
+  segNrrd?: string;
+  probabilities?: string;
+  runDir: string;
+  modelDir: string;
+  checkpoint: 'best' | 'last';
+  backend: BackendName;
+  dims: Vec3;
+  classes: ClassInfo[];
+  /** Voxels predicted per class, index c = label c + 1. */
+  voxelsPerClass: number[];
+  tiles: number;
+  tile: Vec3;
+  normalization: NormalizationSource;
+  /** Seconds in the tiles, and the whole call. */
+  predictSeconds: number;
+  seconds: number;
+  /** Volume voxels per second of the tiles. */
+  voxelsPerSecond: number;
+}
+
+const NIFTI_SUFFIX = /\.nii(\.gz)?$/i;
+
+/** The default prediction path for an image: `NAME.seg.nii.gz` beside it. */
+export function defaultSegmentationPath(image: string): string {
+  return path.join(path.dirname(image), labelFileNames(path.basename(image)).prediction);
+}
+
+/** The sidecar and Slicer file names that go with a label output `X.nii.gz`: `X.json` and `X.nrrd` (`X.seg.nrrd` when X does not end in `.seg`). */
+export function segmentationCompanions(out: string): { classesFile: string; segNrrd: string } {
+  const base = out.replace(NIFTI_SUFFIX, '');
+  return { classesFile: `${base}.json`, segNrrd: /\.seg$/i.test(base) ? `${base}.nrrd` : `${base}.seg.nrrd` };
+}
+
+/**
+ * The run's classes with colours: those of the label file's `NAME.labels.json` (beside the first
+ * training label file) where it names the same values, the defaults otherwise; names from run.json.
+ */
+export function runClasses(record: RunRecord): LabelClass[] {
+  const infos = record.classes ?? [];
+  let known: LabelClass[] = [];
+  const labelsFile = record.volumes[0]?.labels.path;
+  if (labelsFile) {
+    const sidecar = labelsFile.replace(/\.(nii\.gz|nii|nrrd|nhdr)$/i, '.json');
+    try {
+      if (sidecar !== labelsFile && fs.existsSync(sidecar)) known = parseLabelsFile(fs.readFileSync(sidecar, 'utf8')).classes;
+    } catch {
+      known = [];
+    }
+  }
+  const byValue = new Map(known.map((c) => [c.value, c]));
+  return infos.map((info, i) => {
+    const value = i + 1;
+    const sidecar = byValue.get(value);
+    // run.json's generic names ("background", "class 1") give way to the names the user gave in the sidecar.
+    const generic = !info.name || /^(background|class \d+)$/.test(info.name);
+    const name = generic && sidecar ? sidecar.name : info.name || (value === 1 ? 'background' : `class ${i}`);
+    return { value, name, color: sidecar?.color ?? defaultClassColor(value) };
+  });
+}
+
+/** Segments one image with a run and writes the files listed in the module comment. */
+export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentHooks = {}): Promise<SegmentResult> {
+  const t0 = performance.now();
+  const runDir = path.resolve(options.runDir);
+  const image = path.resolve(options.image);
+  const out = path.resolve(options.out ?? defaultSegmentationPath(image));
+  if (!NIFTI_SUFFIX.test(out)) throw new RangeError(`the output ${path.basename(out)} must end in .nii.gz or .nii`);
+  if (out === image) throw new RangeError('the output would overwrite the image');
+  const probabilitiesFile = options.probabilities === undefined ? undefined : path.resolve(options.probabilities);
+  if (probabilitiesFile !== undefined && !NIFTI_SUFFIX.test(probabilitiesFile)) throw new RangeError(`the probability map ${path.basename(probabilitiesFile)} must end in .nii.gz or .nii`);
+  if (probabilitiesFile !== undefined && (probabilitiesFile === out || probabilitiesFile === image)) throw new RangeError('the probability map needs a file of its own');
+  for (const dir of new Set([path.dirname(out), ...(probabilitiesFile ? [path.dirname(probabilitiesFile)] : [])])) {
+    if (!fs.existsSync(dir)) throw new Error(`the output folder ${dir} does not exist`);
+  }
+  const volume = readVolumeFile(image, { allFrames: true });
+  const backend = await initBackend(options.backend ?? 'auto');
+  const run = await loadRun(runDir, options.checkpoint ?? 'best');
+  try {
+    const { normalization, source } = normalizationFor(run.record, image, volume);
+    const tiling = { tile: options.tile, overlap: options.overlap };
+    const plan = planPrediction(run.net, volume.dims, tiling);
+    hooks.onStart?.({
+      backend,
+      modelDir: run.modelDir,
+      checkpoint: run.checkpoint,
+      dims: volume.dims,
+      tile: plan.tile,
+      inputTile: plan.inputSize,
+      tiles: plan.tiles.length,
+      blend: plan.blend,
+      normalization: source,
+    });
+    const predicted = await predictVolume(run.net, volume, normalization, {
+      ...tiling,
+      coordinateChannels: run.record.settings.coordinateChannels ?? false,
+      probabilities: probabilitiesFile !== undefined,
+      signal: hooks.signal,
+      onProgress: hooks.onProgress,
+    });
+    hooks.signal?.throwIfAborted();
+    const classes = runClasses(run.record);
+    const { dims, affine } = volume;
+    writeFileAtomic(out, encodeNiftiGz({ dims, affine, data: predicted.labels, description: 'unet3d prediction: 1 background, 2.. classes' }));
+    const companions = segmentationCompanions(out);
+    let probabilities: string | undefined;
+    if (probabilitiesFile && predicted.probabilities) {
+      writeFileAtomic(
+        probabilitiesFile,
+        encodeNiftiGz({ dims, affine, data: predicted.probabilities, frames: classes.length, intentCode: 0, description: 'unet3d class probabilities x255, frame c = class c+1' }),
+      );
+      probabilities = probabilitiesFile;
+    }
+    let segNrrd: string | undefined;
+    if (volume.format === 'nrrd') {
+      segNrrd = companions.segNrrd;
+      writeFileAtomic(segNrrd, encodeSegNrrd({ dims, affine, data: predicted.labels, segments: segmentsOfClasses(classes) }));
+    }
+    const sidecar: LabelsFile & { prediction: Record<string, unknown> } = {
+      ...makeLabelsFile(path.basename(image), classes),
+      labelMap: path.basename(out),
+      prediction: {
+        run: runDir,
+        checkpoint: run.checkpoint,
+        iteration: run.iteration,
+        backend: backend.active,
+        createdAt: new Date().toISOString(),
+        probabilities: probabilities ? path.basename(probabilities) : null,
+        probabilityFrames: probabilities ? classes.map((c) => c.value) : null,
+        tile: plan.tile,
+        normalization: source,
+        sameGridAsImage: true,
+      },
+    };
+    writeFileAtomic(companions.classesFile, serializeLabelsFile(sidecar));
+    const voxelsPerClass = new Array<number>(classes.length).fill(0);
+    for (let i = 0; i < predicted.labels.length; i++) voxelsPerClass[predicted.labels[i] - 1]++;
+    const voxels = dims[0] * dims[1] * dims[2];
+    return {
+      out,
+      classesFile: companions.classesFile,
+      segNrrd,
+      probabilities,
+      runDir,
+      modelDir: run.modelDir,
+      checkpoint: run.checkpoint,
+      backend: backend.active,
+      dims: [...dims],
+      classes: classes.map((c) => ({ value: c.value, name: c.name })),
+      voxelsPerClass,
+      tiles: plan.tiles.length,
+      tile: plan.tile,
+      normalization: source,
+      predictSeconds: predicted.seconds,
+      seconds: (performance.now() - t0) / 1000,
+      voxelsPerSecond: voxels / predicted.seconds,
+    };
+  } finally {
+    run.net.dispose();
+  }
+}

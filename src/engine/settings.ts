@@ -1,0 +1,221 @@
+/**
+ * Everything a training run can be told, with the defaults. Pure data and pure functions: the
+ * extension host and the CLI build settings with this module without loading TensorFlow.js.
+ */
+import type { Vec3 } from '../core/geometry';
+import { augmentationSettings, type AugmentationSettings, type DeepPartial } from './augment';
+import type { BackendName } from './backends';
+import type { ClassWeighting } from './loss';
+import type { Padding, PresetName } from './model';
+import { DEFAULT_NORMALIZATION, type NormalizationSettings } from './normalize';
+import type { LearningRateSchedule } from './schedule';
+
+export type OptimizerKind = 'sgd' | 'adam';
+
+export interface OptimizerSettings {
+  kind: OptimizerKind;
+  /** SGD: momentum (the paper used 0.99). */
+  momentum: number;
+  /** SGD: Nesterov momentum. */
+  nesterov: boolean;
+  /** Adam: decay rates of the first and second moment estimates, and ε. */
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** L2 weight decay added to the gradient. */
+  weightDecay: number;
+  /** Clip the gradients to this global L2 norm (0 = no clipping). */
+  clipNorm: number;
+}
+
+export const DEFAULT_OPTIMIZER: OptimizerSettings = {
+  kind: 'sgd',
+  momentum: 0.99,
+  nesterov: true,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  weightDecay: 3e-5,
+  clipNorm: 12,
+};
+
+/** Default peak learning rate per optimizer. */
+export const DEFAULT_LEARNING_RATE: Record<OptimizerKind, number> = { sgd: 0.01, adam: 0.001 };
+
+/** The network to build: a preset with optional changes. The input channels and classes follow the data. */
+export interface NetworkSettings {
+  preset: PresetName;
+  levels?: number;
+  baseFilters?: number;
+  padding?: Padding;
+  batchNorm?: boolean;
+}
+
+/** Which annotated slices are held out for validation: a fraction of them, or one fold of a k-fold split. */
+export type ValidationSplit = { fraction: number } | { fold: number; folds: number };
+
+/** One training volume: an image file and its sparse label file on the same grid. */
+export interface VolumeFiles {
+  image: string;
+  labels: string;
+}
+
+/** A training run, every field resolved. Paths are absolute or relative to the process's folder. */
+export interface TrainSettings {
+  volumes: VolumeFiles[];
+  /** The run folder to create (absent or empty). */
+  outDir: string;
+  network: NetworkSettings;
+  /** Output patch size (x, y, z) in voxels; absent: chosen from the voxel spacing to hold about `patchVoxels` voxels. */
+  patchSize?: Vec3;
+  patchVoxels: number;
+  batchSize: number;
+  /** Stop after this many iterations, or after `minutes`, whichever comes first (at least one is set). */
+  iterations?: number;
+  minutes?: number;
+  validation: ValidationSplit;
+  /** Validate every this many iterations (and at the end). */
+  validateEvery: number;
+  /** Also validate the untrained network (iteration 0), a baseline in the metrics. */
+  validateAtStart: boolean;
+  /** Stop after this many validations without improvement (0: never stop early). */
+  patience: number;
+  /**
+   * Before validating or saving, re-estimate batch-norm statistics over this many plain batches
+   * drawn uniformly from the volumes (0: keep the moving averages of training).
+   */
+  batchNormCalibration: number;
+  /** Score at most this many held-out slices per validation (spread over them). */
+  maxValidationSlices: number;
+  optimizer: OptimizerSettings;
+  schedule: LearningRateSchedule;
+  classWeighting: ClassWeighting | number[];
+  /** Probability that a patch is centred on a foreground voxel. */
+  foregroundFraction: number;
+  augmentation: AugmentationSettings;
+  normalization: NormalizationSettings;
+  /**
+   * Give the network each voxel's position as three more input channels (see
+   * withCoordinateChannels): it can then learn where structures lie in the annotated volume.
+   */
+  coordinateChannels: boolean;
+  /** Class names, background first; default from the label file's segments, else "background", "class 1", … */
+  classNames?: string[];
+  /** Number of classes including background (label values 1..classes); default: the largest label value found. */
+  classes?: number;
+  seed: number;
+  backend: BackendName | 'auto';
+}
+
+/** What a caller gives: the volumes and the folder, and whatever it wants to change. */
+export type TrainSettingsInput = Pick<TrainSettings, 'volumes' | 'outDir'> &
+  Partial<Omit<TrainSettings, 'volumes' | 'outDir' | 'augmentation' | 'optimizer' | 'schedule' | 'network'>> & {
+    augmentation?: DeepPartial<AugmentationSettings>;
+    optimizer?: Partial<OptimizerSettings>;
+    schedule?: Partial<LearningRateSchedule>;
+    network?: Partial<NetworkSettings>;
+  };
+
+/** The defaults filled in, and the settings checked (a RangeError names the bad one). */
+export function trainSettings(input: TrainSettingsInput): TrainSettings {
+  const optimizer: OptimizerSettings = { ...DEFAULT_OPTIMIZER, ...input.optimizer };
+  const schedule: LearningRateSchedule = {
+    kind: 'poly',
+    initial: DEFAULT_LEARNING_RATE[optimizer.kind],
+    warmup: 0.02,
+    finalFraction: 0.02,
+    ...input.schedule,
+  };
+  const settings: TrainSettings = {
+    volumes: input.volumes.map((v) => ({ ...v })),
+    outDir: input.outDir,
+    network: { preset: 'fast', ...input.network },
+    patchSize: input.patchSize,
+    patchVoxels: input.patchVoxels ?? 64 * 64 * 16,
+    batchSize: input.batchSize ?? 1,
+    iterations: input.iterations,
+    minutes: input.minutes,
+    validation: input.validation ?? { fraction: 0.2 },
+    validateEvery: input.validateEvery ?? 50,
+    validateAtStart: input.validateAtStart ?? false,
+    patience: input.patience ?? 8,
+    maxValidationSlices: input.maxValidationSlices ?? 9,
+    batchNormCalibration: input.batchNormCalibration ?? 16,
+    optimizer,
+    schedule,
+    classWeighting: input.classWeighting ?? 'sqrt',
+    foregroundFraction: input.foregroundFraction ?? 0.5,
+    augmentation: augmentationSettings(input.augmentation),
+    normalization: { ...DEFAULT_NORMALIZATION, ...input.normalization },
+    coordinateChannels: input.coordinateChannels ?? false,
+    classNames: input.classNames,
+    classes: input.classes,
+    seed: input.seed ?? 1,
+    backend: input.backend ?? 'auto',
+  };
+  if (settings.iterations === undefined && settings.minutes === undefined) settings.iterations = 1000;
+  checkSettings(settings);
+  return settings;
+}
+
+function positiveInteger(value: number | undefined, what: string): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new RangeError(`${what} must be a positive integer, not ${value}`);
+}
+
+/** Throws a RangeError naming the first bad setting. */
+export function checkSettings(s: TrainSettings): void {
+  if (s.volumes.length === 0) throw new RangeError('no training volumes: give at least one image with its label file');
+  if (!s.outDir) throw new RangeError('no run folder given');
+  positiveInteger(s.iterations, 'iterations');
+  if (s.minutes !== undefined && !(s.minutes > 0 && Number.isFinite(s.minutes))) throw new RangeError(`minutes must be a positive number, not ${s.minutes}`);
+  positiveInteger(s.patchVoxels, 'patch voxels');
+  positiveInteger(s.batchSize, 'batch size');
+  positiveInteger(s.validateEvery, 'validate every');
+  positiveInteger(s.maxValidationSlices, 'max validation slices');
+  positiveInteger(s.classes, 'classes');
+  if (!(Number.isInteger(s.batchNormCalibration) && s.batchNormCalibration >= 0)) throw new RangeError(`batch-norm calibration must be an integer ≥ 0, not ${s.batchNormCalibration}`);
+  if (!(Number.isInteger(s.patience) && s.patience >= 0)) throw new RangeError(`patience must be an integer ≥ 0, not ${s.patience}`);
+  if (s.patchSize) s.patchSize.forEach((n) => positiveInteger(n, 'patch size'));
+  if (!(s.foregroundFraction >= 0 && s.foregroundFraction <= 1)) throw new RangeError(`the foreground fraction must be in [0, 1], not ${s.foregroundFraction}`);
+  if (!(s.schedule.initial > 0)) throw new RangeError(`the learning rate must be positive, not ${s.schedule.initial}`);
+  if (!['constant', 'poly', 'cosine'].includes(s.schedule.kind)) throw new RangeError(`unknown learning-rate schedule "${s.schedule.kind}"`);
+  if (!['sgd', 'adam'].includes(s.optimizer.kind)) throw new RangeError(`unknown optimizer "${s.optimizer.kind}"`);
+  if ('folds' in s.validation) {
+    const { fold, folds } = s.validation;
+    if (!(Number.isInteger(folds) && folds >= 2)) throw new RangeError(`folds must be an integer ≥ 2, not ${folds}`);
+    if (!(Number.isInteger(fold) && fold >= 0 && fold < folds)) throw new RangeError(`fold must be 0..${folds - 1}, not ${fold}`);
+  } else if (!(s.validation.fraction >= 0 && s.validation.fraction < 1)) {
+    throw new RangeError(`the validation fraction must be in [0, 1), not ${s.validation.fraction}`);
+  }
+}
+
+/**
+ * An output patch size (x, y, z) of about `voxels` voxels whose extent in millimetres is about
+ * the same along each axis (so thick slices get fewer voxels), no larger than the volume
+ * (rounded up to `multiple`), each side a multiple of `multiple` (2^(levels−1) for a 'same'
+ * network, so every pooling divides it).
+ */
+export function choosePatchSize(dims: Vec3, spacing: Vec3, voxels: number, multiple: number): Vec3 {
+  const cap = dims.map((n) => Math.max(multiple, Math.ceil(n / multiple) * multiple));
+  const size = [0, 0, 0];
+  const free = new Set([0, 1, 2]);
+  let budget = voxels;
+  // Isotropic in mm: size_a ∝ 1 / spacing_a; axes that hit their cap are fixed and the rest share the budget.
+  for (let round = 0; round < 3; round++) {
+    const axes = [...free];
+    const product = axes.reduce((p, a) => p / spacing[a], 1);
+    const c = Math.pow(budget / product, 1 / axes.length);
+    let capped = false;
+    for (const a of axes) {
+      const want = c / spacing[a];
+      if (want >= cap[a]) {
+        size[a] = cap[a];
+        free.delete(a);
+        budget /= cap[a];
+        capped = true;
+      } else size[a] = want;
+    }
+    if (!capped) break;
+  }
+  return size.map((s, a) => Math.min(cap[a], Math.max(multiple, Math.round(s / multiple) * multiple))) as Vec3;
+}

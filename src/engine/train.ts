@@ -1,0 +1,302 @@
+/**
+ * The training loop: sparse labels in, a run folder out. Runs in whatever process calls it (the
+ * worker, or the CLI in-process); reports through `hooks.onEvent` and stops after the current
+ * step when `hooks.shouldStop()` says so.
+ */
+import * as path from 'node:path';
+import type { Vec3 } from '../core/geometry';
+import type { RunSummary, StopReason, TrainEvent, ValidationResult } from '../protocol/worker';
+import { initBackend } from './backends';
+import { recalibrateBatchNorm } from './batchNormCalibration';
+import { classWeights, sparseWeightedCrossEntropy } from './loss';
+import { createUNet, PRESETS, type UNet, type UNetConfig } from './model';
+import { Optimizer } from './optimizer';
+import { Random } from './random';
+import { createRunFolder, writeCheckpoint, writeRunRecord, RUN_SCHEMA_VERSION, type RunRecord } from './runFolder';
+import { PatchSampler, type PatchGeometry } from './sampler';
+import { learningRateAt } from './schedule';
+import { choosePatchSize, type TrainSettings } from './settings';
+import { tf } from './tf';
+import { loadTrainingData, type TrainingData } from './trainingData';
+import { validate, type ValidationVolume } from './validation';
+
+export interface TrainHooks {
+  onEvent?(event: TrainEvent): void;
+  /** Asked after every step; true ends the run as 'cancelled' (the best checkpoint is kept). */
+  shouldStop?(): boolean;
+}
+
+/** The network a run builds: the preset with the settings' changes, channels and classes from the data. */
+export function networkConfig(settings: TrainSettings, channels: number, classes: number): UNetConfig {
+  const { preset, ...changes } = settings.network;
+  const config: UNetConfig = { ...structuredClone(PRESETS[preset]), inChannels: channels, classes };
+  if (changes.levels !== undefined) config.levels = changes.levels;
+  if (changes.baseFilters !== undefined) config.baseFilters = changes.baseFilters;
+  if (changes.padding !== undefined) config.padding = changes.padding;
+  if (changes.batchNorm !== undefined) config.batchNorm = changes.batchNorm;
+  if (changes.levels !== undefined || changes.baseFilters !== undefined) delete config.filters;
+  return config;
+}
+
+const xyz = (zyx: readonly number[]): Vec3 => [zyx[2], zyx[1], zyx[0]];
+const zyx = (v: readonly number[]): [number, number, number] => [v[2], v[1], v[0]];
+
+/** The patch geometry (x, y, z) for a network: the output patch asked for or chosen, and the input it needs. */
+export function patchGeometry(net: UNet, settings: TrainSettings, data: TrainingData): PatchGeometry {
+  const first = data.volumes[0].record;
+  const multiple = 2 ** (net.config.levels - 1);
+  let output = settings.patchSize ?? choosePatchSize(first.dims, first.spacing, settings.patchVoxels, multiple);
+  if (net.config.padding === 'same') output = output.map((n) => Math.ceil(n / multiple) * multiple) as Vec3;
+  const input = xyz(net.inputSizeFor(zyx(output)));
+  // A valid network's input may give a slightly larger output than asked: use what it gives.
+  output = xyz(net.outputSize(zyx(input)));
+  return { input, output };
+}
+
+/** Trains a network on the settings' volumes; writes the run folder; resolves with how it ended. */
+export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {}): Promise<RunSummary> {
+  const runDir = path.resolve(settings.outDir);
+  createRunFolder(runDir);
+  const now = new Date().toISOString();
+  const record: RunRecord = {
+    schemaVersion: RUN_SCHEMA_VERSION,
+    status: 'running',
+    createdAt: now,
+    updatedAt: now,
+    settings,
+    volumes: [],
+    loss: [],
+    validation: [],
+    checkpoints: {},
+  };
+  writeRunRecord(runDir, record);
+  let net: UNet | undefined;
+  let optimizer: Optimizer | undefined;
+  try {
+    const backend = await initBackend(settings.backend);
+    record.backend = backend.active;
+    const data = loadTrainingData(settings);
+    record.volumes = data.volumes.map((v) => v.record);
+    record.classes = data.classInfo;
+    record.network = networkConfig(settings, data.channels, data.classes);
+    net = createUNet(record.network, settings.seed);
+    record.parameters = net.parameterCount();
+    const geometry = patchGeometry(net, settings, data);
+    record.geometry = geometry;
+    const rng = new Random(settings.seed);
+    const sampler = new PatchSampler(
+      data.volumes.map((v) => v.training),
+      { geometry, classes: data.classes, foregroundFraction: settings.foregroundFraction, augmentation: settings.augmentation },
+      rng,
+    );
+    const weights = classWeights(sampler.classCounts(), settings.classWeighting);
+    record.classWeights = weights;
+    const validationVolumes = data.volumes.flatMap((v) => (v.validation ? [v.validation] : []));
+    writeRunRecord(runDir, record);
+    const emit = (event: TrainEvent) => hooks.onEvent?.(event);
+    emit({
+      type: 'started',
+      runDir,
+      backend,
+      network: record.network,
+      parameters: record.parameters,
+      geometry,
+      classes: data.classInfo,
+      trainingVoxels: sampler.classCounts().reduce((a, b) => a + b, 0),
+      validationVoxels: countValidationVoxels(validationVolumes),
+    });
+    optimizer = new Optimizer(settings.optimizer);
+    const summary = await trainLoop({ settings, net, optimizer, sampler, weights, geometry, validationVolumes, data, record, runDir, emit, hooks });
+    record.status = summary.status;
+    record.summary = summary;
+    record.finishedAt = new Date().toISOString();
+    writeRunRecord(runDir, record);
+    emit({ type: 'finished', runDir, summary });
+    return summary;
+  } catch (error) {
+    record.status = 'failed';
+    record.error = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    record.finishedAt = new Date().toISOString();
+    writeRunRecord(runDir, record);
+    throw error;
+  } finally {
+    optimizer?.dispose();
+    net?.dispose();
+  }
+}
+
+function countValidationVoxels(volumes: readonly ValidationVolume[]): number {
+  let n = 0;
+  for (const v of volumes) {
+    for (let i = 0; i < v.mask.length; i++) {
+      const m = v.mask[i];
+      if (m !== 0 && (!v.scored || v.scored.includes(m - 1))) n++;
+    }
+  }
+  return n;
+}
+
+interface LoopContext {
+  settings: TrainSettings;
+  net: UNet;
+  optimizer: Optimizer;
+  sampler: PatchSampler;
+  weights: number[];
+  geometry: PatchGeometry;
+  validationVolumes: ValidationVolume[];
+  data: TrainingData;
+  record: RunRecord;
+  runDir: string;
+  emit(event: TrainEvent): void;
+  hooks: TrainHooks;
+}
+
+/** How often (iterations) the smoothed loss goes into run.json, and how often (ms) run.json is rewritten between validations. */
+const LOSS_RECORD_EVERY = 5;
+const RECORD_WRITE_MS = 15_000;
+
+async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
+  const { settings, net, optimizer, sampler, weights, geometry, validationVolumes, data, record, runDir, emit, hooks } = ctx;
+  const start = performance.now();
+  const elapsed = () => (performance.now() - start) / 1000;
+  const budget = settings.minutes !== undefined ? settings.minutes * 60 : Infinity;
+  const maxIterations = settings.iterations ?? Infinity;
+  const progressOf = (iteration: number) => Math.min(1, Math.max(iteration / maxIterations, elapsed() / budget));
+  const [ix, iy, iz] = geometry.input;
+  const [ox, oy, oz] = geometry.output;
+  const B = settings.batchSize;
+  const channels = data.channels;
+  const validating = validationVolumes.length > 0;
+
+  let best: ValidationResult | undefined;
+  let latest: ValidationResult | undefined;
+  let sinceBest = 0;
+  let smoothed: number | undefined;
+  let smoothedWeight = 0;
+  let stepSeconds: number | undefined;
+  let lastWrite = performance.now();
+  let iteration = 0;
+  let stopReason: StopReason = 'iterations';
+
+  /** Batch-norm statistics over plain patches from the whole volumes, before the network is validated or saved. */
+  const calibrate = () => {
+    const passes = settings.batchNormCalibration;
+    if (passes <= 0) return;
+    function* batches() {
+      for (let p = 0; p < passes; p++) {
+        const x = tf.tensor5d(sampler.uniformBatch(B), [B, iz, iy, ix, channels]);
+        try {
+          yield x;
+        } finally {
+          x.dispose();
+        }
+      }
+    }
+    recalibrateBatchNorm(net, batches());
+  };
+
+  const runValidation = async (): Promise<boolean> => {
+    calibrate();
+    const scores = validate(net, validationVolumes, geometry, data.classes);
+    const result: ValidationResult = { iteration, iou: scores.iou, meanForegroundIoU: scores.meanForegroundIoU, seconds: elapsed() };
+    latest = result;
+    record.validation.push(result);
+    const metric = (r: ValidationResult) => r.meanForegroundIoU ?? r.iou[0] ?? 0;
+    const improved = iteration > 0 && (!best || metric(result) > metric(best) + 1e-4);
+    if (iteration > 0) sinceBest = improved ? 0 : sinceBest + 1;
+    emit({ type: 'validation', result, improved });
+    if (improved) {
+      best = result;
+      const dir = await writeCheckpoint(runDir, 'best', (d) => net.save(d));
+      record.checkpoints.best = { dir: 'best', iteration, meanForegroundIoU: result.meanForegroundIoU };
+      emit({ type: 'checkpoint', kind: 'best', dir, iteration, meanForegroundIoU: result.meanForegroundIoU });
+    }
+    writeRunRecord(runDir, record);
+    lastWrite = performance.now();
+    return improved;
+  };
+
+  if (validating && settings.validateAtStart) await runValidation();
+
+  for (;;) {
+    if (iteration >= maxIterations) {
+      stopReason = 'iterations';
+      break;
+    }
+    if (elapsed() >= budget) {
+      stopReason = 'time';
+      break;
+    }
+    const t0 = performance.now();
+    const learningRate = learningRateAt(settings.schedule, progressOf(iteration));
+    const batch = sampler.batch(B);
+    const x = tf.tensor5d(batch.image, [B, iz, iy, ix, channels]);
+    const y = tf.tensor4d(batch.labels, [B, oz, oy, ox], 'int32');
+    const variables = net.trainableVariables;
+    const { value, grads } = tf.variableGrads(() => sparseWeightedCrossEntropy(net.apply(x, true), y, weights), variables);
+    const loss = value.dataSync()[0];
+    const present = variables.filter((v) => grads[v.name] !== undefined);
+    try {
+      optimizer.apply(present, present.map((v) => grads[v.name]), learningRate);
+    } finally {
+      tf.dispose([x, y, value, ...Object.values(grads)]);
+    }
+    if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at iteration ${iteration + 1}; lower the learning rate`);
+    iteration++;
+    const seconds = (performance.now() - t0) / 1000;
+    stepSeconds = stepSeconds === undefined ? seconds : 0.8 * stepSeconds + 0.2 * seconds;
+    // Bias-corrected exponential moving average of the loss.
+    smoothedWeight = 0.9 * smoothedWeight + 0.1;
+    smoothed = ((smoothed ?? 0) * (smoothedWeight - 0.1) + 0.1 * loss) / smoothedWeight;
+    if (iteration % LOSS_RECORD_EVERY === 0 || iteration === 1) record.loss.push({ iteration, seconds: elapsed(), loss: smoothed, learningRate });
+
+    const doValidate = validating && iteration % settings.validateEvery === 0 && iteration < maxIterations;
+    if (doValidate) await runValidation();
+    const remainingIterations = (maxIterations - iteration) * stepSeconds;
+    emit({
+      type: 'progress',
+      iteration,
+      totalIterations: Number.isFinite(maxIterations) ? maxIterations : undefined,
+      loss,
+      smoothedLoss: smoothed,
+      learningRate,
+      voxelsPerSecond: (B * ox * oy * oz) / stepSeconds,
+      elapsedSeconds: elapsed(),
+      etaSeconds: Math.max(0, Math.min(remainingIterations, budget - elapsed())),
+      backend: record.backend ?? 'cpu',
+      validation: latest,
+      bestValidation: best,
+    });
+    if (performance.now() - lastWrite > RECORD_WRITE_MS) {
+      writeRunRecord(runDir, record);
+      lastWrite = performance.now();
+    }
+    // Let the event loop turn once per step: a worker's 'cancel' message (and the CLI's Ctrl-C)
+    // arrives as a macrotask, which a loop of resolved awaits would never let run.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (hooks.shouldStop?.()) {
+      stopReason = 'cancelled';
+      break;
+    }
+    if (doValidate && settings.patience > 0 && sinceBest >= settings.patience) {
+      stopReason = 'early-stop';
+      break;
+    }
+  }
+  // The final model is validated too (unless it just was, or the run was cancelled).
+  if (validating && stopReason !== 'cancelled' && iteration > 0 && latest?.iteration !== iteration) await runValidation();
+  else if (latest?.iteration !== iteration) calibrate();
+  const lastDir = await writeCheckpoint(runDir, 'last', (d) => net.save(d));
+  record.checkpoints.last = { dir: 'last', iteration, meanForegroundIoU: latest?.iteration === iteration ? latest.meanForegroundIoU : undefined };
+  emit({ type: 'checkpoint', kind: 'last', dir: lastDir, iteration });
+  const modelDir = record.checkpoints.best ? path.join(runDir, record.checkpoints.best.dir) : lastDir;
+  return {
+    status: stopReason === 'cancelled' ? 'cancelled' : 'succeeded',
+    stopReason,
+    iterations: iteration,
+    seconds: elapsed(),
+    finalLoss: smoothed ?? null,
+    best,
+    modelDir,
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Validation on held-out annotated slices: the network predicts tiles that cover each held-out
+ * slice, and the labeled voxels of that slice (minus the lines it shares with training slices)
+ * are scored into a confusion matrix, then IoU per class.
+ */
+import type { Vec3 } from '../core/geometry';
+import { scoresFromConfusion, type ConfusionMatrix } from '../core/metrics';
+import type { UNet } from './model';
+import type { NormalizedImage } from './normalize';
+import { extractPatch, outputMargin, patchAnchor, type LabelArray, type PatchGeometry } from './sampler';
+import type { AnnotatedSlice } from './sparseSplit';
+import { tf } from './tf';
+
+/** One volume's held-out slices and what to score on them. */
+export interface ValidationVolume {
+  name: string;
+  image: NormalizedImage;
+  /** The full sparse labels (0 = unlabeled, c + 1 = class c). */
+  labels: LabelArray;
+  /** 0 = not scored, s + 1 = scored as part of `slices[s]` (see splitLabels). */
+  mask: Uint16Array;
+  slices: AnnotatedSlice[];
+  /** Which of `slices` (positions) to score; all when absent. */
+  scored?: number[];
+}
+
+/** Scores of one validation pass. */
+export interface ValidationScores {
+  /** IoU per class (index c = class c, label value c + 1, background first); null where the class is absent from truth and prediction. */
+  iou: (number | null)[];
+  /** Mean IoU over the foreground classes that are not null; null if none. */
+  meanForegroundIoU: number | null;
+  /** Counts of (truth label value, predicted label value). */
+  confusion: ConfusionMatrix;
+}
+
+/** IoU per class and their foreground mean, for `classes` classes (label values 1..classes). */
+export function validationScores(confusion: ConfusionMatrix, classes: number): ValidationScores {
+  const labels = Array.from({ length: classes }, (_, c) => c + 1);
+  const scores = scoresFromConfusion(confusion, labels);
+  return { iou: labels.map((l) => scores.classes[String(l)].iou), meanForegroundIoU: scores.meanIoU, confusion };
+}
+
+/** Evenly spaced tile starts covering [0, n) with tiles of `tile` voxels, the last flush with the end. */
+export function tileStarts(n: number, tile: number): number[] {
+  if (n <= tile) return [0];
+  const count = Math.ceil(n / tile);
+  return Array.from({ length: count }, (_, i) => Math.round((i * (n - tile)) / (count - 1)));
+}
+
+/** Output boxes (their start voxel, x, y, z) whose union covers slice `slice` of a volume of `dims`. */
+export function sliceTiles(dims: Vec3, slice: AnnotatedSlice, output: Vec3): Vec3[] {
+  const starts = [0, 1, 2].map((a) =>
+    a === slice.axis ? [slice.index - Math.floor(output[a] / 2)] : tileStarts(dims[a], output[a]),
+  );
+  const boxes: Vec3[] = [];
+  for (const z of starts[2]) for (const y of starts[1]) for (const x of starts[0]) boxes.push([x, y, z]);
+  return boxes;
+}
+
+/**
+ * The output tile for predicting one slice: as thick as the training output patch across the
+ * slice, and in the slice's plane as large as the volume (rounded up to `multiple`) while the
+ * tile holds at most `maxVoxels` voxels (larger tiles waste less work on overlaps and borders).
+ */
+export function validationTile(dims: Vec3, slice: AnnotatedSlice, output: Vec3, maxVoxels: number, multiple: number): Vec3 {
+  const tile = [0, 1, 2].map((a) => (a === slice.axis ? output[a] : Math.max(output[a], Math.ceil(dims[a] / multiple) * multiple))) as Vec3;
+  const inPlane = [0, 1, 2].filter((a) => a !== slice.axis);
+  while (tile[0] * tile[1] * tile[2] > maxVoxels) {
+    const a = tile[inPlane[0]] >= tile[inPlane[1]] ? inPlane[0] : inPlane[1];
+    const smaller = Math.max(output[a], Math.ceil(tile[a] / 2 / multiple) * multiple);
+    if (smaller === tile[a]) break;
+    tile[a] = smaller;
+  }
+  return tile;
+}
+
+const xyz = (zyx: readonly number[]): Vec3 => [zyx[2], zyx[1], zyx[0]];
+const zyx = (v: readonly number[]): [number, number, number] => [v[2], v[1], v[0]];
+
+/**
+ * Predicts the held-out slices of every volume and scores them. Runs the network in inference
+ * mode, one tile at a time (tiles of up to `maxTileVoxels` output voxels); tensors are disposed
+ * as it goes. `geometry` is the training patch geometry.
+ */
+export function validate(net: UNet, volumes: readonly ValidationVolume[], geometry: PatchGeometry, classes: number, maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2]): ValidationScores {
+  // counts[truth label][predicted label], label values 0..classes (row and column 0 stay empty).
+  const counts = Array.from({ length: classes + 1 }, () => new Array<number>(classes + 1).fill(0));
+  let total = 0;
+  const multiple = net.config.padding === 'same' ? 2 ** (net.config.levels - 1) : 1;
+  for (const v of volumes) {
+    const [nx, ny, nz] = v.image.dims;
+    const channels = v.image.channels;
+    // Neighbouring tiles overlap where the volume is not a multiple of the tile: score once.
+    const scored = new Uint8Array(v.mask.length);
+    v.slices.forEach((slice, ordinal) => {
+      if (v.scored && !v.scored.includes(ordinal)) return;
+      const wanted = validationTile(v.image.dims, slice, geometry.output, maxTileVoxels, multiple);
+      const input = xyz(net.inputSizeFor(zyx(wanted)));
+      const tileGeometry: PatchGeometry = { input, output: xyz(net.outputSize(zyx(input))) };
+      const margin = outputMargin(tileGeometry);
+      const anchor = patchAnchor(input);
+      const [ox, oy, oz] = tileGeometry.output;
+      for (const start of sliceTiles(v.image.dims, slice, tileGeometry.output)) {
+        const centre = [0, 1, 2].map((a) => start[a] - margin[a] + anchor[a]) as Vec3;
+        const patch = extractPatch(v.image, centre, tileGeometry);
+        const predicted = tf.tidy(() => {
+          const x = tf.tensor5d(patch, [1, input[2], input[1], input[0], channels]);
+          return tf.argMax(net.apply(x, false), -1);
+        });
+        const labels = predicted.dataSync() as Int32Array;
+        predicted.dispose();
+        // Score the tile's voxels that lie on this slice.
+        const lo = [0, 1, 2].map((a) => Math.max(0, start[a]));
+        const hi = [Math.min(nx, start[0] + ox), Math.min(ny, start[1] + oy), Math.min(nz, start[2] + oz)];
+        lo[slice.axis] = slice.index;
+        hi[slice.axis] = slice.index + 1;
+        for (let z = lo[2]; z < hi[2]; z++) {
+          for (let y = lo[1]; y < hi[1]; y++) {
+            for (let x = lo[0]; x < hi[0]; x++) {
+              const i = x + nx * (y + ny * z);
+              if (v.mask[i] !== ordinal + 1 || scored[i]) continue;
+              scored[i] = 1;
+              const o = x - start[0] + ox * (y - start[1] + oy * (z - start[2]));
+              counts[v.labels[i]][labels[o] + 1]++;
+              total++;
+            }
+          }
+        }
+      }
+    });
+  }
+  return validationScores({ labelCount: classes + 1, counts, total }, classes);
+}

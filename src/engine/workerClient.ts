@@ -1,0 +1,264 @@
+/**
+ * The host side of the engine worker: spawns dist/worker.js with child_process.fork, sends typed
+ * requests, hands back typed events, and turns a crash or an exit of the worker into a rejected
+ * promise instead of a hang. Node only, no vscode import: the extension and the CLI both use it.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import type { BackendReport } from './backends';
+import { markRunFailed } from './runFolder';
+import type { SegmentOptions, SegmentResult } from './segmentFile';
+import type { TrainSettings } from './settings';
+import {
+  isWorkerEvent,
+  type RunSummary,
+  type SegmentProgressEvent,
+  type SegmentStartedEvent,
+  type TrainEvent,
+  type WorkerEvent,
+  type WorkerRequest,
+} from '../protocol/worker';
+
+/** The worker bundle beside the calling bundle (dist/worker.js next to dist/extension.js or dist/cli.js). */
+export function defaultWorkerPath(): string {
+  return path.join(__dirname, 'worker.js');
+}
+
+/** A failure of the worker process itself (it crashed, was killed, or exited mid-request). */
+export class WorkerExitError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+  ) {
+    super(message);
+    this.name = 'WorkerExitError';
+  }
+}
+
+/** A request the worker answered with `failed`. */
+export class WorkerRequestError extends Error {
+  constructor(
+    message: string,
+    readonly runDir?: string,
+    readonly workerStack?: string,
+  ) {
+    super(message);
+    this.name = 'WorkerRequestError';
+  }
+}
+
+export interface WorkerClientOptions {
+  /** Path of the worker bundle; default dist/worker.js beside this bundle. */
+  workerPath?: string;
+  /** Extra arguments for Node (e.g. --max-old-space-size=8192). */
+  execArgv?: string[];
+  /** Environment of the worker; default this process's. */
+  env?: NodeJS.ProcessEnv;
+  /** How long to wait for the worker's `ready` (ms). */
+  startTimeoutMs?: number;
+}
+
+/** A training started in the worker. */
+export interface TrainingHandle {
+  id: string;
+  /** Resolves with the summary when the run ends (succeeded or cancelled); rejects if it fails or the worker dies. */
+  done: Promise<RunSummary>;
+  /** Asks the worker to stop after the current step; `done` then resolves with status 'cancelled'. */
+  cancel(): void;
+}
+
+interface Pending {
+  /** For a training: its run folder, marked failed if the worker dies under it. */
+  runDir?: string;
+  onEvent?(event: TrainEvent): void;
+  /** For a segmentation: its start and progress events. */
+  onSegmentEvent?(event: SegmentStartedEvent | SegmentProgressEvent): void;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+/** One worker process. Start it with `WorkerClient.start`, end it with `dispose`. */
+export class WorkerClient {
+  private readonly pending = new Map<string, Pending>();
+  private exited: WorkerExitError | undefined;
+  private stderrTail = '';
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (message: unknown) => {
+      if (isWorkerEvent(message)) this.dispatch(message);
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
+    });
+    child.on('exit', (code, signal) => {
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const tail = this.stderrTail.trim().split('\n').slice(-5).join('\n');
+      this.fail(new WorkerExitError(`the engine worker ${how}${tail ? `:\n${tail}` : ''}`, code, signal));
+    });
+    child.on('error', (error) => this.fail(new WorkerExitError(`the engine worker failed: ${error.message}`, null, null)));
+  }
+
+  /** The worker is gone: every open request is rejected, and runs it left 'running' are marked failed. */
+  private fail(error: WorkerExitError): void {
+    this.exited ??= error;
+    for (const p of this.pending.values()) {
+      if (p.runDir) markRunFailed(p.runDir, this.exited.message);
+      p.reject(this.exited);
+    }
+    this.pending.clear();
+  }
+
+  /** Forks the worker and waits for its `ready`. Rejects if it does not start. */
+  static async start(options: WorkerClientOptions = {}): Promise<WorkerClient> {
+    const child = fork(options.workerPath ?? defaultWorkerPath(), [], {
+      execArgv: options.execArgv ?? [],
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    const client = new WorkerClient(child);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill();
+        reject(new WorkerExitError('the engine worker did not start in time', null, null));
+      }, options.startTimeoutMs ?? 30_000);
+      const onMessage = (message: unknown) => {
+        if (isWorkerEvent(message) && message.type === 'ready') {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve();
+        }
+      };
+      child.on('message', onMessage);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        reject(client.exited ?? new WorkerExitError('the engine worker exited before it was ready', child.exitCode, child.signalCode));
+      });
+    });
+    return client;
+  }
+
+  /** The worker's process id. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** True once the worker process has ended. */
+  get isExited(): boolean {
+    return this.exited !== undefined;
+  }
+
+  private send(request: WorkerRequest): void {
+    if (this.exited) throw this.exited;
+    this.child.send(request);
+  }
+
+  private dispatch(event: WorkerEvent): void {
+    if (event.type === 'ready') return;
+    const pending = this.pending.get(event.id);
+    if (!pending) return;
+    switch (event.type) {
+      case 'probeResult':
+        this.pending.delete(event.id);
+        pending.resolve(event.report);
+        break;
+      case 'failed':
+        this.pending.delete(event.id);
+        pending.reject(new WorkerRequestError(event.message, event.runDir, event.stack));
+        break;
+      case 'segmentStarted':
+      case 'segmentProgress':
+        pending.onSegmentEvent?.(event);
+        break;
+      case 'segmented':
+        this.pending.delete(event.id);
+        pending.resolve(event.result);
+        break;
+      default: {
+        const { id: _id, ...trainEvent } = event;
+        pending.onEvent?.(trainEvent as TrainEvent);
+        if (event.type === 'finished') {
+          this.pending.delete(event.id);
+          pending.resolve(event.summary);
+        }
+      }
+    }
+  }
+
+  private request<T>(request: WorkerRequest & { id: string }, onEvent?: (event: TrainEvent) => void, runDir?: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.exited) {
+        reject(this.exited);
+        return;
+      }
+      this.pending.set(request.id, { runDir, onEvent, resolve: resolve as (value: unknown) => void, reject });
+      try {
+        this.send(request);
+      } catch (error) {
+        this.pending.delete(request.id);
+        reject(error as Error);
+      }
+    });
+  }
+
+  /** Starts a training; events arrive through `onEvent` (without the request id). */
+  train(settings: TrainSettings, onEvent?: (event: TrainEvent) => void): TrainingHandle {
+    const id = randomUUID();
+    const done = this.request<RunSummary>({ type: 'start', id, settings }, onEvent, path.resolve(settings.outDir));
+    return {
+      id,
+      done,
+      cancel: () => {
+        if (!this.exited) this.send({ type: 'cancel', id });
+      },
+    };
+  }
+
+  /**
+   * Segments an image with a run in the worker (segmentVolumeFile); its start and per-tile
+   * progress arrive through `onEvent`. `cancel` stops it between tiles; `done` then rejects and
+   * nothing is written.
+   */
+  segment(options: SegmentOptions, onEvent?: (event: SegmentStartedEvent | SegmentProgressEvent) => void): { id: string; done: Promise<SegmentResult>; cancel(): void } {
+    const id = randomUUID();
+    const done = this.request<SegmentResult>({ type: 'segment', id, options });
+    const pending = this.pending.get(id);
+    if (pending) pending.onSegmentEvent = onEvent;
+    return {
+      id,
+      done,
+      cancel: () => {
+        if (!this.exited) this.send({ type: 'cancel', id });
+      },
+    };
+  }
+
+  /** Which backends load in the worker, and which one it would use. */
+  probe(): Promise<BackendReport> {
+    return this.request<BackendReport>({ type: 'probe', id: randomUUID() });
+  }
+
+  /**
+   * Ends the worker: asks it to shut down (a running training is cancelled after its step and
+   * keeps its best checkpoint) and kills it if it has not exited after `graceMs`.
+   */
+  async dispose(graceMs = 10_000): Promise<void> {
+    if (this.exited) return;
+    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    try {
+      this.send({ type: 'shutdown' });
+    } catch {
+      // already gone
+    }
+    const timer = setTimeout(() => this.child.kill(), graceMs);
+    await gone;
+    clearTimeout(timer);
+  }
+
+  /** Kills the worker at once. */
+  kill(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Reading and writing a volume's files through `vscode.workspace.fs` (so remote workspaces
+ * work): the volume itself, its label map and class list, the Slicer export, the prediction.
+ */
+import * as vscode from 'vscode';
+import { VolumeError, formatBytes } from '../../core/errors';
+import { labelFileNames, makeLabelsFile, parseLabelsFile, segmentsOfClasses, serializeLabelsFile, type LabelClass } from '../../core/labels';
+import type { LabelArray } from '../../core/editDeltas';
+import { encodeNiftiGz } from '../../core/niftiWriter';
+import { encodeSegNrrd } from '../../core/nrrdWriter';
+import { readVolumeBytes } from '../../core/readVolume';
+import type { Volume } from '../../core/volume';
+
+/**
+ * The most voxel bytes one volume may hold: the webview keeps the voxels in one ArrayBuffer,
+ * and Chromium's limit is about 2 GiB.
+ */
+export const MAX_WEBVIEW_VOLUME_BYTES = 2 ** 31 - 1;
+
+/** The last path segment of a URI. */
+export function uriFileName(uri: vscode.Uri): string {
+  return uri.path.slice(uri.path.lastIndexOf('/') + 1);
+}
+
+/** A file in the same folder as `uri`. */
+export function siblingUri(uri: vscode.Uri, name: string): vscode.Uri {
+  return vscode.Uri.joinPath(uri, '..', name);
+}
+
+/** The file's bytes, or undefined when it does not exist. */
+export async function readIfExists(uri: vscode.Uri): Promise<Uint8Array | undefined> {
+  try {
+    return await vscode.workspace.fs.readFile(uri);
+  } catch (error) {
+    if (error instanceof vscode.FileSystemError && error.code === 'FileNotFound') return undefined;
+    throw error;
+  }
+}
+
+export async function exists(uri: vscode.Uri): Promise<boolean> {
+  try {
+    await vscode.workspace.fs.stat(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes a file atomically: to a temporary file in the same folder, then renamed over the
+ * target, so a crash or a full disk leaves the old file or the new one, never half of one.
+ */
+export async function writeFileAtomic(uri: vscode.Uri, bytes: Uint8Array): Promise<void> {
+  const tmp = siblingUri(uri, `.${uriFileName(uri)}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
+  try {
+    await vscode.workspace.fs.writeFile(tmp, bytes);
+    await vscode.workspace.fs.rename(tmp, uri, { overwrite: true });
+  } catch (error) {
+    await vscode.workspace.fs.delete(tmp).then(undefined, () => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Reads a volume file. The size is checked before the voxels are decompressed (from the file
+ * size, then from the header), so a volume the webview cannot hold is refused with a message
+ * saying so. A detached NRRD header's data file is read from the same folder.
+ */
+export async function readVolumeUri(uri: vscode.Uri, maxBytes = MAX_WEBVIEW_VOLUME_BYTES): Promise<Volume> {
+  const name = uriFileName(uri);
+  const stat = await vscode.workspace.fs.stat(uri);
+  if (stat.size > maxBytes + 64 * 1024 * 1024) {
+    throw new VolumeError(
+      'too-large',
+      `${name} is ${formatBytes(stat.size)} on disk: the editor holds at most ${formatBytes(maxBytes)} of voxels (the webview's buffer limit). Crop or downsample it first.`,
+    );
+  }
+  const bytes = await vscode.workspace.fs.readFile(uri);
+  const siblings = new Map<string, Uint8Array>();
+  // The reader asks for a detached data file synchronously: the first try names it, we read it, the second try uses it.
+  for (;;) {
+    let missing: string | undefined;
+    const readSibling = (file: string): Uint8Array => {
+      const found = siblings.get(file);
+      if (found) return found;
+      missing = file;
+      throw new Error('not read yet');
+    };
+    try {
+      return readVolumeBytes(bytes, name, readSibling, { maxBytes });
+    } catch (error) {
+      if (error instanceof VolumeError && error.code === 'too-large') {
+        throw new VolumeError('too-large', `${name}: ${error.message}. The editor's webview holds at most ${formatBytes(maxBytes)} in one buffer: crop or downsample the volume first.`);
+      }
+      if (missing === undefined || siblings.has(missing)) throw error;
+      const target = missing.startsWith('/') ? uri.with({ path: missing }) : siblingUri(uri, missing);
+      siblings.set(missing, await vscode.workspace.fs.readFile(target));
+    }
+  }
+}
+
+/** Reads `NAME.labels.json` beside the volume, or undefined when absent; throws with the reason when unusable. */
+export async function readClassesFile(volumeUri: vscode.Uri): Promise<LabelClass[] | undefined> {
+  const names = labelFileNames(uriFileName(volumeUri));
+  const bytes = await readIfExists(siblingUri(volumeUri, names.classes));
+  if (!bytes) return undefined;
+  try {
+    return parseLabelsFile(new TextDecoder().decode(bytes)).classes;
+  } catch (error) {
+    throw new Error(`${names.classes}: ${(error as Error).message}`);
+  }
+}
+
+/** The files a save writes, for messages. */
+export function savedFileNames(volumeUri: vscode.Uri, format: Volume['format']): string[] {
+  const names = labelFileNames(uriFileName(volumeUri));
+  return format === 'nrrd' ? [names.labelMap, names.classes, names.segNrrd] : [names.labelMap, names.classes];
+}
+
+/**
+ * Writes the labels beside `volumeUri`: `NAME.labels.nii.gz`, `NAME.labels.json` and, for NRRD
+ * volumes, `NAME.labels.seg.nrrd` for 3D Slicer. Each file is written atomically.
+ */
+export async function writeLabelFiles(volumeUri: vscode.Uri, volume: Volume, labels: LabelArray, classes: readonly LabelClass[]): Promise<void> {
+  const names = labelFileNames(uriFileName(volumeUri));
+  const grid = { dims: volume.dims, affine: volume.affine, data: labels };
+  const nifti = encodeNiftiGz({ ...grid, description: 'unet3d labels: 0 unlabeled, 1.. classes' });
+  await writeFileAtomic(siblingUri(volumeUri, names.labelMap), nifti);
+  const json = serializeLabelsFile(makeLabelsFile(uriFileName(volumeUri), classes));
+  await writeFileAtomic(siblingUri(volumeUri, names.classes), new TextEncoder().encode(json));
+  if (volume.format === 'nrrd') {
+    await writeFileAtomic(siblingUri(volumeUri, names.segNrrd), encodeSegNrrd({ ...grid, segments: segmentsOfClasses(classes) }));
+  }
+}
+

@@ -1,0 +1,69 @@
+/**
+ * Label volumes on the host, without VS Code: checking that a label or prediction file sits on
+ * the volume's grid, converting it to a label array, and the hot-exit backup format.
+ */
+import { dataTypeOf } from '../../core/datatypes';
+import type { LabelArray } from '../../core/editDeltas';
+import { toLabelArray } from '../../core/labelMapIO';
+import type { LabelClass } from '../../core/labels';
+import { encodeNiftiGz } from '../../core/niftiWriter';
+import { readVolumeBytes } from '../../core/readVolume';
+import { sameGrid, type Volume } from '../../core/volume';
+
+/** Why a label or prediction volume cannot sit on the volume's grid, or undefined. */
+export function gridMismatch(volume: Volume, other: Volume, otherName: string): string | undefined {
+  if (sameGrid(volume, other)) return undefined;
+  return `${otherName} is ${other.dims.join('×')} voxels with a different voxel-to-world matrix than the volume (${volume.dims.join('×')}): it is not on the volume's grid`;
+}
+
+/** Converts a volume of label values to a label array; throws on values that are not labels. */
+export function labelArrayOf(volume: Volume, name: string): { labels: LabelArray; maxValue: number } {
+  let labels: LabelArray;
+  try {
+    labels = toLabelArray(volume.data);
+  } catch (error) {
+    throw new Error(`${name} does not hold labels: ${(error as Error).message}`);
+  }
+  let maxValue = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] > maxValue) maxValue = labels[i];
+  return { labels, maxValue };
+}
+
+/** The label array type's name. */
+export function labelTypeOf(labels: LabelArray): 'uint8' | 'uint16' {
+  return dataTypeOf(labels) === 'uint16' ? 'uint16' : 'uint8';
+}
+
+const BACKUP_MAGIC = 'UNET3D-LABELS-BACKUP-1\n';
+
+/** What a backup holds besides the label voxels. */
+interface BackupHeader {
+  volume: string;
+  classes: LabelClass[];
+}
+
+/** A backup file: a magic line, a JSON header line, then the labels as NIfTI (gzip, fast level). */
+export function encodeBackup(volume: Volume, volumeName: string, labels: LabelArray, classes: readonly LabelClass[]): Uint8Array {
+  const header: BackupHeader = { volume: volumeName, classes: [...classes] };
+  const head = new TextEncoder().encode(BACKUP_MAGIC + JSON.stringify(header) + '\n');
+  const body = encodeNiftiGz({ dims: volume.dims, affine: volume.affine, data: labels, level: 1 });
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+/** Reads a backup written by `encodeBackup` for `volume`; throws with the reason when it does not fit. */
+export function decodeBackup(bytes: Uint8Array, volume: Volume): { labels: LabelArray; classes: LabelClass[] } {
+  const magic = new TextEncoder().encode(BACKUP_MAGIC);
+  if (bytes.length < magic.length || magic.some((b, i) => bytes[i] !== b)) throw new Error('not a 3D U-Net labels backup');
+  const end = bytes.indexOf(0x0a, magic.length);
+  if (end < 0) throw new Error('the backup header is cut short');
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(magic.length, end))) as BackupHeader;
+  const labelsVolume = readVolumeBytes(bytes.subarray(end + 1), 'backup.nii.gz');
+  const mismatch = gridMismatch(volume, labelsVolume, 'the backup');
+  if (mismatch) throw new Error(mismatch);
+  const { labels } = labelArrayOf(labelsVolume, 'the backup');
+  return { labels, classes: header.classes };
+}
+

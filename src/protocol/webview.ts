@@ -1,0 +1,284 @@
+/**
+ * Messages between the volume editor's host (src/extension/volumeEditor) and its webview
+ * (webview/). Bulk data (voxels, labels, deltas) travels as exact-size ArrayBuffers, which
+ * VS Code's postMessage carries as binary, never as JSON. Every message body has a `type`;
+ * an envelope gives it an id so a reply can name its request.
+ *
+ * Only types and the envelope handler live here (no vscode, no DOM): both sides import it.
+ */
+import type { DataType } from '../core/datatypes';
+import type { Mat4, Vec3 } from '../core/geometry';
+import type { LabelClass } from '../core/labels';
+import type { LeftRightConvention } from '../core/planes';
+import type { VolumeFormat } from '../core/volume';
+
+// ---------------------------------------------------------------- shared shapes
+
+/** What the webview needs to know about the volume before its voxels arrive. */
+export interface VolumeInfo {
+  /** File name without folder, e.g. `t2.nii.gz`. */
+  fileName: string;
+  format: VolumeFormat;
+  /** Voxels along x, y, z. */
+  dims: Vec3;
+  /** Voxel spacing along x, y, z, mm. */
+  spacing: Vec3;
+  /** Voxel index → RAS+ mm, rows. */
+  affine: Mat4;
+  datatype: DataType;
+  sclSlope: number;
+  sclInter: number;
+  /** Orientation codes of the voxel axes, e.g. "PSR". */
+  axisCodes: string;
+  /** Bytes of voxel data that will follow in `volumeChunk` messages. */
+  byteLength: number;
+  /** Frames of a 4D file (only the first is shown). */
+  frames: number;
+}
+
+/** Editor settings the webview follows (from `unet3d.editor.*`). */
+export interface EditorSettings {
+  leftRight: LeftRightConvention;
+  /** 0–1 */
+  labelOpacity: number;
+  /** 0–1 */
+  predictionOpacity: number;
+}
+
+/** Names under which label edits appear in VS Code's undo history. */
+export type EditLabel = 'Brush' | 'Erase' | 'Fill' | 'Fill slice' | 'Accept prediction';
+export const EDIT_LABELS: readonly EditLabel[] = ['Brush', 'Erase', 'Fill', 'Fill slice', 'Accept prediction'];
+
+export type ToolName = 'navigate' | 'brush' | 'eraser' | 'fill';
+export const TOOL_NAMES: readonly ToolName[] = ['navigate', 'brush', 'eraser', 'fill'];
+
+/** Actions a keybinding or a menu asks of the webview (through the host). */
+export type EditorCommand =
+  | { command: 'tool'; tool: ToolName }
+  | { command: 'fillSlice' }
+  | { command: 'acceptPrediction' }
+  | { command: 'toggleOutline' }
+  | { command: 'togglePrediction' }
+  | { command: 'brushSize'; step: 1 | -1 }
+  | { command: 'toggleLayout' }
+  | { command: 'resetView' }
+  | { command: 'selectClass'; value: number }
+  | { command: 'nextLabeledSlice'; step: 1 | -1 };
+
+/** A change to the class list, asked by the webview; the host makes it an undoable edit. */
+export type ClassEdit =
+  | { action: 'add' }
+  | { action: 'rename'; value: number; name: string }
+  | { action: 'recolor'; value: number; color: string }
+  | { action: 'remove'; value: number };
+
+// ---------------------------------------------------------------- host → webview
+
+/** The answer to `ready`: the volume's geometry, the classes and the settings. Voxels, labels and prediction follow. */
+export interface InitMessage {
+  type: 'init';
+  volume: VolumeInfo;
+  classes: LabelClass[];
+  labelType: 'uint8' | 'uint16';
+  settings: EditorSettings;
+}
+
+/**
+ * A piece of the volume's voxels (little-endian, the stored type) for bytes `byteOffset` ..
+ * `byteOffset + byteLength`. Compressible pieces travel deflated (`deflate-raw`, inflated in
+ * the webview with DecompressionStream): the channel to the webview, not the CPU, is what
+ * limits how fast a large volume opens.
+ */
+export interface VolumeChunkMessage {
+  type: 'volumeChunk';
+  byteOffset: number;
+  /** Bytes of voxels this piece holds once inflated. */
+  byteLength: number;
+  encoding: 'raw' | 'deflate-raw';
+  bytes: ArrayBuffer;
+}
+
+/** The whole label map, replacing what the webview holds: runs of (start, length, value) as uint32. */
+export interface LabelsMessage {
+  type: 'labels';
+  runs: ArrayBuffer;
+  labelType: 'uint8' | 'uint16';
+  reason: 'open' | 'revert' | 'resync';
+}
+
+/** Apply a label delta (`encodeDelta`) made elsewhere: undo, redo, a class removal. */
+export interface DeltaMessage {
+  type: 'delta';
+  delta: ArrayBuffer;
+  direction: 'forward' | 'backward';
+}
+
+/** The class list changed. */
+export interface ClassesMessage {
+  type: 'classes';
+  classes: LabelClass[];
+}
+
+/** The prediction overlay: runs of (start, length, value) as uint32, or none. */
+export interface PredictionMessage {
+  type: 'prediction';
+  /** File name shown to the user; null clears the overlay. */
+  name: string | null;
+  runs: ArrayBuffer | null;
+  /** Highest class value in the prediction. */
+  maxValue: number;
+}
+
+export interface SettingsMessage {
+  type: 'settings';
+  settings: EditorSettings;
+}
+
+export interface CommandMessage {
+  type: 'command';
+  command: EditorCommand;
+}
+
+/** Reply to `edit` or `classEdit`. */
+export interface EditResultMessage {
+  type: 'editResult';
+  ok: boolean;
+  /** Why it was refused. */
+  reason?: string;
+}
+
+/** Something the user should read, shown in the webview's status line. */
+export interface NoticeMessage {
+  type: 'notice';
+  level: 'info' | 'warning' | 'error';
+  message: string;
+}
+
+/** Move the crosshair to a voxel (e.g. the slice a model is least sure of) and say why. */
+export interface RevealMessage {
+  type: 'reveal';
+  /** Voxel index (i, j, k), inside the volume. */
+  voxel: Vec3;
+  message?: string;
+}
+
+export type ToWebviewMessage =
+  | InitMessage
+  | RevealMessage
+  | VolumeChunkMessage
+  | LabelsMessage
+  | DeltaMessage
+  | ClassesMessage
+  | PredictionMessage
+  | SettingsMessage
+  | CommandMessage
+  | EditResultMessage
+  | NoticeMessage;
+
+// ---------------------------------------------------------------- webview → host
+
+/** The webview has started and wants the document: the host answers with `init`, the voxels, labels and prediction. */
+export interface ReadyMessage {
+  type: 'ready';
+}
+
+/** A label edit the webview has made on its copy (a request: the reply is `editResult`). */
+export interface EditMessage {
+  type: 'edit';
+  label: EditLabel;
+  /** `encodeDelta` bytes. */
+  delta: ArrayBuffer;
+}
+
+/** A change to the class list (a request: the reply is `editResult`). */
+export interface ClassEditMessage {
+  type: 'classEdit';
+  edit: ClassEdit;
+}
+
+/** The webview has the volume on screen (for logs and tests), with how long each step took, ms. */
+export interface LoadedMessage {
+  type: 'loaded';
+  receiveMs: number;
+  firstRenderMs: number;
+}
+
+/** A line for the extension's log. */
+export interface LogMessage {
+  type: 'log';
+  level: 'info' | 'warning' | 'error';
+  message: string;
+}
+
+export type FromWebviewMessage = ReadyMessage | EditMessage | ClassEditMessage | LoadedMessage | LogMessage;
+
+// ---------------------------------------------------------------- envelopes and request/reply
+
+/** What actually crosses postMessage: a body with an id, and the id of the request it answers. */
+export interface Envelope<M> {
+  id: number;
+  replyTo?: number;
+  body: M;
+}
+
+/**
+ * One side of the channel. `send` posts an event (resolving false when the other side is
+ * gone); `request` posts and resolves with the reply; incoming envelopes go to `receive`, which
+ * answers requests with what `handle` returns. `post`'s second argument lists the ArrayBuffers
+ * to transfer rather than copy (the webview passes them to postMessage; the host's VS Code API
+ * carries every ArrayBuffer as binary by itself).
+ */
+export class MessageEndpoint<Out extends { type: string }, In extends { type: string }> {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (m: In) => void; reject: (e: Error) => void }>();
+
+  constructor(
+    private readonly post: (envelope: Envelope<Out>, transfer: ArrayBuffer[]) => void | PromiseLike<boolean>,
+    private readonly handle: (message: In) => Out | undefined | Promise<Out | undefined>,
+  ) {}
+
+  send(body: Out, transfer: ArrayBuffer[] = transferablesOf(body)): Promise<boolean> {
+    return Promise.resolve(this.post({ id: this.nextId++, body }, transfer)).then((delivered) => delivered !== false);
+  }
+
+  request(body: Out, transfer: ArrayBuffer[] = transferablesOf(body)): Promise<In> {
+    const id = this.nextId++;
+    return new Promise<In>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.post({ id, body }, transfer);
+    });
+  }
+
+  /** Handles an incoming envelope (already checked to be one: see `isEnvelope`). */
+  async receive(envelope: Envelope<In>): Promise<void> {
+    if (envelope.replyTo !== undefined) {
+      const waiting = this.pending.get(envelope.replyTo);
+      this.pending.delete(envelope.replyTo);
+      waiting?.resolve(envelope.body);
+      return;
+    }
+    const reply = await this.handle(envelope.body);
+    if (reply) this.post({ id: this.nextId++, replyTo: envelope.id, body: reply }, transferablesOf(reply));
+  }
+
+  /** Fails every request still waiting (the other side is gone). */
+  dispose(reason = 'the channel was closed'): void {
+    for (const { reject } of this.pending.values()) reject(new Error(reason));
+    this.pending.clear();
+  }
+}
+
+/** True where `value` has an envelope's shape (a positive integer id and an object body with a string type). */
+export function isEnvelope(value: unknown): value is Envelope<{ type: string }> {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(v.id) || (v.id as number) < 1) return false;
+  if (v.replyTo !== undefined && !(Number.isSafeInteger(v.replyTo) && (v.replyTo as number) >= 1)) return false;
+  const body = v.body as Record<string, unknown> | null;
+  return typeof body === 'object' && body !== null && typeof body.type === 'string';
+}
+
+/** The ArrayBuffers directly inside a message body (to transfer rather than copy). */
+export function transferablesOf(body: object): ArrayBuffer[] {
+  return Object.values(body).filter((v): v is ArrayBuffer => v instanceof ArrayBuffer);
+}

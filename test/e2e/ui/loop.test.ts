@@ -1,0 +1,161 @@
+/**
+ * The loop as a user runs it, in a real VS Code workbench: open a labeled volume, "3D U-Net:
+ * Train" through its quick picks, watch the run appear in the Runs view with its IoU, "3D U-Net:
+ * Segment", see the prediction overlay in the editor, "Suggest Next Slice", and open the
+ * training curves. Saves the README's screenshots (loop.png, curves.png).
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { readLabelsAs } from '../../../src/core/labelConvention';
+import { writeLabelMapNifti } from '../../../src/core/labelMapIO';
+import { readVolumeFile } from '../../../src/core/readVolume';
+import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLabels';
+import { sameGrid } from '../../../src/core/volume';
+import { SKIP_WITHOUT_DATA } from '../../helpers/data';
+import { openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, webview } from '../workbench';
+import { expectVolumeEditor } from './volumeEditor';
+
+/**
+ * UNET3D_E2E_README=1: train the fast preset's own network for the README's screenshots. That
+ * takes longer than the runner's 5 minutes per file on two cores: run the bundle that
+ * `UNET3D_E2E_KEEP=1 npm run test:e2e -- loop` leaves in .test-work/e2e/bundles-<id>/ui/ directly:
+ * `UNET3D_E2E_README=1 node --test .test-work/e2e/bundles-<id>/ui/loop.test.js`.
+ */
+const README_SCREENSHOTS = process.env.UNET3D_E2E_README === '1';
+const ITERATIONS = README_SCREENSHOTS ? 150 : 60;
+
+/** The quick input while it is shown (not the one fading out after a pick). */
+const QUICK_INPUT = '.quick-input-widget:not(.quick-input-widget-closing)';
+
+/** Clicks the entry holding `text` in the quick pick that is (or is about to be) shown. */
+async function pickEntry(page: Page, text: string): Promise<void> {
+  const row = page.locator(`${QUICK_INPUT} .monaco-list-row`, { hasText: text }).first();
+  await row.waitFor({ state: 'visible', timeout: 30_000 });
+  await row.click();
+}
+
+/**
+ * Starts a palette command that asks with quick picks of its own (the harness's runCommand
+ * waits for the quick input to close, which such a command keeps open).
+ */
+async function startCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator(`${QUICK_INPUT} input`);
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  await pickEntry(page, title);
+}
+
+/** Polls the Runs view until a row matches `pattern`; returns that row's text. */
+async function waitForRun(page: Page, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = (await treeItems(page, 'Runs')).find((r) => pattern.test(r));
+    if (row) return row;
+    if (Date.now() > deadline) throw new Error(`no run matching ${pattern} in the Runs view: ${(await treeItems(page, 'Runs')).join(' | ')}`);
+    await page.waitForTimeout(500);
+  }
+}
+
+test('train, see the run and its IoU, segment, see the overlay, suggest the next slice, show the curves', { skip: SKIP_WITHOUT_DATA }, async (t) => {
+  const wb = await useWorkbench(t, {
+    name: 'loop',
+    files: ['semi/spinalcord'],
+    settings: README_SCREENSHOTS
+      ? // The preset's network, trained long enough for a prediction worth showing (minutes).
+        { 'unet3d.training.iterations': ITERATIONS, 'unet3d.training.advanced': { validateEvery: 25 } }
+      : // A tiny network and budget: this checks the loop, not the model.
+        {
+          'unet3d.training.iterations': ITERATIONS,
+          'unet3d.training.levels': 2,
+          'unet3d.training.baseFilters': 8,
+          'unet3d.training.advanced': { patchSize: [32, 32, 16], validateEvery: 10 },
+        },
+  });
+  const folder = path.join(wb.workspace, 'semi', 'spinalcord');
+  // A few labeled slices, made as QUALITY.md says, where the volume editor keeps them.
+  const truth = readLabelsAs(path.join(folder, 't2_seg-manual.nii.gz'), 'mask');
+  writeLabelMapNifti(path.join(folder, 't2.labels.nii.gz'), { dims: truth.dims, affine: truth.affine, data: sparseLabels(truth.data, truth.dims, chooseAnnotatedSlices(truth.data, truth.dims)) });
+
+  const page = wb.page;
+  await quickOpen(page, 'semi/spinalcord/t2.nii.gz');
+  await waitForActiveTab(page, 't2.nii.gz');
+  await expectVolumeEditor(page);
+  await openViewContainer(page, '3D U-Net');
+  await viewPane(page, 'Runs').waitFor({ state: 'visible' });
+
+  const trainStarted = Date.now();
+  await startCommand(page, '3D U-Net: Train');
+  await pickEntry(page, 't2.nii.gz'); // the open volume (semi-automated)
+  await pickEntry(page, 'fast');
+  await pickEntry(page, `${ITERATIONS} iterations`);
+  await pickEntry(page, '20 % of the annotated slices');
+  const running = await waitForRun(page, /running/, 60_000);
+  assert.match(running, /running · iteration/);
+  await page.locator('.statusbar-item', { hasText: 'Training t2' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+  // A row's text is its label and description run together ("20261127-101500-t2IoU 0.812").
+  const done = await waitForRun(page, /^\d{8}-\d{6}-t2\s*IoU \d\.\d{3}$/, README_SCREENSHOTS ? 1_200_000 : 300_000);
+  const runName = /^\d{8}-\d{6}-t2/.exec(done)![0];
+  console.log(`# trained through the quick picks in ${((Date.now() - trainStarted) / 1000).toFixed(1)} s: ${done}`);
+
+  await startCommand(page, '3D U-Net: Segment');
+  await pickEntry(page, 't2.nii.gz');
+  const status = webview(page).locator('.status-message');
+  await status.filter({ hasText: 'Prediction t2.seg.nii.gz shown' }).waitFor({ state: 'visible', timeout: 120_000 });
+  const seg = readVolumeFile(path.join(folder, 't2.seg.nii.gz'));
+  assert.ok(sameGrid(readVolumeFile(path.join(folder, 't2.nii.gz')), seg), 't2.seg.nii.gz is not on the volume grid');
+
+  // Expand the run: IoU per class, volumes, settings, segmentations.
+  await viewPane(page, 'Runs').locator('.monaco-list-row', { hasText: runName }).first().click();
+  await waitForRun(page, /^foreground\s*IoU \d\.\d{3}$/, 10_000);
+  await wb.screenshot('loop');
+
+  await runCommand(page, '3D U-Net: Suggest Next Slice');
+  await status.filter({ hasText: 'Least certain' }).waitFor({ state: 'visible', timeout: 60_000 });
+
+  // The run's inline action (its context menu holds the same).
+  const runRow = viewPane(page, 'Runs').locator('.monaco-list-row', { hasText: runName }).first();
+  await runRow.hover();
+  await runRow.locator('.action-label[aria-label="Show Training Curves"]').click();
+  const curves = page.frameLocator('iframe.webview.ready >> visible=true').last().frameLocator('#active-frame');
+  await curves.locator('#plot svg path.line.s0').waitFor({ state: 'attached', timeout: 30_000 });
+  assert.match(await curves.locator('#summary').innerText(), new RegExp(`succeeded · iteration ${ITERATIONS}/${ITERATIONS}`));
+  await wb.screenshot('curves');
+  assert.ok(fs.existsSync(path.join(folder, 't2.labels.nii.gz')));
+
+  // Closing the window ends a training's worker: start a long one, close the page, and the
+  // extension host (gone after the reconnection grace) leaves no worker behind.
+  await startCommand(page, '3D U-Net: Train');
+  await pickEntry(page, 't2.nii.gz');
+  await pickEntry(page, 'fast');
+  await pickEntry(page, '5000 iterations');
+  await pickEntry(page, '20 % of the annotated slices');
+  await waitForRun(page, /running · iteration [1-9]/, 90_000);
+  assert.equal(workersOf(wb.server.pid).length, 1, 'one worker for the training');
+  await page.close();
+  const deadline = Date.now() + 60_000;
+  while (workersOf(wb.server.pid).length > 0) {
+    assert.ok(Date.now() < deadline, `workers still running a minute after the window closed: ${workersOf(wb.server.pid).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+});
+
+/** Engine workers (dist/worker.js) in the process group of the VS Code server `pgid` (Linux /proc). */
+function workersOf(pgid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' || Number(fields[2]) !== pgid) continue;
+      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(path.join('dist', 'worker.js'))) out.push(Number(name));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return out;
+}

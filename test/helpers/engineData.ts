@@ -1,0 +1,46 @@
+/** Small synthetic training data for the engine's tests: a bright ball in noise, labeled on a few slices. */
+import * as path from 'node:path';
+import { writeFileAtomic } from '../../src/core/atomicWrite';
+import type { Mat4, Vec3 } from '../../src/core/geometry';
+import { encodeNiftiGz } from '../../src/core/niftiWriter';
+import { Random } from '../../src/engine/random';
+
+export interface BallVolume {
+  image: string;
+  labels: string;
+  dims: Vec3;
+}
+
+/**
+ * Writes `name.nii.gz` (float32: a ball of intensity 100 in a background of 20, plus noise) and
+ * `name.labels.nii.gz` (2 inside the ball, 1 outside, on the planes x = 10, x = 16, y = 14,
+ * z = 3 and z = 6; 0 elsewhere) into `dir`.
+ */
+export function writeBallVolume(dir: string, name = 'ball', dims: Vec3 = [32, 28, 12], seed = 1): BallVolume {
+  const [nx, ny, nz] = dims;
+  const spacing: Vec3 = [1, 1, 2];
+  const affine: Mat4 = [
+    [spacing[0], 0, 0, 0],
+    [0, spacing[1], 0, 0],
+    [0, 0, spacing[2], 0],
+    [0, 0, 0, 1],
+  ];
+  const rng = new Random(seed);
+  const image = new Float32Array(nx * ny * nz);
+  const labels = new Uint8Array(nx * ny * nz);
+  const centre = [nx / 2, ny / 2, nz / 2];
+  for (let z = 0, i = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++, i++) {
+        const inside = (x - centre[0]) ** 2 + (y - centre[1]) ** 2 + ((z - centre[2]) * spacing[2]) ** 2 < 7 ** 2;
+        image[i] = (inside ? 100 : 20) + 10 * rng.normal();
+        if (x === 10 || x === 16 || y === 14 || z === 3 || z === 6) labels[i] = inside ? 2 : 1;
+      }
+    }
+  }
+  const imageFile = path.join(dir, `${name}.nii.gz`);
+  const labelFile = path.join(dir, `${name}.labels.nii.gz`);
+  writeFileAtomic(imageFile, encodeNiftiGz({ dims, affine, data: image, intentCode: 0 }));
+  writeFileAtomic(labelFile, encodeNiftiGz({ dims, affine, data: labels }));
+  return { image: imageFile, labels: labelFile, dims };
+}

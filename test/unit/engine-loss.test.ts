@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { initBackend } from '../../src/engine/backends';
+import { classWeights, sparseWeightedCrossEntropy } from '../../src/engine/loss';
+import { tf } from '../../src/engine/tf';
+
+before(async () => {
+  await initBackend('cpu');
+});
+
+test('class weights balance the labeled voxels and average 1', () => {
+  const counts = [900, 100];
+  const balanced = classWeights(counts, 'balanced');
+  // Every class weighs the same in total, and the mean weight over labeled voxels is 1.
+  assert.ok(Math.abs(counts[0] * balanced[0] - counts[1] * balanced[1]) < 1e-9);
+  assert.ok(Math.abs(counts[0] * balanced[0] + counts[1] * balanced[1] - 1000) < 1e-9);
+  const sqrt = classWeights(counts, 'sqrt');
+  assert.ok(sqrt[0] < 1 && sqrt[1] > 1, 'frequent background weighs less');
+  assert.ok(Math.abs(sqrt[1] / sqrt[0] - 3) < 1e-9, 'inverse square root of the frequency');
+  assert.deepEqual(classWeights(counts, 'none'), [1, 1]);
+  assert.deepEqual(classWeights(counts, [0.5, 2]), [0.5, 2]);
+  // A class without labeled voxels gets the largest weight of the others.
+  const absent = classWeights([100, 0, 50], 'balanced');
+  assert.equal(absent[1], Math.max(absent[0], absent[2]));
+  assert.throws(() => classWeights(counts, [1]), /2 classes/);
+  assert.throws(() => classWeights(counts, [1, -1]), /≥ 0/);
+});
+
+test('the loss is the weighted mean cross-entropy over labeled voxels', () => {
+  // 4 voxels, 2 classes: labels 1 (background), 2, 0 (unlabeled), 2.
+  const logits = [
+    [2, 0],
+    [0, 1],
+    [5, -5],
+    [1, 3],
+  ];
+  const labels = [1, 2, 0, 2];
+  const weights = [0.5, 2];
+  const ce = (l: number[], c: number) => Math.log(Math.exp(l[0]) + Math.exp(l[1])) - l[c];
+  const expected = (0.5 * ce(logits[0], 0) + 2 * ce(logits[1], 1) + 2 * ce(logits[3], 1)) / (0.5 + 2 + 2);
+  const loss = tf.tidy(() => sparseWeightedCrossEntropy(tf.tensor2d(logits), tf.tensor1d(labels, 'int32'), weights).dataSync()[0]);
+  assert.ok(Math.abs(loss - expected) < 1e-5, `${loss} vs ${expected}`);
+});
+
+test('an unlabeled voxel contributes exactly zero to the loss and its gradient', () => {
+  const shape: [number, number, number, number, number] = [1, 2, 3, 4, 3];
+  const voxels = 2 * 3 * 4;
+  const labelValues = Array.from({ length: voxels }, (_, i) => (i % 3 === 0 ? 0 : 1 + (i % 3)));
+  const weights = [0.7, 1.3, 2];
+  const before = tf.memory().numTensors;
+  const logitsA = tf.randomNormal(shape, 0, 2, 'float32', 7);
+  // Same logits except wildly different ones on the unlabeled voxels.
+  const unlabeledMask = tf.tensor5d(labelValues.flatMap((l) => [l === 0 ? 1 : 0, l === 0 ? 1 : 0, l === 0 ? 1 : 0]), shape);
+  const logitsB = tf.tidy(() => tf.add(logitsA, tf.mul(unlabeledMask, tf.randomNormal(shape, 0, 50, 'float32', 8))));
+  const labels = tf.tensor4d(labelValues, [1, 2, 3, 4], 'int32');
+  const f = (x: tf.Tensor) => sparseWeightedCrossEntropy(x, labels, weights);
+  const lossA = tf.tidy(() => f(logitsA).dataSync()[0]);
+  const lossB = tf.tidy(() => f(logitsB).dataSync()[0]);
+  assert.equal(lossA, lossB, 'changing unlabeled logits leaves the loss unchanged');
+  const grad = tf.grad(f)(logitsA);
+  const g = grad.dataSync();
+  let labeledNonZero = 0;
+  labelValues.forEach((l, v) => {
+    for (let c = 0; c < 3; c++) {
+      if (l === 0) assert.ok(g[v * 3 + c] === 0, `gradient at unlabeled voxel ${v}, class ${c} is ${g[v * 3 + c]}`); // ±0
+      else if (g[v * 3 + c] !== 0) labeledNonZero++;
+    }
+  });
+  assert.ok(labeledNonZero > 0, 'labeled voxels do have a gradient');
+  tf.dispose([logitsA, unlabeledMask, logitsB, labels, grad]);
+  assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
+});
+
+test('a patch without labels gives loss 0 and gradient 0, not NaN', () => {
+  const logits = tf.randomNormal([1, 2, 2, 2, 2], 0, 1, 'float32', 3);
+  const labels = tf.zeros([1, 2, 2, 2], 'int32');
+  const loss = sparseWeightedCrossEntropy(logits, labels, [1, 1]);
+  assert.equal(loss.dataSync()[0], 0);
+  const grad = tf.grad((x: tf.Tensor) => sparseWeightedCrossEntropy(x, labels, [1, 1]))(logits);
+  assert.ok(Array.from(grad.dataSync()).every((v) => v === 0)); // -0 === 0
+  tf.dispose([logits, labels, loss, grad]);
+});
+
+test('the loss rejects mismatched shapes and weights', () => {
+  const logits = tf.zeros([1, 2, 2, 2, 3]);
+  assert.throws(() => sparseWeightedCrossEntropy(logits, tf.zeros([1, 2, 2, 3], 'int32'), [1, 1, 1]), /do not match/);
+  assert.throws(() => sparseWeightedCrossEntropy(logits, tf.zeros([1, 2, 2, 2], 'int32'), [1, 1]), /2 class weights for 3/);
+  logits.dispose();
+});

@@ -1,0 +1,59 @@
+/** `unet3d train` through the built CLI (dist/cli.js and dist/worker.js, built by `npm test` first). */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { readRunRecord } from '../../src/engine/runFolder';
+import { REPO_ROOT, tempDir } from '../helpers/data';
+import { writeBallVolume } from '../helpers/engineData';
+
+const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+const skip = !fs.existsSync(CLI) || !fs.existsSync(path.join(REPO_ROOT, 'dist', 'worker.js')) ? 'dist/cli.js or dist/worker.js is not built (npm run build)' : false;
+const work = tempDir('engine-train-cli');
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
+}
+
+const tiny = ['--preset', 'fast', '--levels', '2', '--base-filters', '4', '--patch', '12,12,4', '--iterations', '4', '--validate-every', '2', '--folds', '3', '--fold', '1'];
+if (process.env.UNET3D_TEST_BACKEND) tiny.push('--backend', process.env.UNET3D_TEST_BACKEND);
+
+for (const where of ['in-process', 'worker'] as const) {
+  test(`unet3d train (${where}) writes the run folder and prints its path`, { skip }, () => {
+    const ball = writeBallVolume(work, `ball-${where}`);
+    const out = path.join(work, `run-${where}`);
+    const result = cli('train', '--image', ball.image, '--labels', ball.labels, '--out', out, '--json', ...tiny, ...(where === 'worker' ? ['--worker'] : []));
+    assert.equal(result.status, 0, result.stderr);
+    const summary = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+    assert.equal(summary.runDir, out);
+    assert.equal(summary.status, 'succeeded');
+    assert.equal(summary.iterations, 4);
+    assert.match(result.stderr, /backend \w+; network 2 levels/);
+    assert.match(result.stderr, /validation at 2: mean foreground IoU/);
+    const record = readRunRecord(out);
+    assert.equal(record.status, 'succeeded');
+    assert.deepEqual(record.settings.validation, { fold: 1, folds: 3 });
+    assert.ok(fs.existsSync(path.join(out, 'last', 'model.json')));
+  });
+}
+
+test('unet3d train: usage mistakes exit 2 with a clear message', { skip }, () => {
+  const cases: [string[], RegExp][] = [
+    [['--image', 'a.nii.gz', '--out', 'x'], /1 --image but 0 --labels/],
+    [['--image', 'a.nii.gz', '--labels', 'b.nii.gz'], /--out RUN_DIR is required/],
+    [['--image', 'a', '--labels', 'b', '--out', 'x', '--padding', 'full'], /--padding must be valid or same/],
+    [['--image', 'a', '--labels', 'b', '--out', 'x', '--folds', '3'], /--folds and --fold go together/],
+    [['--image', 'a', '--labels', 'b', '--out', 'x', '--backend', 'tpu'], /unknown backend "tpu"/],
+    [['--image', 'a', '--labels', 'b', '--out', 'x', '--iterations', '0'], /--iterations must be a number from 1/],
+  ];
+  for (const [args, message] of cases) {
+    const result = cli('train', ...args);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+  }
+  const missing = cli('train', '--image', path.join(work, 'none.nii.gz'), '--labels', path.join(work, 'none.nii.gz'), '--out', path.join(work, 'run-none'), ...tiny);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /none\.nii\.gz/);
+});

@@ -1,0 +1,153 @@
+/** The training loop end to end: a run folder, flat memory, cancel, failures, and a real short run on spleen. */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { writeLabelMapNifti } from '../../src/core/labelMapIO';
+import { readVolumeFile } from '../../src/core/readVolume';
+import { chooseAnnotatedSlices, maskToLabels, sparseLabels } from '../../src/core/sparseLabels';
+import { loadUNet } from '../../src/engine/model';
+import { readRunRecord, runModelDir } from '../../src/engine/runFolder';
+import { trainSettings, type TrainSettingsInput } from '../../src/engine/settings';
+import { tf } from '../../src/engine/tf';
+import { runTraining } from '../../src/engine/train';
+import type { TrainEvent } from '../../src/protocol/worker';
+import { writeBallVolume } from '../helpers/engineData';
+import { dataPath, SKIP_WITHOUT_DATA, tempDir } from '../helpers/data';
+
+const work = tempDir('engine-train');
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** The backend the training tests run on: the engine's choice unless UNET3D_TEST_BACKEND names one. */
+const backend = (process.env.UNET3D_TEST_BACKEND ?? 'auto') as TrainSettingsInput['backend'];
+
+/** A tiny network and patch: these tests are about the loop, not about learning well. */
+const tiny = (volume: { image: string; labels: string }, outDir: string, change: Partial<TrainSettingsInput> = {}) =>
+  trainSettings({
+    volumes: [volume],
+    outDir,
+    network: { preset: 'fast', levels: 2, baseFilters: 4 },
+    patchSize: [12, 12, 4],
+    iterations: 12,
+    validation: { fold: 0, folds: 3 },
+    validateEvery: 4,
+    backend,
+    ...change,
+  });
+
+test('a short run writes run.json and checkpoints, with memory flat over iterations', async () => {
+  const ball = writeBallVolume(work);
+  const outDir = path.join(work, 'run-a');
+  const events: TrainEvent[] = [];
+  const tensors: number[] = [];
+  const summary = await runTraining(tiny(ball, outDir, { validateAtStart: true }), {
+    onEvent(event) {
+      events.push(event);
+      if (event.type === 'progress') tensors.push(tf.memory().numTensors);
+    },
+  });
+  assert.equal(summary.status, 'succeeded');
+  assert.equal(summary.stopReason, 'iterations');
+  assert.equal(summary.iterations, 12);
+  // The tensor count after every step is the same (after the first, which creates the optimizer state).
+  assert.equal(tensors.length, 12);
+  assert.ok(tensors.slice(1).every((n) => n === tensors[1]), `tensors per step: ${tensors.join(' ')}`);
+  const types = events.map((e) => e.type);
+  assert.equal(types[0], 'started');
+  assert.equal(types.at(-1), 'finished');
+  assert.ok(types.includes('validation') && types.includes('checkpoint'));
+
+  const record = readRunRecord(outDir);
+  assert.equal(record.status, 'succeeded');
+  assert.ok(record.backend);
+  assert.equal(record.network?.inChannels, 1);
+  assert.equal(record.network?.classes, 2);
+  assert.deepEqual(record.classes, [{ value: 1, name: 'background' }, { value: 2, name: 'class 1' }]);
+  assert.equal(record.volumes.length, 1);
+  assert.match(record.volumes[0].image.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(record.volumes[0].normalization.channels.length, 1);
+  assert.deepEqual(record.volumes[0].trainingSlices.length + record.volumes[0].validationSlices.length, 5);
+  assert.deepEqual(record.validation.map((v) => v.iteration), [0, 4, 8, 12]);
+  assert.ok(record.loss.length >= 2);
+  assert.ok(record.checkpoints.last && record.checkpoints.last.iteration === 12);
+  assert.ok(record.summary && record.finishedAt);
+  for (const dir of ['last', ...(record.checkpoints.best ? ['best'] : [])]) {
+    assert.ok(fs.existsSync(path.join(outDir, dir, 'model.json')), `${dir}/model.json`);
+  }
+  const net = await loadUNet(runModelDir(outDir));
+  assert.equal(net.config.levels, 2);
+  net.dispose();
+  // A run folder is never overwritten.
+  await assert.rejects(runTraining(tiny(ball, outDir)), /not empty/);
+});
+
+test('stopping after a step keeps a checkpoint and marks the run cancelled', async () => {
+  const ball = writeBallVolume(work, 'ball-c');
+  const outDir = path.join(work, 'run-cancel');
+  let steps = 0;
+  const summary = await runTraining(tiny(ball, outDir, { iterations: 100 }), {
+    onEvent: (e) => {
+      if (e.type === 'progress') steps = e.iteration;
+    },
+    shouldStop: () => steps >= 2,
+  });
+  assert.equal(summary.status, 'cancelled');
+  assert.equal(summary.iterations, 2);
+  const record = readRunRecord(outDir);
+  assert.equal(record.status, 'cancelled');
+  assert.ok(fs.existsSync(path.join(runModelDir(outDir), 'model.json')));
+});
+
+test('a time budget ends the run; no validation means no best checkpoint', async () => {
+  const ball = writeBallVolume(work, 'ball-t');
+  const outDir = path.join(work, 'run-time');
+  const summary = await runTraining(tiny(ball, outDir, { iterations: undefined, minutes: 0.02, validation: { fraction: 0 } }));
+  assert.equal(summary.stopReason, 'time');
+  assert.equal(summary.best, undefined);
+  const record = readRunRecord(outDir);
+  assert.equal(record.checkpoints.best, undefined);
+  assert.equal(runModelDir(outDir), path.join(outDir, 'last'));
+});
+
+test('bad input fails with a clear message, recorded in run.json', async () => {
+  const ball = writeBallVolume(work, 'ball-f');
+  const other = writeBallVolume(work, 'ball-g', [30, 28, 12]);
+  const outDir = path.join(work, 'run-fail');
+  await assert.rejects(runTraining(tiny({ image: ball.image, labels: other.labels }, outDir)), /30×28×12 voxels but ball-f.nii.gz is 32×28×12/);
+  const record = readRunRecord(outDir);
+  assert.equal(record.status, 'failed');
+  assert.match(record.error ?? '', /30×28×12/);
+  await assert.rejects(runTraining(tiny({ image: ball.image, labels: path.join(work, 'missing.nii.gz') }, path.join(work, 'run-missing'))), /ENOENT|no such file/);
+});
+
+test('spleen from 9 annotated slices: the loss falls and held-out IoU beats the untrained network by far', { skip: SKIP_WITHOUT_DATA, timeout: 600_000 }, async () => {
+  const imageFile = dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz');
+  const truthVolume = readVolumeFile(dataPath('semi', 'spleen', 'sub-spleen2_ct_seg-manual.nii.gz'));
+  const truth = maskToLabels(truthVolume.data);
+  const slices = chooseAnnotatedSlices(truth, truthVolume.dims);
+  const labelsFile = path.join(work, 'spleen.labels.nii.gz');
+  writeLabelMapNifti(labelsFile, { dims: truthVolume.dims, affine: truthVolume.affine, data: sparseLabels(truth, truthVolume.dims, slices) });
+  const outDir = path.join(work, 'run-spleen');
+  const settings = trainSettings({
+    volumes: [{ image: imageFile, labels: labelsFile }],
+    outDir,
+    network: { preset: 'fast', baseFilters: 8 },
+    patchSize: [48, 48, 8],
+    iterations: Number(process.env.UNET3D_TEST_SPLEEN_ITERATIONS ?? 60),
+    validation: { fold: 0, folds: 3 },
+    validateEvery: 1000,
+    validateAtStart: true,
+    optimizer: { kind: 'adam' },
+    schedule: { initial: 0.003 },
+    backend,
+  });
+  const summary = await runTraining(settings);
+  const record = readRunRecord(outDir);
+  const untrained = record.validation[0];
+  const trained = record.validation.at(-1)!;
+  const firstLoss = record.loss[0].loss;
+  const lastLoss = record.loss.at(-1)!.loss;
+  console.log(`spleen: ${summary.iterations} iterations in ${summary.seconds.toFixed(0)} s on ${record.backend}; loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)}; held-out spleen IoU ${untrained.iou[1]?.toFixed(3)} untrained → ${trained.iou[1]?.toFixed(3)}`);
+  assert.ok(lastLoss < 0.7 * firstLoss, `loss ${firstLoss} → ${lastLoss}`);
+  assert.ok((trained.meanForegroundIoU ?? 0) > (untrained.meanForegroundIoU ?? 0) + 0.3, `IoU ${untrained.meanForegroundIoU} → ${trained.meanForegroundIoU}`);
+});

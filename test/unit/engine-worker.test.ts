@@ -1,0 +1,120 @@
+/**
+ * The engine worker as the extension uses it: dist/worker.js built from src/engine/worker.ts,
+ * forked by WorkerClient, answering probe, start and cancel, and a crash reported, not hung on.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { readRunRecord } from '../../src/engine/runFolder';
+import { trainSettings, type TrainSettingsInput } from '../../src/engine/settings';
+import { WorkerClient, WorkerExitError, WorkerRequestError } from '../../src/engine/workerClient';
+import type { TrainEvent } from '../../src/protocol/worker';
+import { REPO_ROOT, tempDir } from '../helpers/data';
+import { writeBallVolume } from '../helpers/engineData';
+
+const work = tempDir('engine-worker');
+const workerPath = path.join(work, 'worker.js');
+const backend = (process.env.UNET3D_TEST_BACKEND ?? 'auto') as TrainSettingsInput['backend'];
+
+before(async () => {
+  // The same bundle as esbuild.mjs makes, beside the wasm binaries it loads. (esbuild is loaded
+  // at run time: its API cannot be bundled into this test.)
+  const esbuild = createRequire(path.join(REPO_ROOT, 'package.json'))('esbuild') as typeof import('esbuild');
+  await esbuild.build({
+    entryPoints: [path.join(REPO_ROOT, 'src/engine/worker.ts')],
+    outfile: workerPath,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
+    external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+    nodePaths: [path.join(REPO_ROOT, 'node_modules')],
+  });
+  const wasmDir = path.join(REPO_ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+  for (const name of fs.readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, name), path.join(work, name));
+});
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+const settingsFor = (name: string, change: Partial<TrainSettingsInput> = {}) => {
+  const ball = writeBallVolume(work, name);
+  return trainSettings({
+    volumes: [{ image: ball.image, labels: ball.labels }],
+    outDir: path.join(work, `run-${name}`),
+    network: { preset: 'fast', levels: 2, baseFilters: 4 },
+    patchSize: [12, 12, 4],
+    iterations: 6,
+    validation: { fold: 0, folds: 3 },
+    validateEvery: 3,
+    backend,
+    ...change,
+  });
+};
+
+test('the worker probes the backends, trains, and reports every step', async () => {
+  const client = await WorkerClient.start({ workerPath });
+  try {
+    const report = await client.probe();
+    assert.ok(report.statuses.some((s) => s.available && s.name === report.active));
+    const events: TrainEvent[] = [];
+    const settings = settingsFor('ok');
+    const summary = await client.train(settings, (e) => events.push(e)).done;
+    assert.equal(summary.status, 'succeeded');
+    assert.equal(summary.iterations, 6);
+    const progress = events.filter((e) => e.type === 'progress');
+    assert.deepEqual(progress.map((e) => e.iteration), [1, 2, 3, 4, 5, 6]);
+    for (const e of progress) {
+      assert.ok(Number.isFinite(e.loss) && e.voxelsPerSecond > 0 && e.etaSeconds >= 0);
+      assert.equal(e.backend, report.active);
+    }
+    assert.ok(progress.at(-1)!.validation, 'progress carries the latest validation');
+    assert.ok(events.some((e) => e.type === 'checkpoint' && e.kind === 'last'));
+    assert.equal(events.at(-1)!.type, 'finished');
+    assert.equal(readRunRecord(settings.outDir).status, 'succeeded');
+    // A bad request fails with the engine's message and leaves the worker usable.
+    const bad = settingsFor('bad', { volumes: [{ image: path.join(work, 'nothing.nii.gz'), labels: path.join(work, 'nothing.nii.gz') }] });
+    await assert.rejects(client.train(bad).done, (e: unknown) => e instanceof WorkerRequestError && /nothing\.nii\.gz/.test(e.message));
+    assert.equal(readRunRecord(bad.outDir).status, 'failed');
+    assert.ok((await client.probe()).active);
+  } finally {
+    await client.dispose();
+  }
+  assert.ok(client.isExited);
+});
+
+test('cancel stops after the current step and keeps a checkpoint', async () => {
+  const client = await WorkerClient.start({ workerPath });
+  try {
+    const settings = settingsFor('cancel', { iterations: 10_000 });
+    const handle = client.train(settings, (e) => {
+      if (e.type === 'progress' && e.iteration === 3) handle.cancel();
+    });
+    const summary = await handle.done;
+    assert.equal(summary.status, 'cancelled');
+    assert.ok(summary.iterations >= 3 && summary.iterations < 10_000);
+    const record = readRunRecord(settings.outDir);
+    assert.equal(record.status, 'cancelled');
+    assert.ok(fs.existsSync(path.join(summary.modelDir, 'model.json')));
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a crash of the worker rejects the training and marks the run failed', async () => {
+  const client = await WorkerClient.start({ workerPath });
+  const settings = settingsFor('crash', { iterations: 10_000 });
+  const handle = client.train(settings, (e) => {
+    if (e.type === 'progress' && e.iteration === 2) process.kill(client.pid!, 'SIGKILL');
+  });
+  await assert.rejects(handle.done, (e: unknown) => e instanceof WorkerExitError && /killed by SIGKILL/.test(e.message));
+  assert.equal(readRunRecord(settings.outDir).status, 'failed');
+  await assert.rejects(client.probe(), WorkerExitError);
+});
+
+test('a worker that cannot start is reported', async () => {
+  const broken = path.join(work, 'broken.js');
+  fs.writeFileSync(broken, 'process.exit(3);\n');
+  await assert.rejects(WorkerClient.start({ workerPath: broken }), /exited with code 3|exited before it was ready/);
+});

@@ -1,0 +1,65 @@
+/** Pure parts of the loop's commands: budgets, run folder names, the k-fold record, the backend report. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { backendReportMarkdown, chosenBackend } from '../../src/extension/commands/backendReport';
+import { parseBudget, runFolderName } from '../../src/extension/commands/budget';
+import { finishedEvaluation, foldResult, newEvaluationRecord, withFold } from '../../src/extension/runs/evaluation';
+import type { BackendReport } from '../../src/engine/backends';
+
+test('budgets as typed: iterations, or minutes with an m', () => {
+  assert.deepEqual(parseBudget('500'), { kind: 'iterations', value: 500 });
+  assert.deepEqual(parseBudget(' 800 iterations '), { kind: 'iterations', value: 800 });
+  assert.deepEqual(parseBudget('5m'), { kind: 'minutes', value: 5 });
+  assert.deepEqual(parseBudget('1.5 minutes'), { kind: 'minutes', value: 1.5 });
+  for (const bad of ['', 'soon', '0', '2.5', '-3', '0m', '5 hours']) assert.equal(parseBudget(bad), undefined, bad);
+});
+
+test('run folder names: local date and time, then a safe title', () => {
+  const date = new Date(2026, 10, 27, 9, 5, 3);
+  assert.equal(runFolderName('t2', date), '20261127-090503-t2');
+  assert.equal(runFolderName('sub-spleen2_ct + 2 more', date), '20261127-090503-sub-spleen2_ct-2-more');
+  assert.equal(runFolderName('../..', date), '20261127-090503-..-..');
+  assert.equal(runFolderName('///', date), '20261127-090503');
+});
+
+test('k-fold: each fold scores its last validation; the means skip classes a fold lacks', () => {
+  let record = newEvaluationRecord({ folds: 3, volumes: [{ image: '/a.nii.gz', labels: '/a.labels.nii.gz' }], preset: 'fast' }, new Date('2026-01-01T00:00:00Z'));
+  assert.equal(record.status, 'running');
+  const validation = (iou: (number | null)[], mean: number | null) => [
+    { iteration: 50, iou: [1, 1, 1], meanForegroundIoU: 1, seconds: 1 },
+    { iteration: 100, iou, meanForegroundIoU: mean, seconds: 2 },
+  ];
+  record = withFold(record, foldResult(0, 'fold-1', { validation: validation([0.9, 0.6, 0.4], 0.5) }));
+  record = withFold(record, foldResult(1, 'fold-2', { validation: validation([0.8, null, 0.6], 0.6) }));
+  assert.deepEqual(record.results.map((r) => r.fold), [0, 1]);
+  assert.deepEqual(record.meanIoU.map((v) => v && +v.toFixed(6)), [0.85, 0.6, 0.5]);
+  assert.equal(record.meanForegroundIoU && +record.meanForegroundIoU.toFixed(6), 0.55);
+  record = withFold(record, foldResult(1, 'fold-2', { validation: validation([0.8, 0.2, 0.6], 0.4) }));
+  assert.equal(record.results.length, 2, 'a fold scored again replaces its result');
+  assert.deepEqual(foldResult(2, 'fold-3', { validation: [] }), { fold: 2, runDir: 'fold-3', iou: [], meanForegroundIoU: null });
+  const done = finishedEvaluation(record, 'failed', 'the worker died\nstack');
+  assert.equal(done.status, 'failed');
+  assert.equal(done.error, 'the worker died');
+  assert.ok(done.finishedAt);
+});
+
+const REPORT: BackendReport = {
+  active: 'wasm',
+  statuses: [
+    { name: 'tensorflow-gpu', available: false, reason: 'the CUDA library libcudnn.so.8 was not found', fix: 'install CUDA 11.2 and cuDNN 8.1' },
+    { name: 'tensorflow', available: false, reason: '@tensorflow/tfjs-node is not installed', fix: 'run `npm install @tensorflow/tfjs-node@4.22.0`' },
+    { name: 'wasm', available: true, detail: 'WebAssembly SIMD, 1 thread(s)' },
+    { name: 'cpu', available: true, detail: 'plain JavaScript' },
+  ],
+};
+
+test('the backend report names the one in use and, for each one that does not load, why and the fix', () => {
+  const md = backendReportMarkdown(REPORT, 'auto');
+  assert.match(md, /run on \*\*wasm\*\*/);
+  assert.match(md, /\| WebAssembly \(wasm\) \| ✓ \(in use\) \| WebAssembly SIMD/);
+  assert.match(md, /### TensorFlow with CUDA \(tensorflow-gpu\)\n\n- Why: the CUDA library libcudnn\.so\.8 was not found\n- Fix: install CUDA 11\.2 and cuDNN 8\.1/);
+  assert.match(md, /- Why: @tensorflow\/tfjs-node is not installed/);
+  assert.deepEqual(chosenBackend(REPORT, 'cpu'), { name: 'cpu', note: 'the setting unet3d.backend asks for it' });
+  assert.equal(chosenBackend(REPORT, 'tensorflow').name, undefined);
+  assert.match(backendReportMarkdown(REPORT, 'tensorflow'), /\*\*No backend\*\*: the setting unet3d\.backend asks for tensorflow, which does not load here/);
+});

@@ -1,0 +1,130 @@
+/** What the Runs view shows: labels, descriptions, tooltips, context values and children of runs. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Entry, EvaluationEntry, RunEntry } from '../../src/extension/runs/runEntry';
+import { displayStatus, formatDuration, presentEntry, type RowData } from '../../src/extension/runs/runPresentation';
+import { runRecord } from './runs-fixtures';
+
+const NOW = Date.parse('2026-11-27T12:00:00.000Z');
+
+function run(over: Parameters<typeof runRecord>[0] = {}, segmentations: RunEntry['segmentations'] = []): RunEntry {
+  const record = runRecord(over);
+  return { kind: 'run', dir: '/ws/.unet3d/runs/run-a', name: 'run-a', createdMs: Date.parse(record.createdAt), record, segmentations };
+}
+
+const child = (row: RowData, id: string) => row.children?.find((c) => c.id === id);
+const tokens = (row: RowData) => row.contextValue.split(':');
+
+test('a succeeded run: name, mean IoU in the description, backend, preset and duration in the tooltip', () => {
+  const row = presentEntry(run(), { now: NOW });
+  assert.equal(row.label, 'run-a');
+  assert.equal(row.description, 'IoU 0.820');
+  assert.match(row.tooltip ?? '', /Backend: wasm/);
+  assert.match(row.tooltip ?? '', /Preset: fast \(3 levels, base 16, same padding, BN\), 394,258 parameters/);
+  assert.match(row.tooltip ?? '', /Duration: 2 min 05 s, 100 iterations/);
+  assert.deepEqual(tokens(row), ['unet3d', 'run', 'model', 'curves', 'deletable', 'renamable', 'reveal']);
+  assert.equal(row.icon, 'pass');
+});
+
+test('its children: IoU per class by name, the volumes, the settings, the segmentations', () => {
+  const row = presentEntry(
+    run({}, [{ volume: '/ws/semi/spinalcord/t2.nii.gz', output: '/ws/semi/spinalcord/t2.seg.nii.gz', createdAt: '2026-11-27T11:00:00.000Z' }]),
+    { now: NOW },
+  );
+  const classes = row.children?.filter((c) => c.id.startsWith('iou-')).map((c) => `${c.label} ${c.description}`);
+  assert.deepEqual(classes, ['background IoU 0.970', 'spinal cord IoU 0.820']);
+  assert.deepEqual(child(row, 'volumes')?.children?.map((c) => [c.label, c.description]), [['t2.nii.gz', 'labels: t2.labels.nii.gz']]);
+  const settings = Object.fromEntries((child(row, 'settings')?.children ?? []).map((c) => [c.label, c.description]));
+  assert.equal(settings.budget, '100 iterations');
+  assert.equal(settings.validation, '20 % of the annotated slices held out');
+  assert.equal(settings.patch, '40×40×40 → 40×40×40 voxels');
+  assert.equal(settings.augmentation, 'deformation');
+  assert.equal(settings.stopped, 'iterations after 100 iterations');
+  const segs = child(row, 'segmentations');
+  assert.equal(segs?.description, '1');
+  assert.equal(segs?.children?.[0].label, 't2.seg.nii.gz');
+  assert.equal(segs?.children?.[0].open, true);
+});
+
+test('a run in progress shows its live iteration and best IoU, and can be cancelled but not deleted', () => {
+  const entry = run({ status: 'running', finishedAt: undefined, summary: undefined, updatedAt: '2026-11-27T11:59:50.000Z' });
+  const row = presentEntry(entry, { now: NOW, live: { iteration: 120, totalIterations: 1000, smoothedLoss: 0.31, etaSeconds: 190, bestIoU: 0.71 } });
+  assert.equal(row.description, 'running · iteration 120/1000 · IoU 0.710');
+  assert.match(row.tooltip ?? '', /Loss 0\.3100, about 3 min 10 s to go/);
+  assert.ok(tokens(row).includes('running'));
+  assert.ok(!tokens(row).includes('deletable'));
+  assert.equal(row.icon, 'sync~spin');
+});
+
+test('a run left "running" that nothing updates is shown as interrupted', () => {
+  const entry = run({ status: 'running', finishedAt: undefined, summary: undefined, updatedAt: '2026-11-27T11:00:00.000Z' });
+  assert.equal(displayStatus(entry, { now: NOW }), 'interrupted');
+  assert.equal(displayStatus(entry, { now: NOW, staleAfterMs: 2 * 3600_000 }), 'running');
+  const row = presentEntry(entry, { now: NOW });
+  assert.match(row.description ?? '', /^interrupted · IoU 0\.820/);
+  assert.ok(tokens(row).includes('deletable'));
+});
+
+test('failed and cancelled runs say so; a failed run leads its children with the error', () => {
+  const failed = presentEntry(run({ status: 'failed', error: 'the engine worker was killed by SIGKILL', summary: undefined, validation: [], checkpoints: {} }), { now: NOW });
+  assert.equal(failed.description, 'failed: the engine worker was killed by SIGKILL');
+  assert.equal(failed.children?.[0].description, 'the engine worker was killed by SIGKILL');
+  assert.ok(!tokens(failed).includes('model'));
+  const cancelled = presentEntry(run({ status: 'cancelled' }), { now: NOW });
+  assert.equal(cancelled.description, 'cancelled · IoU 0.820');
+});
+
+test('without a summary the best validation so far gives the IoU', () => {
+  const row = presentEntry(run({ summary: undefined }), { now: NOW });
+  assert.equal(row.description, 'IoU 0.820');
+  const none = presentEntry(run({ summary: undefined, validation: [] }), { now: NOW });
+  assert.equal(none.description, 'IoU –');
+});
+
+test('a broken entry shows the reason and can be deleted', () => {
+  const entry: Entry = { kind: 'broken', dir: '/r/x', name: 'x', createdMs: 0, reason: 'run.json is not valid JSON (half-written or corrupt): Unexpected end' };
+  const row = presentEntry(entry, { now: NOW });
+  assert.equal(row.description, 'broken: run.json is not valid JSON (half-written or corrupt): Unexpected end');
+  assert.deepEqual(tokens(row), ['unet3d', 'broken', 'deletable', 'renamable', 'reveal']);
+  assert.equal(row.children, undefined);
+});
+
+test('an evaluation: the k-fold mean IoU, per-class means, and its folds as runs', () => {
+  const fold = run();
+  const entry: EvaluationEntry = {
+    kind: 'evaluation',
+    dir: '/r/eval',
+    name: 'eval',
+    createdMs: 0,
+    folds: [{ ...fold, dir: '/r/eval/fold-1', name: 'fold-1' }],
+    evaluation: {
+      format: 'unet3d-evaluation',
+      version: 1,
+      status: 'succeeded',
+      createdAt: '2026-11-27T10:00:00.000Z',
+      updatedAt: '2026-11-27T10:10:00.000Z',
+      finishedAt: '2026-11-27T10:10:00.000Z',
+      folds: 3,
+      volumes: [{ image: '/ws/t2.nii.gz', labels: '/ws/t2.labels.nii.gz' }],
+      preset: 'fast',
+      classNames: ['background', 'cord'],
+      results: [{ fold: 0, runDir: 'fold-1', iou: [0.9, 0.8], meanForegroundIoU: 0.8 }],
+      meanIoU: [0.9, 0.8],
+      meanForegroundIoU: 0.8,
+    },
+  };
+  const row = presentEntry(entry, { now: NOW });
+  assert.equal(row.description, '3-fold IoU 0.800');
+  assert.deepEqual(row.children?.filter((c) => c.id.startsWith('iou-')).map((c) => `${c.label} ${c.description}`), ['background IoU 0.900', 'cord IoU 0.800']);
+  const foldRow = row.children?.find((c) => c.label === 'fold-1');
+  assert.ok(foldRow);
+  assert.ok(!tokens(foldRow).includes('deletable'), 'a fold is deleted with its evaluation');
+  assert.ok(tokens(foldRow).includes('model'));
+});
+
+test('durations', () => {
+  assert.equal(formatDuration(42.4), '42 s');
+  assert.equal(formatDuration(185), '3 min 05 s');
+  assert.equal(formatDuration(3720), '1 h 02 min');
+  assert.equal(formatDuration(NaN), '–');
+});

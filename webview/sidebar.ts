@@ -1,0 +1,276 @@
+/**
+ * The editor's side panel: tools and brush size, the class list (select, add, rename, recolor,
+ * remove), label and prediction display, window/level presets and the layout switch. Controls
+ * are @vscode-elements components, coloured by the VS Code theme.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import type { ClassEdit, ToolName } from '../src/protocol/webview';
+import type { EditorApp } from './app';
+import { MAX_BRUSH } from './app';
+
+interface Checkable extends HTMLElement {
+  checked: boolean;
+  disabled: boolean;
+}
+interface Valued extends HTMLElement {
+  value: string;
+}
+
+const TOOLS: { tool: ToolName; label: string; key: string; title: string }[] = [
+  { tool: 'navigate', label: 'Navigate', key: 'N', title: 'Click or drag to move the crosshair' },
+  { tool: 'brush', label: 'Brush', key: 'B', title: 'Paint the active class with a round brush' },
+  { tool: 'eraser', label: 'Eraser', key: 'E', title: 'Erase back to unlabeled' },
+  { tool: 'fill', label: 'Fill', key: 'F', title: 'Flood-fill the clicked region of this slice with the active class' },
+];
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function custom<T extends HTMLElement>(tag: string, attributes: Record<string, string | boolean> = {}): T {
+  const e = document.createElement(tag) as T;
+  for (const [k, v] of Object.entries(attributes)) {
+    if (v === true) e.setAttribute(k, '');
+    else if (v !== false) e.setAttribute(k, v);
+  }
+  return e;
+}
+
+function section(title: string, ...children: HTMLElement[]): HTMLElement {
+  const s = custom<HTMLElement>('vscode-collapsible', { title, open: true });
+  const body = el('div', 'section-body');
+  body.append(...children);
+  s.append(body);
+  return s;
+}
+
+function slider(min: number, max: number, step: number, onInput: (v: number) => void): HTMLInputElement {
+  const input = el('input', 'slider');
+  input.type = 'range';
+  input.min = String(min);
+  input.max = String(max);
+  input.step = String(step);
+  input.addEventListener('input', () => onInput(Number(input.value)));
+  return input;
+}
+
+/** Keeps typing inside a text field from reaching VS Code's keybindings (single-letter tool keys). */
+function keepKeys(element: HTMLElement): void {
+  element.addEventListener('keydown', (e) => {
+    if (!e.ctrlKey && !e.metaKey && !e.altKey) e.stopPropagation();
+  });
+}
+
+export class Sidebar {
+  readonly element: HTMLElement;
+  private readonly toolButtons = new Map<ToolName, HTMLElement>();
+  private readonly brushSlider: HTMLInputElement;
+  private readonly brushValue: HTMLSpanElement;
+  private readonly classList: HTMLDivElement;
+  private classSignature = '';
+  private readonly labelOpacity: HTMLInputElement;
+  private readonly outline: Checkable;
+  private readonly predictionName: HTMLDivElement;
+  private readonly showPrediction: Checkable;
+  private readonly predictionOpacity: HTMLInputElement;
+  private readonly predictionOutline: Checkable;
+  private readonly acceptButton: Checkable;
+  private readonly windowSelect: Valued;
+  private windowSignature = '';
+  private readonly windowText: HTMLDivElement;
+  private readonly layoutButton: HTMLElement;
+
+  constructor(private readonly app: EditorApp) {
+    this.element = el('aside', 'sidebar');
+
+    // Tools
+    const tools = el('div', 'tool-buttons');
+    for (const t of TOOLS) {
+      const b = custom<HTMLElement>('vscode-button', { title: `${t.title} (${t.key})` });
+      b.dataset.tool = t.tool;
+      b.textContent = `${t.label}`;
+      b.addEventListener('click', () => app.setTool(t.tool));
+      this.toolButtons.set(t.tool, b);
+      tools.append(b);
+    }
+    this.brushSlider = slider(1, MAX_BRUSH, 1, (v) => app.setBrushSize(v));
+    this.brushSlider.title = 'Brush diameter in voxels of the finer in-plane spacing ([ and ] change it)';
+    this.brushValue = el('span', 'value');
+    const brushRow = el('div', 'row');
+    brushRow.append(el('span', 'row-label', 'Size'), this.brushSlider, this.brushValue);
+    const fillSlice = custom<HTMLElement>('vscode-button', { secondary: true, title: 'Give every unlabeled voxel of the active slice the active class (Shift+F)' });
+    fillSlice.textContent = 'Fill unlabeled in slice';
+    fillSlice.className = 'wide';
+    fillSlice.addEventListener('click', () => app.fillSlice());
+
+    // Classes
+    this.classList = el('div', 'class-list');
+    const addClass = custom<HTMLElement>('vscode-button', { secondary: true, title: 'Add a class' });
+    addClass.textContent = 'Add class';
+    addClass.className = 'wide';
+    addClass.addEventListener('click', () => this.requestClassEdit({ action: 'add' }));
+
+    // Label display
+    this.labelOpacity = slider(0, 1, 0.05, (v) => app.setOpacity('labels', v));
+    const opacityRow = el('div', 'row');
+    opacityRow.append(el('span', 'row-label', 'Opacity'), this.labelOpacity);
+    this.outline = custom<Checkable>('vscode-checkbox', { label: 'Outline only (O)' });
+    this.outline.addEventListener('change', () => app.setOutline('labels', this.outline.checked));
+
+    // Prediction
+    this.predictionName = el('div', 'prediction-name');
+    this.showPrediction = custom<Checkable>('vscode-checkbox', { label: 'Show (P)' });
+    this.showPrediction.addEventListener('change', () => app.setShowPrediction(this.showPrediction.checked));
+    this.predictionOpacity = slider(0, 1, 0.05, (v) => app.setOpacity('prediction', v));
+    const predictionOpacityRow = el('div', 'row');
+    predictionOpacityRow.append(el('span', 'row-label', 'Opacity'), this.predictionOpacity);
+    this.predictionOutline = custom<Checkable>('vscode-checkbox', { label: 'Outline only' });
+    this.predictionOutline.addEventListener('change', () => app.setOutline('prediction', this.predictionOutline.checked));
+    this.acceptButton = custom<Checkable>('vscode-button', { secondary: true, title: 'Replace the labels of the active slice with the prediction (Shift+A)' });
+    this.acceptButton.textContent = 'Accept on this slice';
+    this.acceptButton.className = 'wide';
+    this.acceptButton.addEventListener('click', () => app.acceptPrediction());
+
+    // Window
+    this.windowSelect = custom<Valued>('vscode-single-select', { title: 'Window presets (right-drag on a pane adjusts it)' });
+    this.windowSelect.className = 'wide';
+    this.windowSelect.addEventListener('change', () => {
+      const preset = app.windowPresets.find((p) => p.name === this.windowSelect.value);
+      if (preset) app.setWindow(preset, preset.name);
+      this.refresh();
+    });
+    this.windowText = el('div', 'window-text');
+
+    // View
+    this.layoutButton = custom<HTMLElement>('vscode-button', { secondary: true, title: 'Switch between three panes and one maximized pane (M)' });
+    this.layoutButton.className = 'wide';
+    this.layoutButton.addEventListener('click', () => app.setLayoutMode(app.layoutMode === 'three' ? 'single' : 'three'));
+
+    this.element.append(
+      section('Tools', tools, brushRow, fillSlice),
+      section('Classes', this.classList, addClass),
+      section('Labels', opacityRow, this.outline),
+      section('Prediction', this.predictionName, this.showPrediction, predictionOpacityRow, this.predictionOutline, this.acceptButton),
+      section('Window', this.windowSelect, this.windowText),
+      section('View', this.layoutButton),
+    );
+    this.refresh();
+  }
+
+  private requestClassEdit(edit: ClassEdit): void {
+    void this.app.requestClassEdit(edit);
+  }
+
+  /** Brings every control in line with the editor's state. */
+  refresh(): void {
+    const app = this.app;
+    for (const [tool, b] of this.toolButtons) {
+      b.toggleAttribute('secondary', tool !== app.tool);
+      b.classList.toggle('selected', tool === app.tool);
+    }
+    this.brushSlider.value = String(app.brushSize);
+    this.brushValue.textContent = `${app.brushSize} vox`;
+    this.refreshClasses();
+    this.labelOpacity.value = String(app.labelOpacity);
+    this.outline.checked = app.outline;
+    const store = app.store;
+    const hasPrediction = store.prediction !== undefined;
+    this.predictionName.textContent = store.predictionName ?? 'None yet: run Segment, or Show Prediction… from the title bar.';
+    this.predictionName.classList.toggle('muted', !hasPrediction);
+    this.showPrediction.checked = app.showPrediction;
+    this.showPrediction.disabled = !hasPrediction;
+    this.predictionOpacity.value = String(app.predictionOpacity);
+    this.predictionOpacity.disabled = !hasPrediction;
+    this.predictionOutline.checked = app.predictionOutline;
+    this.predictionOutline.disabled = !hasPrediction;
+    this.acceptButton.toggleAttribute('disabled', !hasPrediction);
+    this.refreshWindow();
+    this.layoutButton.textContent = app.layoutMode === 'three' ? 'One pane' : 'Three panes';
+  }
+
+  private refreshWindow(): void {
+    const app = this.app;
+    const signature = app.windowPresets.map((p) => p.name).join('|');
+    if (signature !== this.windowSignature) {
+      this.windowSignature = signature;
+      this.windowSelect.textContent = '';
+      for (const name of [...app.windowPresets.map((p) => p.name), 'Custom']) {
+        const option = custom<Valued>('vscode-option', { value: name });
+        option.textContent = name;
+        this.windowSelect.append(option);
+      }
+    }
+    if (this.windowSelect.value !== app.windowName) this.windowSelect.value = app.windowName;
+    const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : +v.toPrecision(3));
+    this.windowText.textContent = `Width ${fmt(app.window.width)} · Level ${fmt(app.window.level)}`;
+  }
+
+  private refreshClasses(): void {
+    const app = this.app;
+    const classes = app.store.classes;
+    const signature = JSON.stringify(classes) + app.activeClass;
+    if (signature === this.classSignature) return;
+    this.classSignature = signature;
+    this.classList.textContent = '';
+    for (const c of classes) {
+      const row = el('div', 'class-row');
+      row.dataset.value = String(c.value);
+      row.classList.toggle('active', c.value === app.activeClass);
+      row.title = `Class ${c.value}${c.value <= 9 ? ` (key ${c.value})` : ''}: click to paint with it`;
+      const key = el('span', 'class-key', c.value <= 9 ? String(c.value) : '');
+      const color = el('input', 'class-color');
+      color.type = 'color';
+      color.value = c.color;
+      color.title = 'Change the colour';
+      color.addEventListener('click', (e) => e.stopPropagation());
+      color.addEventListener('change', () => this.requestClassEdit({ action: 'recolor', value: c.value, color: color.value }));
+      const name = el('span', 'class-name', c.name);
+      name.title = 'Double-click to rename';
+      name.addEventListener('dblclick', (e) => {
+        e.stopPropagation();
+        this.startRename(name, c.value, c.name);
+      });
+      const remove = el('button', 'class-remove', '×');
+      remove.title = `Remove "${c.name}" and its labeled voxels (undo with Ctrl+Z)`;
+      remove.disabled = classes.length <= 1;
+      remove.addEventListener('click', (e) => {
+        e.stopPropagation();
+        this.requestClassEdit({ action: 'remove', value: c.value });
+      });
+      row.append(key, color, name, remove);
+      row.addEventListener('click', () => app.selectClass(c.value));
+      this.classList.append(row);
+    }
+  }
+
+  private startRename(name: HTMLElement, value: number, current: string): void {
+    const field = custom<Valued>('vscode-textfield', { value: current });
+    field.className = 'class-name-field';
+    keepKeys(field);
+    let done = false;
+    const finish = (commit: boolean) => {
+      if (done) return;
+      done = true;
+      const text = field.value.trim();
+      if (commit && text && text !== current) this.requestClassEdit({ action: 'rename', value, name: text });
+      this.classSignature = '';
+      this.refreshClasses();
+    };
+    field.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') finish(true);
+      if (e.key === 'Escape') finish(false);
+    });
+    field.addEventListener('blur', () => finish(true));
+    field.addEventListener('click', (e) => e.stopPropagation());
+    name.replaceWith(field);
+    requestAnimationFrame(() => field.focus());
+  }
+}

@@ -1,0 +1,56 @@
+/** The status line: voxel and world coordinates, intensity, label and prediction under the cursor; and messages. */
+import type { Vec3 } from '../src/core/geometry';
+import type { EditorApp } from './app';
+
+export class StatusBar {
+  readonly element: HTMLElement;
+  private readonly voxel: HTMLSpanElement;
+  private readonly message: HTMLSpanElement;
+
+  constructor() {
+    this.element = document.createElement('footer');
+    this.element.className = 'status';
+    this.voxel = document.createElement('span');
+    this.voxel.className = 'status-voxel';
+    this.message = document.createElement('span');
+    this.message.className = 'status-message';
+    this.element.append(this.voxel, this.message);
+  }
+
+  /** Shows what lies at voxel `ijk`. */
+  showVoxel(app: EditorApp, ijk: Vec3): void {
+    const store = app.store;
+    const info = store.info;
+    const dims = info.dims;
+    const index = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
+    const world = app.worldOf(ijk);
+    const value = store.voxels[index] * info.sclSlope + info.sclInter;
+    const label = store.labels[index];
+    const labelText = label === 0 ? 'unlabeled' : `${store.classOf(label)?.name ?? `class ${label}`} (${label})`;
+    const parts = [
+      `Voxel ${ijk.join(', ')}`,
+      `World ${world.map((v) => v.toFixed(1)).join(', ')} mm`,
+      `Value ${formatValue(value)}`,
+      `Label ${labelText}`,
+    ];
+    if (store.prediction) {
+      const p = store.prediction[index];
+      parts.push(`Prediction ${p === 0 ? '–' : `${store.classOf(p)?.name ?? `class ${p}`} (${p})`}`);
+    }
+    this.voxel.textContent = parts.join('  ·  ');
+  }
+
+  clearVoxel(): void {
+    this.voxel.textContent = '';
+  }
+
+  setMessage(text: string, level: 'info' | 'warning' | 'error' = 'info'): void {
+    this.message.textContent = text;
+    this.message.dataset.level = level;
+  }
+}
+
+function formatValue(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 1000 ? v.toFixed(1) : String(+v.toPrecision(5));
+}
