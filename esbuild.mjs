@@ -60,11 +60,6 @@ const builds = [
   }),
 ];
 
-// TEMPORARY while the first bundles are being written: skip entries whose source is missing.
-const present = builds.filter((b) => fs.existsSync(b.entryPoints[0]) || (console.warn(`[esbuild] skipping ${b.entryPoints[0]} (missing)`), false));
-builds.length = 0;
-builds.push(...present);
-
 copyBenchPeer();
 if (watch) {
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));

@@ -31,6 +31,7 @@ export const TRAIN_OPTIONS = {
   'no-deform': { type: 'boolean' },
   flips: { type: 'boolean' },
   coordinates: { type: 'boolean' },
+  percentiles: { type: 'string' },
   'bn-calibration': { type: 'string' },
   backend: { type: 'string' },
   seed: { type: 'string' },
@@ -53,6 +54,7 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast
   --no-augment          switch every augmentation off
   --no-deform           switch the elastic deformation off
   --flips               add random flips
+  --percentiles LO,HI   clip intensities at these percentiles before standardizing (default 0.5,99.5)
   --coordinates         give the network 3 more input channels: each voxel's position (mm from the centre)
   --bn-calibration N    batch-norm statistics re-estimated over N plain patches before saving (engine default)
   --backend B           auto (default) | tensorflow-gpu | tensorflow | wasm | cpu
@@ -117,6 +119,11 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
     if (values.flips) input.augmentation.flips = { enabled: true };
   }
   if (values.coordinates) input.coordinateChannels = true;
+  if (values.percentiles !== undefined) {
+    const [low, high] = values.percentiles.split(',').map((t) => Number(t.trim()));
+    if (!(low >= 0 && high <= 100 && low < high)) throw new UsageError(`--percentiles must be LOW,HIGH with 0 ≤ LOW < HIGH ≤ 100, not "${values.percentiles}"`);
+    input.normalization = { lowPercentile: low, highPercentile: high };
+  }
   input.batchNormCalibration = integer(values['bn-calibration'], '--bn-calibration', 0);
   if (values.backend !== undefined && values.backend !== 'auto') {
     if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);

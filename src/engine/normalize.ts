@@ -136,7 +136,8 @@ export const COORDINATE_SCALE_MM = 100;
  * The image with three more channels holding each voxel's position (x, y, z) in millimetres from
  * the volume's centre, divided by COORDINATE_SCALE_MM. With them the network can learn where a
  * structure lies in this volume, as interpolating baselines do; they are resampled with the
- * image, so every augmentation moves them consistently.
+ * image, so every augmentation moves them consistently. (Off by default: on the spleen CT they
+ * lowered dense IoU from 0.64 to 0.50 in 10 minutes of training.)
  */
 export function withCoordinateChannels(image: NormalizedImage): NormalizedImage {
   const [nx, ny, nz] = image.dims;

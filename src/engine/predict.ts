@@ -57,7 +57,17 @@ export interface VolumePrediction extends MergedPrediction {
  * [D=z, H=y, W=x, C] flattened; returns the output tile's logits [D, H, W, K] flattened.
  */
 export async function runNetworkOnTile(net: UNet, input: Float32Array, inputSize: Vec3, channels: number, outputSize: Vec3): Promise<Float32Array> {
-  const logits = tf.tidy(() => net.apply(tf.tensor5d(input, [1, inputSize[2], inputSize[1], inputSize[0], channels]), false));
+  const logits = tf.tidy(() => {
+    const out = net.apply(tf.tensor5d(input, [1, inputSize[2], inputSize[1], inputSize[0], channels]), false);
+    const [, d, h, w] = out.shape;
+    // A 'same' network given context around its tile: keep the centre.
+    if (net.config.padding === 'same' && (d !== outputSize[2] || h !== outputSize[1] || w !== outputSize[0])) {
+      const begin = [0, (d - outputSize[2]) / 2, (h - outputSize[1]) / 2, (w - outputSize[0]) / 2, 0];
+      if (begin.some((b) => !Number.isInteger(b) || b < 0)) return out;
+      return tf.slice(out, begin, [1, outputSize[2], outputSize[1], outputSize[0], out.shape[4]]);
+    }
+    return out;
+  });
   try {
     const [, d, h, w, k] = logits.shape;
     if (d !== outputSize[2] || h !== outputSize[1] || w !== outputSize[0] || k !== net.config.classes) {

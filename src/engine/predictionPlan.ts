@@ -32,7 +32,17 @@ export interface PredictionTiling {
   tile?: Vec3;
   /** `same` networks: the fraction by which neighbouring tiles overlap at least, [0, 1). Default DEFAULT_OVERLAP. */
   overlap?: number;
+  /**
+   * `same` networks: voxels of context per side around each output tile (the volume mirrored
+   * beyond its borders, as the training sampler mirrors it), cropped off the network's output, so
+   * that no predicted voxel sits at the network's zero padding. Rounded up to keep the input a
+   * multiple of the pooling factor. Default DEFAULT_CONTEXT. (A `valid` network has its own.)
+   */
+  context?: number;
 }
+
+/** Default context of `same` tiles, voxels per side. */
+export const DEFAULT_CONTEXT = 0;
 
 /**
  * Default output tiles. `same`: 96³ (the `fast` network's activations stay near 60 MiB per map),
@@ -128,15 +138,18 @@ function planValid(net: NetworkSizes, dims: Vec3, requested: Vec3): TilePlan {
 }
 
 /** The plan for a `same` network: the tile a multiple of the pooling factor, blended overlapping tiles. */
-function planSame(net: NetworkSizes, dims: Vec3, requested: Vec3, overlap: number, isDefault: boolean): TilePlan {
+function planSame(net: NetworkSizes, dims: Vec3, requested: Vec3, overlap: number, isDefault: boolean, context: number): TilePlan {
   const align = alignmentOf(net);
+  // tile + 2·margin stays a multiple of the pooling factor.
+  const step = Math.max(1, align / 2);
+  const margin = Math.ceil(context / step) * step;
   const roundUp = (n: number) => Math.ceil(n / align) * align;
   const whole = dims.map(roundUp) as Vec3;
   if (isDefault && whole[0] * whole[1] * whole[2] <= requested[0] * requested[1] * requested[2]) requested = whole;
   // No larger than the volume rounded up to the pooling factor: a small axis is one tile.
   const tile = requested.map((r, a) => Math.max(align, Math.min(roundUp(r), roundUp(dims[a])))) as Vec3;
-  net.outputSize(zyx(tile));
-  return planTiles({ dims, tile, overlap, blend: true });
+  net.outputSize(zyx(tile.map((t) => t + 2 * margin)));
+  return planTiles({ dims, tile, margin: [margin, margin, margin], overlap, blend: true });
 }
 
 /** Plans the tiles that predict a volume of `dims` (x, y, z) with `net`. */
@@ -147,7 +160,9 @@ export function planPrediction(net: NetworkSizes, dims: Vec3, options: Predictio
   checkTile(requested, 'the tile size');
   const overlap = options.overlap ?? DEFAULT_OVERLAP;
   if (!(overlap >= 0 && overlap < 1)) throw new RangeError(`the overlap must be in [0, 1), not ${overlap}`);
-  return padding === 'valid' ? planValid(net, dims, [...requested]) : planSame(net, dims, [...requested], overlap, options.tile === undefined);
+  const context = options.context ?? DEFAULT_CONTEXT;
+  if (!(Number.isInteger(context) && context >= 0)) throw new RangeError(`the context must be an integer ≥ 0, not ${context}`);
+  return padding === 'valid' ? planValid(net, dims, [...requested]) : planSame(net, dims, [...requested], overlap, options.tile === undefined, context);
 }
 
 /** Bytes a tiled prediction holds besides the network's own activations (see estimatePredictionMemory). */

@@ -45,6 +45,8 @@ export interface SegmentOptions {
   /** Output tile (x, y, z) and overlap of blended tiles (see PredictionTiling). */
   tile?: Vec3;
   overlap?: number;
+  /** Voxels of mirrored context around each tile of a `same` network (see PredictionTiling). */
+  context?: number;
   /** Checkpoint: 'best' (default; the last when the run has no best) or 'last'. */
   checkpoint?: CheckpointChoice;
   /** Backend to run on (default 'auto'). */
@@ -158,7 +160,7 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
   const run = await loadRun(runDir, options.checkpoint ?? 'best');
   try {
     const { normalization, source } = normalizationFor(run.record, image, volume);
-    const tiling = { tile: options.tile, overlap: options.overlap };
+    const tiling = { tile: options.tile, overlap: options.overlap, context: options.context };
     const plan = planPrediction(run.net, volume.dims, tiling);
     hooks.onStart?.({
       backend,

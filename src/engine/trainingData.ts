@@ -30,7 +30,7 @@ export interface TrainingData {
   /** Classes including background (label values 1..classes). */
   classes: number;
   classInfo: ClassInfo[];
-  /** Input channels of the network: the images' channels, plus 3 with coordinate channels. */
+  /** Input channels of the network: the images' channels (frames of a 4D image), plus 3 with coordinate channels. */
   channels: number;
 }
 

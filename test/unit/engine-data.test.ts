@@ -127,10 +127,12 @@ test('the split matches the QUALITY.md folds of src/core on real sparse labels',
 });
 
 test('patch sizes follow the spacing, the volume and the pooling', () => {
-  // Thick slices get fewer voxels across them; every side a multiple of 4.
-  assert.deepEqual(choosePatchSize([164, 166, 26], [0.79, 0.79, 5], 64 * 64 * 16, 4), [76, 76, 12]);
+  // Thick slices get few voxels across them; every side a multiple of 4.
+  assert.deepEqual(choosePatchSize([164, 166, 26], [0.79, 0.79, 5], 128 * 128 * 8, 4), [128, 128, 8]);
+  assert.deepEqual(choosePatchSize([128, 128, 34], [3.05, 3.05, 10], 128 * 128 * 8, 4), [92, 92, 16]);
   assert.deepEqual(choosePatchSize([64, 64, 64], [1, 1, 1], 32 * 32 * 32, 4), [32, 32, 32]);
-  // A thin volume caps an axis and the others share the rest.
+  // A small volume caps its axes at its size (rounded up) and the others share the rest.
+  assert.deepEqual(choosePatchSize([60, 55, 52], [1, 1, 1], 128 * 128 * 8, 4), [52, 52, 52]);
   assert.deepEqual(choosePatchSize([200, 200, 6], [1, 1, 1], 64 * 64 * 16, 4), [92, 92, 8]);
 });
 

@@ -250,6 +250,35 @@ test('coordinate channels are added tile by tile exactly as training adds them t
   }
 });
 
+test('same network with context: each tile reads mirrored context and keeps the centre of the output', async () => {
+  const net = createUNet(SAME, 4);
+  try {
+    const dims: Vec3 = [20, 16, 12];
+    const volume = syntheticVolume(dims, 7);
+    const normalization = computeNormalization(volume);
+    const plan = planPrediction(net, dims, { context: 3 });
+    assert.deepEqual(plan.margin, [3, 3, 3]);
+    assert.deepEqual(plan.inputSize, [26, 22, 18]);
+    const threeLevels = createUNet({ ...SAME, levels: 3 }, 1);
+    assert.deepEqual(planPrediction(threeLevels, dims, { context: 3 }).margin, [4, 4, 4], 'rounded up to keep the input a multiple of the pooling factor');
+    threeLevels.dispose();
+    const got = await predictVolume(net, volume, normalization, { context: 3, probabilities: true });
+    // The same by hand: one run over the volume grown by 3 mirrored voxels per side, its centre kept.
+    const input = extractMirroredBox(normalizeVolume(volume, normalization).data, dims, { start: [-3, -3, -3], size: [26, 22, 18] });
+    const whole = await runNetworkOnTile(net, input, [26, 22, 18], 1, [26, 22, 18]);
+    const K = SAME.classes;
+    for (let z = 0, v = 0; z < dims[2]; z++) for (let y = 0; y < dims[1]; y++) for (let x = 0; x < dims[0]; x++, v++) {
+      const o = (((z + 3) * 22 + y + 3) * 26 + x + 3) * K;
+      const logits = Float32Array.from(whole.subarray(o, o + K));
+      let best = 0;
+      for (let c = 1; c < K; c++) if (logits[c] > logits[best]) best = c;
+      if (!nearTie(logits, 0, K)) assert.equal(got.labels[v], best + 1, `voxel ${v}`);
+    }
+  } finally {
+    net.dispose();
+  }
+});
+
 test('prediction stops between tiles when cancelled, and refuses a mismatched image', async () => {
   const net = createUNet(SAME, 2);
   try {

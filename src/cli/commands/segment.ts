@@ -18,6 +18,7 @@ Segments an image with a trained run, tile by tile, and writes on the image's gr
   --tile X,Y,Z          output tile size in voxels (default 96,96,96 for 'same' networks, 44,44,28 for
                         'valid'); for a 'valid' network every tile size gives the same result
   --overlap F           overlap of blended tiles for 'same' networks, 0 to 0.9 (default 0.125)
+  --context N           'same' networks: N voxels of mirrored context around each tile, cropped off (default 0)
   --checkpoint C        best (default) | last
   --backend B           auto (default) | tensorflow-gpu | tensorflow | wasm | cpu
   --json                print what was written as JSON`;
@@ -41,6 +42,7 @@ export const segment: CliCommand = {
         probabilities: { type: 'string' },
         tile: { type: 'string' },
         overlap: { type: 'string' },
+        context: { type: 'string' },
         checkpoint: { type: 'string' },
         backend: { type: 'string' },
         json: { type: 'boolean' },
@@ -52,6 +54,8 @@ export const segment: CliCommand = {
     if (!values.image) throw new UsageError('--image is required');
     const tile = values.tile === undefined ? undefined : parseTriple(values.tile, '--tile');
     const overlap = parseNumber(values.overlap, '--overlap', 0, 0.9);
+    const context = parseNumber(values.context, '--context', 0, 256);
+    if (context !== undefined && !Number.isInteger(context)) throw new UsageError(`--context must be an integer, not "${values.context}"`);
     const checkpoint = values.checkpoint ?? 'best';
     if (checkpoint !== 'best' && checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, not "${checkpoint}"`);
     let backend: BackendName | 'auto' = 'auto';
@@ -72,7 +76,7 @@ export const segment: CliCommand = {
     let result: SegmentResult;
     try {
       result = await segmentVolumeFile(
-        { runDir: values.run, image: values.image, out: values.out, probabilities: values.probabilities, tile, overlap, checkpoint, backend },
+        { runDir: values.run, image: values.image, out: values.out, probabilities: values.probabilities, tile, overlap, context, checkpoint, backend },
         {
           signal: controller.signal,
           onStart: (s) =>
