@@ -25,7 +25,7 @@ import { readLabelsAs, type ConvertedLabels, type LabelConvention } from '../cor
 import { writeLabelMapNifti } from '../core/labelMapIO';
 import { scoreLabels, type ClassScore } from '../core/metrics';
 import { readVolumeFile } from '../core/readVolume';
-import { annotatedFraction, chooseAnnotatedSlices, type AnnotatedSlice } from '../core/sparseLabels';
+import { annotatedFraction, chooseAnnotatedSlices, sparseLabels, type AnnotatedSlice } from '../core/sparseLabels';
 import { sameGrid, type Volume } from '../core/volume';
 import type { ClassInfo, RunSummary, TrainEvent } from '../protocol/worker';
 import { computeNormalization } from './normalize';
@@ -204,7 +204,7 @@ async function predictTrainingVolume(runDir: string, label: string, image: Volum
   try {
     const stored = run.record.volumes[0]?.normalization;
     if (!stored) throw new Error(`internal: the run in ${runDir} records no normalization`);
-    const predicted = await predictVolume(run.net, image, stored, { ...tiling, coordinateChannels: run.record.settings.coordinateChannels ?? false, signal: hooks.signal, onProgress: (p) => hooks.onPredictProgress?.(label, p) });
+    const predicted = await predictVolume(run.net, image, stored, { ...tiling, coordinateChannels: run.record.settings.coordinateChannels === true, singleObjectClasses: run.record.singleObjectClasses, signal: hooks.signal, onProgress: (p) => hooks.onPredictProgress?.(label, p) });
     return { labels: predicted.labels, seconds: predicted.seconds };
   } finally {
     run.net.dispose();
@@ -285,6 +285,13 @@ export interface FullEvaluationOptions {
   /** Folds of the rotation (default: one per volume, i.e. leave one out); 2..volumes. */
   folds?: number;
   labelsConvention?: LabelConvention | 'auto';
+  /**
+   * Train on sparse labels made from the training volumes' full labels, this many annotated slices
+   * per axis (the protocol of the semi-automated experiment; the paper's §4.2 trained on sparsely
+   * annotated volumes). Absent: train on the labels as given. The test volumes are always scored
+   * against their full labels.
+   */
+  slicesPerAxis?: number;
   training: TrainingInput;
   tiling?: PredictionTiling;
   /** Runs, label files and the test volumes' segmentations go here (created, kept). */
@@ -345,6 +352,10 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
   });
   const classes = Math.max(2, ...loaded.map((l) => maxLabel(l.labels.data)));
   const names = classNames(Object.assign({}, ...loaded.map((l) => l.labels.names).reverse()) as Record<string, string>, classes);
+  // The labels each volume trains with: as given, or the protocol's sparse slices of them.
+  const trainingLabels = loaded.map(({ labels }) =>
+    options.slicesPerAxis === undefined ? labels.data : sparseLabels(labels.data, labels.dims, chooseAnnotatedSlices(labels.data, labels.dims, sliceFractions(options.slicesPerAxis))),
+  );
   const plan: { train: number[]; test: number[] }[] = options.test
     ? [{ train: options.volumes.map((_, i) => i), test: options.test.map((_, i) => options.volumes.length + i) }]
     : volumeFolds(options.volumes.length, options.folds ?? options.volumes.length).map((test) => ({ test, train: options.volumes.map((_, i) => i).filter((i) => !test.includes(i)) }));
@@ -360,7 +371,7 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
     const t0 = performance.now();
     const cpu0 = cpuSeconds();
     const { summary, runDir, settings } = await trainRun(
-      { label, dir, volumes: train.map((i) => ({ image: loaded[i].pair.image, labels: loaded[i].labels.data, dims: loaded[i].image.dims, affine: loaded[i].image.affine })), classes, names, training: options.training },
+      { label, dir, volumes: train.map((i) => ({ image: loaded[i].pair.image, labels: trainingLabels[i], dims: loaded[i].image.dims, affine: loaded[i].image.affine })), classes, names, training: options.training },
       hooks,
     );
     firstSettings ??= settings;
@@ -374,7 +385,8 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
         const { pair, image, labels } = loaded[i];
         const predicted = await predictVolume(run.net, image, computeNormalization(image, settings.normalization), {
           ...options.tiling,
-          coordinateChannels: settings.coordinateChannels ?? false,
+          coordinateChannels: run.record.settings.coordinateChannels === true,
+          singleObjectClasses: run.record.singleObjectClasses,
           signal: hooks.signal,
           onProgress: (p) => hooks.onPredictProgress?.(`${label}: ${path.basename(pair.image)}`, p),
         });

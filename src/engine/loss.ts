@@ -5,13 +5,21 @@
 import { tf, type Tensor } from './tf';
 
 /** How class weights are derived from the labeled voxel counts. */
-export type ClassWeighting = 'balanced' | 'sqrt' | 'none';
+export type ClassWeighting = 'auto' | 'balanced' | 'sqrt' | 'none';
+
+/** The share of the labeled voxels below which a class counts as rare for `auto` weighting. */
+export const AUTO_UNWEIGHTED_SHARE = 0.05;
 
 /**
  * Class weights from labeled voxel counts (index c = class c, background first):
  * - `balanced`: inverse frequency, every class weighs the same in total;
  * - `sqrt`: inverse square root of the frequency (frequent background lowered, less extreme);
- * - `none`: 1 for all.
+ * - `none`: 1 for all;
+ * - `auto`: `none` when every class holds at least AUTO_UNWEIGHTED_SHARE of the labeled voxels,
+ *   else `sqrt`. For a structure that is not rare (the spleen, 22 % of its annotated voxels; the
+ *   spinal cord, 9 %) re-weighting mostly trades precision for recall and grew them beyond their
+ *   edges between the annotated slices; a rare one (MS lesions, 1.7 %; ribs, 1.6 %; the cervical
+ *   spine, 0.2 %) is never predicted without it.
  * Weights are scaled so that the average weight over the labeled voxels is 1; a class with no
  * labeled voxel gets the largest weight of the others (it never contributes anyway).
  */
@@ -20,6 +28,11 @@ export function classWeights(counts: readonly number[], weighting: ClassWeightin
     if (weighting.length !== counts.length) throw new RangeError(`${weighting.length} class weights for ${counts.length} classes`);
     if (weighting.some((w) => !(w >= 0) || !Number.isFinite(w))) throw new RangeError('class weights must be finite and ≥ 0');
     return [...weighting];
+  }
+  if (weighting === 'auto') {
+    const labeled = counts.reduce((a, b) => a + b, 0);
+    const rarest = Math.min(...counts.filter((n) => n > 0));
+    return classWeights(counts, labeled > 0 && rarest >= AUTO_UNWEIGHTED_SHARE * labeled ? 'none' : 'sqrt');
   }
   const total = counts.reduce((a, b) => a + b, 0);
   if (total === 0) return counts.map(() => 1);

@@ -18,6 +18,7 @@ import { loadUNet, type UNet } from './model';
 import { computeNormalization, normalizeVolume, volumeChannels, COORDINATE_SCALE_MM, DEFAULT_NORMALIZATION, type VolumeNormalization } from './normalize';
 import { planPrediction, type PredictionTiling } from './predictionPlan';
 import { tf } from './tf';
+import { keepLargestComponent } from '../core/components';
 
 /** Progress after each tile. */
 export interface TileProgress {
@@ -40,6 +41,8 @@ export interface PredictOptions extends PredictionTiling {
   coordinateChannels?: boolean;
   /** Also return per-class probabilities (uint8, 0–255). */
   probabilities?: boolean;
+  /** Label values to reduce to their largest 3D component (the rest becomes background, 1). */
+  singleObjectClasses?: readonly number[];
   /** Checked between tiles: once aborted, prediction stops with an AbortError. */
   signal?: AbortSignal;
   onProgress?(progress: TileProgress): void;
@@ -179,6 +182,7 @@ export async function predictVolume(net: UNet, volume: Volume, normalization: Vo
       });
     },
   });
+  for (const value of options.singleObjectClasses ?? []) keepLargestComponent(merged.labels, volume.dims, value, 1);
   return { ...merged, plan, seconds: (performance.now() - start) / 1000 };
 }
 

@@ -84,6 +84,11 @@ export interface RunRecord {
   classes?: ClassInfo[];
   /** The loss weight of each class (index c = label value c + 1). */
   classWeights?: number[];
+  /**
+   * Label values whose predictions keep only their largest 3D component: the classes the
+   * training labels show as one object, when the settings ask for it (empty otherwise).
+   */
+  singleObjectClasses?: number[];
   volumes: VolumeRecord[];
   /** The metrics over time. */
   loss: LossRecord[];

@@ -175,7 +175,8 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
     });
     const predicted = await predictVolume(run.net, volume, normalization, {
       ...tiling,
-      coordinateChannels: run.record.settings.coordinateChannels ?? false,
+      coordinateChannels: run.record.settings.coordinateChannels === true,
+      singleObjectClasses: run.record.singleObjectClasses,
       probabilities: probabilitiesFile !== undefined,
       signal: hooks.signal,
       onProgress: hooks.onProgress,

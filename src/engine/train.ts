@@ -8,6 +8,7 @@ import type { Vec3 } from '../core/geometry';
 import type { RunSummary, StopReason, TrainEvent, ValidationResult } from '../protocol/worker';
 import { initBackend } from './backends';
 import { recalibrateBatchNorm } from './batchNormCalibration';
+import { singleObjectClasses } from '../core/components';
 import { classWeights, sparseWeightedCrossEntropy } from './loss';
 import { createUNet, PRESETS, type UNet, type UNetConfig } from './model';
 import { Optimizer } from './optimizer';
@@ -76,6 +77,8 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     const backend = await initBackend(settings.backend);
     record.backend = backend.active;
     const data = loadTrainingData(settings);
+    // run.json records what `auto` became: prediction must give the network the same inputs.
+    settings.coordinateChannels = data.coordinateChannels;
     record.volumes = data.volumes.map((v) => v.record);
     record.classes = data.classInfo;
     record.network = networkConfig(settings, data.channels, data.classes);
@@ -91,6 +94,8 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     );
     const weights = classWeights(sampler.classCounts(), settings.classWeighting);
     record.classWeights = weights;
+    record.singleObjectClasses =
+      settings.keepLargestComponent === false ? [] : singleObjectClasses(data.volumes.map((v) => ({ labels: v.training.labels, dims: v.training.image.dims })), data.classes);
     const validationVolumes = data.volumes.flatMap((v) => (v.validation ? [v.validation] : []));
     writeRunRecord(runDir, record);
     const emit = (event: TrainEvent) => hooks.onEvent?.(event);

@@ -32,6 +32,13 @@ export interface TrainingData {
   classInfo: ClassInfo[];
   /** Input channels of the network: the images' channels (frames of a 4D image), plus 3 with coordinate channels. */
   channels: number;
+  /** Whether the coordinate channels are given (the settings' `auto` resolved). */
+  coordinateChannels: boolean;
+}
+
+/** The settings' coordinate channels for a label set of `classes` classes (background included). */
+export function useCoordinateChannels(setting: boolean | 'auto', classes: number): boolean {
+  return setting === 'auto' ? classes > 2 : setting;
 }
 
 function readLabels(file: string, image: Volume, imageFile: string): { labels: LabelArray; volume: Volume } {
@@ -78,9 +85,10 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
     name: settings.classNames?.[c] ?? segments?.find((s) => s.value === c + 1)?.name ?? (c === 0 ? 'background' : `class ${c}`),
   }));
 
+  const coordinateChannels = useCoordinateChannels(settings.coordinateChannels, classes);
   const volumes = loaded.map(({ files, image, labels }) => {
     let normalized = normalizeVolume(image, computeNormalization(image, settings.normalization));
-    if (settings.coordinateChannels) normalized = withCoordinateChannels(normalized);
+    if (coordinateChannels) normalized = withCoordinateChannels(normalized);
     const slices = findAnnotatedSlices(labels, image.dims);
     const split = splitLabels(labels, image.dims, settings.validation, slices);
     const trainingVoxels = new Array<number>(classes).fill(0);
@@ -105,7 +113,7 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
   });
   if (volumes.every((v) => v.record.trainingVoxels.every((n) => n === 0))) throw new RangeError('no labeled voxels are left for training');
   limitValidationSlices(volumes.flatMap((v) => (v.validation ? [v.validation] : [])), settings.maxValidationSlices);
-  return { volumes, classes, classInfo, channels: channels + (settings.coordinateChannels ? 3 : 0) };
+  return { volumes, classes, classInfo, channels: channels + (coordinateChannels ? 3 : 0), coordinateChannels };
 }
 
 /** Keeps at most `max` slices scored in total, spread evenly over the held-out slices of every volume. */

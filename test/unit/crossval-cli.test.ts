@@ -146,6 +146,16 @@ test('fully-automated: rotation over volumes, and given test volumes', { skip: S
   assert.equal(withTest.folds.length, 1);
   assert.deepEqual(withTest.folds[0].train, [patients[0].image, patients[1].image]);
   assert.deepEqual(withTest.volumes.map((v) => v.image), [patients[2].image]);
+  // The paper's §4.2: train on sparse slices of the training volumes, score the test volume on all of it.
+  const sparseRuns = path.join(dir, 'full-sparse');
+  const sparse = (await crossval(...pairs.slice(0, 8), '--test', patients[2].image, '--test-labels', patients[2].labels, '--slices-per-axis', '2', '--runs', sparseRuns, ...QUICK)) as FullEvaluationResult;
+  const record = JSON.parse(fs.readFileSync(path.join(sparse.folds[0].run.runDir, 'run.json'), 'utf8')) as { volumes: { trainingSlices: unknown[]; trainingVoxels: number[] }[] };
+  assert.equal(record.volumes.length, 2);
+  for (const v of record.volumes) {
+    assert.ok(v.trainingSlices.length >= 1 && v.trainingSlices.length <= 6, `${v.trainingSlices.length} slices, at most 2 per axis`);
+    assert.ok(v.trainingVoxels.reduce((a, b) => a + b, 0) < 0.5 * 40 * 40 * 24, 'most voxels unlabeled');
+  }
+  assert.equal(sparse.volumes[0].voxels, 40 * 40 * 24, 'the test volume is scored on its full labels');
 });
 
 test('crossval refuses bad input with a clear message', { skip: SKIP_WITHOUT_DATA }, async () => {

@@ -58,6 +58,26 @@ test('normalization clips at percentiles, then gives zero mean and unit variance
   assert.throws(() => normalizeVolume(syntheticVolume(dims, () => 1), norm), /2 channels but the volume has 1/);
 });
 
+test('a fill value (CT padding, zero background) is left out of the figures and clipped to the low percentile', () => {
+  const dims: Vec3 = [10, 10, 10];
+  // 30 % padding at −3024 (scaled: value·2 − 1), the rest a ramp 0..699.
+  const volume = syntheticVolume(dims, (i) => (i < 300 ? -3024 : i - 300));
+  const norm = computeNormalization(volume, { lowPercentile: 0, highPercentile: 100 });
+  const c = norm.channels[0];
+  assert.equal(c.fill, -3024 * 2 - 1);
+  assert.equal(c.low, -1);
+  assert.equal(c.high, 699 * 2 - 1);
+  // Mean and spread are those of the ramp alone.
+  assert.ok(Math.abs(c.mean - 698) < 1e-6, `mean ${c.mean}`);
+  assert.ok(Math.abs(c.std - Math.sqrt((700 * 700 - 1) / 12) * 2) < 1e-6, `std ${c.std}`);
+  const image = normalizeVolume(volume, norm);
+  assert.equal(image.data[0], image.data[300], 'the padding reads as the lowest tissue value');
+  // Below the share, the lowest value is tissue like any other.
+  const few = computeNormalization(syntheticVolume(dims, (i) => (i < 20 ? -3024 : i)), { lowPercentile: 0, highPercentile: 100 });
+  assert.equal(few.channels[0].fill, undefined);
+  assert.equal(few.channels[0].low, -3024 * 2 - 1);
+});
+
 /** A label map with fully painted planes x = 3, y = 5 and z = 2, 7 (classes 1 and 2). */
 function planes(dims: Vec3): Uint8Array {
   const labels = new Uint8Array(dims[0] * dims[1] * dims[2]);
@@ -150,9 +170,19 @@ test('validation tiles cover the held-out slice once, with large in-plane tiles'
 test('settings: defaults, and a clear error for each bad one', () => {
   const s = trainSettings({ volumes: [{ image: 'a.nii.gz', labels: 'a.labels.nii.gz' }], outDir: 'run' });
   assert.equal(s.network.preset, 'fast');
-  assert.equal(s.optimizer.kind, 'sgd');
+  // The defaults the quality runs chose (README): Adam at 0.002, no augmentation, weights and
+  // coordinate channels decided by the number of classes, the largest-component clean-up.
+  assert.equal(s.optimizer.kind, 'adam');
+  assert.equal(s.schedule.initial, 0.002);
   assert.equal(s.iterations, 1000);
-  assert.equal(trainSettings({ volumes: s.volumes, outDir: 'r', optimizer: { kind: 'adam' } }).schedule.initial, 0.001);
+  assert.equal(s.classWeighting, 'auto');
+  assert.equal(s.coordinateChannels, 'auto');
+  assert.equal(s.keepLargestComponent, true);
+  for (const part of ['deformation', 'rotation', 'scaling', 'grayValue', 'flips'] as const) assert.equal(s.augmentation[part].enabled, false, part);
+  const paper = trainSettings({ volumes: s.volumes, outDir: 'r', optimizer: { kind: 'sgd' }, augmentation: { deformation: { enabled: true } } });
+  assert.equal(paper.schedule.initial, 0.01);
+  assert.equal(paper.augmentation.deformation.enabled, true);
+  assert.equal(paper.augmentation.deformation.gridSpacing, 32, "the paper's parameters for a part switched on");
   const bad: [object, RegExp][] = [
     [{ volumes: [] }, /no training volumes/],
     [{ iterations: 0 }, /iterations must be a positive integer/],

@@ -19,6 +19,11 @@ test('class weights balance the labeled voxels and average 1', () => {
   assert.ok(Math.abs(sqrt[1] / sqrt[0] - 3) < 1e-9, 'inverse square root of the frequency');
   assert.deepEqual(classWeights(counts, 'none'), [1, 1]);
   assert.deepEqual(classWeights(counts, [0.5, 2]), [0.5, 2]);
+  // auto: none when no class is rare (under 5 % of the labeled voxels), else sqrt.
+  assert.deepEqual(classWeights(counts, 'auto'), [1, 1]);
+  assert.deepEqual(classWeights([900, 100, 80], 'auto'), [1, 1, 1]);
+  assert.deepEqual(classWeights([900, 100, 25], 'auto'), classWeights([900, 100, 25], 'sqrt'));
+  assert.deepEqual(classWeights([983, 17], 'auto'), classWeights([983, 17], 'sqrt'));
   // A class without labeled voxels gets the largest weight of the others.
   const absent = classWeights([100, 0, 50], 'balanced');
   assert.equal(absent[1], Math.max(absent[0], absent[2]));

@@ -134,7 +134,7 @@ test('spleen from 9 annotated slices: the loss falls and held-out IoU beats the 
     // The fast network with half its filters; in-plane context is what tells spleen from liver.
     network: { preset: 'fast', baseFilters: 8 },
     patchSize: [128, 128, 8],
-    iterations: Number(process.env.UNET3D_TEST_SPLEEN_ITERATIONS ?? 50),
+    iterations: Number(process.env.UNET3D_TEST_SPLEEN_ITERATIONS ?? 100),
     validation: { fold: 0, folds: 3 },
     validateEvery: 1000,
     validateAtStart: true,

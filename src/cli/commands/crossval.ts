@@ -36,7 +36,9 @@ and its last checkpoint segments. The figures compare with \`unet3d baselines\`.
   --test-labels FILE     its labels, in the same order as --test
   --labels-convention C  auto (default) | mask (0 = background) | labels (0 = unlabeled), as unet3d evaluate
   --folds K              folds (semi: default 3; fully-automated rotation: default one per volume)
-  --slices-per-axis N    semi, full labels: annotated slices per axis (default 3)
+  --slices-per-axis N    semi, full labels: annotated slices per axis (default 3); fully-automated:
+                         train on that many annotated slices per axis of each training volume
+                         (default: its labels as given), the test volumes scored on their full labels
   --no-slice             semi: skip the slice k-fold (dense IoU only: one training)
   --no-dense             semi: skip the dense evaluation
   --tile X,Y,Z           output tile of the predictions (see unet3d segment)
@@ -125,8 +127,8 @@ export const crossval: CliCommand = {
     const tile = values.tile === undefined ? undefined : parseTriple(values.tile, '--tile');
     const training: TrainingInput = trainInputFromOptions(values);
     const semi = images.length === 1 && tests.length === 0;
-    if (!semi && (values['no-slice'] || values['no-dense'] || slicesPerAxis !== undefined)) {
-      throw new UsageError('--no-slice, --no-dense and --slices-per-axis belong to the semi-automated experiment (one --image/--labels pair, no --test)');
+    if (!semi && (values['no-slice'] || values['no-dense'])) {
+      throw new UsageError('--no-slice and --no-dense belong to the semi-automated experiment (one --image/--labels pair, no --test)');
     }
     if (!semi && tests.length > 0 && folds !== undefined) throw new UsageError('--folds rotates the volumes; with --test volumes there is one training');
 
@@ -169,6 +171,7 @@ export const crossval: CliCommand = {
               test: tests.length ? tests.map((image, i) => ({ image, labels: testLabels[i] })) : undefined,
               folds,
               labelsConvention: convention,
+              slicesPerAxis,
               training,
               tiling,
               workDir,

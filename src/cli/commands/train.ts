@@ -1,12 +1,9 @@
 import * as path from 'node:path';
-import type { BackendName } from '../../engine/backends';
-import { isBackendName } from '../../engine/backends';
-import type { ClassWeighting } from '../../engine/loss';
-import { isPresetName } from '../../engine/model';
 import { trainSettings, type TrainSettingsInput } from '../../engine/settings';
 import type { RunSummary, TrainEvent } from '../../protocol/worker';
-import { parseCommandArgs, parseNumber, parseTriple } from '../args';
+import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError, type CliCommand } from '../command';
+import { TRAIN_OPTIONS, TRAIN_OPTIONS_USAGE, trainInputFromOptions } from '../trainOptions';
 
 const USAGE = `Usage: unet3d train --image A.nii.gz --labels A.labels.nii.gz [--image B --labels B ...] --out RUN_DIR [options]
 
@@ -17,27 +14,11 @@ weigh 0) and writes the run folder: run.json, best/ and last/ (model.json + weig
                         a 4D image gives one input channel per frame
   --labels FILE         its label file on the same grid, in the same order as --image
   --out RUN_DIR         the run folder to create (must be new or empty)
-  --preset P            network preset: fast (default), paper, bench
-  --levels L            resolution levels (changes the preset)
-  --base-filters F      filters of the first level, doubling per level
-  --padding P           valid | same
-  --patch X,Y,Z         output patch size in voxels (default: chosen from the spacing)
-  --batch N             patches per step (default 1)
-  --iterations N        stop after N steps (default 1000 unless --minutes is given)
-  --minutes M           stop after M minutes (with --iterations: whichever comes first)
   --val-fraction F      hold out this fraction of the annotated slices for validation (default 0.2; 0: none)
   --folds K --fold I    instead: hold out fold I (0..K-1) of a K-fold split of the annotated slices
   --validate-every N    validate every N steps (default 50)
   --patience N          stop after N validations without improvement (default 8; 0: never)
-  --optimizer O         sgd (momentum 0.99, the paper's; default) | adam
-  --lr R                peak learning rate (default 0.01 for sgd, 0.001 for adam)
-  --schedule S          poly (default) | cosine | constant
-  --class-weights W     sqrt (default) | balanced | none | comma-separated weights, background first
-  --no-augment          switch every augmentation off
-  --no-deform           switch the elastic deformation off
-  --flips               add random flips
-  --backend B           auto (default) | tensorflow-gpu | tensorflow | wasm | cpu
-  --seed S              random seed (default 1)
+${TRAIN_OPTIONS_USAGE}
   --worker              train in the engine worker process (dist/worker.js), as the extension does
   --json                print the run summary as JSON at the end`;
 
@@ -113,28 +94,12 @@ export const train: CliCommand = {
         image: { type: 'string', multiple: true },
         labels: { type: 'string', multiple: true },
         out: { type: 'string' },
-        preset: { type: 'string' },
-        levels: { type: 'string' },
-        'base-filters': { type: 'string' },
-        padding: { type: 'string' },
-        patch: { type: 'string' },
-        batch: { type: 'string' },
-        iterations: { type: 'string' },
-        minutes: { type: 'string' },
+        ...TRAIN_OPTIONS,
         'val-fraction': { type: 'string' },
         folds: { type: 'string' },
         fold: { type: 'string' },
         'validate-every': { type: 'string' },
         patience: { type: 'string' },
-        optimizer: { type: 'string' },
-        lr: { type: 'string' },
-        schedule: { type: 'string' },
-        'class-weights': { type: 'string' },
-        'no-augment': { type: 'boolean' },
-        'no-deform': { type: 'boolean' },
-        flips: { type: 'boolean' },
-        backend: { type: 'string' },
-        seed: { type: 'string' },
         worker: { type: 'boolean' },
         json: { type: 'boolean' },
       },
@@ -152,26 +117,10 @@ export const train: CliCommand = {
       return n;
     };
     const input: TrainSettingsInput = {
+      ...trainInputFromOptions(values),
       volumes: images.map((image, i) => ({ image: path.resolve(image), labels: path.resolve(labels[i]) })),
       outDir: path.resolve(values.out),
-      network: {},
     };
-    if (values.preset !== undefined) {
-      if (!isPresetName(values.preset)) throw new UsageError(`unknown preset "${values.preset}" (fast, paper, bench)`);
-      input.network!.preset = values.preset;
-    }
-    const levels = integer(values.levels, '--levels', 1);
-    if (levels !== undefined) input.network!.levels = levels;
-    const base = integer(values['base-filters'], '--base-filters', 1);
-    if (base !== undefined) input.network!.baseFilters = base;
-    if (values.padding !== undefined) {
-      if (values.padding !== 'valid' && values.padding !== 'same') throw new UsageError(`--padding must be valid or same, not "${values.padding}"`);
-      input.network!.padding = values.padding;
-    }
-    if (values.patch !== undefined) input.patchSize = parseTriple(values.patch, '--patch');
-    input.batchSize = integer(values.batch, '--batch');
-    input.iterations = integer(values.iterations, '--iterations');
-    input.minutes = parseNumber(values.minutes, '--minutes', 0.01);
     if (values.folds !== undefined || values.fold !== undefined) {
       const folds = integer(values.folds, '--folds', 2);
       const fold = integer(values.fold, '--fold', 0);
@@ -184,38 +133,6 @@ export const train: CliCommand = {
     }
     input.validateEvery = integer(values['validate-every'], '--validate-every');
     input.patience = integer(values.patience, '--patience', 0);
-    if (values.optimizer !== undefined) {
-      if (values.optimizer !== 'sgd' && values.optimizer !== 'adam') throw new UsageError(`--optimizer must be sgd or adam, not "${values.optimizer}"`);
-      input.optimizer = { kind: values.optimizer };
-    }
-    const lr = parseNumber(values.lr, '--lr', 1e-8, 10);
-    const schedule = values.schedule;
-    if (schedule !== undefined && !['poly', 'cosine', 'constant'].includes(schedule)) throw new UsageError(`--schedule must be poly, cosine or constant, not "${schedule}"`);
-    input.schedule = {};
-    if (lr !== undefined) input.schedule.initial = lr;
-    if (schedule !== undefined) input.schedule.kind = schedule as 'poly' | 'cosine' | 'constant';
-    if (input.optimizer?.kind === 'adam' && lr === undefined) input.schedule.initial = 0.001;
-    if (values['class-weights'] !== undefined) {
-      const w = values['class-weights'];
-      if (['sqrt', 'balanced', 'none'].includes(w)) input.classWeighting = w as ClassWeighting;
-      else {
-        const weights = w.split(',').map((t) => Number(t.trim()));
-        if (weights.some((x) => !Number.isFinite(x) || x < 0)) throw new UsageError(`--class-weights must be sqrt, balanced, none or non-negative numbers, not "${w}"`);
-        input.classWeighting = weights;
-      }
-    }
-    if (values['no-augment']) {
-      input.augmentation = { deformation: { enabled: false }, rotation: { enabled: false }, scaling: { enabled: false }, grayValue: { enabled: false }, flips: { enabled: false } };
-    } else {
-      input.augmentation = {};
-      if (values['no-deform']) input.augmentation.deformation = { enabled: false };
-      if (values.flips) input.augmentation.flips = { enabled: true };
-    }
-    if (values.backend !== undefined && values.backend !== 'auto') {
-      if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
-      input.backend = values.backend as BackendName;
-    }
-    input.seed = integer(values.seed, '--seed', 0);
     for (const key of Object.keys(input) as (keyof TrainSettingsInput)[]) if (input[key] === undefined) delete input[key];
     let settings;
     try {
