@@ -17,6 +17,8 @@
  *   `NAME.labels.seg.nrrd`).
  * - with `probabilities`: a 4D uint8 NIfTI on the same grid, frame c = class c + 1 (background
  *   first), probability × 255 rounded (intent none, scl_slope 1: values are 0–255).
+ *   They are the network's: the labels are its likelier class except where the one-object
+ *   clean-up (the run's `singleObjectClasses`) relabeled an island.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

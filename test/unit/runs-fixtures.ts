@@ -19,7 +19,7 @@ export function runRecord(over: Partial<RunRecord> = {}): RunRecord {
       volumes: [{ image: '/ws/semi/spinalcord/t2.nii.gz', labels: '/ws/semi/spinalcord/t2.labels.nii.gz' }],
       outDir: '/ws/.unet3d/runs/run-a',
       iterations: 100,
-      augmentation: { rotation: { enabled: false }, scaling: { enabled: false }, grayValue: { enabled: false }, flips: { enabled: false } },
+      augmentation: { deformation: { enabled: true }, rotation: { enabled: false }, scaling: { enabled: false }, grayValue: { enabled: false }, flips: { enabled: false } },
     }),
     network: { levels: 3, baseFilters: 16, filterPattern: 'flat', padding: 'same', batchNorm: true, inChannels: 1, classes: 2 },
     parameters: 394258,
