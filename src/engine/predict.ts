@@ -41,7 +41,7 @@ export interface PredictOptions extends PredictionTiling {
   coordinateChannels?: boolean;
   /** Also return per-class probabilities (uint8, 0–255). */
   probabilities?: boolean;
-  /** Label values to reduce to their largest 3D component (the rest becomes background, 1). */
+  /** Label values reduced to their largest 3D component (each island takes the label around it; see keepLargestComponent). */
   singleObjectClasses?: readonly number[];
   /** Checked between tiles: once aborted, prediction stops with an AbortError. */
   signal?: AbortSignal;

@@ -101,17 +101,24 @@ function packageVsix(): boolean {
 function runUiTests(files: string[]): boolean {
   const started = Date.now();
   console.log(`\n[e2e] UI tests (${files.length} file(s))`);
-  const outputs = files.map((f) => path.join(BUNDLE_DIR, path.relative(SOURCE_DIR, f)).replace(/\.ts$/, '.js'));
-  // One at a time: each holds a VS Code server and a Chromium (about 2 GiB together).
+  // One file at a time: each test holds a VS Code server and a Chromium (about 2 GiB together).
   // A test that sets no timeout of its own gets 5 minutes: a hang fails instead of stalling CI.
-  const args = ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=300000', '--test-reporter=spec', ...outputs];
-  const result = spawnSync(process.execPath, args, {
-    cwd: REPO_ROOT,
-    stdio: 'inherit',
-    env: { ...process.env, UNET3D_VSIX: VSIX },
+  const runFile = (file: string) => {
+    const output = path.join(BUNDLE_DIR, path.relative(SOURCE_DIR, file)).replace(/\.ts$/, '.js');
+    const args = ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=300000', '--test-reporter=spec', output];
+    return spawnSync(process.execPath, args, { cwd: REPO_ROOT, stdio: 'inherit', env: { ...process.env, UNET3D_VSIX: VSIX } }).status === 0;
+  };
+  const failed = files.filter((file) => !runFile(file));
+  // A file that fails is run once more: code-server's webview iframe has failed to load now and
+  // then on a loaded machine. Both outcomes are printed, so a flaky test stays visible.
+  const failedTwice = failed.filter((file) => {
+    console.log(`\n[e2e] ${path.relative(SOURCE_DIR, file)} failed; running it once more`);
+    const ok = runFile(file);
+    console.log(`[e2e] ${path.relative(SOURCE_DIR, file)} ${ok ? 'passed on the second run (FLAKY: see the first run above)' : 'failed again'}`);
+    return !ok;
   });
-  console.log(`[e2e] UI tests took ${elapsed(started)}`);
-  return result.status === 0;
+  console.log(`[e2e] UI tests took ${elapsed(started)}${failed.length ? `; flaky: ${failed.length - failedTwice.length}, failed: ${failedTwice.length}` : ''}`);
+  return failedTwice.length === 0;
 }
 
 async function main(): Promise<number> {

@@ -4,6 +4,7 @@
  * FileSystemWatcher) or a job starts or ends; jobs' progress events make it fire too, so the
  * view updates live between the engine's writes of run.json.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { allRunsFolders } from '../settings';
@@ -13,6 +14,30 @@ import { listEntries, type Entry, type RunEntry } from './runEntry';
 
 /** Debounce of disk re-reads after file events (ms): a run writes several files at once. */
 const REREAD_DELAY_MS = 250;
+/**
+ * How often the runs folders' modification times are compared with the last read (ms). File
+ * watchers miss events now and then (a run.json written at once into a folder just created was
+ * never reported by code-server's watcher in one test run); comparing a few stat results costs
+ * nothing and the view catches up within this time.
+ */
+const POLL_MS = 3000;
+
+/** The modification times of a runs folder and of the folders two levels below it, as one string. */
+function folderSignature(dir: string): string {
+  const parts: string[] = [];
+  const visit = (folder: string, depth: number) => {
+    let names: fs.Dirent[];
+    try {
+      parts.push(`${folder}:${fs.statSync(folder).mtimeMs}`);
+      names = fs.readdirSync(folder, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    if (depth < 2) for (const d of names) if (d.isDirectory()) visit(path.join(folder, d.name), depth + 1);
+  };
+  visit(dir, 0);
+  return parts.join('|');
+}
 
 export class RunsModel implements vscode.Disposable {
   private entries: { folder: vscode.Uri; entries: Entry[] }[] = [];
@@ -29,7 +54,11 @@ export class RunsModel implements vscode.Disposable {
   ) {
     this.watch();
     this.reread();
+    const poll = setInterval(() => {
+      if (this.signature() !== this.readSignature) this.scheduleReread();
+    }, POLL_MS);
     this.disposables.push(
+      { dispose: () => clearInterval(poll) },
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('unet3d.runsFolder')) {
           this.watch();
@@ -94,6 +123,13 @@ export class RunsModel implements vscode.Disposable {
     }, REREAD_DELAY_MS);
   }
 
+  /** The folders' modification times at the last read (see POLL_MS). */
+  private readSignature = '';
+
+  private signature(): string {
+    return allRunsFolders().map((folder) => folderSignature(folder.fsPath)).join('\n');
+  }
+
   /** Reads every runs folder again now and fires onDidChange. */
   reread(): void {
     if (this.timer) {
@@ -101,6 +137,7 @@ export class RunsModel implements vscode.Disposable {
       this.timer = undefined;
     }
     try {
+      this.readSignature = this.signature();
       this.entries = allRunsFolders().map((folder) => ({ folder, entries: listEntries(folder.fsPath) }));
     } catch (error) {
       // listEntries never throws on bad records; this is a failure of the folder itself.
