@@ -45,21 +45,13 @@ export function findAnnotatedSlices(labels: LabelArray, dims: Vec3): AnnotatedSl
     const index = best - offsets[axis];
     slices.push({ axis, index, voxels: full[best] });
     // Cover the plane's labeled voxels and take them off the other planes' counts.
-    const [ua, va] = axis === 0 ? [1, 2] : axis === 1 ? [0, 2] : [0, 1];
-    const p = [0, 0, 0];
-    p[axis] = index;
-    for (let b = 0; b < dims[va]; b++) {
-      for (let a = 0; a < dims[ua]; a++) {
-        p[ua] = a;
-        p[va] = b;
-        const i = p[0] + nx * p[1] + plane * p[2];
-        if (labels[i] === 0 || covered[i]) continue;
-        covered[i] = 1;
-        counts[p[0]]--;
-        counts[nx + p[1]]--;
-        counts[nx + ny + p[2]]--;
-      }
-    }
+    forEachOnPlane(dims, axis, index, (i) => {
+      if (labels[i] === 0 || covered[i]) return;
+      covered[i] = 1;
+      counts[i % nx]--;
+      counts[nx + (Math.floor(i / nx) % ny)]--;
+      counts[nx + ny + Math.floor(i / plane)]--;
+    });
   }
   return slices.sort((a, b) => a.axis - b.axis || a.index - b.index);
 }

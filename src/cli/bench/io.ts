@@ -4,15 +4,13 @@
  * inflates with the JS library fflate), each in a fresh process for its peak memory.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { decompress, readHeader, readImage } from 'nifti-reader-js';
-import { encodeNiftiGz } from '../../core/niftiWriter';
 import { readVolumeFile } from '../../core/readVolume';
-import { resampleTrilinear } from '../../core/resample';
 import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError } from '../command';
+import { writeBenchVolume } from './benchVolume';
 import type { BenchKind } from './kind';
 import { median, mib, peakRssBytes, runCliChild } from './stats';
 
@@ -36,15 +34,6 @@ export interface BenchIoJson {
   seconds: { unet3d: number; zlib: number; fflate: number };
   /** Peak resident memory above an idle process, bytes. */
   peakMemory: { unet3d: number; zlib: number; fflate: number };
-}
-
-function defaultSource(): string | undefined {
-  const candidates = [
-    process.env.UNET3D_DATA && path.join(process.env.UNET3D_DATA, 'semi/spleen/sub-spleen2_ct.nii.gz'),
-    path.resolve(__dirname, '../../shared/data/semi/spleen/sub-spleen2_ct.nii.gz'),
-    path.resolve(process.cwd(), '../shared/data/semi/spleen/sub-spleen2_ct.nii.gz'),
-  ];
-  return candidates.find((c): c is string => !!c && fs.existsSync(c));
 }
 
 /** One timed read in this process. */
@@ -89,16 +78,7 @@ export const io: BenchKind = {
     }
     const size = parseNumber(values.size, '--size', 8, 1024) ?? 256;
     const repeats = parseNumber(values.repeats, '--repeats', 1, 100) ?? 5;
-    const source = values.source ?? defaultSource();
-    if (!source) throw new UsageError('no --source given and ../shared/data/semi/spleen/sub-spleen2_ct.nii.gz not found');
-
-    const volume = readVolumeFile(source);
-    // The benchmark file is int16 (CT's usual type): other sources are rounded into it.
-    const int16 = volume.data instanceof Int16Array ? volume.data : Int16Array.from(volume.data, (v) => Math.max(-32768, Math.min(32767, Math.round(v * volume.sclSlope + volume.sclInter))));
-    const resampled = resampleTrilinear(int16, volume.dims, volume.affine, [size, size, size]);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unet3d-bench-io-'));
-    const file = path.join(dir, `ct_${size}.nii.gz`);
-    fs.writeFileSync(file, encodeNiftiGz({ dims: [size, size, size], affine: resampled.affine, data: resampled.data, intentCode: 0 }));
+    const { file, dir, source } = writeBenchVolume(values.source, size, 'unet3d-bench-io');
     const compressedBytes = fs.statSync(file).size;
 
     const runs: Record<Method, ChildResult[]> = { baseline: [], unet3d: [], zlib: [], fflate: [] };

@@ -7,14 +7,12 @@
  * comparison the README gives.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Vec3 } from '../../core/geometry';
-import { encodeNiftiGz } from '../../core/niftiWriter';
 import { readVolumeFile } from '../../core/readVolume';
-import { resampleTrilinear } from '../../core/resample';
 import { parseCommandArgs, parseNumber, parseTriple } from '../args';
 import { UsageError } from '../command';
+import { writeBenchVolume } from './benchVolume';
 import type { BenchKind } from './kind';
 import { median, mib, peakRssBytes, runCliChild } from './stats';
 import { startTorchPeer } from './torchPeer';
@@ -54,15 +52,6 @@ export interface BenchSegmentJson {
   /** seconds / pytorchSeconds. */
   ratio?: number;
   peerMissing?: string;
-}
-
-function defaultSource(): string | undefined {
-  const candidates = [
-    process.env.UNET3D_DATA && path.join(process.env.UNET3D_DATA, 'semi/spleen/sub-spleen2_ct.nii.gz'),
-    path.resolve(__dirname, '../../shared/data/semi/spleen/sub-spleen2_ct.nii.gz'),
-    path.resolve(process.cwd(), '../shared/data/semi/spleen/sub-spleen2_ct.nii.gz'),
-  ];
-  return candidates.find((c): c is string => !!c && fs.existsSync(c));
 }
 
 /** In the child: load the backend (and, for 'segment', segment the file with an untrained `fast` network). */
@@ -128,15 +117,7 @@ with untrained weights (speed does not depend on them).`,
     const size = parseNumber(values.size, '--size', 8, 1024) ?? 256;
     if (!Number.isInteger(size)) throw new UsageError(`--size must be an integer, not ${values.size}`);
     const repeats = parseNumber(values.repeats, '--repeats', 1, 20) ?? 1;
-    const source = values.source ?? defaultSource();
-    if (!source) throw new UsageError('no --source given and ../shared/data/semi/spleen/sub-spleen2_ct.nii.gz not found');
-
-    const volume = readVolumeFile(source);
-    const int16 = volume.data instanceof Int16Array ? volume.data : Int16Array.from(volume.data, (v) => Math.max(-32768, Math.min(32767, Math.round(v * volume.sclSlope + volume.sclInter))));
-    const resampled = resampleTrilinear(int16, volume.dims, volume.affine, [size, size, size]);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'unet3d-bench-segment-'));
-    const file = path.join(dir, `ct_${size}.nii.gz`);
-    fs.writeFileSync(file, encodeNiftiGz({ dims: [size, size, size], affine: resampled.affine, data: resampled.data, intentCode: 0 }));
+    const { file, dir, source } = writeBenchVolume(values.source, size, 'unet3d-bench-segment');
     const extra = [...(values.tile ? ['--tile', values.tile] : []), ...(values.overlap ? ['--overlap', values.overlap] : []), '--backend', backendName];
     const runs: ChildResult[] = [];
     let idle: ChildResult;
