@@ -218,7 +218,7 @@ test('same network: overlapping tiles are Gaussian-blended logits, progress afte
       for (let c = 0; c < K; c++) total += Math.exp(blended[v * K + c] - peak);
       for (let c = 0; c < K; c++) {
         const p = (255 * Math.exp(blended[v * K + c] - peak)) / total;
-        assert.ok(Math.abs(predicted.probabilities![c * voxels + v] - p) <= 0.51, `probability of class ${c} at voxel ${v}`);
+        assert.ok(Math.abs(predicted.probabilities![c * voxels + v] - p) <= 0.51, `probability of class ${c} at voxel ${v}: ${predicted.probabilities![c * voxels + v]} vs ${p}`);
       }
     }
   } finally {

@@ -50,7 +50,8 @@ const ARENA_BASE = 65536;
 // Control block (Int32 slots) shared with the workers. A job is split in chunks of its range;
 // every thread (this one too) claims chunks until none is left, so a thread that gets less CPU
 // simply does fewer. NEXT holds the job's tag (its sequence number) above the next chunk index,
-// so a worker that wakes late can never claim a chunk of a job whose arguments it did not read.
+// so a worker that wakes late can never claim a chunk of a job whose arguments it did not read;
+// and NEXT is closed before a job's arguments are written (runSplit).
 const SEQ = 0; // bumped for each job
 const KERNEL = 1; // index into KERNEL_NAMES, −1 to stop
 const NARGS = 2;
@@ -246,6 +247,11 @@ export class SimdRuntime {
     this.startWorkers();
     const ctrl = this.control;
     if (args.length > MAX_ARGS) throw new Error(`internal: too many kernel arguments (${args.length})`);
+    // Close the last job to claims before its arguments are overwritten: a worker that woke late
+    // for it may be reading them, and with NEXT still carrying that job's tag it could claim a
+    // chunk with half-old, half-new arguments (say a larger chunk count) and run it, and count
+    // its completion into this job. No tag matches this value, and its index admits no chunk.
+    Atomics.store(ctrl, NEXT, (((this.seq + 1) & 0x7fff) << 16) | 0xffff);
     // About four chunks per thread, so that the threads finish together even on a busy machine.
     const chunk = Math.max(grain, Math.ceil(range / (4 * threads)), Math.ceil(range / MAX_CHUNKS));
     const chunks = Math.ceil(range / chunk);
