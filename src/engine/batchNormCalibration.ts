@@ -44,7 +44,7 @@ export function recalibrateBatchNorm(net: UNet, batches: Iterable<Tensor5D>): nu
   const stats = movingStatistics(net);
   if (stats.length === 0) return 0;
   const m = BN_MOMENTUM;
-  const sums = stats.map((s) => ({ mean: new Float64Array(s.mean.size), second: new Float64Array(s.mean.size), within: new Float64Array(s.mean.size) }));
+  const sums = stats.map((s) => ({ mean: new Float64Array(s.mean.size), second: new Float64Array(s.mean.size) }));
   let count = 0;
   for (const batch of batches) {
     const before = stats.map((s) => ({ mean: s.mean.dataSync().slice(), variance: s.variance.dataSync().slice() }));
@@ -59,7 +59,6 @@ export function recalibrateBatchNorm(net: UNet, batches: Iterable<Tensor5D>): nu
         const batchVariance = Math.max(0, (variance[c] - m * before[l].variance[c]) / (1 - m));
         sums[l].mean[c] += batchMean;
         sums[l].second[c] += batchVariance + batchMean * batchMean;
-        sums[l].within[c] += batchVariance;
       }
     });
     count++;
@@ -67,7 +66,7 @@ export function recalibrateBatchNorm(net: UNet, batches: Iterable<Tensor5D>): nu
   if (count === 0) return 0;
   stats.forEach((s, l) => {
     const mean = Float32Array.from(sums[l].mean, (v) => v / count);
-    const variance = process.env.BNVAR === "within" ? Float32Array.from(sums[l].within, (v) => v / count) : Float32Array.from(sums[l].second, (v, c) => Math.max(1e-6, v / count - mean[c] * mean[c]));
+    const variance = Float32Array.from(sums[l].second, (v, c) => Math.max(1e-6, v / count - mean[c] * mean[c]));
     tf.tidy(() => {
       s.mean.assign(tf.tensor1d(mean));
       s.variance.assign(tf.tensor1d(variance));
