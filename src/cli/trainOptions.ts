@@ -26,6 +26,7 @@ export const TRAIN_OPTIONS = {
   lr: { type: 'string' },
   schedule: { type: 'string' },
   'class-weights': { type: 'string' },
+  loss: { type: 'string' },
   'foreground-fraction': { type: 'string' },
   augment: { type: 'boolean' },
   'no-augment': { type: 'boolean' },
@@ -33,6 +34,7 @@ export const TRAIN_OPTIONS = {
   flips: { type: 'boolean' },
   coordinates: { type: 'boolean' },
   'no-coordinates': { type: 'boolean' },
+  'no-position-skip': { type: 'boolean' },
   'all-components': { type: 'boolean' },
   percentiles: { type: 'string' },
   'bn-calibration': { type: 'string' },
@@ -52,8 +54,11 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast
   --optimizer O         adam (default) | sgd (momentum 0.99, Nesterov: the paper's)
   --lr R                peak learning rate (default 0.002 for adam, 0.01 for sgd)
   --schedule S          poly (default) | cosine | constant
-  --class-weights W     auto (default: none, or sqrt when a class has under 5 % of the labeled voxels) | sqrt |
-                        balanced | none | comma-separated weights, background first
+  --class-weights W     auto (default: none; when a class has under 5 % of the labeled voxels, sqrt with one
+                        foreground class, balanced with several) | sqrt | balanced | none |
+                        comma-separated weights, background first
+  --loss L              auto (default: ce+dice with several foreground classes, else ce) | ce (weighted
+                        cross-entropy, the paper's) | ce+dice (plus soft Dice over the labeled voxels)
   --foreground-fraction F  share of patches centred on a foreground voxel (default 0.5)
   --augment             the paper's augmentation: elastic deformation, rotation, scaling, gray values
                         (default: none, which learned faster in a 10-minute budget)
@@ -65,6 +70,8 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast
   --coordinates         give the network 3 more input channels: each voxel's position (mm from the
                         centre); default: only with several foreground classes
   --no-coordinates      never give the coordinate channels
+  --no-position-skip    with coordinates: only the first layer reads them (default: every synthesis
+                        block reads them again)
   --all-components      keep every predicted island (default: a class drawn as one object keeps
                         only its largest 3D component)
   --bn-calibration N    batch-norm statistics re-estimated over N plain patches before saving (engine default)
@@ -120,6 +127,10 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
       input.classWeighting = weights;
     }
   }
+  if (values.loss !== undefined) {
+    if (values.loss !== 'ce' && values.loss !== 'ce+dice' && values.loss !== 'auto') throw new UsageError(`--loss must be auto, ce or ce+dice, not "${values.loss}"`);
+    input.loss = values.loss;
+  }
   input.foregroundFraction = parseNumber(values['foreground-fraction'], '--foreground-fraction', 0, 1);
   if (values.augment && values['no-augment']) throw new UsageError('--augment and --no-augment contradict each other');
   // Training augments nothing unless asked (see TRAINING_AUGMENTATION); --augment turns on the paper's.
@@ -128,6 +139,7 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
   if (values.coordinates && values['no-coordinates']) throw new UsageError('--coordinates and --no-coordinates contradict each other');
   if (values.coordinates) input.coordinateChannels = true;
   if (values['no-coordinates']) input.coordinateChannels = false;
+  if (values['no-position-skip']) input.network!.positionSkip = false;
   if (values['all-components']) input.keepLargestComponent = false;
   if (values.percentiles !== undefined) {
     const [low, high] = values.percentiles.split(',').map((t) => Number(t.trim()));

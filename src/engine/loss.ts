@@ -16,10 +16,13 @@ export const AUTO_UNWEIGHTED_SHARE = 0.05;
  * - `sqrt`: inverse square root of the frequency (frequent background lowered, less extreme);
  * - `none`: 1 for all;
  * - `auto`: `none` when every class holds at least AUTO_UNWEIGHTED_SHARE of the labeled voxels,
- *   else `sqrt`. For a structure that is not rare (the spleen, 22 % of its annotated voxels; the
- *   spinal cord, 9 %) re-weighting mostly trades precision for recall and grew them beyond their
- *   edges between the annotated slices; a rare one (MS lesions, 1.7 %; ribs, 1.6 %; the cervical
- *   spine, 0.2 %) is never predicted without it.
+ *   else `sqrt` with one foreground class and `balanced` with several. For a structure that is
+ *   not rare (the spleen, 22 % of its annotated voxels; the spinal cord, 9 %) re-weighting mostly
+ *   trades precision for recall and grew them beyond their edges between the annotated slices; a
+ *   rare one (MS lesions, 1.7 %) is never predicted without it. Among several classes (the chest
+ *   CT: ribs 1.6 %, the cervical spine 0.2 %, beside lungs and body) sqrt still left the ribs
+ *   unlearned in 10 minutes; balanced weights (with Dice) learned them, dense IoU 0.493 and 0.426
+ *   against 0.471 and 0.344 for sqrt, seeds 1 and 2.
  * Weights are scaled so that the average weight over the labeled voxels is 1; a class with no
  * labeled voxel gets the largest weight of the others (it never contributes anyway).
  */
@@ -32,7 +35,8 @@ export function classWeights(counts: readonly number[], weighting: ClassWeightin
   if (weighting === 'auto') {
     const labeled = counts.reduce((a, b) => a + b, 0);
     const rarest = Math.min(...counts.filter((n) => n > 0));
-    return classWeights(counts, labeled > 0 && rarest >= AUTO_UNWEIGHTED_SHARE * labeled ? 'none' : 'sqrt');
+    if (labeled > 0 && rarest >= AUTO_UNWEIGHTED_SHARE * labeled) return classWeights(counts, 'none');
+    return classWeights(counts, counts.length > 2 ? 'balanced' : 'sqrt');
   }
   const total = counts.reduce((a, b) => a + b, 0);
   if (total === 0) return counts.map(() => 1);
@@ -81,4 +85,56 @@ export function sparseWeightedCrossEntropy(logits: Tensor, labels: Tensor, weigh
     // Σw can be 0 (a patch without labels): divide by max(Σw, tiny) so the loss is 0, not NaN.
     return tf.div(tf.sum(tf.mul(perVoxel, voxelWeights)), tf.maximum(total, 1e-12)) as tf.Scalar;
   });
+}
+
+/**
+ * Soft Dice over the labeled voxels of a batch, as a loss: −(mean over the foreground classes of
+ * (2·Σ p·y + ε) / (Σ p + Σ y + ε)), where p is the softmax probability and y the one-hot label,
+ * both counted only where a voxel is labeled (nnU-Net's batch Dice without background). A class
+ * absent from the batch's labels adds about 0 (ε is tiny), so it neither pulls nor pushes. Unlike
+ * cross-entropy it weighs a class by its overlap, not its voxel count: a rib or a lesion matters as
+ * much as the lung.
+ * @returns a scalar in [−1, 0]
+ */
+export function sparseSoftDiceLoss(logits: Tensor, labels: Tensor): tf.Scalar {
+  const classes = logits.shape[logits.shape.length - 1];
+  if (labels.shape.join() !== logits.shape.slice(0, -1).join()) {
+    throw new RangeError(`labels of shape [${labels.shape}] do not match logits [${logits.shape}]`);
+  }
+  if (classes < 2) throw new RangeError('Dice needs at least two classes');
+  return tf.tidy(() => {
+    const flatLabels = tf.cast(tf.reshape(labels, [-1]), 'int32');
+    const labeled = tf.expandDims(tf.cast(tf.greater(flatLabels, tf.scalar(0, 'int32')), 'float32'), 1);
+    const classIndex = tf.maximum(tf.sub(flatLabels, tf.scalar(1, 'int32')), tf.scalar(0, 'int32'));
+    const target = tf.mul(tf.cast(tf.oneHot(classIndex, classes), 'float32'), labeled);
+    const probabilities = tf.mul(tf.softmax(tf.reshape(logits, [-1, classes])), labeled);
+    const intersection = tf.sum(tf.mul(probabilities, target), 0);
+    const sizes = tf.add(tf.sum(probabilities, 0), tf.sum(target, 0));
+    const dice = tf.div(tf.add(tf.mul(intersection, 2), DICE_EPSILON), tf.add(sizes, DICE_EPSILON));
+    // Foreground classes only: background is most of every patch and its Dice is near 1 anyway.
+    return tf.neg(tf.mean(tf.slice(dice, [1], [classes - 1]))) as tf.Scalar;
+  });
+}
+
+/** Dice's smoothing term: small enough that a class absent from a batch adds ~0 to the loss. */
+const DICE_EPSILON = 1e-5;
+
+/** Which loss training minimises. */
+export type LossKind = 'ce' | 'ce+dice';
+
+/**
+ * What `auto` resolves to: cross-entropy plus Dice with several foreground classes, where the
+ * small ones (ribs, a level of the spine) otherwise drown in the large (chest CT dense IoU 0.462
+ * with cross-entropy alone, 0.471 with Dice, sqrt weights, 10 minutes each); cross-entropy alone with one, as
+ * the cord and spleen figures were measured.
+ */
+export function resolveLossKind(kind: LossKind | 'auto', classes: number): LossKind {
+  if (kind !== 'auto') return kind;
+  return classes > 2 ? 'ce+dice' : 'ce';
+}
+
+/** The training loss: weighted sparse cross-entropy, plus soft Dice for `ce+dice`. */
+export function trainingLoss(kind: LossKind, logits: Tensor, labels: Tensor, weights: readonly number[]): tf.Scalar {
+  if (kind === 'ce') return sparseWeightedCrossEntropy(logits, labels, weights);
+  return tf.tidy(() => tf.add(sparseWeightedCrossEntropy(logits, labels, weights), sparseSoftDiceLoss(logits, labels)) as tf.Scalar);
 }

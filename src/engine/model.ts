@@ -107,9 +107,19 @@ class UNet3D implements UNet {
       const y = ops.conv(inputs, layer.kernel as Tensor as Tensor5D, layer.bias as Tensor as Tensor1D, padding);
       return layer.bn ? ops.batchNormRelu(y, layer.bn, training) : ops.relu(y);
     };
+    const positionChannels = this.config.positionChannels ?? 0;
     return tf.tidy(() => {
       let x = input;
       const skips: Tensor5D[] = [];
+      // The position channels on each level's grid (level 0: as given), for the synthesis blocks.
+      const positions: Tensor5D[] = [];
+      if (positionChannels > 0) {
+        const [n, d, h, w, c] = input.shape;
+        // Sliced as a [voxels, channels] matrix: the wasm backend's 5-D slice is ~20× slower.
+        const columns = tf.slice(tf.reshape(input, [-1, c]), [0, c - positionChannels], [-1, positionChannels]);
+        positions.push(tf.reshape(columns, [n, d, h, w, positionChannels]));
+        for (let l = 1; l < levels - 1; l++) positions.push(ops.maxPool(positions[l - 1]));
+      }
       for (let l = 0; l < levels; l++) {
         x = block(`enc${l}/conv2`, [block(`enc${l}/conv1`, [x])]);
         if (l < levels - 1) {
@@ -119,7 +129,8 @@ class UNet3D implements UNet {
       }
       for (let l = levels - 2; l >= 0; l--) {
         const up = ops.upConv(x, this.variable(`up${l}/kernel`) as Tensor as Tensor5D);
-        x = block(`dec${l}/conv2`, [block(`dec${l}/conv1`, [skips[l], up])]);
+        const inputs = positionChannels > 0 ? [skips[l], up, positions[l]] : [skips[l], up];
+        x = block(`dec${l}/conv2`, [block(`dec${l}/conv1`, inputs)]);
       }
       const final = this.conv('final');
       return ops.conv([x], final.kernel as Tensor as Tensor5D, final.bias as Tensor as Tensor1D, 'valid');

@@ -5,7 +5,7 @@
 import type { Vec3 } from '../core/geometry';
 import { augmentationSettings, TRAINING_AUGMENTATION, type AugmentationSettings, type DeepPartial } from './augment';
 import type { BackendName } from './backends';
-import type { ClassWeighting } from './loss';
+import type { ClassWeighting, LossKind } from './loss';
 import type { Padding, PresetName } from './model';
 import { DEFAULT_NORMALIZATION, type NormalizationSettings } from './normalize';
 import type { LearningRateSchedule } from './schedule';
@@ -55,6 +55,11 @@ export interface NetworkSettings {
   baseFilters?: number;
   padding?: Padding;
   batchNorm?: boolean;
+  /**
+   * With coordinate channels, feed them again to every synthesis block (UNetConfig
+   * positionChannels). Default true.
+   */
+  positionSkip?: boolean;
 }
 
 /** Which annotated slices are held out for validation: a fraction of them, or one fold of a k-fold split. */
@@ -96,6 +101,12 @@ export interface TrainSettings {
   optimizer: OptimizerSettings;
   schedule: LearningRateSchedule;
   classWeighting: ClassWeighting | number[];
+  /**
+   * `ce`: the paper's weighted cross-entropy; `ce+dice`: plus soft Dice over the labeled voxels
+   * (see sparseSoftDiceLoss); `auto` (the default): see resolveLossKind. Training resolves `auto`
+   * and run.json records what it became.
+   */
+  loss: LossKind | 'auto';
   /** Probability that a patch is centred on a foreground voxel. */
   foregroundFraction: number;
   augmentation: AugmentationSettings;
@@ -159,6 +170,7 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
     optimizer,
     schedule,
     classWeighting: input.classWeighting ?? 'auto',
+    loss: input.loss ?? 'auto',
     foregroundFraction: input.foregroundFraction ?? 0.5,
     augmentation: augmentationSettings(input.augmentation, TRAINING_AUGMENTATION),
     normalization: { ...DEFAULT_NORMALIZATION, ...input.normalization },
@@ -192,6 +204,7 @@ export function checkSettings(s: TrainSettings): void {
   if (!(Number.isInteger(s.batchNormCalibration) && s.batchNormCalibration >= 0)) throw new RangeError(`batch-norm calibration must be an integer ≥ 0, not ${s.batchNormCalibration}`);
   if (!(Number.isInteger(s.patience) && s.patience >= 0)) throw new RangeError(`patience must be an integer ≥ 0, not ${s.patience}`);
   if (s.patchSize) s.patchSize.forEach((n) => positiveInteger(n, 'patch size'));
+  if (s.loss !== 'ce' && s.loss !== 'ce+dice' && s.loss !== 'auto') throw new RangeError(`the loss must be 'auto', 'ce' or 'ce+dice', not '${String(s.loss)}'`);
   if (!(s.foregroundFraction >= 0 && s.foregroundFraction <= 1)) throw new RangeError(`the foreground fraction must be in [0, 1], not ${s.foregroundFraction}`);
   if (!(s.schedule.initial > 0)) throw new RangeError(`the learning rate must be positive, not ${s.schedule.initial}`);
   if (!['constant', 'poly', 'cosine'].includes(s.schedule.kind)) throw new RangeError(`unknown learning-rate schedule "${s.schedule.kind}"`);

@@ -9,7 +9,7 @@ import type { RunSummary, StopReason, TrainEvent, ValidationResult } from '../pr
 import { initBackend } from './backends';
 import { recalibrateBatchNorm } from './batchNormCalibration';
 import { singleObjectClasses } from '../core/components';
-import { classWeights, sparseWeightedCrossEntropy } from './loss';
+import { classWeights, resolveLossKind, trainingLoss } from './loss';
 import { createUNet, PRESETS, type UNet, type UNetConfig } from './model';
 import { Optimizer } from './optimizer';
 import { Random } from './random';
@@ -36,6 +36,8 @@ export function networkConfig(settings: TrainSettings, channels: number, classes
   if (changes.padding !== undefined) config.padding = changes.padding;
   if (changes.batchNorm !== undefined) config.batchNorm = changes.batchNorm;
   if (changes.levels !== undefined || changes.baseFilters !== undefined) delete config.filters;
+  // Coordinate channels come after the image's (withCoordinateChannels): the last three inputs.
+  if (settings.coordinateChannels === true && changes.positionSkip !== false) config.positionChannels = 3;
   return config;
 }
 
@@ -79,6 +81,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     const data = loadTrainingData(settings);
     // run.json records what `auto` became: prediction must give the network the same inputs.
     settings.coordinateChannels = data.coordinateChannels;
+    settings.loss = resolveLossKind(settings.loss, data.classes);
     record.volumes = data.volumes.map((v) => v.record);
     record.classes = data.classInfo;
     record.network = networkConfig(settings, data.channels, data.classes);
@@ -172,6 +175,8 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   const B = settings.batchSize;
   const channels = data.channels;
   const validating = validationVolumes.length > 0;
+  // runTraining resolved 'auto'; a caller of trainLoop alone gets the same resolution.
+  const lossKind = resolveLossKind(settings.loss, data.classes);
 
   let best: ValidationResult | undefined;
   let latest: ValidationResult | undefined;
@@ -238,7 +243,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     const x = tf.tensor5d(batch.image, [B, iz, iy, ix, channels]);
     const y = tf.tensor4d(batch.labels, [B, oz, oy, ox], 'int32');
     const variables = net.trainableVariables;
-    const { value, grads } = tf.variableGrads(() => sparseWeightedCrossEntropy(net.apply(x, true), y, weights), variables);
+    const { value, grads } = tf.variableGrads(() => trainingLoss(lossKind, net.apply(x, true), y, weights), variables);
     const loss = value.dataSync()[0];
     const present = variables.filter((v) => grads[v.name] !== undefined);
     try {

@@ -25,6 +25,14 @@ export interface UNetConfig {
    * convolutions F·2^l, F·2^(l+1) (32,64 | 64,128 | ...); 'flat' gives F·2^l, F·2^l (16,16 | 32,32 | ...).
    */
   filterPattern?: 'paper' | 'flat';
+  /**
+   * The last this many input channels hold each voxel's position (coordinate channels). Each
+   * synthesis block reads them again, max-pooled to its level's grid (a half-voxel shift per
+   * level, no matter for a smooth ramp): there a convolution and its ReLU can gate what the
+   * features recognise by where it lies (left or right lung, which level of the spine), which
+   * the first layer alone, before any feature exists, cannot. Default 0.
+   */
+  positionChannels?: number;
 }
 
 export type PresetName = 'paper' | 'fast' | 'bench';
@@ -89,6 +97,10 @@ export function validateConfig(config: UNetConfig): void {
   if (config.filterPattern !== undefined && config.filterPattern !== 'paper' && config.filterPattern !== 'flat') {
     throw new UNetConfigError(`filterPattern must be 'paper' or 'flat', not '${String(config.filterPattern)}'`);
   }
+  const positions = config.positionChannels ?? 0;
+  if (!Number.isInteger(positions) || positions < 0 || positions >= config.inChannels) {
+    throw new UNetConfigError(`positionChannels must be an integer from 0 to ${config.inChannels - 1} (fewer than the input channels), not ${positions}`);
+  }
   if (config.filters) {
     if (config.filters.length !== config.levels) throw new UNetConfigError(`filters lists ${config.filters.length} levels, the network has ${config.levels}`);
     config.filters.forEach(([a, b], l) => {
@@ -130,7 +142,7 @@ export function variableSpecs(config: UNetConfig): VariableSpec[] {
   for (let l = config.levels - 2; l >= 0; l--) {
     // The up-convolution keeps the channel count (the paper's 512, 256, 128 filters).
     specs.push({ name: `up${l}/kernel`, shape: [2, 2, 2, channels, channels], trainable: true, init: { fanIn: channels } });
-    conv(`dec${l}/conv1`, 3, filters[l][1] + channels, filters[l][1], config.batchNorm);
+    conv(`dec${l}/conv1`, 3, filters[l][1] + channels + (config.positionChannels ?? 0), filters[l][1], config.batchNorm);
     conv(`dec${l}/conv2`, 3, filters[l][1], filters[l][1], config.batchNorm);
     channels = filters[l][1];
   }
@@ -257,8 +269,10 @@ export function describeNetwork(config: UNetConfig, input: [number, number, numb
     rows.push({ name: `up${l}`, kind: 'up-conv 2×2×2, stride 2', outputShape: [...size, channels], parameters: 8 * channels * channels, flops: 2 * channels * channels * voxels() });
     const skip = filters[l][1];
     const cropped = skipSizes[l].some((s, i) => s !== size[i]);
-    rows.push({ name: `concat${l}`, kind: cropped ? `crop enc${l} + concat` : `concat enc${l}`, outputShape: [...size, skip + channels], parameters: 0, flops: 0 });
-    channels += skip;
+    const positions = config.positionChannels ?? 0;
+    const what = (cropped ? `crop enc${l} + concat` : `concat enc${l}`) + (positions > 0 ? ` + ${positions} position channels` : '');
+    rows.push({ name: `concat${l}`, kind: what, outputShape: [...size, skip + channels + positions], parameters: 0, flops: 0 });
+    channels += skip + positions;
     conv(`dec${l}/conv1`, filters[l][1]);
     conv(`dec${l}/conv2`, filters[l][1]);
   }

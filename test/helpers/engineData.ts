@@ -14,9 +14,10 @@ export interface BallVolume {
 /**
  * Writes `name.nii.gz` (float32: a ball of intensity 100 in a background of 20, plus noise) and
  * `name.labels.nii.gz` (2 inside the ball, 1 outside, on the planes x = 10, x = 16, y = 14,
- * z = 3 and z = 6; 0 elsewhere) into `dir`.
+ * z = 3 and z = 6; 0 elsewhere) into `dir`. With `halves`, the ball's half at x ≥ its centre is
+ * labeled 3 instead: two foreground classes that look alike and differ only by where they lie.
  */
-export function writeBallVolume(dir: string, name = 'ball', dims: Vec3 = [32, 28, 12], seed = 1): BallVolume {
+export function writeBallVolume(dir: string, name = 'ball', dims: Vec3 = [32, 28, 12], seed = 1, halves = false): BallVolume {
   const [nx, ny, nz] = dims;
   const spacing: Vec3 = [1, 1, 2];
   const affine: Mat4 = [
@@ -34,7 +35,7 @@ export function writeBallVolume(dir: string, name = 'ball', dims: Vec3 = [32, 28
       for (let x = 0; x < nx; x++, i++) {
         const inside = (x - centre[0]) ** 2 + (y - centre[1]) ** 2 + ((z - centre[2]) * spacing[2]) ** 2 < 7 ** 2;
         image[i] = (inside ? 100 : 20) + 10 * rng.normal();
-        if (x === 10 || x === 16 || y === 14 || z === 3 || z === 6) labels[i] = inside ? 2 : 1;
+        if (x === 10 || x === 16 || y === 14 || z === 3 || z === 6) labels[i] = inside ? (halves && x >= centre[0] ? 3 : 2) : 1;
       }
     }
   }

@@ -178,6 +178,7 @@ test('settings: defaults, and a clear error for each bad one', () => {
   assert.equal(s.classWeighting, 'auto');
   assert.equal(s.coordinateChannels, 'auto');
   assert.equal(s.keepLargestComponent, true);
+  assert.equal(s.loss, 'auto');
   for (const part of ['deformation', 'rotation', 'scaling', 'grayValue', 'flips'] as const) assert.equal(s.augmentation[part].enabled, false, part);
   const paper = trainSettings({ volumes: s.volumes, outDir: 'r', optimizer: { kind: 'sgd' }, augmentation: { deformation: { enabled: true } } });
   assert.equal(paper.schedule.initial, 0.01);
@@ -192,6 +193,7 @@ test('settings: defaults, and a clear error for each bad one', () => {
     [{ foregroundFraction: 2 }, /foreground fraction/],
     [{ schedule: { initial: 0 } }, /learning rate must be positive/],
     [{ patchSize: [32, 0, 8] }, /patch size/],
+    [{ loss: 'dice' }, /the loss must be 'auto', 'ce' or 'ce\+dice'/],
   ];
   for (const [change, message] of bad) assert.throws(() => trainSettings({ volumes: s.volumes, outDir: 'r', ...change }), message);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/engine/backends';
-import { classWeights, sparseWeightedCrossEntropy } from '../../src/engine/loss';
+import { classWeights, resolveLossKind, sparseSoftDiceLoss, sparseWeightedCrossEntropy, trainingLoss } from '../../src/engine/loss';
 import { tf } from '../../src/engine/tf';
 
 before(async () => {
@@ -19,10 +19,11 @@ test('class weights balance the labeled voxels and average 1', () => {
   assert.ok(Math.abs(sqrt[1] / sqrt[0] - 3) < 1e-9, 'inverse square root of the frequency');
   assert.deepEqual(classWeights(counts, 'none'), [1, 1]);
   assert.deepEqual(classWeights(counts, [0.5, 2]), [0.5, 2]);
-  // auto: none when no class is rare (under 5 % of the labeled voxels), else sqrt.
+  // auto: none when no class is rare (under 5 % of the labeled voxels), else sqrt with one
+  // foreground class and balanced with several.
   assert.deepEqual(classWeights(counts, 'auto'), [1, 1]);
   assert.deepEqual(classWeights([900, 100, 80], 'auto'), [1, 1, 1]);
-  assert.deepEqual(classWeights([900, 100, 25], 'auto'), classWeights([900, 100, 25], 'sqrt'));
+  assert.deepEqual(classWeights([900, 100, 25], 'auto'), classWeights([900, 100, 25], 'balanced'), 'a rare class among several: balanced');
   assert.deepEqual(classWeights([983, 17], 'auto'), classWeights([983, 17], 'sqrt'));
   // A class without labeled voxels gets the largest weight of the others.
   const absent = classWeights([100, 0, 50], 'balanced');
@@ -91,4 +92,52 @@ test('the loss rejects mismatched shapes and weights', () => {
   assert.throws(() => sparseWeightedCrossEntropy(logits, tf.zeros([1, 2, 2, 3], 'int32'), [1, 1, 1]), /do not match/);
   assert.throws(() => sparseWeightedCrossEntropy(logits, tf.zeros([1, 2, 2, 2], 'int32'), [1, 1]), /2 class weights for 3/);
   logits.dispose();
+});
+
+test('soft Dice counts labeled voxels only, foreground classes only', () => {
+  // 5 voxels, 3 classes; labels 1 (background), 2, 3, 0 (unlabeled), 2.
+  const logits = [
+    [2, 0, 0],
+    [0, 1, -1],
+    [0, 0, 2],
+    [-9, 9, 9],
+    [1, 3, 0],
+  ];
+  const labels = [1, 2, 3, 0, 2];
+  const softmax = (l: number[]) => {
+    const e = l.map(Math.exp);
+    const s = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / s);
+  };
+  const p = logits.map(softmax);
+  const labeled = [0, 1, 2, 4];
+  const dice = (c: number) => {
+    let inter = 0;
+    let sum = 0;
+    for (const i of labeled) {
+      const y = labels[i] === c + 1 ? 1 : 0;
+      inter += p[i][c] * y;
+      sum += p[i][c] + y;
+    }
+    return (2 * inter + 1e-5) / (sum + 1e-5);
+  };
+  const expected = -(dice(1) + dice(2)) / 2;
+  const value = tf.tidy(() => sparseSoftDiceLoss(tf.tensor2d(logits), tf.tensor1d(labels, 'int32')).dataSync()[0]);
+  assert.ok(Math.abs(value - expected) < 1e-5, `${value} vs ${expected}`);
+  // Perfect logits give about −1; ce+dice adds the cross-entropy.
+  const perfect = tf.tensor2d(labels.map((l) => [0, 1, 2].map((c) => (c === Math.max(l, 1) - 1 ? 30 : -30))));
+  const ideal = tf.tidy(() => sparseSoftDiceLoss(perfect, tf.tensor1d(labels, 'int32')).dataSync()[0]);
+  assert.ok(Math.abs(ideal + 1) < 1e-4, `${ideal}`);
+  const both = tf.tidy(() => trainingLoss('ce+dice', tf.tensor2d(logits), tf.tensor1d(labels, 'int32'), [1, 1, 1]).dataSync()[0]);
+  const ce = tf.tidy(() => sparseWeightedCrossEntropy(tf.tensor2d(logits), tf.tensor1d(labels, 'int32'), [1, 1, 1]).dataSync()[0]);
+  assert.ok(Math.abs(both - (ce + expected)) < 1e-5);
+  perfect.dispose();
+  assert.throws(() => sparseSoftDiceLoss(tf.zeros([2, 3]), tf.zeros([3], 'int32')), /do not match/);
+});
+
+test("'auto' loss: cross-entropy plus Dice with several foreground classes, cross-entropy with one", () => {
+  assert.equal(resolveLossKind('auto', 2), 'ce');
+  assert.equal(resolveLossKind('auto', 8), 'ce+dice');
+  assert.equal(resolveLossKind('ce', 8), 'ce');
+  assert.equal(resolveLossKind('ce+dice', 2), 'ce+dice');
 });

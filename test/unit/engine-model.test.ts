@@ -22,6 +22,9 @@ import { tempDir } from '../helpers/data';
 
 const SMALL_SAME: UNetConfig = { ...PRESETS.fast, filters: [[4, 4], [8, 8], [8, 12]], inChannels: 2, classes: 3 };
 const SMALL_VALID: UNetConfig = { levels: 2, baseFilters: 4, padding: 'valid', batchNorm: true, inChannels: 1, classes: 2 };
+/** Networks whose last input channels are positions, read again by every synthesis block. */
+const POSITIONS_SAME: UNetConfig = { ...PRESETS.fast, filters: [[4, 4], [8, 8], [8, 12]], inChannels: 4, classes: 3, positionChannels: 3 };
+const POSITIONS_VALID: UNetConfig = { levels: 3, baseFilters: 2, padding: 'valid', batchNorm: true, inChannels: 3, classes: 2, positionChannels: 2 };
 
 const input = (shape: number[], seed: number) => tf.randomNormal<tf.Rank>(shape, 0, 1, 'float32', seed) as Tensor5D;
 
@@ -71,6 +74,8 @@ test('apply gives logits of the expected shape, same and valid padding, on cpu a
     for (const [config, size] of [
       [SMALL_SAME, [8, 12, 16]],
       [SMALL_VALID, [20, 20, 24]],
+      [POSITIONS_SAME, [8, 12, 16]],
+      [POSITIONS_VALID, [44, 44, 52]],
     ] as [UNetConfig, [number, number, number]][]) {
       const net = createUNet(config, 2);
       const x = input([1, ...size, config.inChannels], 3);
@@ -89,6 +94,8 @@ test('the SIMD kernels and the TensorFlow.js kernels give the same logits and gr
   for (const [config, size] of [
     [SMALL_SAME, [8, 8, 12]],
     [SMALL_VALID, [20, 24, 20]],
+    [POSITIONS_SAME, [8, 8, 12]],
+    [POSITIONS_VALID, [44, 44, 44]],
   ] as [UNetConfig, number[]][]) {
     const results = (['tfjs', 'simd'] as const).map((formulation) => {
       setFormulation(formulation);
@@ -110,6 +117,26 @@ test('the SIMD kernels and the TensorFlow.js kernels give the same logits and gr
       assert.ok(error < 1e-4, `${config.padding}: gradient ${i} differs by ${error.toExponential(2)} of the largest`);
     });
   }
+});
+
+test('position channels: each synthesis block reads them again, and the logits depend on them there', async () => {
+  await initBackend('cpu');
+  const without = { ...POSITIONS_SAME, positionChannels: 0 };
+  // dec1/conv1 and dec0/conv1 each take 3 more input channels: 27 taps × 3 × their filters.
+  assert.equal(countParameters(POSITIONS_SAME) - countParameters(without), 27 * 3 * 8 + 27 * 3 * 4);
+  const rows = describeNetwork(POSITIONS_SAME, [8, 8, 8]);
+  assert.deepEqual(rows.find((r) => r.name === 'concat0')!.outputShape, [8, 8, 8, 4 + 8 + 3]);
+  assert.match(rows.find((r) => r.name === 'concat1')!.kind, /3 position channels/);
+  assert.throws(() => countParameters({ ...POSITIONS_SAME, positionChannels: 4 }), /positionChannels must be an integer from 0 to 3/);
+  // The first layer's weights on the positions zeroed: a change of position still changes the logits.
+  const net = createUNet(POSITIONS_SAME, 3);
+  const kernel = net.trainableVariables.find((v) => v.name.endsWith('enc0/conv1/kernel'))!;
+  kernel.assign(tf.tidy(() => tf.mul(kernel, tf.reshape(tf.tensor1d([1, 0, 0, 0]), [1, 1, 1, 4, 1]))));
+  const image = input([1, 8, 8, 8, 1], 4);
+  const [a, b] = [0, 1].map((shift) => tf.tidy(() => net.apply(tf.concat([image, tf.add(input([1, 8, 8, 8, 3], 5), shift)], 4) as Tensor5D, false).dataSync()));
+  assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-3), 'the synthesis path reads the positions');
+  tf.dispose(image);
+  net.dispose();
 });
 
 test('no tensors leak over training steps and inference', async () => {

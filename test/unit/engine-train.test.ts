@@ -7,6 +7,7 @@ import { writeLabelMapNifti } from '../../src/core/labelMapIO';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { chooseAnnotatedSlices, maskToLabels, sparseLabels } from '../../src/core/sparseLabels';
 import { loadUNet } from '../../src/engine/model';
+import { loadRun, predictVolume } from '../../src/engine/predict';
 import { readRunRecord, runModelDir } from '../../src/engine/runFolder';
 import { trainSettings, type TrainSettingsInput } from '../../src/engine/settings';
 import { tf } from '../../src/engine/tf';
@@ -74,6 +75,10 @@ test('a short run writes run.json and checkpoints, with memory flat over iterati
   for (const dir of ['last', ...(record.checkpoints.best ? ['best'] : [])]) {
     assert.ok(fs.existsSync(path.join(outDir, dir, 'model.json')), `${dir}/model.json`);
   }
+  // One foreground class: 'auto' gives cross-entropy alone and no coordinate channels.
+  assert.equal(record.settings.loss, 'ce');
+  assert.equal(record.settings.coordinateChannels, false);
+  assert.equal(record.network?.positionChannels, undefined);
   const net = await loadUNet(runModelDir(outDir));
   assert.equal(net.config.levels, 2);
   net.dispose();
@@ -107,6 +112,24 @@ test('a time budget ends the run; no validation means no best checkpoint', async
   const record = readRunRecord(outDir);
   assert.equal(record.checkpoints.best, undefined);
   assert.equal(runModelDir(outDir), path.join(outDir, 'last'));
+});
+
+test("several foreground classes: 'auto' adds Dice and coordinate channels, which the synthesis path reads again; segment gives them too", async () => {
+  const ball = writeBallVolume(work, 'ball-halves', [32, 28, 12], 3, true);
+  const outDir = path.join(work, 'run-halves');
+  const summary = await runTraining(tiny(ball, outDir, { validation: { fraction: 0 } }));
+  assert.equal(summary.status, 'succeeded');
+  const record = readRunRecord(outDir);
+  assert.equal(record.settings.loss, 'ce+dice');
+  assert.equal(record.settings.coordinateChannels, true);
+  assert.equal(record.network?.inChannels, 4);
+  assert.equal(record.network?.positionChannels, 3);
+  const run = await loadRun(outDir, 'last');
+  const volume = readVolumeFile(ball.image);
+  const predicted = await predictVolume(run.net, volume, record.volumes[0].normalization, { coordinateChannels: true });
+  assert.equal(predicted.labels.length, 32 * 28 * 12);
+  assert.ok(predicted.labels.every((v) => v >= 1 && v <= 3));
+  run.net.dispose();
 });
 
 test('bad input fails with a clear message, recorded in run.json', async () => {

@@ -209,6 +209,7 @@ function settingsRows(r: RunRecord): RowData[] {
   if (s.optimizer) rows.push(detail('optimizer', 'optimizer', `${s.optimizer.kind}, learning rate ${s.schedule?.initial ?? '–'} (${s.schedule?.kind ?? '–'})`));
   if (s.batchSize) rows.push(detail('batch', 'batch size', String(s.batchSize)));
   if (s.classWeighting !== undefined) rows.push(detail('weights', 'class weighting', Array.isArray(s.classWeighting) ? s.classWeighting.join(', ') : String(s.classWeighting)));
+  if (s.loss !== undefined) rows.push(detail('loss', 'loss', s.loss === 'ce+dice' ? 'cross-entropy + Dice' : s.loss === 'ce' ? 'cross-entropy' : s.loss));
   if (s.augmentation) {
     const on = Object.entries(s.augmentation)
       .filter(([, v]) => typeof v === 'object' && v !== null && (v as { enabled?: unknown }).enabled === true)
