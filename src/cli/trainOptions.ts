@@ -7,7 +7,7 @@
 import { isBackendName, type BackendName } from '../engine/backends';
 import type { ClassWeighting } from '../engine/loss';
 import { isPresetName } from '../engine/model';
-import type { TrainSettingsInput } from '../engine/settings';
+import { isLossSetting, type TrainSettingsInput } from '../engine/settings';
 import { parseNumber, parseTriple } from './args';
 import { UsageError } from './command';
 
@@ -128,7 +128,7 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
     }
   }
   if (values.loss !== undefined) {
-    if (values.loss !== 'ce' && values.loss !== 'ce+dice' && values.loss !== 'auto') throw new UsageError(`--loss must be auto, ce or ce+dice, not "${values.loss}"`);
+    if (!isLossSetting(values.loss)) throw new UsageError(`--loss must be auto, ce or ce+dice, not "${values.loss}"`);
     input.loss = values.loss;
   }
   input.foregroundFraction = parseNumber(values['foreground-fraction'], '--foreground-fraction', 0, 1);

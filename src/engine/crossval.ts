@@ -29,7 +29,7 @@ import { annotatedFraction, chooseAnnotatedSlices, sparseLabels, type AnnotatedS
 import { sameGrid, type Volume } from '../core/volume';
 import type { ClassInfo, RunSummary, TrainEvent } from '../protocol/worker';
 import { computeNormalization } from './normalize';
-import { loadRun, predictVolume, type TileProgress } from './predict';
+import { loadRun, predictVolume, runPredictOptions, type TileProgress } from './predict';
 import type { PredictionTiling } from './predictionPlan';
 import { trainSettings, type TrainSettings, type TrainSettingsInput } from './settings';
 import { findAnnotatedSlices } from './sparseSplit';
@@ -204,7 +204,7 @@ async function predictTrainingVolume(runDir: string, label: string, image: Volum
   try {
     const stored = run.record.volumes[0]?.normalization;
     if (!stored) throw new Error(`internal: the run in ${runDir} records no normalization`);
-    const predicted = await predictVolume(run.net, image, stored, { ...tiling, coordinateChannels: run.record.settings.coordinateChannels === true, singleObjectClasses: run.record.singleObjectClasses, signal: hooks.signal, onProgress: (p) => hooks.onPredictProgress?.(label, p) });
+    const predicted = await predictVolume(run.net, image, stored, { ...tiling, ...runPredictOptions(run.record), signal: hooks.signal, onProgress: (p) => hooks.onPredictProgress?.(label, p) });
     return { labels: predicted.labels, seconds: predicted.seconds };
   } finally {
     run.net.dispose();
@@ -385,8 +385,7 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
         const { pair, image, labels } = loaded[i];
         const predicted = await predictVolume(run.net, image, computeNormalization(image, settings.normalization), {
           ...options.tiling,
-          coordinateChannels: run.record.settings.coordinateChannels === true,
-          singleObjectClasses: run.record.singleObjectClasses,
+          ...runPredictOptions(run.record),
           signal: hooks.signal,
           onProgress: (p) => hooks.onPredictProgress?.(`${label}: ${path.basename(pair.image)}`, p),
         });

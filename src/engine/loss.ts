@@ -65,26 +65,40 @@ export function classWeights(counts: readonly number[], weighting: ClassWeightin
  *   exactly 0 to it and to its gradient.
  */
 export function sparseWeightedCrossEntropy(logits: Tensor, labels: Tensor, weights: readonly number[]): tf.Scalar {
-  const classes = logits.shape[logits.shape.length - 1];
+  const classes = logitClasses(logits, labels);
   if (weights.length !== classes) throw new RangeError(`${weights.length} class weights for ${classes} output classes`);
-  if (labels.shape.join() !== logits.shape.slice(0, -1).join()) {
-    throw new RangeError(`labels of shape [${labels.shape}] do not match logits [${logits.shape}]`);
-  }
   return tf.tidy(() => {
-    const flatLogits = tf.reshape(logits, [-1, classes]);
-    const flatLabels = tf.cast(tf.reshape(labels, [-1]), 'int32');
+    const { flatLogits, flatLabels, target } = sparseTargets(logits, labels, classes);
     // Weight per voxel: a table lookup with 0 in front for "unlabeled".
     const table = tf.tensor1d([0, ...weights], 'float32');
     const voxelWeights = tf.gather(table, flatLabels);
-    // Class index of unlabeled voxels is irrelevant (weight 0); clip so oneHot stays in range.
-    const classIndex = tf.maximum(tf.sub(flatLabels, tf.scalar(1, 'int32')), tf.scalar(0, 'int32'));
-    const target = tf.cast(tf.oneHot(classIndex, classes), 'float32');
     const logProbabilities = tf.logSoftmax(flatLogits);
     const perVoxel = tf.neg(tf.sum(tf.mul(target, logProbabilities), -1));
     const total = tf.sum(voxelWeights);
     // Σw can be 0 (a patch without labels): divide by max(Σw, tiny) so the loss is 0, not NaN.
     return tf.div(tf.sum(tf.mul(perVoxel, voxelWeights)), tf.maximum(total, 1e-12)) as tf.Scalar;
   });
+}
+
+/** The class count of [..., classes] logits, after checking that the labels have their shape without the class axis. */
+function logitClasses(logits: Tensor, labels: Tensor): number {
+  if (labels.shape.join() !== logits.shape.slice(0, -1).join()) {
+    throw new RangeError(`labels of shape [${labels.shape}] do not match logits [${logits.shape}]`);
+  }
+  return logits.shape[logits.shape.length - 1];
+}
+
+/**
+ * Logits as [voxels, classes], labels as int32 [voxels], and the one-hot target [voxels, classes].
+ * The target of an unlabeled voxel is class 0's (clipped so oneHot stays in range): each loss
+ * gives those voxels weight 0 itself.
+ */
+function sparseTargets(logits: Tensor, labels: Tensor, classes: number): { flatLogits: tf.Tensor2D; flatLabels: tf.Tensor1D; target: tf.Tensor2D } {
+  const flatLogits = tf.reshape(logits, [-1, classes]) as tf.Tensor2D;
+  const flatLabels = tf.cast(tf.reshape(labels, [-1]), 'int32') as tf.Tensor1D;
+  const classIndex = tf.maximum(tf.sub(flatLabels, tf.scalar(1, 'int32')), tf.scalar(0, 'int32'));
+  const target = tf.cast(tf.oneHot(classIndex as tf.Tensor1D, classes), 'float32') as tf.Tensor2D;
+  return { flatLogits, flatLabels, target };
 }
 
 /**
@@ -97,17 +111,13 @@ export function sparseWeightedCrossEntropy(logits: Tensor, labels: Tensor, weigh
  * @returns a scalar in [−1, 0]
  */
 export function sparseSoftDiceLoss(logits: Tensor, labels: Tensor): tf.Scalar {
-  const classes = logits.shape[logits.shape.length - 1];
-  if (labels.shape.join() !== logits.shape.slice(0, -1).join()) {
-    throw new RangeError(`labels of shape [${labels.shape}] do not match logits [${logits.shape}]`);
-  }
+  const classes = logitClasses(logits, labels);
   if (classes < 2) throw new RangeError('Dice needs at least two classes');
   return tf.tidy(() => {
-    const flatLabels = tf.cast(tf.reshape(labels, [-1]), 'int32');
-    const labeled = tf.expandDims(tf.cast(tf.greater(flatLabels, tf.scalar(0, 'int32')), 'float32'), 1);
-    const classIndex = tf.maximum(tf.sub(flatLabels, tf.scalar(1, 'int32')), tf.scalar(0, 'int32'));
-    const target = tf.mul(tf.cast(tf.oneHot(classIndex, classes), 'float32'), labeled);
-    const probabilities = tf.mul(tf.softmax(tf.reshape(logits, [-1, classes])), labeled);
+    const sparse = sparseTargets(logits, labels, classes);
+    const labeled = tf.expandDims(tf.cast(tf.greater(sparse.flatLabels, tf.scalar(0, 'int32')), 'float32'), 1);
+    const target = tf.mul(sparse.target, labeled);
+    const probabilities = tf.mul(tf.softmax(sparse.flatLogits), labeled);
     const intersection = tf.sum(tf.mul(probabilities, target), 0);
     const sizes = tf.add(tf.sum(probabilities, 0), tf.sum(target, 0));
     const dice = tf.div(tf.add(tf.mul(intersection, 2), DICE_EPSILON), tf.add(sizes, DICE_EPSILON));

@@ -186,6 +186,14 @@ export async function predictVolume(net: UNet, volume: Volume, normalization: Vo
   return { ...merged, plan, seconds: (performance.now() - start) / 1000 };
 }
 
+/**
+ * The prediction options a run fixes, read from its run.json: whether its network reads
+ * coordinate channels, and which classes keep only their largest component.
+ */
+export function runPredictOptions(record: RunRecord): Pick<PredictOptions, 'coordinateChannels' | 'singleObjectClasses'> {
+  return { coordinateChannels: record.settings.coordinateChannels === true, singleObjectClasses: record.singleObjectClasses };
+}
+
 /** A run's model, ready to predict with. */
 export interface LoadedRun {
   runDir: string;

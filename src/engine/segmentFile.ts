@@ -31,7 +31,7 @@ import { readVolumeFile } from '../core/readVolume';
 import type { ClassInfo } from '../protocol/worker';
 import { initBackend, type BackendName, type BackendReport } from './backends';
 import { planPrediction } from './predictionPlan';
-import { loadRun, normalizationFor, predictVolume, type CheckpointChoice, type NormalizationSource, type TileProgress } from './predict';
+import { loadRun, normalizationFor, predictVolume, runPredictOptions, type CheckpointChoice, type NormalizationSource, type TileProgress } from './predict';
 import type { RunRecord } from './runFolder';
 
 /** What to segment and where to write it. Paths absolute or relative to the process's folder. */
@@ -177,8 +177,7 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
     });
     const predicted = await predictVolume(run.net, volume, normalization, {
       ...tiling,
-      coordinateChannels: run.record.settings.coordinateChannels === true,
-      singleObjectClasses: run.record.singleObjectClasses,
+      ...runPredictOptions(run.record),
       probabilities: probabilitiesFile !== undefined,
       signal: hooks.signal,
       onProgress: hooks.onProgress,

@@ -62,6 +62,11 @@ export interface NetworkSettings {
   positionSkip?: boolean;
 }
 
+/** Whether `text` names a loss setting: a LossKind or 'auto'. (Here, not in loss.ts: the extension host reads settings and must not load TensorFlow.js.) */
+export function isLossSetting(text: unknown): text is LossKind | 'auto' {
+  return text === 'auto' || text === 'ce' || text === 'ce+dice';
+}
+
 /** Which annotated slices are held out for validation: a fraction of them, or one fold of a k-fold split. */
 export type ValidationSplit = { fraction: number } | { fold: number; folds: number };
 
@@ -204,7 +209,7 @@ export function checkSettings(s: TrainSettings): void {
   if (!(Number.isInteger(s.batchNormCalibration) && s.batchNormCalibration >= 0)) throw new RangeError(`batch-norm calibration must be an integer ≥ 0, not ${s.batchNormCalibration}`);
   if (!(Number.isInteger(s.patience) && s.patience >= 0)) throw new RangeError(`patience must be an integer ≥ 0, not ${s.patience}`);
   if (s.patchSize) s.patchSize.forEach((n) => positiveInteger(n, 'patch size'));
-  if (s.loss !== 'ce' && s.loss !== 'ce+dice' && s.loss !== 'auto') throw new RangeError(`the loss must be 'auto', 'ce' or 'ce+dice', not '${String(s.loss)}'`);
+  if (!isLossSetting(s.loss)) throw new RangeError(`the loss must be 'auto', 'ce' or 'ce+dice', not '${String(s.loss)}'`);
   if (!(s.foregroundFraction >= 0 && s.foregroundFraction <= 1)) throw new RangeError(`the foreground fraction must be in [0, 1], not ${s.foregroundFraction}`);
   if (!(s.schedule.initial > 0)) throw new RangeError(`the learning rate must be positive, not ${s.schedule.initial}`);
   if (!['constant', 'poly', 'cosine'].includes(s.schedule.kind)) throw new RangeError(`unknown learning-rate schedule "${s.schedule.kind}"`);

@@ -9,7 +9,7 @@ import type { RunSummary, StopReason, TrainEvent, ValidationResult } from '../pr
 import { initBackend } from './backends';
 import { recalibrateBatchNorm } from './batchNormCalibration';
 import { singleObjectClasses } from '../core/components';
-import { classWeights, resolveLossKind, trainingLoss } from './loss';
+import { classWeights, resolveLossKind, trainingLoss, type LossKind } from './loss';
 import { createUNet, PRESETS, type UNet, type UNetConfig } from './model';
 import { Optimizer } from './optimizer';
 import { Random } from './random';
@@ -81,7 +81,8 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     const data = loadTrainingData(settings);
     // run.json records what `auto` became: prediction must give the network the same inputs.
     settings.coordinateChannels = data.coordinateChannels;
-    settings.loss = resolveLossKind(settings.loss, data.classes);
+    const lossKind = resolveLossKind(settings.loss, data.classes);
+    settings.loss = lossKind;
     record.volumes = data.volumes.map((v) => v.record);
     record.classes = data.classInfo;
     record.network = networkConfig(settings, data.channels, data.classes);
@@ -114,7 +115,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
       validationVoxels: countValidationVoxels(validationVolumes),
     });
     optimizer = new Optimizer(settings.optimizer);
-    const summary = await trainLoop({ settings, net, optimizer, sampler, weights, geometry, validationVolumes, data, record, runDir, emit, hooks });
+    const summary = await trainLoop({ settings, net, optimizer, sampler, weights, lossKind, geometry, validationVolumes, data, record, runDir, emit, hooks });
     record.status = summary.status;
     record.summary = summary;
     record.finishedAt = new Date().toISOString();
@@ -150,6 +151,7 @@ interface LoopContext {
   optimizer: Optimizer;
   sampler: PatchSampler;
   weights: number[];
+  lossKind: LossKind;
   geometry: PatchGeometry;
   validationVolumes: ValidationVolume[];
   data: TrainingData;
@@ -164,7 +166,7 @@ const LOSS_RECORD_EVERY = 5;
 const RECORD_WRITE_MS = 15_000;
 
 async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
-  const { settings, net, optimizer, sampler, weights, geometry, validationVolumes, data, record, runDir, emit, hooks } = ctx;
+  const { settings, net, optimizer, sampler, weights, lossKind, geometry, validationVolumes, data, record, runDir, emit, hooks } = ctx;
   const start = performance.now();
   const elapsed = () => (performance.now() - start) / 1000;
   const budget = settings.minutes !== undefined ? settings.minutes * 60 : Infinity;
@@ -175,8 +177,6 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   const B = settings.batchSize;
   const channels = data.channels;
   const validating = validationVolumes.length > 0;
-  // runTraining resolved 'auto'; a caller of trainLoop alone gets the same resolution.
-  const lossKind = resolveLossKind(settings.loss, data.classes);
 
   let best: ValidationResult | undefined;
   let latest: ValidationResult | undefined;

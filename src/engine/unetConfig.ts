@@ -254,6 +254,7 @@ export function describeNetwork(config: UNetConfig, input: [number, number, numb
   // Check the size first, for a clear error.
   input.forEach((s, axis) => outputLength(config, s, ['z', 'y', 'x'][axis]));
   const skipSizes: number[][] = [];
+  const positions = config.positionChannels ?? 0;
   for (let l = 0; l < config.levels; l++) {
     conv(`enc${l}/conv1`, filters[l][0]);
     conv(`enc${l}/conv2`, filters[l][1]);
@@ -269,7 +270,6 @@ export function describeNetwork(config: UNetConfig, input: [number, number, numb
     rows.push({ name: `up${l}`, kind: 'up-conv 2×2×2, stride 2', outputShape: [...size, channels], parameters: 8 * channels * channels, flops: 2 * channels * channels * voxels() });
     const skip = filters[l][1];
     const cropped = skipSizes[l].some((s, i) => s !== size[i]);
-    const positions = config.positionChannels ?? 0;
     const what = (cropped ? `crop enc${l} + concat` : `concat enc${l}`) + (positions > 0 ? ` + ${positions} position channels` : '');
     rows.push({ name: `concat${l}`, kind: what, outputShape: [...size, skip + channels + positions], parameters: 0, flops: 0 });
     channels += skip + positions;
