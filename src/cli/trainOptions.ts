@@ -28,6 +28,7 @@ export const TRAIN_OPTIONS = {
   'class-weights': { type: 'string' },
   loss: { type: 'string' },
   'foreground-fraction': { type: 'string' },
+  'logit-adjustment': { type: 'string' },
   augment: { type: 'boolean' },
   'no-augment': { type: 'boolean' },
   'no-deform': { type: 'boolean' },
@@ -35,6 +36,9 @@ export const TRAIN_OPTIONS = {
   coordinates: { type: 'boolean' },
   'no-coordinates': { type: 'boolean' },
   'no-position-skip': { type: 'boolean' },
+  annotations: { type: 'boolean' },
+  'no-annotations': { type: 'boolean' },
+  'no-annotation-residual': { type: 'boolean' },
   'all-components': { type: 'boolean' },
   percentiles: { type: 'string' },
   'bn-calibration': { type: 'string' },
@@ -60,6 +64,8 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast
   --loss L              auto (default: ce+dice with several foreground classes, else ce) | ce (weighted
                         cross-entropy, the paper's) | ce+dice (plus soft Dice over the labeled voxels)
   --foreground-fraction F  share of patches centred on a foreground voxel (default 0.5)
+  --logit-adjustment A  prediction lowers each class's logit by A × log(its class weight), taking back
+                        part of the weights' push toward rare classes: 0 to 1 (default 0.5)
   --augment             the paper's augmentation: elastic deformation, rotation, scaling, gray values
                         (default: none, which learned faster in a 10-minute budget)
   --no-deform           with --augment: without the elastic deformation
@@ -72,6 +78,13 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast
   --no-coordinates      never give the coordinate channels
   --no-position-skip    with coordinates: only the first layer reads them (default: every synthesis
                         block reads them again)
+  --annotations         annotation channels: the network also reads, for every voxel, the class of the
+                        nearest annotated voxel and how near it is (trained leaving slices out);
+                        segmenting then needs the volume's labels. Default: with one training volume
+                        and several foreground classes
+  --no-annotations      never give the annotation channels
+  --no-annotation-residual  with annotations: only the first layer reads them (default: a learned trust
+                        map also adds the nearest annotation's class to the logits)
   --all-components      keep every predicted island (default: a class drawn as one object keeps
                         only its largest 3D component)
   --bn-calibration N    batch-norm statistics re-estimated over N plain patches before saving (engine default)
@@ -132,6 +145,7 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
     input.loss = values.loss;
   }
   input.foregroundFraction = parseNumber(values['foreground-fraction'], '--foreground-fraction', 0, 1);
+  input.logitAdjustment = parseNumber(values['logit-adjustment'], '--logit-adjustment', 0, 1);
   if (values.augment && values['no-augment']) throw new UsageError('--augment and --no-augment contradict each other');
   // Training augments nothing unless asked (see TRAINING_AUGMENTATION); --augment turns on the paper's.
   const on = !!values.augment;
@@ -140,6 +154,10 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
   if (values.coordinates) input.coordinateChannels = true;
   if (values['no-coordinates']) input.coordinateChannels = false;
   if (values['no-position-skip']) input.network!.positionSkip = false;
+  if (values.annotations && values['no-annotations']) throw new UsageError('--annotations and --no-annotations contradict each other');
+  if (values.annotations) input.annotationChannels = true;
+  if (values['no-annotations']) input.annotationChannels = false;
+  if (values['no-annotation-residual']) input.network!.annotationResidual = false;
   if (values['all-components']) input.keepLargestComponent = false;
   if (values.percentiles !== undefined) {
     const [low, high] = values.percentiles.split(',').map((t) => Number(t.trim()));

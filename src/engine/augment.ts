@@ -147,12 +147,13 @@ export function randomPatchTransform(size: Vec3, spacing: Vec3, settings: Augmen
 
 /**
  * Gray-value augmentation in place on a patch (channels last, `channels` interleaved):
- * gamma on the patch's range, then contrast around the mean, then brightness.
+ * gamma on the patch's range, then contrast around the mean, then brightness. Only the image's
+ * channels `[first, end)` change: annotation and coordinate channels are not gray values.
  */
-export function augmentGrayValues(patch: Float32Array, channels: number, settings: AugmentationSettings['grayValue'], rng: Random): void {
+export function augmentGrayValues(patch: Float32Array, channels: number, settings: AugmentationSettings['grayValue'], rng: Random, first = 0, end = channels): void {
   if (!settings.enabled) return;
   const voxels = patch.length / channels;
-  for (let c = 0; c < channels; c++) {
+  for (let c = first; c < end; c++) {
     let min = Infinity;
     let max = -Infinity;
     let sum = 0;

@@ -197,14 +197,22 @@ async function trainRun(job: TrainAndPredict, hooks: CrossvalHooks): Promise<{ s
 
 /**
  * Predicts the volume a run was trained on (semi-automated: the run's only volume), with the
- * normalization stored in its run.json.
+ * normalization stored in its run.json; a run with annotation channels reads `sparse`, the
+ * labels it trained on.
  */
-async function predictTrainingVolume(runDir: string, label: string, image: Volume, tiling: PredictionTiling | undefined, hooks: CrossvalHooks): Promise<{ labels: Uint8Array | Uint16Array; seconds: number }> {
+async function predictTrainingVolume(
+  runDir: string,
+  label: string,
+  image: Volume,
+  sparse: Uint8Array | Uint16Array,
+  tiling: PredictionTiling | undefined,
+  hooks: CrossvalHooks,
+): Promise<{ labels: Uint8Array | Uint16Array; seconds: number }> {
   const run = await loadRun(runDir);
   try {
     const stored = run.record.volumes[0]?.normalization;
     if (!stored) throw new Error(`internal: the run in ${runDir} records no normalization`);
-    const predicted = await predictVolume(run.net, image, stored, { ...tiling, ...runPredictOptions(run.record), signal: hooks.signal, onProgress: (p) => hooks.onPredictProgress?.(label, p) });
+    const predicted = await predictVolume(run.net, image, stored, { ...tiling, ...runPredictOptions(run.record, image, sparse), signal: hooks.signal, onProgress: (p) => hooks.onPredictProgress?.(label, p) });
     return { labels: predicted.labels, seconds: predicted.seconds };
   } finally {
     run.net.dispose();
@@ -244,7 +252,7 @@ export async function semiAutomatedCrossval(options: SemiCrossvalOptions, hooks:
     firstSettings ??= settings;
     const trainSeconds = (performance.now() - t0) / 1000;
     const trainCpuSeconds = cpuSeconds() - cpu0;
-    const predicted = await predictTrainingVolume(runDir, label, image, options.tiling, hooks);
+    const predicted = await predictTrainingVolume(runDir, label, image, input.sparse, options.tiling, hooks);
     const outcome: RunOutcome = { label, runDir, iterations: summary.iterations, stopReason: summary.stopReason, trainSeconds, predictSeconds: predicted.seconds, trainCpuSeconds };
     try {
       outcome.backend = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')).backend;
@@ -346,6 +354,9 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
   const convention = options.labelsConvention ?? 'auto';
   const all = [...options.volumes, ...(options.test ?? [])];
   if (options.volumes.length === 0) throw new RangeError('no training volumes');
+  // The test volumes come without annotations: a network that reads them has nothing to read.
+  if (options.training.annotationChannels === true) throw new RangeError('the fully-automated experiment segments volumes that carry no annotations: annotation channels do not apply to it');
+  const training: TrainingInput = { ...options.training, annotationChannels: false };
   const loaded = all.map((pair) => {
     const image = readVolumeFile(pair.image, { allFrames: true });
     return { pair, image, labels: readLabelsOnGrid(pair, image, convention) };
@@ -371,7 +382,7 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
     const t0 = performance.now();
     const cpu0 = cpuSeconds();
     const { summary, runDir, settings } = await trainRun(
-      { label, dir, volumes: train.map((i) => ({ image: loaded[i].pair.image, labels: trainingLabels[i], dims: loaded[i].image.dims, affine: loaded[i].image.affine })), classes, names, training: options.training },
+      { label, dir, volumes: train.map((i) => ({ image: loaded[i].pair.image, labels: trainingLabels[i], dims: loaded[i].image.dims, affine: loaded[i].image.affine })), classes, names, training },
       hooks,
     );
     firstSettings ??= settings;
@@ -385,7 +396,7 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
         const { pair, image, labels } = loaded[i];
         const predicted = await predictVolume(run.net, image, computeNormalization(image, settings.normalization), {
           ...options.tiling,
-          ...runPredictOptions(run.record),
+          ...runPredictOptions(run.record, image),
           signal: hooks.signal,
           onProgress: (p) => hooks.onPredictProgress?.(`${label}: ${path.basename(pair.image)}`, p),
         });

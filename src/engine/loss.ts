@@ -26,6 +26,18 @@ export const AUTO_UNWEIGHTED_SHARE = 0.05;
  * Weights are scaled so that the average weight over the labeled voxels is 1; a class with no
  * labeled voxel gets the largest weight of the others (it never contributes anyway).
  */
+/**
+ * Per-class amounts to subtract from the logits at prediction: `fraction` × log(weight). A
+ * weighted loss shifts the trained network's decisions toward the classes it weighs up, by
+ * log(weight) in the logits when it has fitted (the logit adjustment of Menon et al., ICLR 2021);
+ * subtracting part of that keeps what the weights did for learning a rare class and takes back
+ * part of the over-prediction. A weight of 0 or less leaves its class alone. All zeros for equal
+ * weights or a fraction of 0.
+ */
+export function logitAdjustment(weights: readonly number[], fraction: number): number[] {
+  return weights.map((w) => (w > 0 && fraction > 0 ? fraction * Math.log(w) : 0));
+}
+
 export function classWeights(counts: readonly number[], weighting: ClassWeighting | readonly number[]): number[] {
   if (typeof weighting !== 'string') {
     if (weighting.length !== counts.length) throw new RangeError(`${weighting.length} class weights for ${counts.length} classes`);

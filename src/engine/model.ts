@@ -82,7 +82,7 @@ class UNet3D implements UNet {
 
   private conv(name: string): ConvLayer {
     const layer: ConvLayer = { name, kernel: this.variable(`${name}/kernel`), bias: this.variable(`${name}/bias`) };
-    if (this.config.batchNorm && name !== 'final') {
+    if (this.config.batchNorm && name !== 'final' && name !== 'trust') {
       layer.bn = {
         gamma: this.variable(`${name}/bn/gamma`),
         beta: this.variable(`${name}/bn/beta`),
@@ -108,6 +108,7 @@ class UNet3D implements UNet {
       return layer.bn ? ops.batchNormRelu(y, layer.bn, training) : ops.relu(y);
     };
     const positionChannels = this.config.positionChannels ?? 0;
+    const residual = this.config.annotationResidual ?? 0;
     return tf.tidy(() => {
       let x = input;
       const skips: Tensor5D[] = [];
@@ -133,7 +134,11 @@ class UNet3D implements UNet {
         x = block(`dec${l}/conv2`, [block(`dec${l}/conv1`, inputs)]);
       }
       const final = this.conv('final');
-      return ops.conv([x], final.kernel as Tensor as Tensor5D, final.bias as Tensor as Tensor1D, 'valid');
+      const logits = ops.conv([x], final.kernel as Tensor as Tensor5D, final.bias as Tensor as Tensor1D, 'valid');
+      if (residual === 0) return logits;
+      const trust = this.conv('trust');
+      const t = tf.softplus(ops.conv([x], trust.kernel as Tensor as Tensor5D, trust.bias as Tensor as Tensor1D, 'valid'));
+      return tf.add(logits, tf.mul(t, annotationOneHot(input, residual, logits.shape))) as Tensor5D;
     });
   }
 
@@ -175,6 +180,19 @@ class UNet3D implements UNet {
     for (const v of this.variables.values()) v.dispose();
     this.variables.clear();
   }
+}
+
+/**
+ * The first `classes` channels of `input` (the annotation one-hot) on the output grid `out`:
+ * centre-cropped for a 'valid' network. Sliced as a [voxels, channels] matrix, like the
+ * positions: the wasm backend's 5-D channel slice is ~20× slower.
+ */
+function annotationOneHot(input: Tensor5D, classes: number, out: number[]): Tensor5D {
+  const [n, d, h, w, c] = input.shape;
+  const columns = tf.slice(tf.reshape(input, [-1, c]), [0, 0], [-1, classes]);
+  const oneHot = tf.reshape(columns, [n, d, h, w, classes]) as Tensor5D;
+  if (d === out[1] && h === out[2] && w === out[3]) return oneHot;
+  return tf.slice(oneHot, [0, (d - out[1]) / 2, (h - out[2]) / 2, (w - out[3]) / 2, 0], [n, out[1], out[2], out[3], classes]);
 }
 
 const MODEL_FILE = 'model.json';

@@ -17,8 +17,10 @@ import { fileRecord, readRunRecord, runModelDir, type RunRecord } from './runFol
 import { loadUNet, type UNet } from './model';
 import { computeNormalization, normalizeVolume, volumeChannels, COORDINATE_SCALE_MM, DEFAULT_NORMALIZATION, type VolumeNormalization } from './normalize';
 import { planPrediction, type PredictionTiling } from './predictionPlan';
+import { logitAdjustment } from './loss';
 import { tf } from './tf';
 import { keepLargestComponent } from '../core/components';
+import { annotationChannelCount, annotationField, writeAnnotationChannels, type AnnotationField } from '../core/annotationField';
 
 /** Progress after each tile. */
 export interface TileProgress {
@@ -39,6 +41,13 @@ export interface PredictOptions extends PredictionTiling {
    * beyond the borders as in training.
    */
   coordinateChannels?: boolean;
+  /**
+   * The network also reads annotation channels before the image's (a run trained with
+   * `annotationChannels`): the nearest annotation of every voxel of this volume.
+   */
+  annotation?: AnnotationField;
+  /** Subtracted from the network's logits per class (index c = class c) before blending and the decision: see logitAdjustment. */
+  logitAdjustment?: readonly number[];
   /** Also return per-class probabilities (uint8, 0–255). */
   probabilities?: boolean;
   /** Label values reduced to their largest 3D component (each island takes the label around it; see keepLargestComponent). */
@@ -109,29 +118,45 @@ function tiledSource(volume: Volume, normalization: VolumeNormalization): { imag
 }
 
 /**
- * Appends the three coordinate channels of withCoordinateChannels to an input tile: each voxel's
- * position in mm from the volume's centre over COORDINATE_SCALE_MM, at the mirrored voxel where
- * the tile reaches outside (the training sampler mirrors the coordinate channels with the image).
+ * Builds the network's input tile from the image's: the annotation channels first (the nearest
+ * annotation's class and nearness, see src/core/annotationField.ts), then the image's channels,
+ * then the three coordinate channels of withCoordinateChannels (each voxel's position in mm from
+ * the volume's centre over COORDINATE_SCALE_MM). Beyond the borders both are read at the mirrored
+ * voxel, as the training sampler reads them.
  */
-function coordinateAppender(volume: Volume, imageChannels: number, inputSize: Vec3): (input: Float32Array, tile: Tile) => Float32Array {
+function tileAssembler(
+  volume: Volume,
+  imageChannels: number,
+  inputSize: Vec3,
+  extra: { annotation?: AnnotationField; coordinates: boolean },
+): (input: Float32Array, tile: Tile) => Float32Array {
   const [sx, sy, sz] = inputSize;
-  const out = new Float32Array(sx * sy * sz * (imageChannels + 3));
-  const axis = (a: number, start: number, size: number) =>
-    Float32Array.from({ length: size }, (_, i) => ((reflectIndex(start + i, volume.dims[a]) - (volume.dims[a] - 1) / 2) * volume.spacing[a]) / COORDINATE_SCALE_MM);
+  const { annotation, coordinates } = extra;
+  const A = annotation ? annotationChannelCount(annotation.classes) : 0;
+  const C = A + imageChannels + (coordinates ? 3 : 0);
+  const out = new Float32Array(sx * sy * sz * C);
+  const [nx, ny] = volume.dims;
+  const voxel = (a: number, start: number, size: number) => Int32Array.from({ length: size }, (_, i) => reflectIndex(start + i, volume.dims[a]));
+  const position = (a: number, index: Int32Array) => Float32Array.from(index, (i) => ((i - (volume.dims[a] - 1) / 2) * volume.spacing[a]) / COORDINATE_SCALE_MM);
   return (input, tile) => {
     const [x0, y0, z0] = tile.input.start;
-    const cx = axis(0, x0, sx);
-    const cy = axis(1, y0, sy);
-    const cz = axis(2, z0, sz);
-    const C = imageChannels + 3;
+    const ix = voxel(0, x0, sx);
+    const iy = voxel(1, y0, sy);
+    const iz = voxel(2, z0, sz);
+    const cx = position(0, ix);
+    const cy = position(1, iy);
+    const cz = position(2, iz);
     for (let k = 0, v = 0; k < sz; k++) {
       for (let j = 0; j < sy; j++) {
         for (let i = 0; i < sx; i++, v++) {
           const o = v * C;
-          for (let c = 0; c < imageChannels; c++) out[o + c] = input[v * imageChannels + c];
-          out[o + imageChannels] = cx[i];
-          out[o + imageChannels + 1] = cy[j];
-          out[o + imageChannels + 2] = cz[k];
+          if (annotation) writeAnnotationChannels(annotation, ix[i] + nx * (iy[j] + ny * iz[k]), out, o);
+          for (let c = 0; c < imageChannels; c++) out[o + A + c] = input[v * imageChannels + c];
+          if (coordinates) {
+            out[o + A + imageChannels] = cx[i];
+            out[o + A + imageChannels + 1] = cy[j];
+            out[o + A + imageChannels + 2] = cz[k];
+          }
         }
       }
     }
@@ -146,15 +171,27 @@ function coordinateAppender(volume: Volume, imageChannels: number, inputSize: Ve
 export async function predictVolume(net: UNet, volume: Volume, normalization: VolumeNormalization, options: PredictOptions = {}): Promise<VolumePrediction> {
   const imageChannels = volumeChannels(volume);
   const coordinates = options.coordinateChannels ?? false;
-  const channels = imageChannels + (coordinates ? 3 : 0);
+  const annotation = options.annotation;
+  if (annotation && annotation.dims.join() !== volume.dims.join()) {
+    throw new RangeError(`the annotations are on a ${annotation.dims.join('×')} grid, the image is ${volume.dims.join('×')}`);
+  }
+  if (annotation && annotation.classes !== net.config.classes) {
+    throw new RangeError(`the annotations have ${annotation.classes} classes, the network ${net.config.classes}`);
+  }
+  const annotationChannels = annotation ? annotationChannelCount(annotation.classes) : 0;
+  const channels = annotationChannels + imageChannels + (coordinates ? 3 : 0);
   if (channels !== net.config.inChannels) {
+    const extras = [annotation ? `${annotationChannels} annotation channels` : '', coordinates ? '3 coordinate channels' : ''].filter(Boolean);
     throw new RangeError(
-      `the network takes ${net.config.inChannels} channel(s) but the image has ${imageChannels}${coordinates ? ' (plus 3 coordinate channels)' : ''}`,
+      `the network takes ${net.config.inChannels} channel(s) but the image has ${imageChannels}${extras.length > 0 ? ` (plus ${extras.join(' and ')})` : ''}`,
     );
   }
   const plan = planPrediction(net, volume.dims, options);
   const { image, prepare } = tiledSource(volume, normalization);
-  const withCoordinates = coordinates ? coordinateAppender(volume, imageChannels, plan.inputSize) : undefined;
+  const K = net.config.classes;
+  const adjustment = options.logitAdjustment?.some((a) => a !== 0) ? options.logitAdjustment : undefined;
+  if (adjustment && adjustment.length !== K) throw new RangeError(`the logit adjustment has ${adjustment.length} classes, the network ${K}`);
+  const assemble = coordinates || annotation ? tileAssembler(volume, imageChannels, plan.inputSize, { annotation, coordinates }) : undefined;
   const voxels = volume.dims[0] * volume.dims[1] * volume.dims[2];
   const start = performance.now();
   let doneVoxels = 0;
@@ -168,7 +205,9 @@ export async function predictVolume(net: UNet, volume: Volume, normalization: Vo
       // Let the event loop turn once per tile, so that an abort (a worker's 'cancel') is seen.
       await new Promise<void>((resolve) => setImmediate(resolve));
       prepare(input);
-      return runNetworkOnTile(net, withCoordinates ? withCoordinates(input, tile) : input, plan.inputSize, channels, plan.tile);
+      const logits = await runNetworkOnTile(net, assemble ? assemble(input, tile) : input, plan.inputSize, channels, plan.tile);
+      if (adjustment) for (let i = 0; i < logits.length; i++) logits[i] -= adjustment[i % K];
+      return logits;
     },
     onProgress: (done: number, total: number, tile: Tile) => {
       doneVoxels += tile.output.size[0] * tile.output.size[1] * tile.output.size[2];
@@ -188,10 +227,40 @@ export async function predictVolume(net: UNet, volume: Volume, normalization: Vo
 
 /**
  * The prediction options a run fixes, read from its run.json: whether its network reads
- * coordinate channels, and which classes keep only their largest component.
+ * coordinate channels, which classes keep only their largest component, how much of its class
+ * weighting's shift the decision takes back (logitAdjustment), and, for a run with
+ * annotation channels, the nearest-annotation field of `volume` made from `annotations` (its
+ * sparse labels on its grid: 0 = unlabeled, c + 1 = class c). Throws AnnotationsNeededError when
+ * such a run is given no annotations.
  */
-export function runPredictOptions(record: RunRecord): Pick<PredictOptions, 'coordinateChannels' | 'singleObjectClasses'> {
-  return { coordinateChannels: record.settings.coordinateChannels === true, singleObjectClasses: record.singleObjectClasses };
+export function runPredictOptions(
+  record: RunRecord,
+  volume: Pick<Volume, 'dims' | 'spacing'>,
+  annotations?: Uint8Array | Uint16Array,
+): Pick<PredictOptions, 'coordinateChannels' | 'singleObjectClasses' | 'annotation' | 'logitAdjustment'> {
+  const options: Pick<PredictOptions, 'coordinateChannels' | 'singleObjectClasses' | 'annotation' | 'logitAdjustment'> = {
+    coordinateChannels: record.settings.coordinateChannels === true,
+    singleObjectClasses: record.singleObjectClasses,
+    // Runs from before the setting have none (and a cancelled run may keep `auto`): no adjustment.
+    logitAdjustment: logitAdjustment(record.classWeights ?? [], typeof record.settings.logitAdjustment === 'number' ? record.settings.logitAdjustment : 0),
+  };
+  if (record.settings.annotationChannels === true) {
+    const voxels = volume.dims[0] * volume.dims[1] * volume.dims[2];
+    if (!annotations || !annotations.some((v) => v !== 0)) throw new AnnotationsNeededError();
+    if (annotations.length !== voxels) throw new RangeError(`the annotations have ${annotations.length} voxels, the image ${voxels}`);
+    options.annotation = annotationField(annotations, volume.dims, volume.spacing, record.classes?.length ?? record.network?.classes ?? 2);
+  }
+  return options;
+}
+
+/** A run with annotation channels was asked to segment a volume without annotations. */
+export class AnnotationsNeededError extends Error {
+  constructor() {
+    super(
+      'this run reads the annotations of the volume it segments (it was trained with annotation channels, the default for one volume with several classes): give that volume\'s label file with some annotated slices, or train with annotation channels off to segment volumes that have none',
+    );
+    this.name = 'AnnotationsNeededError';
+  }
 }
 
 /** A run's model, ready to predict with. */

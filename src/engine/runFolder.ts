@@ -89,6 +89,11 @@ export interface RunRecord {
    * training labels show as one object, when the settings ask for it (empty otherwise).
    */
   singleObjectClasses?: number[];
+  /**
+   * How `logitAdjustment: 'auto'` was chosen: the mean foreground IoU of each fraction tried on
+   * `voxels` voxels of slices the network was not given (see calibrateLogitAdjustment).
+   */
+  logitCalibration?: { fractions: number[]; meanIoU: (number | null)[]; voxels: number };
   volumes: VolumeRecord[];
   /** The metrics over time. */
   loss: LossRecord[];

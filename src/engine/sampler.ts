@@ -5,6 +5,7 @@
  * the image trilinearly, the labels by nearest neighbour (so label values stay in their set and
  * unlabeled stays unlabeled).
  */
+import { annotationChannelCount, writeAnnotationChannels, type AnnotationField } from '../core/annotationField';
 import type { Vec3 } from '../core/geometry';
 import { augmentGrayValues, IDENTITY_TRANSFORM, randomPatchTransform, type AugmentationSettings, type PatchTransform } from './augment';
 import type { NormalizedImage } from './normalize';
@@ -26,6 +27,16 @@ export interface TrainingVolume {
   name: string;
   image: NormalizedImage;
   labels: LabelArray;
+  /**
+   * The nearest annotation of every voxel, for a network with annotation channels: they come
+   * first in a patch, before the image's channels. Built without the slices `labels` holds.
+   */
+  annotation?: AnnotationField;
+}
+
+/** Input channels of a patch of `v`: its annotation channels, then the image's. */
+export function patchChannels(v: Pick<TrainingVolume, 'image' | 'annotation'>): number {
+  return (v.annotation ? annotationChannelCount(v.annotation.classes) : 0) + v.image.channels;
 }
 
 /** A batch ready for the network: NDHWC image and NDHW labels (0 = unlabeled). */
@@ -72,16 +83,20 @@ export function samplePatch(
   transform: PatchTransform,
   imageOut: Float32Array,
   labelsOut?: Int32Array,
+  annotation?: AnnotationField,
 ): void {
   const [nx, ny, nz] = image.dims;
   const C = image.channels;
+  const A = annotation ? annotationChannelCount(annotation.classes) : 0;
+  const CT = A + C;
   const src = image.data;
   const [px, py, pz] = geometry.input;
   const anchor = patchAnchor(geometry.input);
   const m = transform.matrix;
   const field = transform.field?.data;
   if (transform.field && transform.field.size.some((s, a) => s !== geometry.input[a])) throw new RangeError('the displacement field does not match the input patch');
-  if (imageOut.length !== px * py * pz * C) throw new RangeError('image buffer size does not match the patch');
+  if (imageOut.length !== px * py * pz * CT) throw new RangeError('image buffer size does not match the patch');
+  if (annotation && annotation.dims.join() !== image.dims.join()) throw new RangeError('the annotation field is not on the image grid');
   const plane = nx * ny;
   const coordinate = (qx: number, qy: number, qz: number, q: number): [number, number, number] => {
     const dx = qx - anchor[0];
@@ -126,8 +141,10 @@ export function samplePatch(
           const c11 = src[i011 + c] + (src[i111 + c] - src[i011 + c]) * wx;
           const c0 = c00 + (c10 - c00) * wy;
           const c1 = c01 + (c11 - c01) * wy;
-          imageOut[q * C + c] = c0 + (c1 - c0) * wz;
+          imageOut[q * CT + A + c] = c0 + (c1 - c0) * wz;
         }
+        // Annotation channels by nearest neighbour, like the labels.
+        if (annotation) writeAnnotationChannels(annotation, Math.round(x) + nx * Math.round(y) + plane * Math.round(z), imageOut, q * CT);
       }
     }
   }
@@ -198,11 +215,11 @@ export class PatchSampler {
     private readonly rng: Random,
   ) {
     if (volumes.length === 0) throw new RangeError('no volumes to train on');
-    const channels = volumes[0].image.channels;
+    const channels = patchChannels(volumes[0]);
     for (const v of volumes) {
       const n = v.image.dims[0] * v.image.dims[1] * v.image.dims[2];
       if (v.labels.length !== n) throw new RangeError(`${v.name}: the labels have ${v.labels.length} voxels, the image ${n}`);
-      if (v.image.channels !== channels) throw new RangeError(`${v.name}: ${v.image.channels} channels, the first volume has ${channels}`);
+      if (patchChannels(v) !== channels) throw new RangeError(`${v.name}: ${patchChannels(v)} input channels, the first volume has ${channels}`);
     }
     this.index = volumes.map((v) => indexLabels(v.labels, options.classes));
     this.index.forEach((ix, i) => {
@@ -243,13 +260,13 @@ export class PatchSampler {
    */
   uniformBatch(n: number): Float32Array {
     const { geometry } = this.options;
-    const channels = this.volumes[0].image.channels;
+    const channels = patchChannels(this.volumes[0]);
     const inVoxels = geometry.input[0] * geometry.input[1] * geometry.input[2] * channels;
     const image = new Float32Array(n * inVoxels);
     for (let b = 0; b < n; b++) {
       const v = this.volumes[this.rng.int(this.volumes.length)];
       const centre = v.image.dims.map((d) => this.rng.int(d)) as Vec3;
-      samplePatch(v.image, undefined, centre, geometry, IDENTITY_TRANSFORM, image.subarray(b * inVoxels, (b + 1) * inVoxels));
+      samplePatch(v.image, undefined, centre, geometry, IDENTITY_TRANSFORM, image.subarray(b * inVoxels, (b + 1) * inVoxels), undefined, v.annotation);
     }
     return image;
   }
@@ -257,7 +274,7 @@ export class PatchSampler {
   /** Draws `n` patches into one batch. */
   batch(n: number): PatchBatch {
     const { geometry, augmentation } = this.options;
-    const channels = this.volumes[0].image.channels;
+    const channels = patchChannels(this.volumes[0]);
     const inVoxels = geometry.input[0] * geometry.input[1] * geometry.input[2];
     const outVoxels = geometry.output[0] * geometry.output[1] * geometry.output[2];
     const image = new Float32Array(n * inVoxels * channels);
@@ -267,16 +284,17 @@ export class PatchSampler {
       const v = this.volumes[volume];
       const transform = randomPatchTransform(geometry.input, v.image.spacing, augmentation, this.rng);
       const imageOut = image.subarray(b * inVoxels * channels, (b + 1) * inVoxels * channels);
-      samplePatch(v.image, v.labels, centre, geometry, transform, imageOut, labels.subarray(b * outVoxels, (b + 1) * outVoxels));
-      augmentGrayValues(imageOut, channels, augmentation.grayValue, this.rng);
+      samplePatch(v.image, v.labels, centre, geometry, transform, imageOut, labels.subarray(b * outVoxels, (b + 1) * outVoxels), v.annotation);
+      const first = channels - v.image.channels;
+      augmentGrayValues(imageOut, channels, augmentation.grayValue, this.rng, first, first + v.image.normalization.channels.length);
     }
     return { image, labels, n };
   }
 }
 
 /** Extracts a plain (unaugmented) patch whose anchor voxel is `centre`. */
-export function extractPatch(image: NormalizedImage, centre: Vec3, geometry: PatchGeometry): Float32Array {
-  const out = new Float32Array(geometry.input[0] * geometry.input[1] * geometry.input[2] * image.channels);
-  samplePatch(image, undefined, centre, geometry, IDENTITY_TRANSFORM, out);
+export function extractPatch(image: NormalizedImage, centre: Vec3, geometry: PatchGeometry, annotation?: AnnotationField): Float32Array {
+  const out = new Float32Array(geometry.input[0] * geometry.input[1] * geometry.input[2] * patchChannels({ image, annotation }));
+  samplePatch(image, undefined, centre, geometry, IDENTITY_TRANSFORM, out, undefined, annotation);
   return out;
 }

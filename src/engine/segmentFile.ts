@@ -31,8 +31,11 @@ import { readVolumeFile } from '../core/readVolume';
 import type { ClassInfo } from '../protocol/worker';
 import { initBackend, type BackendName, type BackendReport } from './backends';
 import { planPrediction } from './predictionPlan';
-import { loadRun, normalizationFor, predictVolume, runPredictOptions, type CheckpointChoice, type NormalizationSource, type TileProgress } from './predict';
-import type { RunRecord } from './runFolder';
+import { AnnotationsNeededError, loadRun, normalizationFor, predictVolume, runPredictOptions, type CheckpointChoice, type NormalizationSource, type TileProgress } from './predict';
+import { fileRecord, type RunRecord } from './runFolder';
+import type { LabelArray } from './sampler';
+import { readLabelMapOnGrid } from './trainingData';
+import type { Volume } from '../core/volume';
 
 /** What to segment and where to write it. Paths absolute or relative to the process's folder. */
 export interface SegmentOptions {
@@ -42,6 +45,12 @@ export interface SegmentOptions {
   image: string;
   /** The label output, `.nii.gz` or `.nii`; default `NAME.seg.nii.gz` beside the image. */
   out?: string;
+  /**
+   * The image's sparse label file (editor's convention: 0 = unlabeled), for a run with annotation
+   * channels, which reads the volume's own annotations. Default: the label file the run trained
+   * this image with (same content), as run.json names it, if it is still there.
+   */
+  labels?: string;
   /** Also write the class probabilities here (4D uint8 NIfTI). */
   probabilities?: string;
   /** Output tile (x, y, z) and overlap of blended tiles (see PredictionTiling). */
@@ -143,6 +152,22 @@ export function runClasses(record: RunRecord): LabelClass[] {
   });
 }
 
+/**
+ * The sparse labels a run with annotation channels reads for `imageFile`: those of `labelsFile`,
+ * else of the label file the run trained this image with. Throws AnnotationsNeededError when
+ * there is none.
+ */
+function readAnnotations(record: RunRecord, imageFile: string, image: Volume, labelsFile: string | undefined): LabelArray {
+  let file = labelsFile === undefined ? undefined : path.resolve(labelsFile);
+  if (file === undefined) {
+    const sha = fileRecord(imageFile).sha256;
+    const trained = record.volumes.find((v) => v.image.sha256 === sha)?.labels.path;
+    if (trained && fs.existsSync(trained)) file = trained;
+  }
+  if (file === undefined) throw new AnnotationsNeededError();
+  return readLabelMapOnGrid(file, image, imageFile).labels;
+}
+
 /** Segments one image with a run and writes the files listed in the module comment. */
 export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentHooks = {}): Promise<SegmentResult> {
   const t0 = performance.now();
@@ -175,9 +200,10 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
       blend: plan.blend,
       normalization: source,
     });
+    const annotations = run.record.settings.annotationChannels === true ? readAnnotations(run.record, image, volume, options.labels) : undefined;
     const predicted = await predictVolume(run.net, volume, normalization, {
       ...tiling,
-      ...runPredictOptions(run.record),
+      ...runPredictOptions(run.record, volume, annotations),
       probabilities: probabilitiesFile !== undefined,
       signal: hooks.signal,
       onProgress: hooks.onProgress,

@@ -60,6 +60,11 @@ export interface NetworkSettings {
    * positionChannels). Default true.
    */
   positionSkip?: boolean;
+  /**
+   * With annotation channels, add trust × the nearest annotation's one-hot to the logits
+   * (UNetConfig annotationResidual). Default true.
+   */
+  annotationResidual?: boolean;
 }
 
 /** Whether `text` names a loss setting: a LossKind or 'auto'. (Here, not in loss.ts: the extension host reads settings and must not load TensorFlow.js.) */
@@ -112,6 +117,15 @@ export interface TrainSettings {
    * and run.json records what it became.
    */
   loss: LossKind | 'auto';
+  /**
+   * The fraction (0–1) of the class weights' shift that prediction takes back: each class's logit
+   * is lowered by this × log(its weight) (see logitAdjustment in loss.ts). No effect with equal
+   * weights (the default for one foreground class). `auto` (the default): chosen at the end of
+   * training among 0, ¼, ½, ¾ and 1 by the IoU on slices the network was not given — the
+   * left-out slices with annotation channels, and the validation slices — and 0 when there are
+   * none; validations before that use 0. run.json records the fraction chosen.
+   */
+  logitAdjustment: number | 'auto';
   /** Probability that a patch is centred on a foreground voxel. */
   foregroundFraction: number;
   augmentation: AugmentationSettings;
@@ -125,6 +139,14 @@ export interface TrainSettings {
    * run.json records that.
    */
   coordinateChannels: boolean | 'auto';
+  /**
+   * Give the network the annotations of the volume it segments as input channels: for every
+   * voxel, the class of the nearest annotated voxel and its nearness (src/core/annotationField.ts).
+   * Training leaves slices out so that the network never reads the annotation it is scored on
+   * (leaveOutVolumes); segmenting then needs the volume's label file. `auto` (the default): see
+   * useAnnotationChannels. Training resolves `auto`, and run.json records what it became.
+   */
+  annotationChannels: boolean | 'auto';
   /**
    * After prediction, keep only the largest 3D component of each class the user drew as one
    * object (see singleObjectClasses in src/core/components.ts); the rest becomes background.
@@ -176,10 +198,12 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
     schedule,
     classWeighting: input.classWeighting ?? 'auto',
     loss: input.loss ?? 'auto',
+    logitAdjustment: input.logitAdjustment ?? 'auto',
     foregroundFraction: input.foregroundFraction ?? 0.5,
     augmentation: augmentationSettings(input.augmentation, TRAINING_AUGMENTATION),
     normalization: { ...DEFAULT_NORMALIZATION, ...input.normalization },
     coordinateChannels: input.coordinateChannels ?? 'auto',
+    annotationChannels: input.annotationChannels ?? 'auto',
     keepLargestComponent: input.keepLargestComponent ?? true,
     classNames: input.classNames,
     classes: input.classes,
@@ -209,6 +233,8 @@ export function checkSettings(s: TrainSettings): void {
   if (!(Number.isInteger(s.batchNormCalibration) && s.batchNormCalibration >= 0)) throw new RangeError(`batch-norm calibration must be an integer ≥ 0, not ${s.batchNormCalibration}`);
   if (!(Number.isInteger(s.patience) && s.patience >= 0)) throw new RangeError(`patience must be an integer ≥ 0, not ${s.patience}`);
   if (s.patchSize) s.patchSize.forEach((n) => positiveInteger(n, 'patch size'));
+  if (s.logitAdjustment !== 'auto' && !(s.logitAdjustment >= 0 && s.logitAdjustment <= 1)) throw new RangeError(`the logit adjustment must be in [0, 1], not ${s.logitAdjustment}`);
+  if (s.annotationChannels !== 'auto' && typeof s.annotationChannels !== 'boolean') throw new RangeError(`annotation channels must be true, false or 'auto', not ${String(s.annotationChannels)}`);
   if (!isLossSetting(s.loss)) throw new RangeError(`the loss must be 'auto', 'ce' or 'ce+dice', not '${String(s.loss)}'`);
   if (!(s.foregroundFraction >= 0 && s.foregroundFraction <= 1)) throw new RangeError(`the foreground fraction must be in [0, 1], not ${s.foregroundFraction}`);
   if (!(s.schedule.initial > 0)) throw new RangeError(`the learning rate must be positive, not ${s.schedule.initial}`);

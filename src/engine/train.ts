@@ -9,7 +9,7 @@ import type { RunSummary, StopReason, TrainEvent, ValidationResult } from '../pr
 import { initBackend } from './backends';
 import { recalibrateBatchNorm } from './batchNormCalibration';
 import { singleObjectClasses } from '../core/components';
-import { classWeights, resolveLossKind, trainingLoss, type LossKind } from './loss';
+import { classWeights, logitAdjustment, resolveLossKind, trainingLoss, type LossKind } from './loss';
 import { createUNet, PRESETS, type UNet, type UNetConfig } from './model';
 import { Optimizer } from './optimizer';
 import { Random } from './random';
@@ -19,7 +19,7 @@ import { learningRateAt } from './schedule';
 import { choosePatchSize, type TrainSettings } from './settings';
 import { tf } from './tf';
 import { loadTrainingData, type TrainingData } from './trainingData';
-import { validate, type ValidationVolume } from './validation';
+import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate, type ValidationVolume } from './validation';
 
 export interface TrainHooks {
   onEvent?(event: TrainEvent): void;
@@ -38,6 +38,8 @@ export function networkConfig(settings: TrainSettings, channels: number, classes
   if (changes.levels !== undefined || changes.baseFilters !== undefined) delete config.filters;
   // Coordinate channels come after the image's (withCoordinateChannels): the last three inputs.
   if (settings.coordinateChannels === true && changes.positionSkip !== false) config.positionChannels = 3;
+  // Annotation channels come first: the nearest annotation's one-hot, then its nearness.
+  if (settings.annotationChannels === true && changes.annotationResidual !== false) config.annotationResidual = classes;
   return config;
 }
 
@@ -81,6 +83,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     const data = loadTrainingData(settings);
     // run.json records what `auto` became: prediction must give the network the same inputs.
     settings.coordinateChannels = data.coordinateChannels;
+    settings.annotationChannels = data.annotationChannels;
     const lossKind = resolveLossKind(settings.loss, data.classes);
     settings.loss = lossKind;
     record.volumes = data.volumes.map((v) => v.record);
@@ -92,7 +95,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     record.geometry = geometry;
     const rng = new Random(settings.seed);
     const sampler = new PatchSampler(
-      data.volumes.map((v) => v.training),
+      data.volumes.flatMap((v) => v.sampled),
       { geometry, classes: data.classes, foregroundFraction: settings.foregroundFraction, augmentation: settings.augmentation },
       rng,
     );
@@ -205,9 +208,11 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     recalibrateBatchNorm(net, batches());
   };
 
-  const runValidation = async (): Promise<boolean> => {
-    calibrate();
-    const scores = validate(net, validationVolumes, geometry, data.classes);
+  // `auto` is chosen at the end (calibrateLogitAdjustment, below); validations before that use none.
+  const adjustment = () => logitAdjustment(weights, typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : 0);
+  const runValidation = async (recalibrate = true): Promise<boolean> => {
+    if (recalibrate) calibrate();
+    const scores = validate(net, validationVolumes, geometry, data.classes, adjustment());
     const result: ValidationResult = { iteration, iou: scores.iou, meanForegroundIoU: scores.meanForegroundIoU, seconds: elapsed() };
     latest = result;
     record.validation.push(result);
@@ -293,9 +298,24 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       break;
     }
   }
-  // The final model is validated too (unless it just was, or the run was cancelled).
-  if (validating && stopReason !== 'cancelled' && iteration > 0 && latest?.iteration !== iteration) await runValidation();
-  else if (latest?.iteration !== iteration) calibrate();
+  // The final model is validated too (unless it just was, or the run was cancelled), with the
+  // logit adjustment chosen for it.
+  if (latest?.iteration !== iteration) calibrate();
+  let adjusted = false;
+  if (settings.logitAdjustment === 'auto' && stopReason !== 'cancelled' && iteration > 0) {
+    const checks = [...data.volumes.flatMap((v) => v.leftOut), ...validationVolumes];
+    if (checks.length > 0 && weights.some((w) => w !== weights[0])) {
+      const chosen = calibrateLogitAdjustment(net, checks, geometry, data.classes, weights);
+      record.logitCalibration = { fractions: ADJUSTMENT_FRACTIONS, meanIoU: chosen.meanIoU, voxels: chosen.voxels };
+      settings.logitAdjustment = chosen.fraction;
+      adjusted = chosen.fraction !== 0;
+    } else settings.logitAdjustment = 0;
+  }
+  if (validating && stopReason !== 'cancelled' && iteration > 0 && (latest?.iteration !== iteration || adjusted)) {
+    // A validation of this very iteration made before the adjustment is replaced.
+    if (latest?.iteration === iteration) record.validation.pop();
+    await runValidation(false);
+  }
   const lastDir = await writeCheckpoint(runDir, 'last', (d) => net.save(d));
   record.checkpoints.last = { dir: 'last', iteration, meanForegroundIoU: latest?.iteration === iteration ? latest.meanForegroundIoU : undefined };
   emit({ type: 'checkpoint', kind: 'last', dir: lastDir, iteration });

@@ -8,11 +8,12 @@ import { toLabelArray } from '../core/labelMapIO';
 import { readVolumeFile } from '../core/readVolume';
 import { sameGrid, type Volume } from '../core/volume';
 import type { ClassInfo } from '../protocol/worker';
-import { computeNormalization, normalizeVolume, volumeChannels, withCoordinateChannels } from './normalize';
+import { annotationChannelCount, annotationField } from '../core/annotationField';
+import { computeNormalization, normalizeVolume, volumeChannels, withCoordinateChannels, type NormalizedImage } from './normalize';
 import { fileRecord, type VolumeRecord } from './runFolder';
 import type { LabelArray, TrainingVolume } from './sampler';
 import type { TrainSettings, VolumeFiles } from './settings';
-import { findAnnotatedSlices, splitLabels } from './sparseSplit';
+import { findAnnotatedSlices, splitLabels, type AnnotatedSlice } from './sparseSplit';
 import type { ValidationVolume } from './validation';
 
 /** One volume ready for training. */
@@ -21,6 +22,13 @@ export interface PreparedVolume {
   record: VolumeRecord;
   /** The training slices' labels. */
   training: TrainingVolume;
+  /**
+   * What the sampler draws patches from: `training` itself, or with annotation channels one
+   * volume per left-out group of training slices (see leaveOutVolumes).
+   */
+  sampled: TrainingVolume[];
+  /** With annotation channels: each left-out group's targets as slices to score, each with its own field. */
+  leftOut: ValidationVolume[];
   /** The held-out slices (absent when nothing is held out of this volume). */
   validation?: ValidationVolume;
 }
@@ -30,10 +38,12 @@ export interface TrainingData {
   /** Classes including background (label values 1..classes). */
   classes: number;
   classInfo: ClassInfo[];
-  /** Input channels of the network: the images' channels (frames of a 4D image), plus 3 with coordinate channels. */
+  /** Input channels of the network: the images' channels (frames of a 4D image), plus 3 with coordinate channels, plus classes + 1 with annotation channels. */
   channels: number;
   /** Whether the coordinate channels are given (the settings' `auto` resolved). */
   coordinateChannels: boolean;
+  /** Whether the annotation channels are given (the settings' `auto` resolved); they come first. */
+  annotationChannels: boolean;
 }
 
 /** The settings' coordinate channels for a label set of `classes` classes (background included). */
@@ -41,7 +51,73 @@ export function useCoordinateChannels(setting: boolean | 'auto', classes: number
   return setting === 'auto' ? classes > 2 : setting;
 }
 
-function readLabels(file: string, image: Volume, imageFile: string): { labels: LabelArray; volume: Volume } {
+/**
+ * The settings' annotation channels for `volumes` training volumes of `classes` classes whose
+ * fewest training slices in one volume is `fewestSlices`. `auto`: for one volume with several
+ * foreground classes — densifying a volume's own annotations (the semi-automated case), where
+ * the classes may differ by where they lie more than by how they look (chest CT: the levels of
+ * the spine; see the README's quality figures). Not with one foreground class, where the network
+ * alone already beat the nearest annotation (spinal cord, spleen), and not with several volumes,
+ * whose run is meant for new volumes that carry no annotations. Leaving slices out needs two.
+ */
+export function useAnnotationChannels(setting: boolean | 'auto', classes: number, volumes: number, fewestSlices: number): boolean {
+  if (setting === 'auto') return volumes === 1 && classes > 2 && fewestSlices >= 2;
+  if (setting && fewestSlices < 2) {
+    throw new RangeError(`annotation channels need at least 2 annotated training slices per volume (a network never reads the annotation of the slice it learns from), and a volume has ${fewestSlices}`);
+  }
+  return setting;
+}
+
+/** Bytes kept per voxel and left-out group: the targets, the field (class and nearness) and the scoring mask. */
+const LEAVE_OUT_BYTES_PER_VOXEL = 5;
+/** Bytes of one volume's left-out groups at most. */
+const LEAVE_OUT_BYTES = 1.5 * 2 ** 30;
+/** Left-out groups per volume at most: with more training slices, slices dealt round-robin are left out together. */
+const MAX_LEAVE_OUT_GROUPS = 12;
+
+/** One left-out group: what the sampler trains on, and the same targets as slices to score (calibrateLogitAdjustment). */
+export interface LeftOutGroup {
+  sampled: TrainingVolume;
+  check: ValidationVolume;
+}
+
+/**
+ * Training volumes for a network with annotation channels: the training slices are dealt
+ * round-robin (axis by axis, as in a k-fold split) into groups, one slice each where there are
+ * few; for each group, the annotation field is built from the other slices and only the group's
+ * slices are targets, minus the lines where they cross a slice that stays (there the field holds
+ * the answer). So the network learns to densify from annotations that never include the voxel it
+ * is scored on, as it does when it predicts a voxel no one annotated.
+ */
+export function leaveOutVolumes(name: string, image: NormalizedImage, labels: LabelArray, slices: AnnotatedSlice[], classes: number): LeftOutGroup[] {
+  const voxels = labels.length;
+  const groups = Math.min(slices.length, MAX_LEAVE_OUT_GROUPS, Math.max(2, Math.floor(LEAVE_OUT_BYTES / (LEAVE_OUT_BYTES_PER_VOXEL * voxels))));
+  if (groups < 2) throw new RangeError(`${name}: annotation channels need at least 2 annotated training slices, it has ${slices.length}`);
+  const Ctor = labels instanceof Uint16Array ? Uint16Array : Uint8Array;
+  const out: LeftOutGroup[] = [];
+  for (let g = 0; g < groups; g++) {
+    const split = splitLabels(labels, image.dims, { fold: g, folds: groups }, slices);
+    const targets = new Ctor(voxels);
+    let count = 0;
+    for (let i = 0; i < voxels; i++) {
+      if (split.validationMask[i] === 0) continue;
+      targets[i] = labels[i];
+      count++;
+    }
+    if (count === 0) continue;
+    const left = split.validationSlices.map((s) => `${'xyz'[s.axis]}=${s.index}`).join(', ');
+    const groupName = `${name} (${left} left out)`;
+    const annotation = annotationField(split.training, image.dims, image.spacing, classes);
+    out.push({
+      sampled: { name: groupName, image, labels: targets, annotation },
+      check: { name: groupName, image, labels, mask: split.validationMask, slices: split.validationSlices, annotation },
+    });
+  }
+  return out;
+}
+
+/** Reads a label map that must lie on `image`'s grid (read from `imageFile`). */
+export function readLabelMapOnGrid(file: string, image: Volume, imageFile: string): { labels: LabelArray; volume: Volume } {
   const volume = readVolumeFile(file);
   if (volume.layers && volume.layers.length > 1) {
     throw new VolumeError('layered-segmentation', `${path.basename(file)} has overlapping segments (${volume.layers.length} layers); a label file needs one label per voxel`);
@@ -65,7 +141,7 @@ function readLabels(file: string, image: Volume, imageFile: string): { labels: L
 export function loadTrainingData(settings: TrainSettings): TrainingData {
   const loaded = settings.volumes.map((files) => {
     const image = readVolumeFile(files.image, { allFrames: true });
-    const { labels, volume: labelVolume } = readLabels(files.labels, image, files.image);
+    const { labels, volume: labelVolume } = readLabelMapOnGrid(files.labels, image, files.image);
     return { files, image, labels, labelVolume };
   });
   const channels = volumeChannels(loaded[0].image);
@@ -86,11 +162,12 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
   }));
 
   const coordinateChannels = useCoordinateChannels(settings.coordinateChannels, classes);
-  const volumes = loaded.map(({ files, image, labels }) => {
+  const splits = loaded.map(({ image, labels }) => splitLabels(labels, image.dims, settings.validation, findAnnotatedSlices(labels, image.dims)));
+  const annotationChannels = useAnnotationChannels(settings.annotationChannels, classes, loaded.length, Math.min(...splits.map((s) => s.trainingSlices.length)));
+  const volumes = loaded.map(({ files, image, labels }, v) => {
     let normalized = normalizeVolume(image, computeNormalization(image, settings.normalization));
     if (coordinateChannels) normalized = withCoordinateChannels(normalized);
-    const slices = findAnnotatedSlices(labels, image.dims);
-    const split = splitLabels(labels, image.dims, settings.validation, slices);
+    const split = splits[v];
     const trainingVoxels = new Array<number>(classes).fill(0);
     for (let i = 0; i < split.training.length; i++) if (split.training[i] > 0) trainingVoxels[split.training[i] - 1]++;
     const name = path.basename(files.image);
@@ -105,15 +182,20 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
       validationSlices: split.validationSlices,
       trainingVoxels,
     };
-    const prepared: PreparedVolume = { files, record, training: { name, image: normalized, labels: split.training } };
+    const training: TrainingVolume = { name, image: normalized, labels: split.training };
+    const groups = annotationChannels ? leaveOutVolumes(name, normalized, split.training, split.trainingSlices, classes) : [];
+    const sampled = annotationChannels ? groups.map((g) => g.sampled) : [training];
+    const prepared: PreparedVolume = { files, record, training, sampled, leftOut: groups.map((g) => g.check) };
     if (split.validationSlices.length > 0) {
       prepared.validation = { name, image: normalized, labels, mask: split.validationMask, slices: split.validationSlices };
+      if (annotationChannels) prepared.validation.annotation = annotationField(split.training, image.dims, image.spacing, classes);
     }
     return prepared;
   });
   if (volumes.every((v) => v.record.trainingVoxels.every((n) => n === 0))) throw new RangeError('no labeled voxels are left for training');
   limitValidationSlices(volumes.flatMap((v) => (v.validation ? [v.validation] : [])), settings.maxValidationSlices);
-  return { volumes, classes, classInfo, channels: channels + (coordinateChannels ? 3 : 0), coordinateChannels };
+  const extraChannels = (annotationChannels ? annotationChannelCount(classes) : 0) + (coordinateChannels ? 3 : 0);
+  return { volumes, classes, classInfo, channels: channels + extraChannels, coordinateChannels, annotationChannels };
 }
 
 /** Keeps at most `max` slices scored in total, spread evenly over the held-out slices of every volume. */

@@ -33,6 +33,15 @@ export interface UNetConfig {
    * the first layer alone, before any feature exists, cannot. Default 0.
    */
   positionChannels?: number;
+  /**
+   * The first this many input channels hold the nearest annotation's class, one-hot, one per
+   * class (annotation channels; it must equal `classes`). A 1×1×1 convolution beside the final
+   * one gives a trust map t ≥ 0 (softplus), and the logits become the final convolution's plus
+   * t × that one-hot: how far to follow the annotations is learned once for all classes, so a
+   * class seen as a target on one slice only is still carried from its annotations elsewhere.
+   * Default 0.
+   */
+  annotationResidual?: number;
 }
 
 export type PresetName = 'paper' | 'fast' | 'bench';
@@ -101,6 +110,9 @@ export function validateConfig(config: UNetConfig): void {
   if (!Number.isInteger(positions) || positions < 0 || positions >= config.inChannels) {
     throw new UNetConfigError(`positionChannels must be an integer from 0 to ${config.inChannels - 1} (fewer than the input channels), not ${positions}`);
   }
+  const residual = config.annotationResidual ?? 0;
+  if (residual !== 0 && residual !== config.classes) throw new UNetConfigError(`annotationResidual must be 0 or the number of classes (${config.classes}), not ${residual}`);
+  if (residual + positions > config.inChannels) throw new UNetConfigError(`annotationResidual (${residual}) and positionChannels (${positions}) need more than the ${config.inChannels} input channels`);
   if (config.filters) {
     if (config.filters.length !== config.levels) throw new UNetConfigError(`filters lists ${config.filters.length} levels, the network has ${config.levels}`);
     config.filters.forEach(([a, b], l) => {
@@ -147,6 +159,7 @@ export function variableSpecs(config: UNetConfig): VariableSpec[] {
     channels = filters[l][1];
   }
   conv('final', 1, channels, config.classes, false);
+  if ((config.annotationResidual ?? 0) > 0) conv('trust', 1, channels, 1, false);
   return specs;
 }
 
@@ -276,6 +289,11 @@ export function describeNetwork(config: UNetConfig, input: [number, number, numb
     conv(`dec${l}/conv1`, filters[l][1]);
     conv(`dec${l}/conv2`, filters[l][1]);
   }
-  conv('final', config.classes, 1, 'conv 1×1×1 (logits)');
+  if ((config.annotationResidual ?? 0) > 0) {
+    const features = channels;
+    conv('trust', 1, 1, 'conv 1×1×1 + softplus (trust in the annotations)');
+    channels = features;
+    conv('final', config.classes, 1, `conv 1×1×1 + trust × annotation one-hot (logits)`);
+  } else conv('final', config.classes, 1, 'conv 1×1×1 (logits)');
   return rows;
 }

@@ -7,8 +7,10 @@ import type { Vec3 } from '../core/geometry';
 import { scoresFromConfusion, type ConfusionMatrix } from '../core/metrics';
 import type { UNet } from './model';
 import type { NormalizedImage } from './normalize';
-import { extractPatch, outputMargin, patchAnchor, type LabelArray, type PatchGeometry } from './sampler';
+import { extractPatch, outputMargin, patchAnchor, patchChannels, type LabelArray, type PatchGeometry } from './sampler';
+import type { AnnotationField } from '../core/annotationField';
 import type { AnnotatedSlice } from './sparseSplit';
+import { logitAdjustment } from './loss';
 import { tf } from './tf';
 
 /** One volume's held-out slices and what to score on them. */
@@ -22,6 +24,8 @@ export interface ValidationVolume {
   slices: AnnotatedSlice[];
   /** Which of `slices` (positions) to score; all when absent. */
   scored?: number[];
+  /** The nearest training annotation of every voxel, for a network with annotation channels. */
+  annotation?: AnnotationField;
 }
 
 /** Scores of one validation pass. */
@@ -81,16 +85,62 @@ const zyx = (v: readonly number[]): [number, number, number] => [v[2], v[1], v[0
 /**
  * Predicts the held-out slices of every volume and scores them. Runs the network in inference
  * mode, one tile at a time (tiles of up to `maxTileVoxels` output voxels); tensors are disposed
- * as it goes. `geometry` is the training patch geometry.
+ * as it goes. `geometry` is the training patch geometry; `adjustment` is subtracted from the
+ * logits per class, as prediction does (see logitAdjustment).
  */
-export function validate(net: UNet, volumes: readonly ValidationVolume[], geometry: PatchGeometry, classes: number, maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2]): ValidationScores {
+export function validate(
+  net: UNet,
+  volumes: readonly ValidationVolume[],
+  geometry: PatchGeometry,
+  classes: number,
+  adjustment?: readonly number[],
+  maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2],
+): ValidationScores {
+  return validationScores(sliceConfusions(net, volumes, geometry, classes, [adjustment ?? []], maxTileVoxels)[0], classes);
+}
+
+/** The fractions of the class weights' shift that calibrateLogitAdjustment tries. */
+export const ADJUSTMENT_FRACTIONS = [0, 0.25, 0.5, 0.75, 1];
+
+/**
+ * The fraction of the class weights' shift to take back at prediction (see logitAdjustment) that
+ * scores best on `volumes`' slices — mean foreground IoU over all their voxels; the smaller
+ * fraction on a tie. One pass of the network: every fraction decides from the same logits.
+ */
+export function calibrateLogitAdjustment(
+  net: UNet,
+  volumes: readonly ValidationVolume[],
+  geometry: PatchGeometry,
+  classes: number,
+  weights: readonly number[],
+  fractions: readonly number[] = ADJUSTMENT_FRACTIONS,
+): { fraction: number; meanIoU: (number | null)[]; voxels: number } {
+  const confusions = sliceConfusions(net, volumes, geometry, classes, fractions.map((f) => logitAdjustment(weights, f)));
+  const meanIoU = confusions.map((c) => validationScores(c, classes).meanForegroundIoU);
+  let best = 0;
+  meanIoU.forEach((m, i) => {
+    if ((m ?? -1) > (meanIoU[best] ?? -1) + 1e-9) best = i;
+  });
+  return { fraction: fractions[best], meanIoU, voxels: confusions[0]?.total ?? 0 };
+}
+
+/** One confusion matrix per adjustment over the scored slices of `volumes` (see validate). */
+function sliceConfusions(
+  net: UNet,
+  volumes: readonly ValidationVolume[],
+  geometry: PatchGeometry,
+  classes: number,
+  adjustments: readonly (readonly number[])[],
+  maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2],
+): ConfusionMatrix[] {
   // counts[truth label][predicted label], label values 0..classes (row and column 0 stay empty).
-  const counts = Array.from({ length: classes + 1 }, () => new Array<number>(classes + 1).fill(0));
+  const counts = adjustments.map(() => Array.from({ length: classes + 1 }, () => new Array<number>(classes + 1).fill(0)));
   let total = 0;
+  const shifts = adjustments.map((a) => (a.some((x) => x !== 0) ? [...a] : undefined));
   const multiple = net.config.padding === 'same' ? 2 ** (net.config.levels - 1) : 1;
   for (const v of volumes) {
     const [nx, ny, nz] = v.image.dims;
-    const channels = v.image.channels;
+    const channels = patchChannels(v);
     // Neighbouring tiles overlap where the volume is not a multiple of the tile: score once.
     const scored = new Uint8Array(v.mask.length);
     v.slices.forEach((slice, ordinal) => {
@@ -103,13 +153,13 @@ export function validate(net: UNet, volumes: readonly ValidationVolume[], geomet
       const [ox, oy, oz] = tileGeometry.output;
       for (const start of sliceTiles(v.image.dims, slice, tileGeometry.output)) {
         const centre = [0, 1, 2].map((a) => start[a] - margin[a] + anchor[a]) as Vec3;
-        const patch = extractPatch(v.image, centre, tileGeometry);
-        const predicted = tf.tidy(() => {
-          const x = tf.tensor5d(patch, [1, input[2], input[1], input[0], channels]);
-          return tf.argMax(net.apply(x, false), -1);
+        const patch = extractPatch(v.image, centre, tileGeometry, v.annotation);
+        const decided = tf.tidy(() => {
+          const logits = net.apply(tf.tensor5d(patch, [1, input[2], input[1], input[0], channels]), false);
+          return shifts.map((shift) => tf.argMax(shift ? tf.sub(logits, tf.tensor1d(shift)) : logits, -1));
         });
-        const labels = predicted.dataSync() as Int32Array;
-        predicted.dispose();
+        const labels = decided.map((t) => t.dataSync() as Int32Array);
+        tf.dispose(decided);
         // Score the tile's voxels that lie on this slice.
         const lo = [0, 1, 2].map((a) => Math.max(0, start[a]));
         const hi = [Math.min(nx, start[0] + ox), Math.min(ny, start[1] + oy), Math.min(nz, start[2] + oz)];
@@ -122,7 +172,7 @@ export function validate(net: UNet, volumes: readonly ValidationVolume[], geomet
               if (v.mask[i] !== ordinal + 1 || scored[i]) continue;
               scored[i] = 1;
               const o = x - start[0] + ox * (y - start[1] + oy * (z - start[2]));
-              counts[v.labels[i]][labels[o] + 1]++;
+              for (let a = 0; a < labels.length; a++) counts[a][v.labels[i]][labels[a][o] + 1]++;
               total++;
             }
           }
@@ -130,5 +180,5 @@ export function validate(net: UNet, volumes: readonly ValidationVolume[], geomet
       }
     });
   }
-  return validationScores({ labelCount: classes + 1, counts, total }, classes);
+  return counts.map((c) => ({ labelCount: classes + 1, counts: c, total }));
 }

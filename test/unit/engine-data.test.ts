@@ -177,6 +177,7 @@ test('settings: defaults, and a clear error for each bad one', () => {
   assert.equal(s.iterations, 1000);
   assert.equal(s.classWeighting, 'auto');
   assert.equal(s.coordinateChannels, 'auto');
+  assert.equal(s.annotationChannels, 'auto');
   assert.equal(s.keepLargestComponent, true);
   assert.equal(s.loss, 'auto');
   for (const part of ['deformation', 'rotation', 'scaling', 'grayValue', 'flips'] as const) assert.equal(s.augmentation[part].enabled, false, part);

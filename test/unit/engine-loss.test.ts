@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/engine/backends';
-import { classWeights, resolveLossKind, sparseSoftDiceLoss, sparseWeightedCrossEntropy, trainingLoss } from '../../src/engine/loss';
+import { classWeights, logitAdjustment, resolveLossKind, sparseSoftDiceLoss, sparseWeightedCrossEntropy, trainingLoss } from '../../src/engine/loss';
 import { tf } from '../../src/engine/tf';
 
 before(async () => {
@@ -30,6 +30,19 @@ test('class weights balance the labeled voxels and average 1', () => {
   assert.equal(absent[1], Math.max(absent[0], absent[2]));
   assert.throws(() => classWeights(counts, [1]), /2 classes/);
   assert.throws(() => classWeights(counts, [1, -1]), /≥ 0/);
+});
+
+test('the logit adjustment takes back a fraction of log(weight), nothing for equal or non-positive weights', () => {
+  const w = [0.25, 4, 16, 1];
+  assert.deepEqual(logitAdjustment(w, 0.5), [0.5 * Math.log(0.25), 0.5 * Math.log(4), 0.5 * Math.log(16), 0]);
+  assert.deepEqual(logitAdjustment(w, 0), [0, 0, 0, 0]);
+  assert.deepEqual(logitAdjustment([1, 1, 1], 0.5), [0, 0, 0]);
+  assert.deepEqual(logitAdjustment([0, 2], 1), [0, Math.log(2)]);
+  // A fraction of 1 undoes balanced weights: softmax(logits − log w) ∝ p / w.
+  const p = [0.2, 0.8];
+  const weights = [1, 8];
+  const adjusted = p.map((x, c) => Math.log(x) - logitAdjustment(weights, 1)[c]);
+  assert.ok(adjusted[0] > adjusted[1], 'class 0 wins once the 8× weight of class 1 is taken back');
 });
 
 test('the loss is the weighted mean cross-entropy over labeled voxels', () => {

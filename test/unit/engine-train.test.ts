@@ -7,7 +7,7 @@ import { writeLabelMapNifti } from '../../src/core/labelMapIO';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { chooseAnnotatedSlices, maskToLabels, sparseLabels } from '../../src/core/sparseLabels';
 import { loadUNet } from '../../src/engine/model';
-import { loadRun, predictVolume } from '../../src/engine/predict';
+import { loadRun, predictVolume, runPredictOptions } from '../../src/engine/predict';
 import { readRunRecord, runModelDir } from '../../src/engine/runFolder';
 import { trainSettings, type TrainSettingsInput } from '../../src/engine/settings';
 import { tf } from '../../src/engine/tf';
@@ -114,7 +114,7 @@ test('a time budget ends the run; no validation means no best checkpoint', async
   assert.equal(runModelDir(outDir), path.join(outDir, 'last'));
 });
 
-test("several foreground classes: 'auto' adds Dice and coordinate channels, which the synthesis path reads again; segment gives them too", async () => {
+test("several foreground classes: 'auto' adds Dice, annotation and coordinate channels (the synthesis path reads the coordinates again); segment gives them too", async () => {
   const ball = writeBallVolume(work, 'ball-halves', [32, 28, 12], 3, true);
   const outDir = path.join(work, 'run-halves');
   const summary = await runTraining(tiny(ball, outDir, { validation: { fraction: 0 } }));
@@ -122,11 +122,13 @@ test("several foreground classes: 'auto' adds Dice and coordinate channels, whic
   const record = readRunRecord(outDir);
   assert.equal(record.settings.loss, 'ce+dice');
   assert.equal(record.settings.coordinateChannels, true);
-  assert.equal(record.network?.inChannels, 4);
+  assert.equal(record.settings.annotationChannels, true);
+  assert.equal(record.network?.inChannels, 3 + 1 + 1 + 3);
   assert.equal(record.network?.positionChannels, 3);
   const run = await loadRun(outDir, 'last');
   const volume = readVolumeFile(ball.image);
-  const predicted = await predictVolume(run.net, volume, record.volumes[0].normalization, { coordinateChannels: true });
+  const annotations = readVolumeFile(ball.labels).data as Uint8Array;
+  const predicted = await predictVolume(run.net, volume, record.volumes[0].normalization, runPredictOptions(record, volume, annotations));
   assert.equal(predicted.labels.length, 32 * 28 * 12);
   assert.ok(predicted.labels.every((v) => v >= 1 && v <= 3));
   run.net.dispose();

@@ -226,6 +226,33 @@ test('same network: overlapping tiles are Gaussian-blended logits, progress afte
   }
 });
 
+test('the logit adjustment lowers each class before blending and the decision', async () => {
+  const net = createUNet(SAME, 6);
+  try {
+    const dims: Vec3 = [30, 26, 18];
+    const volume = syntheticVolume(dims, 4);
+    const normalization = computeNormalization(volume);
+    const tiling = { tile: [12, 12, 8] as Vec3, overlap: 0.25 };
+    const plan = planPrediction(net, dims, tiling);
+    const adjustment = [0.7, -0.4, 1.3];
+    const reference = await predictTiled({
+      plan,
+      image: normalizeVolume(volume, normalization),
+      classes: SAME.classes,
+      probabilities: true,
+      runTile: async (input) => (await runNetworkOnTile(net, input, plan.inputSize, 1, plan.tile)).map((v, i) => v - adjustment[i % 3]),
+    });
+    const got = await predictVolume(net, volume, normalization, { ...tiling, logitAdjustment: adjustment, probabilities: true });
+    assert.deepEqual(got.labels, reference.labels);
+    assert.deepEqual(got.probabilities, reference.probabilities);
+    const plain = await predictVolume(net, volume, normalization, tiling);
+    assert.notDeepEqual(plain.labels, got.labels, 'the adjustment changes decisions');
+    await assert.rejects(predictVolume(net, volume, normalization, { ...tiling, logitAdjustment: [1, 2] }), /2 classes, the network 3/);
+  } finally {
+    net.dispose();
+  }
+});
+
 test('coordinate channels are added tile by tile exactly as training adds them to the whole volume', async () => {
   const net = createUNet({ ...SAME, inChannels: 4 }, 9);
   try {

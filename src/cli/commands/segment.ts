@@ -14,6 +14,8 @@ Segments an image with a trained run, tile by tile, and writes on the image's gr
   --run RUN_DIR         the run folder written by unet3d train
   --image FILE          the image (.nii, .nii.gz, .nrrd, .nhdr); a 4D image gives one channel per frame
   --out FILE            the label output, .nii.gz or .nii (default: NAME.seg.nii.gz beside the image)
+  --labels FILE         the image's sparse labels (0 = unlabeled), for a run trained with annotation
+                        channels (default: the label file the run trained this image with)
   --probabilities FILE  also write a 4D uint8 NIfTI: frame c = class c+1, probability × 255
   --tile X,Y,Z          output tile size in voxels (default 96,96,96 for 'same' networks, 44,44,28 for
                         'valid'); for a 'valid' network every tile size gives the same result
@@ -39,6 +41,7 @@ export const segment: CliCommand = {
         run: { type: 'string' },
         image: { type: 'string' },
         out: { type: 'string' },
+        labels: { type: 'string' },
         probabilities: { type: 'string' },
         tile: { type: 'string' },
         overlap: { type: 'string' },
@@ -76,7 +79,7 @@ export const segment: CliCommand = {
     let result: SegmentResult;
     try {
       result = await segmentVolumeFile(
-        { runDir: values.run, image: values.image, out: values.out, probabilities: values.probabilities, tile, overlap, context, checkpoint, backend },
+        { runDir: values.run, image: values.image, out: values.out, labels: values.labels, probabilities: values.probabilities, tile, overlap, context, checkpoint, backend },
         {
           signal: controller.signal,
           onStart: (s) =>

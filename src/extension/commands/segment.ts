@@ -21,7 +21,7 @@ import { bestValidation, formatDuration, formatIoU } from '../runs/runPresentati
 import { readLoopSettings } from '../settings';
 import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
-import { activeVolume, displayPath, fileName, isVolumeFile, predictionUriOf, volumesOfSelection, workspaceVolumes } from './volumes';
+import { activeVolume, displayPath, fileName, isVolumeFile, labelsUriOf, predictionUriOf, volumesOfSelection, workspaceVolumes } from './volumes';
 
 export interface SegmentArgs {
   /** The run folder (default: the best run). */
@@ -165,8 +165,10 @@ async function runSegmentJob(ctx: LoopContext, run: RunEntry, volumes: vscode.Ur
         const prefix = volumes.length > 1 ? `${name} (${index + 1}/${volumes.length}): ` : '';
         const started = Date.now();
         let reported = 0;
+        // A run with annotation channels reads the volume's own (saved) annotations.
+        const labels = run.record.settings.annotationChannels === true && fs.existsSync(labelsUriOf(volume).fsPath) ? labelsUriOf(volume).fsPath : undefined;
         const handle = job.client.segment(
-          { runDir: run.dir, image: volume.fsPath, ...(probabilities ? { probabilities: probabilitiesPath(run.dir, volume.fsPath) } : {}), backend },
+          { runDir: run.dir, image: volume.fsPath, ...(labels ? { labels } : {}), ...(probabilities ? { probabilities: probabilitiesPath(run.dir, volume.fsPath) } : {}), backend },
           (event) => {
             if (event.type === 'segmentStarted') {
               job.status = `${prefix}${event.info.tiles} tiles on ${event.info.backend.active}`;

@@ -208,8 +208,14 @@ function settingsRows(r: RunRecord): RowData[] {
   if (r.geometry) rows.push(detail('patch', 'patch', `${r.geometry.input.join('×')} → ${r.geometry.output.join('×')} voxels`));
   if (s.optimizer) rows.push(detail('optimizer', 'optimizer', `${s.optimizer.kind}, learning rate ${s.schedule?.initial ?? '–'} (${s.schedule?.kind ?? '–'})`));
   if (s.batchSize) rows.push(detail('batch', 'batch size', String(s.batchSize)));
-  if (s.classWeighting !== undefined) rows.push(detail('weights', 'class weighting', Array.isArray(s.classWeighting) ? s.classWeighting.join(', ') : String(s.classWeighting)));
+  if (s.classWeighting !== undefined) {
+    const weighting = Array.isArray(s.classWeighting) ? s.classWeighting.join(', ') : String(s.classWeighting);
+    const fraction = typeof s.logitAdjustment === 'number' && r.classWeights?.some((w) => w !== r.classWeights?.[0]) ? s.logitAdjustment : 0;
+    rows.push(detail('weights', 'class weighting', fraction > 0 ? `${weighting} · ${Math.round(fraction * 100)} % of its shift taken back at prediction` : weighting));
+  }
   if (s.loss !== undefined) rows.push(detail('loss', 'loss', s.loss === 'ce+dice' ? 'cross-entropy + Dice' : s.loss === 'ce' ? 'cross-entropy' : s.loss));
+  const inputs = [s.annotationChannels === true ? 'annotations' : '', s.coordinateChannels === true ? 'coordinates' : ''].filter(Boolean);
+  if (s.annotationChannels !== undefined || s.coordinateChannels !== undefined) rows.push(detail('inputs', 'extra inputs', inputs.length ? inputs.join(', ') : 'none'));
   if (s.augmentation) {
     const on = Object.entries(s.augmentation)
       .filter(([, v]) => typeof v === 'object' && v !== null && (v as { enabled?: unknown }).enabled === true)
