@@ -65,7 +65,8 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast
                         cross-entropy, the paper's) | ce+dice (plus soft Dice over the labeled voxels)
   --foreground-fraction F  share of patches centred on a foreground voxel (default 0.5)
   --logit-adjustment A  prediction lowers each class's logit by A × log(its class weight), taking back
-                        part of the weights' push toward rare classes: 0 to 1 (default 0.5)
+                        part of the weights' push toward rare classes: 0 to 1 (default: chosen per
+                        run among 0, 0.25 … 1 on slices the network was not given; 0 without such)
   --augment             the paper's augmentation: elastic deformation, rotation, scaling, gray values
                         (default: none, which learned faster in a 10-minute budget)
   --no-deform           with --augment: without the elastic deformation

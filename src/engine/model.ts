@@ -82,7 +82,8 @@ class UNet3D implements UNet {
 
   private conv(name: string): ConvLayer {
     const layer: ConvLayer = { name, kernel: this.variable(`${name}/kernel`), bias: this.variable(`${name}/bias`) };
-    if (this.config.batchNorm && name !== 'final' && name !== 'trust') {
+    // The 1×1×1 convolutions (final, trust) have no batch norm: variableSpecs gives them none.
+    if (this.variables.has(`${name}/bn/gamma`)) {
       layer.bn = {
         gamma: this.variable(`${name}/bn/gamma`),
         beta: this.variable(`${name}/bn/beta`),
@@ -115,10 +116,7 @@ class UNet3D implements UNet {
       // The position channels on each level's grid (level 0: as given), for the synthesis blocks.
       const positions: Tensor5D[] = [];
       if (positionChannels > 0) {
-        const [n, d, h, w, c] = input.shape;
-        // Sliced as a [voxels, channels] matrix: the wasm backend's 5-D slice is ~20× slower.
-        const columns = tf.slice(tf.reshape(input, [-1, c]), [0, c - positionChannels], [-1, positionChannels]);
-        positions.push(tf.reshape(columns, [n, d, h, w, positionChannels]));
+        positions.push(inputChannels(input, input.shape[4] - positionChannels, positionChannels));
         for (let l = 1; l < levels - 1; l++) positions.push(ops.maxPool(positions[l - 1]));
       }
       for (let l = 0; l < levels; l++) {
@@ -183,14 +181,19 @@ class UNet3D implements UNet {
 }
 
 /**
- * The first `classes` channels of `input` (the annotation one-hot) on the output grid `out`:
- * centre-cropped for a 'valid' network. Sliced as a [voxels, channels] matrix, like the
- * positions: the wasm backend's 5-D channel slice is ~20× slower.
+ * Channels `[first, first + count)` of a 5-D input. Sliced as a [voxels, channels] matrix: the
+ * wasm backend's 5-D channel slice is ~20× slower.
  */
-function annotationOneHot(input: Tensor5D, classes: number, out: number[]): Tensor5D {
+function inputChannels(input: Tensor5D, first: number, count: number): Tensor5D {
   const [n, d, h, w, c] = input.shape;
-  const columns = tf.slice(tf.reshape(input, [-1, c]), [0, 0], [-1, classes]);
-  const oneHot = tf.reshape(columns, [n, d, h, w, classes]) as Tensor5D;
+  const columns = tf.slice(tf.reshape(input, [-1, c]), [0, first], [-1, count]);
+  return tf.reshape(columns, [n, d, h, w, count]);
+}
+
+/** The first `classes` channels of `input` (the annotation one-hot) on the output grid `out`: centre-cropped for a 'valid' network. */
+function annotationOneHot(input: Tensor5D, classes: number, out: number[]): Tensor5D {
+  const [n, d, h, w] = input.shape;
+  const oneHot = inputChannels(input, 0, classes);
   if (d === out[1] && h === out[2] && w === out[3]) return oneHot;
   return tf.slice(oneHot, [0, (d - out[1]) / 2, (h - out[2]) / 2, (w - out[3]) / 2, 0], [n, out[1], out[2], out[3], classes]);
 }

@@ -13,7 +13,7 @@ import { predictTiled, type TiledImage } from '../core/tiledPrediction';
 import type { MergedPrediction } from '../core/tileMerger';
 import { reflectIndex, type Tile, type TilePlan } from '../core/tiling';
 import type { Volume } from '../core/volume';
-import { fileRecord, readRunRecord, runModelDir, type RunRecord } from './runFolder';
+import { fileRecord, readRunRecord, runModelDir, type RunRecord, type VolumeRecord } from './runFolder';
 import { loadUNet, type UNet } from './model';
 import { computeNormalization, normalizeVolume, volumeChannels, COORDINATE_SCALE_MM, DEFAULT_NORMALIZATION, type VolumeNormalization } from './normalize';
 import { planPrediction, type PredictionTiling } from './predictionPlan';
@@ -301,19 +301,22 @@ export async function loadRun(runDir: string, checkpoint: CheckpointChoice = 'be
 /** Where an image's normalization came from. */
 export type NormalizationSource = 'stored' | 'computed';
 
+/** The run's training volume whose image has the same content as `imageFile` (by SHA-256), if any. */
+export function trainingVolumeOf(record: RunRecord, imageFile: string): VolumeRecord | undefined {
+  if (record.volumes.length === 0) return undefined;
+  const sha = fileRecord(imageFile).sha256;
+  return record.volumes.find((v) => v.image.sha256 === sha);
+}
+
 /**
- * The normalization to predict `imageFile` with. A training volume of the run (same content
- * hash) gets the figures stored in run.json. Any other image gets its own figures, computed with
- * the run's percentile settings: training standardized each volume by its own statistics, so a
- * new scan is standardized by its own too (another scan's clip range would not fit it, e.g. MRI
- * intensities have no fixed scale).
+ * The normalization to predict `volume` with. A training volume of the run (`trained`, see
+ * trainingVolumeOf) gets the figures stored in run.json. Any other image gets its own figures,
+ * computed with the run's percentile settings: training standardized each volume by its own
+ * statistics, so a new scan is standardized by its own too (another scan's clip range would not
+ * fit it, e.g. MRI intensities have no fixed scale).
  */
-export function normalizationFor(record: RunRecord, imageFile: string, volume: Volume): { normalization: VolumeNormalization; source: NormalizationSource } {
-  if (record.volumes.length > 0) {
-    const sha = fileRecord(imageFile).sha256;
-    const known = record.volumes.find((v) => v.image.sha256 === sha);
-    if (known) return { normalization: known.normalization, source: 'stored' };
-  }
+export function normalizationFor(record: RunRecord, trained: VolumeRecord | undefined, volume: Volume): { normalization: VolumeNormalization; source: NormalizationSource } {
+  if (trained) return { normalization: trained.normalization, source: 'stored' };
   const settings = record.volumes[0]?.normalization.settings ?? record.settings.normalization ?? DEFAULT_NORMALIZATION;
   return { normalization: computeNormalization(volume, settings), source: 'computed' };
 }

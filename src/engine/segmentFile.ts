@@ -31,8 +31,8 @@ import { readVolumeFile } from '../core/readVolume';
 import type { ClassInfo } from '../protocol/worker';
 import { initBackend, type BackendName, type BackendReport } from './backends';
 import { planPrediction } from './predictionPlan';
-import { AnnotationsNeededError, loadRun, normalizationFor, predictVolume, runPredictOptions, type CheckpointChoice, type NormalizationSource, type TileProgress } from './predict';
-import { fileRecord, type RunRecord } from './runFolder';
+import { AnnotationsNeededError, loadRun, normalizationFor, predictVolume, runPredictOptions, trainingVolumeOf, type CheckpointChoice, type NormalizationSource, type TileProgress } from './predict';
+import type { RunRecord, VolumeRecord } from './runFolder';
 import type { LabelArray } from './sampler';
 import { readLabelMapOnGrid } from './trainingData';
 import type { Volume } from '../core/volume';
@@ -154,16 +154,12 @@ export function runClasses(record: RunRecord): LabelClass[] {
 
 /**
  * The sparse labels a run with annotation channels reads for `imageFile`: those of `labelsFile`,
- * else of the label file the run trained this image with. Throws AnnotationsNeededError when
- * there is none.
+ * else of the label file the run trained this image with (`trained`). Throws
+ * AnnotationsNeededError when there is none.
  */
-function readAnnotations(record: RunRecord, imageFile: string, image: Volume, labelsFile: string | undefined): LabelArray {
+function readAnnotations(trained: VolumeRecord | undefined, imageFile: string, image: Volume, labelsFile: string | undefined): LabelArray {
   let file = labelsFile === undefined ? undefined : path.resolve(labelsFile);
-  if (file === undefined) {
-    const sha = fileRecord(imageFile).sha256;
-    const trained = record.volumes.find((v) => v.image.sha256 === sha)?.labels.path;
-    if (trained && fs.existsSync(trained)) file = trained;
-  }
+  if (file === undefined && trained && fs.existsSync(trained.labels.path)) file = trained.labels.path;
   if (file === undefined) throw new AnnotationsNeededError();
   return readLabelMapOnGrid(file, image, imageFile).labels;
 }
@@ -186,7 +182,9 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
   const backend = await initBackend(options.backend ?? 'auto');
   const run = await loadRun(runDir, options.checkpoint ?? 'best');
   try {
-    const { normalization, source } = normalizationFor(run.record, image, volume);
+    // Hashes the image once: a training volume of the run keeps its stored normalization and labels.
+    const trained = trainingVolumeOf(run.record, image);
+    const { normalization, source } = normalizationFor(run.record, trained, volume);
     const tiling = { tile: options.tile, overlap: options.overlap, context: options.context };
     const plan = planPrediction(run.net, volume.dims, tiling);
     hooks.onStart?.({
@@ -200,7 +198,7 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
       blend: plan.blend,
       normalization: source,
     });
-    const annotations = run.record.settings.annotationChannels === true ? readAnnotations(run.record, image, volume, options.labels) : undefined;
+    const annotations = run.record.settings.annotationChannels === true ? readAnnotations(trained, image, volume, options.labels) : undefined;
     const predicted = await predictVolume(run.net, volume, normalization, {
       ...tiling,
       ...runPredictOptions(run.record, volume, annotations),

@@ -166,7 +166,8 @@ async function runSegmentJob(ctx: LoopContext, run: RunEntry, volumes: vscode.Ur
         const started = Date.now();
         let reported = 0;
         // A run with annotation channels reads the volume's own (saved) annotations.
-        const labels = run.record.settings.annotationChannels === true && fs.existsSync(labelsUriOf(volume).fsPath) ? labelsUriOf(volume).fsPath : undefined;
+        const labelsFile = labelsUriOf(volume).fsPath;
+        const labels = run.record.settings.annotationChannels === true && fs.existsSync(labelsFile) ? labelsFile : undefined;
         const handle = job.client.segment(
           { runDir: run.dir, image: volume.fsPath, ...(labels ? { labels } : {}), ...(probabilities ? { probabilities: probabilitiesPath(run.dir, volume.fsPath) } : {}), backend },
           (event) => {
