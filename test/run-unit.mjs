@@ -40,8 +40,21 @@ await esbuild.build({
   sourcemap: 'inline',
   logLevel: 'warning',
   // As in esbuild.mjs: every TensorFlow.js package comes from node_modules (one tfjs-core instance).
-  external: ['@tensorflow/*', 'vscode'],
+  external: ['@tensorflow/*', 'vscode', 'esbuild'],
   define: { 'process.env.UNET3D_REPO_ROOT': JSON.stringify(root) },
+});
+// The engine worker beside the tests, built as esbuild.mjs builds it: CLI commands that tests run
+// in-process (`unet3d segment`, `unet3d train`) fork it from there, as dist/cli.js forks dist/worker.js.
+await esbuild.build({
+  entryPoints: [path.join(root, 'src/engine/worker.ts')],
+  outfile: path.join(outDir, 'worker.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: 'inline',
+  logLevel: 'warning',
+  external: ['@tensorflow/*'],
 });
 // The wasm backend looks for its binaries beside the bundle.
 const wasmDir = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');

@@ -4,10 +4,9 @@
  * conversion into the engine's TrainSettingsInput (everything but volumes, run folder and
  * validation split, which each command decides).
  */
-import { isBackendName, type BackendName } from '../engine/backends';
-import type { ClassWeighting } from '../engine/loss';
-import { isPresetName } from '../engine/model';
-import { isLossSetting, type TrainSettingsInput } from '../engine/settings';
+import { BACKEND_ORDER, isBackendName } from '../protocol/backends';
+import { isPresetName, PRESETS } from '../protocol/network';
+import { AUTO_UNWEIGHTED_SHARE, DEFAULT_LEARNING_RATE, DEFAULT_NORMALIZATION, isLossSetting, TRAIN_DEFAULTS as D, type ClassWeighting, type TrainSettingsInput } from '../protocol/settings';
 import { parseNumber, parseTriple } from './args';
 import { UsageError } from './command';
 
@@ -46,33 +45,37 @@ export const TRAIN_OPTIONS = {
   seed: { type: 'string' },
 } as const;
 
-export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast (default), paper, bench
+/** The presets and backends as the help lists them. */
+export const PRESET_LIST = Object.keys(PRESETS).join(', ');
+export const BACKEND_LIST = ['auto', ...BACKEND_ORDER].join(' | ');
+
+export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: ${PRESET_LIST} (default ${D.preset})
   --levels L            resolution levels (changes the preset)
   --base-filters F      filters of the first level, doubling per level
   --padding P           valid | same
   --patch X,Y,Z         output patch size in voxels (default: chosen from the spacing)
-  --patch-voxels N      voxels of the chosen patch (default 131072, e.g. 128×128×8 on thick slices)
-  --batch N             patches per step (default 1)
-  --iterations N        steps per training (default 1000 unless --minutes is given)
+  --patch-voxels N      voxels of the chosen patch (default ${D.patchVoxels}, e.g. 128×128×8 on thick slices)
+  --batch N             patches per step (default ${D.batchSize})
+  --iterations N        steps per training (default ${D.iterations} unless --minutes is given)
   --minutes M           minutes per training (with --iterations: whichever comes first)
   --optimizer O         adam (default) | sgd (momentum 0.99, Nesterov: the paper's)
-  --lr R                peak learning rate (default 0.002 for adam, 0.01 for sgd)
-  --schedule S          poly (default) | cosine | constant
-  --class-weights W     auto (default: none; when a class has under 5 % of the labeled voxels, sqrt with one
+  --lr R                peak learning rate (default ${DEFAULT_LEARNING_RATE.adam} for adam, ${DEFAULT_LEARNING_RATE.sgd} for sgd)
+  --schedule S          poly | cosine | constant (default ${D.scheduleKind})
+  --class-weights W     auto (default: none; when a class has under ${AUTO_UNWEIGHTED_SHARE * 100} % of the labeled voxels, sqrt with one
                         foreground class, balanced with several) | sqrt | balanced | none |
                         comma-separated weights, background first
   --loss L              auto (default: ce+dice with several foreground classes, else ce) | ce (weighted
                         cross-entropy, the paper's) | ce+dice (plus soft Dice over the labeled voxels)
-  --foreground-fraction F  share of patches centred on a foreground voxel (default 0.5)
+  --foreground-fraction F  share of patches centred on a foreground voxel (default ${D.foregroundFraction})
   --logit-adjustment A  prediction lowers each class's logit by A × log(its class weight), taking back
                         part of the weights' push toward rare classes: 0 to 1 (default: chosen per
                         run among 0, 0.25 … 1 on slices the network was not given; 0 without such)
   --augment             the paper's augmentation: elastic deformation, rotation, scaling, gray values
-                        (default: none, which learned faster in a 10-minute budget)
+                        (default: none, which learned faster in a budget of minutes)
   --no-deform           with --augment: without the elastic deformation
   --flips               add random flips
   --no-augment          no augmentation (the default)
-  --percentiles LO,HI   clip intensities at these percentiles before standardizing (default 0.5,99.5;
+  --percentiles LO,HI   clip intensities at these percentiles before standardizing (default ${DEFAULT_NORMALIZATION.lowPercentile},${DEFAULT_NORMALIZATION.highPercentile};
                         a fill value such as CT padding is left out)
   --coordinates         give the network 3 more input channels: each voxel's position (mm from the
                         centre); default: only with several foreground classes
@@ -88,9 +91,9 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast
                         map also adds the nearest annotation's class to the logits)
   --all-components      keep every predicted island (default: a class drawn as one object keeps
                         only its largest 3D component)
-  --bn-calibration N    batch-norm statistics re-estimated over N plain patches before saving (engine default)
-  --backend B           auto (default) | tensorflow-gpu | tensorflow | wasm | cpu
-  --seed S              random seed (default 1)`;
+  --bn-calibration N    batch-norm statistics re-estimated over N plain patches before saving (default ${D.batchNormCalibration})
+  --backend B           ${BACKEND_LIST} (default auto)
+  --seed S              random seed (default ${D.seed})`;
 
 type Values = { [K in keyof typeof TRAIN_OPTIONS]?: (typeof TRAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
@@ -104,7 +107,7 @@ function integer(text: string | undefined, what: string, min = 1): number | unde
 export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 'volumes' | 'outDir'> {
   const input: Omit<TrainSettingsInput, 'volumes' | 'outDir'> = { network: {} };
   if (values.preset !== undefined) {
-    if (!isPresetName(values.preset)) throw new UsageError(`unknown preset "${values.preset}" (fast, paper, bench)`);
+    if (!isPresetName(values.preset)) throw new UsageError(`unknown preset "${values.preset}" (${PRESET_LIST})`);
     input.network!.preset = values.preset;
   }
   const levels = integer(values.levels, '--levels');
@@ -167,8 +170,8 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
   }
   input.batchNormCalibration = integer(values['bn-calibration'], '--bn-calibration', 0);
   if (values.backend !== undefined && values.backend !== 'auto') {
-    if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
-    input.backend = values.backend as BackendName;
+    if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (${BACKEND_LIST})`);
+    input.backend = values.backend;
   }
   input.seed = integer(values.seed, '--seed', 0);
   for (const key of Object.keys(input) as (keyof typeof input)[]) if (input[key] === undefined) delete input[key];

@@ -10,7 +10,7 @@
  * one field per left-out group of slices and trains only on the left-out slices (trainingData.ts).
  */
 import type { Vec3 } from './geometry';
-import { featureTransform } from './baselines/distanceTransform';
+import { featureTransform } from './distanceTransform';
 
 /** Nearness falls off as exp(−distance / this): 1 on an annotated voxel, 0.37 at 20 mm, 0.08 at 50 mm. */
 export const ANNOTATION_NEARNESS_MM = 20;

@@ -2,7 +2,7 @@
  * 3D connected components of a label map (26-connectivity), and the "keep the largest component"
  * clean-up nnU-Net applies to structures that are one piece (a spleen, a spinal cord): a network
  * that has seen only a few slices sometimes marks look-alike tissue elsewhere as the structure
- * (on the spleen CT this clean-up took dense IoU from 0.58 to 0.91); when the structure is known
+ * (what this clean-up gained is in docs/quality.md); when the structure is known
  * to be one object, those islands can only be wrong.
  *
  * Whether a class is one object is read from the user's own annotation (see singleObjectClasses):
@@ -121,9 +121,8 @@ export function keepLargestComponent(labels: LabelArray, dims: Vec3, value: numb
 
 /**
  * Share of a class's annotated voxels its largest 3D component must hold for the class to count as
- * one object. Not 1: a slice can graze the tip of an organ apart from the rest (the spleen's sparse
- * labels in ../shared/data have a 2-voxel island), while scattered structures sit far below
- * (lesions 0.3–0.6, ribs 0.1).
+ * one object. Not 1: a slice can graze the tip of an organ apart from the rest (a few voxels
+ * apart), while scattered structures (lesions, ribs) sit far below.
  */
 export const SINGLE_OBJECT_SHARE = 0.95;
 

@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import type { Vec3, Mat4 } from './geometry';
-import { toLabelArray } from './labelMapIO';
+import { toLabelArray } from './volumeFiles';
 import { readVolumeFile } from './readVolume';
 import { maskToLabels } from './sparseLabels';
 import type { SegmentInfo, Volume } from './volume';

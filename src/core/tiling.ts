@@ -47,6 +47,12 @@ export interface TilePlanOptions {
   overlap?: number;
   /** Blend overlapping tiles (`same` networks); otherwise each voxel is written by the one tile whose centre part holds it. Default false. */
   blend?: boolean;
+  /**
+   * The tile starts along each axis, when the caller places them itself (a `valid` network's
+   * starts are multiples of its pooling factor); default `tileStarts` with `overlap`. A last tile
+   * may pass the volume's end, which mirror padding fills.
+   */
+  starts?: [number[], number[], number[]];
 }
 
 /** A complete tile plan. */
@@ -95,7 +101,7 @@ export function tileStarts(size: number, tile: number, overlap = 0): number[] {
 function writeRanges(size: number, tile: number, starts: number[]): [number, number][] {
   return starts.map((start, i) => {
     const from = i === 0 ? 0 : Math.floor((start + starts[i - 1] + tile) / 2);
-    const to = i === starts.length - 1 ? size : Math.floor((starts[i + 1] + start + tile) / 2);
+    const to = i === starts.length - 1 ? size : Math.min(size, Math.floor((starts[i + 1] + start + tile) / 2));
     return [from, to];
   });
 }
@@ -109,7 +115,7 @@ export function planTiles(options: TilePlanOptions): TilePlan {
   checkTriple(dims, 'volume dimensions', 1);
   checkTriple(tile, 'tile size', 1);
   checkTriple(margin, 'margin', 0);
-  const starts = [0, 1, 2].map((a) => tileStarts(dims[a], tile[a], overlap)) as [number[], number[], number[]];
+  const starts = options.starts ?? ([0, 1, 2].map((a) => tileStarts(dims[a], tile[a], overlap)) as [number[], number[], number[]]);
   // Per axis: [written from, written to) for each start.
   const ranges = [0, 1, 2].map((a) =>
     blend

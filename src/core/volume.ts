@@ -96,12 +96,3 @@ export function volumeStats(volume: Pick<Volume, 'data' | 'sclSlope' | 'sclInter
 export function volumeAxisCodes(volume: Pick<Volume, 'affine'>): string {
   return axisCodes(volume.affine);
 }
-
-/** True where two volumes lie on the same voxel grid (same dims and affine within `tolerance` mm). */
-export function sameGrid(a: Pick<Volume, 'dims' | 'affine'>, b: Pick<Volume, 'dims' | 'affine'>, tolerance = 1e-3): boolean {
-  if (a.dims[0] !== b.dims[0] || a.dims[1] !== b.dims[1] || a.dims[2] !== b.dims[2]) return false;
-  for (let r = 0; r < 3; r++) {
-    for (let c = 0; c < 4; c++) if (Math.abs(a.affine[r][c] - b.affine[r][c]) > tolerance) return false;
-  }
-  return true;
-}

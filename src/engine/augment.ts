@@ -6,75 +6,7 @@
 import type { Vec3 } from '../core/geometry';
 import { randomDisplacementField, type DisplacementField } from './deformation';
 import type { Random } from './random';
-
-/** Every augmentation, each one switchable. Distances are voxels at the volume's finest spacing. */
-export interface AugmentationSettings {
-  /** Smooth dense deformation: control points every `gridSpacing` voxels, displaced with std `sigma` voxels. */
-  deformation: { enabled: boolean; gridSpacing: number; sigma: number };
-  /**
-   * Rotation about each axis, uniform in ±`maxDegrees`, in millimetres. In a plane whose two
-   * spacings differ (thick slices) the range shrinks by their ratio, so slices tilt little.
-   */
-  rotation: { enabled: boolean; maxDegrees: number };
-  /** Isotropic zoom, the factor uniform in [min, max]. */
-  scaling: { enabled: boolean; min: number; max: number };
-  /**
-   * Per channel: brightness (added, normal with std `brightness`, in normalized units), contrast
-   * (multiplied around the patch mean, uniform in `contrast`), gamma (on the patch's range,
-   * uniform in `gamma`).
-   */
-  grayValue: { enabled: boolean; brightness: number; contrast: [number, number]; gamma: [number, number] };
-  /** Mirror along each listed axis (x, y, z) with probability ½. */
-  flips: { enabled: boolean; axes: [boolean, boolean, boolean] };
-  /** Probability that a patch gets the spatial augmentations at all (the rest are drawn plain). */
-  spatialProbability: number;
-}
-
-/**
- * The paper's augmentation: smooth dense deformation, rotation, scaling and gray-value changes
- * (`--augment`). Training does without it by default (see TRAINING_AUGMENTATION).
- */
-export const DEFAULT_AUGMENTATION: AugmentationSettings = {
-  deformation: { enabled: true, gridSpacing: 32, sigma: 4 },
-  rotation: { enabled: true, maxDegrees: 15 },
-  scaling: { enabled: true, min: 0.85, max: 1.15 },
-  grayValue: { enabled: true, brightness: 0.1, contrast: [0.8, 1.2], gamma: [0.8, 1.25] },
-  flips: { enabled: false, axes: [true, true, true] },
-  spatialProbability: 0.8,
-};
-
-/** Augmentation switched off entirely. */
-export const NO_AUGMENTATION: AugmentationSettings = {
-  deformation: { ...DEFAULT_AUGMENTATION.deformation, enabled: false },
-  rotation: { ...DEFAULT_AUGMENTATION.rotation, enabled: false },
-  scaling: { ...DEFAULT_AUGMENTATION.scaling, enabled: false },
-  grayValue: { ...DEFAULT_AUGMENTATION.grayValue, enabled: false },
-  flips: { ...DEFAULT_AUGMENTATION.flips, enabled: false },
-  spatialProbability: 0,
-};
-
-/**
- * What training uses unless told otherwise: every part off, with the paper's parameters for any
- * part switched on. In the 10-minute CPU budget (about 300 steps) augmentation slowed learning
- * more than it helped: spinal cord dense IoU 0.78 with it, 0.91 without (the same settings
- * otherwise); the network sees each annotated voxel a few hundred times, too few to overfit.
- */
-export const TRAINING_AUGMENTATION: AugmentationSettings = { ...NO_AUGMENTATION, spatialProbability: DEFAULT_AUGMENTATION.spatialProbability };
-
-/** Settings merged over `base` (each group merged field by field); by default over the paper's. */
-export function augmentationSettings(partial: DeepPartial<AugmentationSettings> = {}, base: AugmentationSettings = DEFAULT_AUGMENTATION): AugmentationSettings {
-  const d = base;
-  return {
-    deformation: { ...d.deformation, ...partial.deformation },
-    rotation: { ...d.rotation, ...partial.rotation },
-    scaling: { ...d.scaling, ...partial.scaling },
-    grayValue: { ...d.grayValue, ...partial.grayValue } as AugmentationSettings['grayValue'],
-    flips: { ...d.flips, ...partial.flips } as AugmentationSettings['flips'],
-    spatialProbability: partial.spatialProbability ?? d.spatialProbability,
-  };
-}
-
-export type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+import type { AugmentationSettings } from '../protocol/settings';
 
 /**
  * Where each voxel q of a patch samples the volume: `centre + matrix·(q − anchor) + field(q)`,

@@ -8,35 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tfjsWasm from '@tensorflow/tfjs-backend-wasm';
+import { BACKEND_ORDER, type BackendName, type BackendReport, type BackendStatus } from '../protocol/backends';
 import { tf } from './tf';
-
-/** A backend by the name the setting `unet3d.backend` and `--backend` use. */
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-
-/** The order `auto` tries them in: fastest first. */
-export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-
-export function isBackendName(text: string): text is BackendName {
-  return (BACKEND_ORDER as readonly string[]).includes(text);
-}
-
-/** Whether one backend loaded, and if not, why and what to do about it. */
-export interface BackendStatus {
-  name: BackendName;
-  available: boolean;
-  /** Why it did not load (absent when it loaded). */
-  reason?: string;
-  /** What a user can do to make it load. */
-  fix?: string;
-  /** For a loaded backend: what it runs on, e.g. "WebAssembly SIMD, 1 thread". */
-  detail?: string;
-}
-
-/** The backend in use and the fate of each backend tried. */
-export interface BackendReport {
-  active: BackendName;
-  statuses: BackendStatus[];
-}
 
 /** No backend (or not the one asked for) could be loaded; `report` holds every reason. */
 export class BackendError extends Error {

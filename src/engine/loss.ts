@@ -2,13 +2,10 @@
  * The sparse-label loss: softmax cross-entropy weighted per voxel, where an unlabeled voxel
  * (label 0) weighs exactly 0 and each class's labeled voxels weigh its class weight.
  */
+import { AUTO_UNWEIGHTED_SHARE, type ClassWeighting, type LossKind } from '../protocol/settings';
 import { tf, type Tensor } from './tf';
 
-/** How class weights are derived from the labeled voxel counts. */
-export type ClassWeighting = 'auto' | 'balanced' | 'sqrt' | 'none';
 
-/** The share of the labeled voxels below which a class counts as rare for `auto` weighting. */
-export const AUTO_UNWEIGHTED_SHARE = 0.05;
 
 /**
  * Class weights from labeled voxel counts (index c = class c, background first):
@@ -17,12 +14,10 @@ export const AUTO_UNWEIGHTED_SHARE = 0.05;
  * - `none`: 1 for all;
  * - `auto`: `none` when every class holds at least AUTO_UNWEIGHTED_SHARE of the labeled voxels,
  *   else `sqrt` with one foreground class and `balanced` with several. For a structure that is
- *   not rare (the spleen, 22 % of its annotated voxels; the spinal cord, 9 %) re-weighting mostly
- *   trades precision for recall and grew them beyond their edges between the annotated slices; a
- *   rare one (MS lesions, 1.7 %) is never predicted without it. Among several classes (the chest
- *   CT: ribs 1.6 %, the cervical spine 0.2 %, beside lungs and body) sqrt still left the ribs
- *   unlearned in 10 minutes; balanced weights (with Dice) learned them, dense IoU 0.493 and 0.426
- *   against 0.471 and 0.344 for sqrt, seeds 1 and 2.
+ *   not rare, re-weighting mostly trades precision for recall and grows it beyond its edges
+ *   between the annotated slices; a rare one (lesions) is never predicted without it; among
+ *   several classes, small ones (ribs) were learned with balanced weights where sqrt left them
+ *   unlearned. The measurements are in docs/quality.md.
  * Weights are scaled so that the average weight over the labeled voxels is 1; a class with no
  * labeled voxel gets the largest weight of the others (it never contributes anyway).
  */
@@ -141,14 +136,11 @@ export function sparseSoftDiceLoss(logits: Tensor, labels: Tensor): tf.Scalar {
 /** Dice's smoothing term: small enough that a class absent from a batch adds ~0 to the loss. */
 const DICE_EPSILON = 1e-5;
 
-/** Which loss training minimises. */
-export type LossKind = 'ce' | 'ce+dice';
 
 /**
  * What `auto` resolves to: cross-entropy plus Dice with several foreground classes, where the
- * small ones (ribs, a level of the spine) otherwise drown in the large (chest CT dense IoU 0.462
- * with cross-entropy alone, 0.471 with Dice, sqrt weights, 10 minutes each); cross-entropy alone with one, as
- * the cord and spleen figures were measured.
+ * small ones (ribs, a level of the spine) otherwise drown in the large; cross-entropy alone with
+ * one (docs/quality.md).
  */
 export function resolveLossKind(kind: LossKind | 'auto', classes: number): LossKind {
   if (kind !== 'auto') return kind;

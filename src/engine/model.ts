@@ -9,20 +9,9 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomicWrite';
 import { networkOps, type BatchNormParams } from './ops';
 import { tf, type Tensor, type Tensor1D, type Tensor5D, type Variable } from './tf';
-import {
-  countParameters,
-  describeNetwork,
-  inputLengthFor,
-  outputLength,
-  UNetConfigError,
-  validateConfig,
-  variableSpecs,
-  type LayerRow,
-  type UNetConfig,
-  type VariableSpec,
-} from './unetConfig';
+import { countParameters, describeNetwork, inputLengthFor, outputLength, UNetConfigError, validateConfig, variableSpecs, type LayerRow, type UNetConfig, type VariableSpec } from '../protocol/network';
 
-export * from './unetConfig';
+export * from '../protocol/network';
 
 export interface UNet {
   readonly config: UNetConfig;

@@ -5,32 +5,8 @@
  */
 import type { Vec3 } from '../core/geometry';
 import type { Volume } from '../core/volume';
-
-/** Which percentiles (0–100) clip the intensities before standardization. */
-export interface NormalizationSettings {
-  lowPercentile: number;
-  highPercentile: number;
-}
-
-export const DEFAULT_NORMALIZATION: NormalizationSettings = { lowPercentile: 0.5, highPercentile: 99.5 };
-
-/** One channel's figures, in the file's scaled intensity units (after scl_slope/scl_inter). */
-export interface ChannelNormalization {
-  /** Clip range: intensities below `low` become `low`, above `high` become `high`. */
-  low: number;
-  high: number;
-  /** Mean and standard deviation of the clipped intensities; the network sees (v − mean) / std. */
-  mean: number;
-  std: number;
-  /** The fill value left out of the figures (scaled units; see channelNormalization), if any. */
-  fill?: number;
-}
-
-/** How one volume was normalized: the settings and one entry per channel. */
-export interface VolumeNormalization {
-  settings: NormalizationSettings;
-  channels: ChannelNormalization[];
-}
+import type { ChannelNormalization, VolumeNormalization } from '../protocol/run';
+import { DEFAULT_NORMALIZATION, type NormalizationSettings } from '../protocol/settings';
 
 /**
  * A normalized multi-channel image, ready for patch sampling.
@@ -88,8 +64,8 @@ export const FILL_SHARE = 0.05;
  * Computes one channel's clip range, mean and standard deviation. When the lowest intensity is a
  * fill value (it holds at least FILL_SHARE of the voxels), the figures come from the other voxels
  * only, and the fill is clipped to their low percentile: otherwise the padding dominates the
- * spread, and the contrasts inside the body shrink (on the chest CT of ../shared/data, a fifth of
- * the voxels are −3024 HU padding, and bone stood 0.2 standard deviations above soft tissue).
+ * spread, and the contrasts inside the body shrink (CT padding at −3024 HU can be a fifth of the
+ * voxels, and then bone stands a fraction of a standard deviation above soft tissue).
  * nnU-Net normalizes MRI over its non-zero voxels for the same reason.
  */
 export function channelNormalization(values: ArrayLike<number>, settings: NormalizationSettings, slope = 1, inter = 0): ChannelNormalization {
@@ -172,8 +148,8 @@ export const COORDINATE_SCALE_MM = 100;
  * The image with three more channels holding each voxel's position (x, y, z) in millimetres from
  * the volume's centre, divided by COORDINATE_SCALE_MM. With them the network can learn where a
  * structure lies in this volume, as interpolating baselines do; they are resampled with the
- * image, so every augmentation moves them consistently. (Off by default: on the spleen CT they
- * lowered dense IoU from 0.64 to 0.50 in 10 minutes of training.)
+ * image, so every augmentation moves them consistently. (Off by default with one foreground
+ * class, where they let the network memorise the annotated slices: docs/quality.md.)
  */
 export function withCoordinateChannels(image: NormalizedImage): NormalizedImage {
   const [nx, ny, nz] = image.dims;

@@ -3,7 +3,7 @@
  * tf.train so the learning rate can follow a schedule step by step, gradients can be clipped by
  * their global norm, and the state is plain variables that are disposed with the optimizer.
  */
-import type { OptimizerSettings } from './settings';
+import type { OptimizerSettings } from '../protocol/settings';
 import { tf, type Tensor, type Variable } from './tf';
 
 /** Updates variables from their gradients; owns its state tensors until `dispose`. */

@@ -13,26 +13,17 @@ import { predictTiled, type TiledImage } from '../core/tiledPrediction';
 import type { MergedPrediction } from '../core/tileMerger';
 import { reflectIndex, type Tile, type TilePlan } from '../core/tiling';
 import type { Volume } from '../core/volume';
-import { fileRecord, readRunRecord, runModelDir, type RunRecord, type VolumeRecord } from './runFolder';
+import { fileRecord, readRunRecord, runModelDir } from './runFolder';
+import type { RunRecord, VolumeNormalization, VolumeRecord } from '../protocol/run';
+import type { CheckpointChoice, NormalizationSource, TileProgress } from '../protocol/segment';
 import { loadUNet, type UNet } from './model';
-import { computeNormalization, normalizeVolume, volumeChannels, COORDINATE_SCALE_MM, DEFAULT_NORMALIZATION, type VolumeNormalization } from './normalize';
+import { computeNormalization, normalizeVolume, volumeChannels, COORDINATE_SCALE_MM } from './normalize';
+import { DEFAULT_NORMALIZATION } from '../protocol/settings';
 import { planPrediction, type PredictionTiling } from './predictionPlan';
 import { logitAdjustment } from './loss';
 import { tf } from './tf';
 import { keepLargestComponent } from '../core/components';
 import { annotationChannelCount, annotationField, writeAnnotationChannels, type AnnotationField } from '../core/annotationField';
-
-/** Progress after each tile. */
-export interface TileProgress {
-  /** Tiles done and in the plan. */
-  done: number;
-  total: number;
-  /** Seconds since the first tile started, and the estimated seconds left. */
-  elapsedSeconds: number;
-  etaSeconds: number;
-  /** Volume voxels finished per second so far. */
-  voxelsPerSecond: number;
-}
 
 export interface PredictOptions extends PredictionTiling {
   /**
@@ -274,8 +265,6 @@ export interface LoadedRun {
   net: UNet;
 }
 
-/** Which checkpoint to load: the best (the default, falling back to the last) or the last. */
-export type CheckpointChoice = 'best' | 'last';
 
 /** Loads a run's network (call after initBackend). Throws a clear error when the run has no such checkpoint. */
 export async function loadRun(runDir: string, checkpoint: CheckpointChoice = 'best'): Promise<LoadedRun> {
@@ -298,8 +287,6 @@ export async function loadRun(runDir: string, checkpoint: CheckpointChoice = 'be
   return { runDir, record, modelDir, checkpoint: chosen, iteration: record.checkpoints[chosen]?.iteration ?? 0, net };
 }
 
-/** Where an image's normalization came from. */
-export type NormalizationSource = 'stored' | 'computed';
 
 /** The run's training volume whose image has the same content as `imageFile` (by SHA-256), if any. */
 export function trainingVolumeOf(record: RunRecord, imageFile: string): VolumeRecord | undefined {

@@ -16,8 +16,9 @@
  * Sizes are (x, y, z) voxels here; a UNet's size functions take and return [z, y, x].
  */
 import type { Vec3 } from '../core/geometry';
-import { planTiles, type Tile, type TilePlan } from '../core/tiling';
+import { planTiles, type TilePlan } from '../core/tiling';
 import type { UNet } from './model';
+import { DEFAULT_CONTEXT, DEFAULT_OVERLAP, DEFAULT_TILE } from '../protocol/segment';
 
 /** What a plan needs of a network: its config and its size arithmetic ([z, y, x]). */
 export type NetworkSizes = Pick<UNet, 'config' | 'inputSizeFor' | 'outputSize'>;
@@ -40,23 +41,6 @@ export interface PredictionTiling {
    */
   context?: number;
 }
-
-/** Default context of `same` tiles, voxels per side. */
-export const DEFAULT_CONTEXT = 0;
-
-/**
- * Default output tiles. `same`: 96³ (the `fast` network's activations stay near 60 MiB per map),
- * or the whole volume in one tile when it holds no more voxels than that (no seams at all).
- * `valid`: 44×44×28, the paper's output tile (input 132×132×116 for its network).
- */
-export const DEFAULT_TILE: Record<'same' | 'valid', Vec3> = { same: [96, 96, 96], valid: [44, 44, 28] };
-
-/**
- * Default overlap of blended tiles: 1/8 of the tile. nnU-Net uses 1/2, which costs about 8× the
- * work of no overlap in 3D; on a CPU 1/8 (about 1.4× on a 256³ volume with 96³ tiles) is the
- * better trade, and the Gaussian still hides the seams.
- */
-export const DEFAULT_OVERLAP = 0.125;
 
 const zyx = (v: readonly number[]): [number, number, number] => [v[2], v[1], v[0]];
 const xyz = (v: readonly number[]): Vec3 => [v[2], v[1], v[0]];
@@ -109,32 +93,7 @@ function planValid(net: NetworkSizes, dims: Vec3, requested: Vec3): TilePlan {
   }) as Vec3;
   const starts = [0, 1, 2].map((a) => alignedStarts(dims[a], tile[a], align)) as [number[], number[], number[]];
   // Each voxel is written by one tile: where two tiles overlap, the cut is at the middle.
-  const ranges = [0, 1, 2].map((a) =>
-    starts[a].map((s, i): [number, number] => {
-      const from = i === 0 ? 0 : Math.floor((s + starts[a][i - 1] + tile[a]) / 2);
-      const to = i === starts[a].length - 1 ? dims[a] : Math.min(dims[a], Math.floor((starts[a][i + 1] + s + tile[a]) / 2));
-      return [from, to];
-    }),
-  );
-  const tiles: Tile[] = [];
-  for (let k = 0; k < starts[2].length; k++) {
-    for (let j = 0; j < starts[1].length; j++) {
-      for (let i = 0; i < starts[0].length; i++) {
-        const at = [i, j, k];
-        const start = [0, 1, 2].map((a) => starts[a][at[a]]) as Vec3;
-        const from = [0, 1, 2].map((a) => ranges[a][at[a]][0]) as Vec3;
-        const to = [0, 1, 2].map((a) => ranges[a][at[a]][1]) as Vec3;
-        tiles.push({
-          index: tiles.length,
-          input: { start: [start[0] - margin[0], start[1] - margin[1], start[2] - margin[2]], size: [...input] },
-          region: { start, size: [...tile] },
-          output: { start: from, size: [to[0] - from[0], to[1] - from[1], to[2] - from[2]] },
-          cropStart: [from[0] - start[0], from[1] - start[1], from[2] - start[2]],
-        });
-      }
-    }
-  }
-  return { dims: [...dims], tile, margin, inputSize: input, overlap: 0, blend: false, starts, tiles };
+  return planTiles({ dims, tile, margin, starts });
 }
 
 /** The plan for a `same` network: the tile a multiple of the pooling factor, blended overlapping tiles. */

@@ -6,21 +6,15 @@
  * unlabeled stays unlabeled).
  */
 import { annotationChannelCount, writeAnnotationChannels, type AnnotationField } from '../core/annotationField';
+import type { LabelArray } from '../core/editDeltas';
 import type { Vec3 } from '../core/geometry';
-import { augmentGrayValues, IDENTITY_TRANSFORM, randomPatchTransform, type AugmentationSettings, type PatchTransform } from './augment';
+import type { PatchGeometry } from '../protocol/training';
+import { augmentGrayValues, IDENTITY_TRANSFORM, randomPatchTransform, type PatchTransform } from './augment';
+import type { AugmentationSettings } from '../protocol/settings';
 import type { NormalizedImage } from './normalize';
 import type { Random } from './random';
 
-/** A label array on a volume's grid: 0 = unlabeled, 1 = background, c + 1 = class c. */
-export type LabelArray = Uint8Array | Uint16Array;
 
-/** The network's patch geometry, in voxels along x, y, z. */
-export interface PatchGeometry {
-  /** The input patch the network reads. */
-  input: Vec3;
-  /** The output patch it predicts (equal to `input` for a 'same' network). */
-  output: Vec3;
-}
 
 /** One volume to train on: its normalized image and its sparse labels on the same grid. */
 export interface TrainingVolume {
@@ -297,4 +291,38 @@ export function extractPatch(image: NormalizedImage, centre: Vec3, geometry: Pat
   const out = new Float32Array(geometry.input[0] * geometry.input[1] * geometry.input[2] * patchChannels({ image, annotation }));
   samplePatch(image, undefined, centre, geometry, IDENTITY_TRANSFORM, out, undefined, annotation);
   return out;
+}
+
+/**
+ * An output patch size (x, y, z) of about `voxels` voxels, no larger than the volume (rounded up
+ * to `multiple`), each side a multiple of `multiple` (2^(levels−1) for a 'same' network, so every
+ * pooling divides it). The sides go as (finest spacing / spacing)^1.5: equal on an isotropic
+ * grid, and across thick slices fewer voxels than an isotropic extent in millimetres would give,
+ * because the context that tells structures apart lies mostly in the slice plane (on thick-slice
+ * CT, flat patches learned far better than cubic ones: docs/quality.md).
+ */
+export function choosePatchSize(dims: Vec3, spacing: Vec3, voxels: number, multiple: number): Vec3 {
+  const finest = Math.min(...spacing);
+  const shape = spacing.map((s) => Math.pow(finest / s, 1.5));
+  const cap = dims.map((n) => Math.max(multiple, Math.ceil(n / multiple) * multiple));
+  const size = [0, 0, 0];
+  const free = new Set([0, 1, 2]);
+  let budget = voxels;
+  // Axes that reach their cap are fixed there and the others share the rest of the budget.
+  for (let round = 0; round < 3; round++) {
+    const axes = [...free];
+    const c = Math.pow(budget / axes.reduce((p, a) => p * shape[a], 1), 1 / axes.length);
+    let capped = false;
+    for (const a of axes) {
+      const want = c * shape[a];
+      if (want >= cap[a]) {
+        size[a] = cap[a];
+        free.delete(a);
+        budget /= cap[a];
+        capped = true;
+      } else size[a] = want;
+    }
+    if (!capped) break;
+  }
+  return size.map((s, a) => Math.min(cap[a], Math.max(multiple, Math.round(s / multiple) * multiple))) as Vec3;
 }

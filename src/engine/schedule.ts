@@ -1,17 +1,5 @@
 /** Learning-rate schedules, as a function of training progress in [0, 1]. */
-
-/** `constant`, `poly` (nnU-Net's (1 − p)^0.9) or `cosine` decay, each after an optional linear warm-up. */
-export type ScheduleKind = 'constant' | 'poly' | 'cosine';
-
-export interface LearningRateSchedule {
-  kind: ScheduleKind;
-  /** The peak learning rate. */
-  initial: number;
-  /** Fraction of training (0–1) spent ramping up linearly from 0. */
-  warmup: number;
-  /** The rate at the end, as a fraction of `initial` (poly and cosine). */
-  finalFraction: number;
-}
+import type { LearningRateSchedule } from '../protocol/settings';
 
 /** The learning rate at `progress` ∈ [0, 1] (iterations done / planned, or time used / budget). */
 export function learningRateAt(schedule: LearningRateSchedule, progress: number): number {

@@ -22,47 +22,20 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../core/atomicWrite';
-import type { Vec3 } from '../core/geometry';
+import { writeFilesAtomic } from '../core/atomicWrite';
+import { classesFileName, type FileSetEntry } from '../core/volumeFiles';
 import { defaultClassColor, labelFileNames, parseLabelsFile, segmentsOfClasses, serializeLabelsFile, makeLabelsFile, type LabelClass, type LabelsFile } from '../core/labels';
 import { encodeNiftiGz } from '../core/niftiWriter';
 import { encodeSegNrrd } from '../core/nrrdWriter';
 import { readVolumeFile } from '../core/readVolume';
-import type { ClassInfo } from '../protocol/worker';
-import { initBackend, type BackendName, type BackendReport } from './backends';
+import { initBackend } from './backends';
 import { planPrediction } from './predictionPlan';
-import { AnnotationsNeededError, loadRun, normalizationFor, predictVolume, runPredictOptions, trainingVolumeOf, type CheckpointChoice, type NormalizationSource, type TileProgress } from './predict';
-import type { RunRecord, VolumeRecord } from './runFolder';
-import type { LabelArray } from './sampler';
+import { AnnotationsNeededError, loadRun, normalizationFor, predictVolume, runPredictOptions, trainingVolumeOf } from './predict';
+import type { SegmentOptions, SegmentResult, SegmentStart, TileProgress } from '../protocol/segment';
+import type { RunRecord, VolumeRecord } from '../protocol/run';
+import type { LabelArray } from '../core/editDeltas';
 import { readLabelMapOnGrid } from './trainingData';
 import type { Volume } from '../core/volume';
-
-/** What to segment and where to write it. Paths absolute or relative to the process's folder. */
-export interface SegmentOptions {
-  /** The run folder (run.json + checkpoints). */
-  runDir: string;
-  /** The image to segment (.nii, .nii.gz, .nrrd, .nhdr); a 4D image gives one channel per frame. */
-  image: string;
-  /** The label output, `.nii.gz` or `.nii`; default `NAME.seg.nii.gz` beside the image. */
-  out?: string;
-  /**
-   * The image's sparse label file (editor's convention: 0 = unlabeled), for a run with annotation
-   * channels, which reads the volume's own annotations. Default: the label file the run trained
-   * this image with (same content), as run.json names it, if it is still there.
-   */
-  labels?: string;
-  /** Also write the class probabilities here (4D uint8 NIfTI). */
-  probabilities?: string;
-  /** Output tile (x, y, z) and overlap of blended tiles (see PredictionTiling). */
-  tile?: Vec3;
-  overlap?: number;
-  /** Voxels of mirrored context around each tile of a `same` network (see PredictionTiling). */
-  context?: number;
-  /** Checkpoint: 'best' (default; the last when the run has no best) or 'last'. */
-  checkpoint?: CheckpointChoice;
-  /** Backend to run on (default 'auto'). */
-  backend?: BackendName | 'auto';
-}
 
 export interface SegmentHooks {
   /** Once the backend is up and the plan is made. */
@@ -71,45 +44,6 @@ export interface SegmentHooks {
   onProgress?(progress: TileProgress): void;
   /** Checked between tiles; aborting stops with an AbortError and writes nothing. */
   signal?: AbortSignal;
-}
-
-export interface SegmentStart {
-  backend: BackendReport;
-  /** The checkpoint folder and which one. */
-  modelDir: string;
-  checkpoint: 'best' | 'last';
-  dims: Vec3;
-  /** Output and input tile sizes (x, y, z), the tile count, and whether tiles are blended. */
-  tile: Vec3;
-  inputTile: Vec3;
-  tiles: number;
-  blend: boolean;
-  normalization: NormalizationSource;
-}
-
-/** What a segmentation wrote and how it went. */
-export interface SegmentResult {
-  /** Absolute paths of the files written. */
-  out: string;
-  classesFile: string;
-  segNrrd?: string;
-  probabilities?: string;
-  runDir: string;
-  modelDir: string;
-  checkpoint: 'best' | 'last';
-  backend: BackendName;
-  dims: Vec3;
-  classes: ClassInfo[];
-  /** Voxels predicted per class, index c = label c + 1. */
-  voxelsPerClass: number[];
-  tiles: number;
-  tile: Vec3;
-  normalization: NormalizationSource;
-  /** Seconds in the tiles, and the whole call. */
-  predictSeconds: number;
-  seconds: number;
-  /** Volume voxels per second of the tiles. */
-  voxelsPerSecond: number;
 }
 
 const NIFTI_SUFFIX = /\.nii(\.gz)?$/i;
@@ -134,9 +68,9 @@ export function runClasses(record: RunRecord): LabelClass[] {
   let known: LabelClass[] = [];
   const labelsFile = record.volumes[0]?.labels.path;
   if (labelsFile) {
-    const sidecar = labelsFile.replace(/\.(nii\.gz|nii|nrrd|nhdr)$/i, '.json');
+    const sidecar = path.join(path.dirname(labelsFile), classesFileName(path.basename(labelsFile)));
     try {
-      if (sidecar !== labelsFile && fs.existsSync(sidecar)) known = parseLabelsFile(fs.readFileSync(sidecar, 'utf8')).classes;
+      if (fs.existsSync(sidecar)) known = parseLabelsFile(fs.readFileSync(sidecar, 'utf8')).classes;
     } catch {
       known = [];
     }
@@ -209,20 +143,21 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
     hooks.signal?.throwIfAborted();
     const classes = runClasses(run.record);
     const { dims, affine } = volume;
-    writeFileAtomic(out, encodeNiftiGz({ dims, affine, data: predicted.labels, description: 'unet3d prediction: 1 background, 2.. classes' }));
     const companions = segmentationCompanions(out);
+    // The label map, its class list, the Slicer file and the probabilities: written as one set.
+    const files: FileSetEntry<string>[] = [{ target: out, bytes: encodeNiftiGz({ dims, affine, data: predicted.labels, description: 'unet3d prediction: 1 background, 2.. classes' }) }];
     let probabilities: string | undefined;
     if (probabilitiesFile && predicted.probabilities) {
-      writeFileAtomic(
-        probabilitiesFile,
-        encodeNiftiGz({ dims, affine, data: predicted.probabilities, frames: classes.length, intentCode: 0, description: 'unet3d class probabilities x255, frame c = class c+1' }),
-      );
+      files.push({
+        target: probabilitiesFile,
+        bytes: encodeNiftiGz({ dims, affine, data: predicted.probabilities, frames: classes.length, intentCode: 0, description: 'unet3d class probabilities x255, frame c = class c+1' }),
+      });
       probabilities = probabilitiesFile;
     }
     let segNrrd: string | undefined;
     if (volume.format === 'nrrd') {
       segNrrd = companions.segNrrd;
-      writeFileAtomic(segNrrd, encodeSegNrrd({ dims, affine, data: predicted.labels, segments: segmentsOfClasses(classes) }));
+      files.push({ target: segNrrd, bytes: encodeSegNrrd({ dims, affine, data: predicted.labels, segments: segmentsOfClasses(classes) }) });
     }
     const sidecar: LabelsFile & { prediction: Record<string, unknown> } = {
       ...makeLabelsFile(path.basename(image), classes),
@@ -240,7 +175,8 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
         sameGridAsImage: true,
       },
     };
-    writeFileAtomic(companions.classesFile, serializeLabelsFile(sidecar));
+    files.push({ target: companions.classesFile, bytes: new TextEncoder().encode(serializeLabelsFile(sidecar)) });
+    await writeFilesAtomic(files);
     const voxelsPerClass = new Array<number>(classes.length).fill(0);
     for (let i = 0; i < predicted.labels.length; i++) voxelsPerClass[predicted.labels[i] - 1]++;
     const voxels = dims[0] * dims[1] * dims[2];

@@ -2,18 +2,23 @@
  * Reading the training volumes and their label files, normalizing each image, and splitting
  * each label map's annotated slices into training and validation.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { VolumeError } from '../core/errors';
-import { toLabelArray } from '../core/labelMapIO';
+import { parseLabelsFile } from '../core/labels';
 import { readVolumeFile } from '../core/readVolume';
-import { sameGrid, type Volume } from '../core/volume';
-import type { ClassInfo } from '../protocol/worker';
+import type { Volume } from '../core/volume';
+import { classesFileName, labelsOnGrid } from '../core/volumeFiles';
+import type { ClassInfo } from '../protocol/training';
 import { annotationChannelCount, annotationField } from '../core/annotationField';
 import { computeNormalization, normalizeVolume, volumeChannels, withCoordinateChannels, type NormalizedImage } from './normalize';
-import { fileRecord, type VolumeRecord } from './runFolder';
-import type { LabelArray, TrainingVolume } from './sampler';
-import type { TrainSettings, VolumeFiles } from './settings';
-import { findAnnotatedSlices, splitLabels, type AnnotatedSlice } from './sparseSplit';
+import { fileRecord } from './runFolder';
+import type { VolumeRecord } from '../protocol/run';
+import type { TrainingVolume } from './sampler';
+import type { LabelArray } from '../core/editDeltas';
+import type { TrainSettings, VolumeFiles } from '../protocol/settings';
+import { findAnnotatedSlices, type AnnotatedSlice } from '../core/sparseSplit';
+import { splitLabels } from '../core/sparseSplit';
 import type { ValidationVolume } from './validation';
 
 /** One volume ready for training. */
@@ -55,9 +60,9 @@ export function useCoordinateChannels(setting: boolean | 'auto', classes: number
  * The settings' annotation channels for `volumes` training volumes of `classes` classes whose
  * fewest training slices in one volume is `fewestSlices`. `auto`: for one volume with several
  * foreground classes — densifying a volume's own annotations (the semi-automated case), where
- * the classes may differ by where they lie more than by how they look (chest CT: the levels of
- * the spine; see the README's quality figures). Not with one foreground class, where the network
- * alone already beat the nearest annotation (spinal cord, spleen), and not with several volumes,
+ * the classes may differ by where they lie more than by how they look (the levels of the spine;
+ * docs/quality.md). Not with one foreground class, where the network alone already beat the
+ * nearest annotation, and not with several volumes,
  * whose run is meant for new volumes that carry no annotations. Leaving slices out needs two.
  */
 export function useAnnotationChannels(setting: boolean | 'auto', classes: number, volumes: number, fewestSlices: number): boolean {
@@ -119,22 +124,20 @@ export function leaveOutVolumes(name: string, image: NormalizedImage, labels: La
 /** Reads a label map that must lie on `image`'s grid (read from `imageFile`). */
 export function readLabelMapOnGrid(file: string, image: Volume, imageFile: string): { labels: LabelArray; volume: Volume } {
   const volume = readVolumeFile(file);
-  if (volume.layers && volume.layers.length > 1) {
-    throw new VolumeError('layered-segmentation', `${path.basename(file)} has overlapping segments (${volume.layers.length} layers); a label file needs one label per voxel`);
-  }
-  if (volume.dims.join() !== image.dims.join()) {
-    throw new VolumeError('grid-mismatch', `${path.basename(file)} is ${volume.dims.join('×')} voxels but ${path.basename(imageFile)} is ${image.dims.join('×')}`);
-  }
-  if (!sameGrid(volume, image, 1e-2)) {
-    throw new VolumeError('grid-mismatch', `${path.basename(file)} and ${path.basename(imageFile)} have the same size but different voxel-to-world matrices: they are not on the same grid`);
-  }
-  let labels: LabelArray;
+  return { labels: labelsOnGrid(image, volume, path.basename(file), path.basename(imageFile)), volume };
+}
+
+/**
+ * The class names a label file's class list gives (`X.json` beside `X.nii.gz`, as the editor
+ * writes `NAME.labels.json`), by label value; an empty map when there is none or it is unusable.
+ */
+function classNamesBeside(labelFile: string): Map<number, string> {
+  const file = path.join(path.dirname(labelFile), classesFileName(path.basename(labelFile)));
   try {
-    labels = toLabelArray(volume.data);
-  } catch (error) {
-    throw new VolumeError('bad-header', `${path.basename(file)} is not a label map: ${(error as Error).message}`);
+    return new Map(parseLabelsFile(fs.readFileSync(file, 'utf8')).classes.map((c) => [c.value, c.name]));
+  } catch {
+    return new Map();
   }
-  return { labels, volume };
 }
 
 /** Reads, normalizes and splits every training volume (see TrainSettings). */
@@ -155,10 +158,12 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
   if (maxLabel === 0) throw new RangeError('the label files hold no labeled voxel: paint some slices first');
   const classes = settings.classes ?? Math.max(2, maxLabel);
   if (maxLabel > classes) throw new RangeError(`the labels go up to ${maxLabel}, more than the ${classes} classes asked for`);
+  // Names: the settings', else the label file's class list (the editor's NAME.labels.json), else a Slicer file's segments.
   const segments = loaded.find((l) => l.labelVolume.segments)?.labelVolume.segments;
+  const listed = loaded.map((l) => classNamesBeside(l.files.labels)).find((m) => m.size > 0);
   const classInfo: ClassInfo[] = Array.from({ length: classes }, (_, c) => ({
     value: c + 1,
-    name: settings.classNames?.[c] ?? segments?.find((s) => s.value === c + 1)?.name ?? (c === 0 ? 'background' : `class ${c}`),
+    name: settings.classNames?.[c] ?? listed?.get(c + 1) ?? segments?.find((s) => s.value === c + 1)?.name ?? (c === 0 ? 'background' : `class ${c}`),
   }));
 
   const coordinateChannels = useCoordinateChannels(settings.coordinateChannels, classes);

@@ -7,9 +7,11 @@ import type { Vec3 } from '../core/geometry';
 import { scoresFromConfusion, type ConfusionMatrix } from '../core/metrics';
 import type { UNet } from './model';
 import type { NormalizedImage } from './normalize';
-import { extractPatch, outputMargin, patchAnchor, patchChannels, type LabelArray, type PatchGeometry } from './sampler';
+import { extractPatch, outputMargin, patchAnchor, patchChannels } from './sampler';
+import type { LabelArray } from '../core/editDeltas';
+import type { PatchGeometry } from '../protocol/training';
 import type { AnnotationField } from '../core/annotationField';
-import type { AnnotatedSlice } from './sparseSplit';
+import type { AnnotatedSlice } from '../core/sparseSplit';
 import { logitAdjustment } from './loss';
 import { tf } from './tf';
 

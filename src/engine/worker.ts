@@ -7,8 +7,9 @@
 import type { WorkerEvent, WorkerRequest } from '../protocol/worker';
 import { isWorkerRequest } from '../protocol/worker';
 import { probeBackends } from './backends';
-import { segmentVolumeFile, type SegmentOptions } from './segmentFile';
-import { trainSettings } from './settings';
+import { segmentVolumeFile } from './segmentFile';
+import type { SegmentOptions } from '../protocol/segment';
+import { trainSettings } from '../protocol/settings';
 import { runTraining } from './train';
 
 if (!process.send) {

@@ -6,19 +6,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import type { BackendReport } from './backends';
+import type { BackendReport } from '../protocol/backends';
 import { markRunFailed } from './runFolder';
-import type { SegmentOptions, SegmentResult } from './segmentFile';
-import type { TrainSettings } from './settings';
-import {
-  isWorkerEvent,
-  type RunSummary,
-  type SegmentProgressEvent,
-  type SegmentStartedEvent,
-  type TrainEvent,
-  type WorkerEvent,
-  type WorkerRequest,
-} from '../protocol/worker';
+import type { SegmentOptions, SegmentResult } from '../protocol/segment';
+import type { TrainSettings } from '../protocol/settings';
+import { isWorkerEvent, type SegmentProgressEvent, type SegmentStartedEvent, type WorkerEvent, type WorkerRequest } from '../protocol/worker';
+import type { RunSummary, TrainEvent } from '../protocol/training';
 
 /** The worker bundle beside the calling bundle (dist/worker.js next to dist/extension.js or dist/cli.js). */
 export function defaultWorkerPath(): string {

@@ -5,14 +5,11 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { BackendName } from '../engine/backends';
-import type { PresetName } from '../engine/model';
-import type { TrainSettingsInput } from '../engine/settings';
-
-export const PRESET_NAMES: readonly PresetName[] = ['fast', 'paper', 'bench'];
-
-/** The backends by setting name. (Not imported from the engine: its backends module loads TensorFlow.js.) */
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+import { isBackendChoice, type BackendChoice } from '../protocol/backends';
+import { isPresetName, type PresetName } from '../protocol/network';
+import { labelFileNames } from '../core/labels';
+import { TRAIN_DEFAULTS, type TrainSettingsInput } from '../protocol/settings';
+import type { Budget } from './commands/budget';
 
 /** What a training is given unless the user picks otherwise. */
 export interface TrainingDefaults {
@@ -34,7 +31,7 @@ export interface TrainingDefaults {
 }
 
 export interface LoopSettings {
-  backend: BackendName | 'auto';
+  backend: BackendChoice;
   /** The runs folder as written in the setting (relative to a workspace folder, or absolute). */
   runsFolder: string;
   training: TrainingDefaults;
@@ -64,13 +61,13 @@ export function readLoopSettings(scope?: vscode.ConfigurationScope): LoopSetting
   const advanced = c.get<unknown>('training.advanced');
   const runsFolder = c.get<string>('runsFolder');
   return {
-    backend: typeof backend === 'string' && (BACKEND_NAMES as readonly string[]).includes(backend) ? (backend as BackendName) : 'auto',
+    backend: isBackendChoice(backend) ? backend : 'auto',
     runsFolder: typeof runsFolder === 'string' && runsFolder.trim() ? runsFolder.trim() : DEFAULT_RUNS_FOLDER,
     training: {
-      preset: typeof preset === 'string' && (PRESET_NAMES as readonly string[]).includes(preset) ? (preset as PresetName) : 'fast',
-      iterations: positiveInteger(c.get('training.iterations')) ?? 1000,
-      minutes: typeof minutes === 'number' && minutes > 0 && Number.isFinite(minutes) ? minutes : 10,
-      validationFraction: typeof fraction === 'number' && fraction >= 0 && fraction < 1 ? fraction : 0.2,
+      preset: typeof preset === 'string' && isPresetName(preset) ? preset : TRAIN_DEFAULTS.preset,
+      iterations: positiveInteger(c.get('training.iterations')) ?? TRAIN_DEFAULTS.iterations,
+      minutes: typeof minutes === 'number' && minutes > 0 && Number.isFinite(minutes) ? minutes : TRAIN_DEFAULTS.minutes,
+      validationFraction: typeof fraction === 'number' && fraction >= 0 && fraction < 1 ? fraction : TRAIN_DEFAULTS.validationFraction,
       levels: positiveInteger(c.get('training.levels')),
       baseFilters: positiveInteger(c.get('training.baseFilters')),
       advanced: isPlainObject(advanced) ? (advanced as Partial<TrainSettingsInput>) : {},
@@ -99,3 +96,36 @@ export function allRunsFolders(): vscode.Uri[] {
   }
   return out;
 }
+
+/** The engine settings for a training of `volumes` into `outDir`. */
+export function trainSettingsInput(
+  defaults: TrainingDefaults,
+  backend: TrainSettingsInput['backend'],
+  volumes: readonly vscode.Uri[],
+  outDir: string,
+  choice: { preset: PresetName; budget: Budget; validationFraction: number; extra?: Partial<TrainSettingsInput> },
+): TrainSettingsInput {
+  const advanced = defaults.advanced;
+  const extra = choice.extra ?? {};
+  const input: TrainSettingsInput = {
+    ...advanced,
+    ...extra,
+    volumes: volumes.map((v) => ({ image: v.fsPath, labels: path.join(path.dirname(v.fsPath), labelFileNames(path.basename(v.fsPath)).labelMap) })),
+    outDir,
+    network: {
+      ...advanced.network,
+      preset: choice.preset,
+      ...(defaults.levels !== undefined ? { levels: defaults.levels } : {}),
+      ...(defaults.baseFilters !== undefined ? { baseFilters: defaults.baseFilters } : {}),
+      ...extra.network,
+    },
+    validation: extra.validation ?? { fraction: choice.validationFraction },
+    backend: extra.backend ?? backend,
+  };
+  delete input.iterations;
+  delete input.minutes;
+  if (choice.budget.kind === 'iterations') input.iterations = choice.budget.value;
+  else input.minutes = choice.budget.value;
+  return input;
+}
+

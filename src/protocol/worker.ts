@@ -3,12 +3,10 @@
  * (dist/worker.js). Requests carry an `id` chosen by the host; every event about a request
  * carries the same `id`. Types only: importing this module loads nothing.
  */
-import type { BackendName, BackendReport } from '../engine/backends';
-import type { TileProgress } from '../engine/predict';
-import type { SegmentOptions, SegmentResult, SegmentStart } from '../engine/segmentFile';
-import type { UNetConfig } from '../engine/model';
-import type { PatchGeometry } from '../engine/sampler';
-import type { TrainSettings } from '../engine/settings';
+import type { BackendReport } from './backends';
+import type { SegmentOptions, SegmentResult, SegmentStart, TileProgress } from './segment';
+import type { TrainSettings } from './settings';
+import type { TrainEvent } from './training';
 
 // ---- host → worker ----
 
@@ -37,102 +35,6 @@ export interface ShutdownRequest {
 }
 
 export type WorkerRequest = StartRequest | CancelRequest | ProbeRequest | ShutdownRequest | SegmentRequest;
-
-// ---- what a training reports (in-process as is; from the worker with the request's `id`) ----
-
-/** A class of the run: its label value (1 = background) and name. */
-export interface ClassInfo {
-  value: number;
-  name: string;
-}
-
-/** The run is set up: data read, network built, training about to begin. */
-export interface TrainStartedEvent {
-  type: 'started';
-  runDir: string;
-  backend: BackendReport;
-  network: UNetConfig;
-  parameters: number;
-  geometry: PatchGeometry;
-  classes: ClassInfo[];
-  /** Labeled voxels used for training / scored by validation, over every volume. */
-  trainingVoxels: number;
-  validationVoxels: number;
-}
-
-/** One validation pass on the held-out slices. */
-export interface ValidationResult {
-  iteration: number;
-  /** IoU per class, background first (index c = label value c + 1); null where the class is absent. */
-  iou: (number | null)[];
-  /** Mean IoU over the foreground classes; null if none is present. */
-  meanForegroundIoU: number | null;
-  /** Seconds since training started. */
-  seconds: number;
-}
-
-/** After every training step. */
-export interface TrainProgressEvent {
-  type: 'progress';
-  iteration: number;
-  /** The iteration limit, if the run has one. */
-  totalIterations?: number;
-  /** This step's loss, and an exponential moving average of it. */
-  loss: number;
-  smoothedLoss: number;
-  learningRate: number;
-  /** Output (labeled-grid) voxels trained per second, averaged over the recent steps. */
-  voxelsPerSecond: number;
-  elapsedSeconds: number;
-  /** Estimated seconds to the end (iteration or time limit, whichever comes first). */
-  etaSeconds: number;
-  backend: BackendName;
-  /** The latest and the best validation so far. */
-  validation?: ValidationResult;
-  bestValidation?: ValidationResult;
-}
-
-export interface TrainValidationEvent {
-  type: 'validation';
-  result: ValidationResult;
-  /** True when this is the best so far (a `best` checkpoint follows). */
-  improved: boolean;
-}
-
-/** A checkpoint (model.json + weights) was written to `dir`. */
-export interface CheckpointEvent {
-  type: 'checkpoint';
-  kind: 'best' | 'last';
-  dir: string;
-  iteration: number;
-  meanForegroundIoU?: number | null;
-}
-
-/** Why a run stopped. */
-export type StopReason = 'iterations' | 'time' | 'early-stop' | 'cancelled';
-
-/** How a run ended. */
-export interface RunSummary {
-  status: 'succeeded' | 'cancelled';
-  stopReason: StopReason;
-  iterations: number;
-  seconds: number;
-  /** Smoothed loss at the end. */
-  finalLoss: number | null;
-  /** The best validation (absent without validation). */
-  best?: ValidationResult;
-  /** The folder of the model to use (best checkpoint, or last without validation). */
-  modelDir: string;
-}
-
-export interface TrainFinishedEvent {
-  type: 'finished';
-  runDir: string;
-  summary: RunSummary;
-}
-
-/** Everything a training reports while it runs. */
-export type TrainEvent = TrainStartedEvent | TrainProgressEvent | TrainValidationEvent | CheckpointEvent | TrainFinishedEvent;
 
 // ---- worker → host ----
 

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { baselines, type BaselinesJson } from '../../src/cli/commands/baselines';
-import { contourInterpolationLabels } from '../../src/core/baselines/contourInterpolation';
-import { featureTransform } from '../../src/core/baselines/distanceTransform';
-import { nearestSliceLabels } from '../../src/core/baselines/nearestSlice';
-import { nearestVoxelLabels } from '../../src/core/baselines/nearestVoxel';
+import { contourInterpolationLabels } from '../../src/experiments/baselines/contourInterpolation';
+import { featureTransform } from '../../src/core/distanceTransform';
+import { nearestSliceLabels } from '../../src/experiments/baselines/nearestSlice';
+import { nearestVoxelLabels } from '../../src/experiments/baselines/nearestVoxel';
 import type { Vec3 } from '../../src/core/geometry';
 import { sparseLabels } from '../../src/core/sparseLabels';
 import { SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';

@@ -14,7 +14,7 @@ import { writeLabelMapNifti } from '../../src/core/labelMapIO';
 import { encodeNiftiGz } from '../../src/core/niftiWriter';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { chooseAnnotatedSlices, sliceFolds, sparseLabels } from '../../src/core/sparseLabels';
-import { sliceFractions, volumeFolds, type FullEvaluationResult, type SemiCrossvalResult } from '../../src/engine/crossval';
+import { sliceFractions, volumeFolds, type FullEvaluationResult, type SemiCrossvalResult } from '../../src/experiments/crossval';
 import { SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
 import { captureStdout } from '../helpers/stdout';
 

@@ -20,7 +20,7 @@ import {
   type LabelDelta,
 } from '../../src/core/editDeltas';
 import type { Vec3 } from '../../src/core/geometry';
-import { toLabelArray } from '../../src/core/labelMapIO';
+import { toLabelArray } from '../../src/core/volumeFiles';
 import { planeLayout, voxelOfPixel } from '../../src/core/planes';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { extractSlice, type Axis } from '../../src/core/slices';

@@ -18,7 +18,8 @@ import {
 import { readVolumeFile } from '../../src/core/readVolume';
 import { LabelLayer, type LayerChange } from '../../src/extension/volumeEditor/labelLayer';
 import { validateWebviewMessage } from '../../src/extension/volumeEditor/messageValidation';
-import { decodeBackup, encodeBackup, gridMismatch, labelArrayOf } from '../../src/extension/volumeEditor/labelVolumes';
+import { gridMismatch } from '../../src/core/volumeFiles';
+import { decodeBackup, encodeBackup, labelArrayOf } from '../../src/extension/volumeEditor/labelVolumes';
 import { SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
 
 test('label files are named after the volume without its extension', () => {

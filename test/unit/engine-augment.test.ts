@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Vec3 } from '../../src/core/geometry';
-import { augmentationSettings, augmentGrayValues, IDENTITY_TRANSFORM, NO_AUGMENTATION, randomPatchTransform } from '../../src/engine/augment';
+import { augmentationSettings, NO_AUGMENTATION } from '../../src/protocol/settings';
+import { augmentGrayValues, IDENTITY_TRANSFORM, randomPatchTransform } from '../../src/engine/augment';
 import { bsplineUpsample, controlPointCount, randomDisplacementField } from '../../src/engine/deformation';
 import type { NormalizedImage } from '../../src/engine/normalize';
 import { Random } from '../../src/engine/random';
-import { samplePatch, type PatchGeometry } from '../../src/engine/sampler';
+import { samplePatch } from '../../src/engine/sampler';
+import type { PatchGeometry } from '../../src/protocol/training';
 
 test('the B-spline reproduces constant and linear control values (partition of unity)', () => {
   const size: Vec3 = [20, 9, 13];

@@ -7,8 +7,10 @@ import { chooseAnnotatedSlices, maskToLabels, sliceFolds, sliceScoringMask, spar
 import type { Volume } from '../../src/core/volume';
 import { computeNormalization, normalizeVolume, percentiles } from '../../src/engine/normalize';
 import { learningRateAt } from '../../src/engine/schedule';
-import { choosePatchSize, trainSettings } from '../../src/engine/settings';
-import { findAnnotatedSlices, heldOutPositions, splitLabels } from '../../src/engine/sparseSplit';
+import { choosePatchSize } from '../../src/engine/sampler';
+import { trainSettings } from '../../src/protocol/settings';
+import { findAnnotatedSlices } from '../../src/core/sparseSplit';
+import { heldOutPositions, splitLabels } from '../../src/core/sparseSplit';
 import { sliceTiles, tileStarts, validationTile } from '../../src/engine/validation';
 import { dataPath, SKIP_WITHOUT_DATA } from '../helpers/data';
 

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { initBackend, type BackendName } from '../../src/engine/backends';
+import { initBackend } from '../../src/engine/backends';
+import type { BackendName } from '../../src/protocol/backends';
 import { networkOps, setFormulation, type Formulation } from '../../src/engine/ops';
 import { BN_EPSILON, BN_MOMENTUM } from '../../src/engine/ops/types';
 import { SimdRuntime } from '../../src/engine/ops/simd/runtime';

@@ -4,18 +4,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { initBackend } from '../../src/engine/backends';
-import { summarizeModel } from '../../src/engine/modelSummary';
-import {
-  countParameters,
-  createUNet,
-  describeNetwork,
-  loadUNet,
-  outputSizeFor,
-  PRESETS,
-  UNetConfigError,
-  type UNet,
-  type UNetConfig,
-} from '../../src/engine/model';
+import { summarizeModel } from '../../src/protocol/networkSummary';
+import { countParameters, describeNetwork, outputSizeFor, PRESETS, UNetConfigError, type UNetConfig } from '../../src/protocol/network';
+import { createUNet, loadUNet, type UNet } from '../../src/engine/model';
 import { setFormulation } from '../../src/engine/ops';
 import { tf, type Tensor5D } from '../../src/engine/tf';
 import { tempDir } from '../helpers/data';

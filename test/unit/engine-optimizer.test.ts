@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/engine/backends';
 import { Optimizer } from '../../src/engine/optimizer';
-import { DEFAULT_OPTIMIZER, type OptimizerKind } from '../../src/engine/settings';
+import { DEFAULT_OPTIMIZER, type OptimizerKind } from '../../src/protocol/settings';
 import { tf } from '../../src/engine/tf';
 
 before(async () => {

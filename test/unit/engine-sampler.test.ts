@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Vec3 } from '../../src/core/geometry';
-import { augmentationSettings, IDENTITY_TRANSFORM, NO_AUGMENTATION } from '../../src/engine/augment';
+import { augmentationSettings, NO_AUGMENTATION } from '../../src/protocol/settings';
+import { IDENTITY_TRANSFORM } from '../../src/engine/augment';
 import type { NormalizedImage } from '../../src/engine/normalize';
 import { Random } from '../../src/engine/random';
-import { extractPatch, mirrorCoordinate, outputMargin, patchAnchor, PatchSampler, samplePatch, type PatchGeometry } from '../../src/engine/sampler';
+import { extractPatch, mirrorCoordinate, outputMargin, patchAnchor, PatchSampler, samplePatch } from '../../src/engine/sampler';
+import type { PatchGeometry } from '../../src/protocol/training';
 
 test('mirror padding reflects about the first and last voxel', () => {
   const cases: [number, number, number][] = [

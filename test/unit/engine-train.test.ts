@@ -9,10 +9,10 @@ import { chooseAnnotatedSlices, maskToLabels, sparseLabels } from '../../src/cor
 import { loadUNet } from '../../src/engine/model';
 import { loadRun, predictVolume, runPredictOptions } from '../../src/engine/predict';
 import { readRunRecord, runModelDir } from '../../src/engine/runFolder';
-import { trainSettings, type TrainSettingsInput } from '../../src/engine/settings';
+import { trainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
 import { tf } from '../../src/engine/tf';
 import { runTraining } from '../../src/engine/train';
-import type { TrainEvent } from '../../src/protocol/worker';
+import type { TrainEvent } from '../../src/protocol/training';
 import { writeBallVolume } from '../helpers/engineData';
 import { dataPath, SKIP_WITHOUT_DATA, tempDir } from '../helpers/data';
 

@@ -8,9 +8,9 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readRunRecord } from '../../src/engine/runFolder';
-import { trainSettings, type TrainSettingsInput } from '../../src/engine/settings';
+import { trainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
 import { WorkerClient, WorkerExitError, WorkerRequestError } from '../../src/engine/workerClient';
-import type { TrainEvent } from '../../src/protocol/worker';
+import type { TrainEvent } from '../../src/protocol/training';
 import { REPO_ROOT, tempDir } from '../helpers/data';
 import { writeBallVolume } from '../helpers/engineData';
 

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { BACKEND_DESCRIPTIONS, BACKEND_ORDER, type BackendChoice } from '../../src/protocol/backends';
+import { PRESET_DESCRIPTIONS, PRESET_NAMES } from '../../src/protocol/network';
+import { TRAIN_DEFAULTS } from '../../src/protocol/settings';
 import { REPO_ROOT } from '../helpers/data';
 
 const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
@@ -44,4 +47,17 @@ test('the extension bundle never loads TensorFlow.js; the CLI starts with a sheb
   assert.doesNotMatch(extension, /@tensorflow|tfjs-core|tfjs-backend/);
   const cli = fs.readFileSync(path.join(REPO_ROOT, 'dist', 'cli.js'), 'utf8');
   assert.ok(cli.startsWith('#!/usr/bin/env node'));
+});
+
+test("the settings' defaults and choices in package.json are the contract's", () => {
+  const props = manifest.contributes.configuration.properties;
+  assert.deepEqual(props['unet3d.backend'].enum, ['auto', ...BACKEND_ORDER]);
+  assert.deepEqual(props['unet3d.backend'].enumDescriptions, props['unet3d.backend'].enum.map((b: BackendChoice) => BACKEND_DESCRIPTIONS[b]));
+  assert.equal(props['unet3d.backend'].default, 'auto');
+  assert.deepEqual(props['unet3d.training.preset'].enum, PRESET_NAMES);
+  assert.deepEqual(props['unet3d.training.preset'].enumDescriptions, PRESET_NAMES.map((p) => PRESET_DESCRIPTIONS[p]));
+  assert.equal(props['unet3d.training.preset'].default, TRAIN_DEFAULTS.preset);
+  assert.equal(props['unet3d.training.iterations'].default, TRAIN_DEFAULTS.iterations);
+  assert.equal(props['unet3d.training.minutes'].default, TRAIN_DEFAULTS.minutes);
+  assert.equal(props['unet3d.training.validationFraction'].default, TRAIN_DEFAULTS.validationFraction);
 });

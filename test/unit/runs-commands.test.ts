@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { backendReportMarkdown, chosenBackend } from '../../src/extension/commands/backendReport';
 import { parseBudget, runFolderName } from '../../src/extension/commands/budget';
 import { finishedEvaluation, foldResult, newEvaluationRecord, withFold } from '../../src/extension/runs/evaluation';
-import type { BackendReport } from '../../src/engine/backends';
+import type { BackendReport } from '../../src/protocol/backends';
 
 test('budgets as typed: iterations, or minutes with an m', () => {
   assert.deepEqual(parseBudget('500'), { kind: 'iterations', value: 500 });

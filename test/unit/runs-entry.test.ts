@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../helpers/data';
-import { checkRunName, listEntries, loadEntry, parseEvaluationRecord, parseRunRecord, parseSegmentations, readSegmentations, serializeSegmentations } from '../../src/extension/runs/runEntry';
+import { checkRunName, listEntries, loadEntry, parseEvaluationRecord, parseSegmentations, readSegmentations, serializeSegmentations } from '../../src/extension/runs/runEntry';
+import { parseRunRecord } from '../../src/protocol/run';
 import { runRecord } from './runs-fixtures';
 
 test('a complete run.json parses with its metrics', () => {

@@ -1,6 +1,6 @@
 /** A run record as the engine writes it (src/engine/train.ts), for the Runs view's tests. */
-import type { RunRecord } from '../../src/engine/runFolder';
-import { trainSettings } from '../../src/engine/settings';
+import type { RunRecord } from '../../src/protocol/run';
+import { trainSettings } from '../../src/protocol/settings';
 
 export function runRecord(over: Partial<RunRecord> = {}): RunRecord {
   const validation = [

@@ -16,6 +16,8 @@ import { writeBenchVolume } from './benchVolume';
 import type { BenchKind } from './kind';
 import { median, mib, peakRssBytes, runCliChild } from './stats';
 import { startTorchPeer } from './torchPeer';
+import { isBackendName } from '../../protocol/backends';
+import { PRESETS, resolveFilters } from '../../protocol/network';
 
 /** What one child process reports. */
 interface ChildResult {
@@ -57,7 +59,7 @@ export interface BenchSegmentJson {
 /** In the child: load the backend (and, for 'segment', segment the file with an untrained `fast` network). */
 async function child(mode: 'idle' | 'segment', file: string, backendName: string, tile: Vec3 | undefined, overlap: number | undefined): Promise<ChildResult> {
   const { initBackend } = await import('../../engine/backends');
-  const { createUNet, PRESETS } = await import('../../engine/model');
+  const { createUNet } = await import('../../engine/model');
   const { computeNormalization } = await import('../../engine/normalize');
   const { predictVolume } = await import('../../engine/predict');
   const backend = await initBackend(backendName as Parameters<typeof initBackend>[0]);
@@ -107,7 +109,6 @@ with untrained weights (speed does not depend on them).`,
     const tile = values.tile === undefined ? undefined : parseTriple(values.tile, '--tile');
     const overlap = parseNumber(values.overlap, '--overlap', 0, 0.9);
     const backendName = values.backend ?? 'auto';
-    const { isBackendName } = await import('../../engine/backends');
     if (backendName !== 'auto' && !isBackendName(backendName)) throw new UsageError(`unknown backend "${backendName}"`);
     if (values.child) {
       if ((values.child !== 'idle' && values.child !== 'segment') || !values.file) throw new UsageError('bad --child');
@@ -149,7 +150,6 @@ with untrained weights (speed does not depend on them).`,
     if (values['no-peer']) report.peerMissing = 'skipped (--no-peer)';
     else if (tx !== ty || ty !== tz) report.peerMissing = `the tile ${first.inputTile.join('×')} is not a cube, which the peer needs`;
     else {
-      const { PRESETS, resolveFilters } = await import('../../engine/model');
       const { simdRuntime } = await import('../../engine/ops/simd/runtime');
       const config = PRESETS.fast;
       // As many threads as the engine's kernels use (bench train/infer do the same).

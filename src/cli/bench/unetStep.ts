@@ -1,6 +1,6 @@
 /**
  * `unet3d bench train` and `bench infer`: one training step (forward, softmax cross-entropy,
- * backward, SGD-momentum update) or one inference pass of the benchmark 3D U-Net of ENGINE.md
+ * backward, SGD-momentum update) or one inference pass of the benchmark 3D U-Net (docs/benchmarks.md)
  * (3 levels, 16,16 | 32,32 | 64,64 filters, 'same' padding, BN + ReLU, 2 classes) at size³,
  * batch 1, on one or more backends, against the same network in PyTorch measured in the same run:
  * the engines take turns (never at once), after a warm-up at 16³; medians are reported.
@@ -10,6 +10,8 @@ import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError } from '../command';
 import { median } from './stats';
 import { startTorchPeer, type TorchPeer } from './torchPeer';
+import { isBackendName } from '../../protocol/backends';
+import { describeNetwork, PRESETS, resolveFilters } from '../../protocol/network';
 
 export type StepKind = 'train' | 'infer';
 
@@ -65,8 +67,8 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   if (!Number.isInteger(size) || size % 4 !== 0) throw new UsageError(`--size must be a multiple of 4, not ${size}`);
   const repeats = parseNumber(values.repeats, '--repeats', 1, 50) ?? 3;
   // The engine loads TensorFlow.js: only when a benchmark runs.
-  const { initBackend, isBackendName } = await import('../../engine/backends');
-  const { createUNet, describeNetwork, PRESETS, resolveFilters } = await import('../../engine/model');
+  const { initBackend } = await import('../../engine/backends');
+  const { createUNet } = await import('../../engine/model');
   const { activeFormulation } = await import('../../engine/ops');
   const { simdRuntime } = await import('../../engine/ops/simd/runtime');
   const { tf } = await import('../../engine/tf');

@@ -1,10 +1,10 @@
 import * as path from 'node:path';
-import { BASELINES, baselineByName, type Baseline, type BaselineName } from '../../core/baselines';
-import { evaluateDensifier, type DensifyEvaluation } from '../../core/densifyEvaluation';
+import { BASELINES, baselineByName, type Baseline, type BaselineName } from '../../experiments/baselines';
+import { evaluateDensifier, type DensifyEvaluation } from '../../experiments/densifyEvaluation';
 import { readLabelsAs, type LabelConvention } from '../../core/labelConvention';
 import { readVolumeFile } from '../../core/readVolume';
 import { annotatedFraction, chooseAnnotatedSlices, type AnnotatedSlice } from '../../core/sparseLabels';
-import { sameGrid } from '../../core/volume';
+import { gridMismatch } from '../../core/volumeFiles';
 import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { parseConvention } from './evaluate';
@@ -74,7 +74,7 @@ score every voxel on no annotated slice against the full labels.`,
     }
     const image = readVolumeFile(values.image);
     const truth = readLabelsAs(values.labels, parseConvention(values['labels-convention'], '--labels-convention'));
-    if (!sameGrid(image, truth)) {
+    if (gridMismatch(image, truth, 'labels')) {
       throw new Error(`${path.basename(values.labels)} (${truth.dims.join('×')}) is not on the voxel grid of ${path.basename(values.image)} (${image.dims.join('×')})`);
     }
     for (let i = 0; i < truth.data.length; i++) {

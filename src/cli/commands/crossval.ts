@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FullEvaluationResult, SemiCrossvalResult, TrainingInput } from '../../engine/crossval';
-import type { TileProgress } from '../../engine/predict';
-import type { TrainEvent } from '../../protocol/worker';
+import type { FullEvaluationResult, SemiCrossvalResult, TrainingInput } from '../../experiments/crossval';
+import type { TileProgress } from '../../protocol/segment';
+import type { TrainEvent } from '../../protocol/training';
 import { parseCommandArgs, parseNumber, parseTriple } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { TRAIN_OPTIONS, TRAIN_OPTIONS_USAGE, trainInputFromOptions } from '../trainOptions';
@@ -158,7 +158,7 @@ export const crossval: CliCommand = {
     };
     process.on('SIGINT', onInterrupt);
     try {
-      const engine = await import('../../engine/crossval');
+      const engine = await import('../../experiments/crossval');
       const tiling = tile ? { tile } : undefined;
       const result = semi
         ? await engine.semiAutomatedCrossval(

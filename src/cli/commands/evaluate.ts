@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { readLabelsAs, type LabelConvention } from '../../core/labelConvention';
 import { confusionMatrix, scoresFromConfusion } from '../../core/metrics';
 import { readVolumeFile } from '../../core/readVolume';
-import { sameGrid } from '../../core/volume';
+import { gridMismatch } from '../../core/volumeFiles';
 import { parseCommandArgs } from '../args';
 import { UsageError, type CliCommand } from '../command';
 
@@ -63,13 +63,13 @@ neither the truth nor the prediction (within the scored voxels) has IoU null and
     const predConvention = parseConvention(values['pred-convention'], '--pred-convention');
     const truth = readLabelsAs(values.truth, truthConvention);
     const pred = readLabelsAs(values.pred, predConvention);
-    if (!sameGrid(pred, truth)) {
+    if (gridMismatch(truth, pred, 'pred')) {
       throw new Error(`${path.basename(values.pred)} (${pred.dims.join('×')}) and ${path.basename(values.truth)} (${truth.dims.join('×')}) are not on the same voxel grid`);
     }
     let mask: ArrayLike<number> | undefined;
     if (values.mask) {
       const m = readVolumeFile(values.mask);
-      if (!sameGrid(m, truth)) throw new Error(`the mask ${path.basename(values.mask)} (${m.dims.join('×')}) is not on the truth's voxel grid`);
+      if (gridMismatch(truth, m, 'mask')) throw new Error(`the mask ${path.basename(values.mask)} (${m.dims.join('×')}) is not on the truth's voxel grid`);
       mask = m.data;
     }
     const matrix = confusionMatrix(pred.data, truth.data, mask);

@@ -1,5 +1,5 @@
-import { formatModelSummary, summarizeModel } from '../../engine/modelSummary';
-import { isPresetName, PRESET_INPUT_SIZE, PRESETS, UNetConfigError, validInputSize, type UNetConfig } from '../../engine/unetConfig';
+import { formatModelSummary, summarizeModel } from '../../protocol/networkSummary';
+import { isPresetName, PRESET_INPUT_SIZE, PRESETS, UNetConfigError, validInputSize, type UNetConfig } from '../../protocol/network';
 import { parseCommandArgs, parseNumber, parseTriple } from '../args';
 import { UsageError, type CliCommand } from '../command';
 

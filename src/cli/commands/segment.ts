@@ -1,6 +1,7 @@
 import * as path from 'node:path';
-import { isBackendName, type BackendName } from '../../engine/backends';
-import type { SegmentResult } from '../../engine/segmentFile';
+import { isBackendName, type BackendChoice } from '../../protocol/backends';
+import { DEFAULT_CONTEXT, DEFAULT_OVERLAP, DEFAULT_TILE, type SegmentResult } from '../../protocol/segment';
+import { BACKEND_LIST } from '../trainOptions';
 import { parseCommandArgs, parseNumber, parseTriple } from '../args';
 import { UsageError, type CliCommand } from '../command';
 
@@ -17,12 +18,12 @@ Segments an image with a trained run, tile by tile, and writes on the image's gr
   --labels FILE         the image's sparse labels (0 = unlabeled), for a run trained with annotation
                         channels (default: the label file the run trained this image with)
   --probabilities FILE  also write a 4D uint8 NIfTI: frame c = class c+1, probability × 255
-  --tile X,Y,Z          output tile size in voxels (default 96,96,96 for 'same' networks, 44,44,28 for
+  --tile X,Y,Z          output tile size in voxels (default ${DEFAULT_TILE.same} for 'same' networks, ${DEFAULT_TILE.valid} for
                         'valid'); for a 'valid' network every tile size gives the same result
-  --overlap F           overlap of blended tiles for 'same' networks, 0 to 0.9 (default 0.125)
-  --context N           'same' networks: N voxels of mirrored context around each tile, cropped off (default 0)
+  --overlap F           overlap of blended tiles for 'same' networks, 0 to 0.9 (default ${DEFAULT_OVERLAP})
+  --context N           'same' networks: N voxels of mirrored context around each tile, cropped off (default ${DEFAULT_CONTEXT})
   --checkpoint C        best (default) | last
-  --backend B           auto (default) | tensorflow-gpu | tensorflow | wasm | cpu
+  --backend B           ${BACKEND_LIST} (default auto)
   --json                print what was written as JSON`;
 
 function formatSeconds(s: number): string {
@@ -61,50 +62,56 @@ export const segment: CliCommand = {
     if (context !== undefined && !Number.isInteger(context)) throw new UsageError(`--context must be an integer, not "${values.context}"`);
     const checkpoint = values.checkpoint ?? 'best';
     if (checkpoint !== 'best' && checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, not "${checkpoint}"`);
-    let backend: BackendName | 'auto' = 'auto';
+    let backend: BackendChoice = 'auto';
     if (values.backend !== undefined && values.backend !== 'auto') {
-      if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
+      if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (${BACKEND_LIST})`);
       backend = values.backend;
     }
-    const { segmentVolumeFile } = await import('../../engine/segmentFile');
-    const controller = new AbortController();
-    const onInterrupt = () => {
-      if (controller.signal.aborted) process.exit(130);
-      process.stderr.write('\nstopping after this tile (Ctrl-C again to quit at once)\n');
-      controller.abort();
-    };
-    process.on('SIGINT', onInterrupt);
+    // In the engine's worker process, as the extension segments.
+    const { WorkerClient, WorkerRequestError } = await import('../../engine/workerClient');
+    const client = await WorkerClient.start();
     const tty = process.stderr.isTTY;
     let lastLine = 0;
+    let cancelled = false;
+    const job = client.segment(
+      { runDir: values.run, image: values.image, out: values.out, labels: values.labels, probabilities: values.probabilities, tile, overlap, context, checkpoint, backend },
+      (event) => {
+        if (event.type === 'segmentStarted') {
+          const s = event.info;
+          process.stderr.write(
+            `backend ${s.backend.active}; ${s.checkpoint} checkpoint ${s.modelDir}; ${s.dims.join('×')} voxels in ${s.tiles} tile${s.tiles === 1 ? '' : 's'} of ` +
+              `${s.tile.join('×')} (input ${s.inputTile.join('×')}${s.blend ? ', Gaussian-blended' : ''}); normalization ${s.normalization}\n`,
+          );
+          return;
+        }
+        const p = event.progress;
+        const text = `tile ${p.done}/${p.total}  ${Math.round(p.voxelsPerSecond)} vox/s  ${formatSeconds(p.elapsedSeconds)} eta ${formatSeconds(p.etaSeconds)}`;
+        if (tty) process.stderr.write(`\r${text}\x1b[K${p.done === p.total ? '\n' : ''}`);
+        else if (Date.now() - lastLine > 2000 || p.done === p.total) {
+          process.stderr.write(text + '\n');
+          lastLine = Date.now();
+        }
+      },
+    );
+    const onInterrupt = () => {
+      if (cancelled) process.exit(130);
+      cancelled = true;
+      process.stderr.write('\nstopping after this tile (Ctrl-C again to quit at once)\n');
+      job.cancel();
+    };
+    process.on('SIGINT', onInterrupt);
     let result: SegmentResult;
     try {
-      result = await segmentVolumeFile(
-        { runDir: values.run, image: values.image, out: values.out, labels: values.labels, probabilities: values.probabilities, tile, overlap, context, checkpoint, backend },
-        {
-          signal: controller.signal,
-          onStart: (s) =>
-            process.stderr.write(
-              `backend ${s.backend.active}; ${s.checkpoint} checkpoint ${s.modelDir}; ${s.dims.join('×')} voxels in ${s.tiles} tile(s) of ` +
-                `${s.tile.join('×')} (input ${s.inputTile.join('×')}${s.blend ? ', Gaussian-blended' : ''}); normalization ${s.normalization}\n`,
-            ),
-          onProgress: (p) => {
-            const text = `tile ${p.done}/${p.total}  ${Math.round(p.voxelsPerSecond)} vox/s  ${formatSeconds(p.elapsedSeconds)} eta ${formatSeconds(p.etaSeconds)}`;
-            if (tty) process.stderr.write(`\r${text}\x1b[K${p.done === p.total ? '\n' : ''}`);
-            else if (Date.now() - lastLine > 2000 || p.done === p.total) {
-              process.stderr.write(text + '\n');
-              lastLine = Date.now();
-            }
-          },
-        },
-      );
+      result = await job.done;
     } catch (error) {
-      if ((error as Error).name === 'AbortError') {
+      if (cancelled && error instanceof WorkerRequestError) {
         process.stderr.write('cancelled: nothing written\n');
         return 130;
       }
       throw error;
     } finally {
       process.off('SIGINT', onInterrupt);
+      await client.dispose();
     }
     if (values.json) {
       process.stdout.write(JSON.stringify(result) + '\n');

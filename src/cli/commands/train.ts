@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { trainSettings, type TrainSettingsInput } from '../../engine/settings';
-import type { RunSummary, TrainEvent } from '../../protocol/worker';
+import { TRAIN_DEFAULTS as D, trainSettings, type TrainSettingsInput } from '../../protocol/settings';
+import type { RunSummary, TrainEvent } from '../../protocol/training';
 import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { TRAIN_OPTIONS, TRAIN_OPTIONS_USAGE, trainInputFromOptions } from '../trainOptions';
@@ -14,12 +14,11 @@ weigh 0) and writes the run folder: run.json, best/ and last/ (model.json + weig
                         a 4D image gives one input channel per frame
   --labels FILE         its label file on the same grid, in the same order as --image
   --out RUN_DIR         the run folder to create (must be new or empty)
-  --val-fraction F      hold out this fraction of the annotated slices for validation (default 0.2; 0: none)
+  --val-fraction F      hold out this fraction of the annotated slices for validation (default ${D.validationFraction}; 0: none)
   --folds K --fold I    instead: hold out fold I (0..K-1) of a K-fold split of the annotated slices
-  --validate-every N    validate every N steps (default 50)
-  --patience N          stop after N validations without improvement (default 8; 0: never)
+  --validate-every N    validate every N steps (default ${D.validateEvery})
+  --patience N          stop after N validations without improvement (default ${D.patience}; 0: never)
 ${TRAIN_OPTIONS_USAGE}
-  --worker              train in the engine worker process (dist/worker.js), as the extension does
   --json                print the run summary as JSON at the end`;
 
 function progressLine(event: TrainEvent & { type: 'progress' }): string {
@@ -141,7 +140,9 @@ export const train: CliCommand = {
       throw new UsageError((error as Error).message);
     }
     const report = terminalReporter();
-    const summary = values.worker ? await trainInWorker(settings, report) : await trainInProcess(settings, report);
+    // Always in the engine's worker process (dist/worker.js), as the extension trains; `--worker`,
+    // once needed for that, is still accepted.
+    const summary = await trainInWorker(settings, report);
     if (values.json) process.stdout.write(JSON.stringify({ runDir: settings.outDir, ...summary }) + '\n');
     else process.stdout.write(`${settings.outDir}\n`);
     return summary.status === 'succeeded' ? 0 : 130;
@@ -160,17 +161,6 @@ function onInterrupt(cancel: () => void): () => void {
   };
   process.on('SIGINT', handler);
   return () => process.off('SIGINT', handler);
-}
-
-async function trainInProcess(settings: ReturnType<typeof trainSettings>, report: (e: TrainEvent) => void): Promise<RunSummary> {
-  const { runTraining } = await import('../../engine/train');
-  let stop = false;
-  const release = onInterrupt(() => (stop = true));
-  try {
-    return await runTraining(settings, { onEvent: report, shouldStop: () => stop });
-  } finally {
-    release();
-  }
 }
 
 async function trainInWorker(settings: ReturnType<typeof trainSettings>, report: (e: TrainEvent) => void): Promise<RunSummary> {

@@ -15,7 +15,8 @@ import { tf, type Tensor, type Tensor1D, type Tensor5D } from '../tf';
 import { customOp } from './customOp';
 import { simdRuntime, type SimdRuntime } from './simd/runtime';
 import { putTensor, readFloats, tensorFromArena } from './simd/tensorIO';
-import { BN_EPSILON, BN_MOMENTUM, type BatchNormParams, type NetworkOps, type Padding } from './types';
+import { BN_EPSILON, BN_MOMENTUM, type BatchNormParams, type NetworkOps } from './types';
+import type { Padding } from '../../protocol/network';
 
 const round4 = (n: number) => (n + 3) & ~3;
 /** Floats per thread block, rounded up so every block starts 64-byte aligned. */

@@ -6,7 +6,8 @@
  */
 import { tf, type Tensor, type Tensor1D, type Tensor5D } from '../tf';
 import { customOp } from './customOp';
-import { BN_EPSILON, BN_MOMENTUM, type BatchNormParams, type NetworkOps, type Padding } from './types';
+import { BN_EPSILON, BN_MOMENTUM, type BatchNormParams, type NetworkOps } from './types';
+import type { Padding } from '../../protocol/network';
 
 /** Centre-crops each input to the smallest spatial size among them and concatenates the channels. */
 export function concatCropped(inputs: Tensor5D[]): Tensor5D {

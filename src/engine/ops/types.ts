@@ -1,7 +1,6 @@
 /** What the network's layers need from a formulation of its operations. Tensors are NDHWC. */
+import type { Padding } from '../../protocol/network';
 import type { Tensor1D, Tensor5D, Variable } from '../tf';
-
-export type Padding = 'valid' | 'same';
 
 /** A batch-norm layer's variables, each [channels]. */
 export interface BatchNormParams {

@@ -1,5 +1,5 @@
 /** The compute-backend report as Markdown (Show Compute Backend). Pure: unit-tested. */
-import type { BackendName, BackendReport } from '../../engine/backends';
+import type { BackendName, BackendReport } from '../../protocol/backends';
 
 /** How the report names each backend (the reasons and fixes the worker sends name the npm packages). */
 const TITLES: Record<BackendName, string> = {

@@ -7,28 +7,19 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { PresetName } from '../../engine/model';
-import { trainSettings, type TrainSettingsInput } from '../../engine/settings';
+import type { PresetName } from '../../protocol/network';
+import { trainSettings, type TrainSettingsInput } from '../../protocol/settings';
 import { writeFileAtomic } from '../../core/atomicWrite';
 import { finishedEvaluation, foldResult, newEvaluationRecord, withFold } from '../runs/evaluation';
 import { EVALUATION_FILE, loadEntry, type EvaluationRecord } from '../runs/runEntry';
 import { formatDuration, formatIoU } from '../runs/runPresentation';
-import { readLoopSettings } from '../settings';
+import { readLoopSettings, trainSettingsInput } from '../settings';
 import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
-import {
-  budgetFor,
-  buildTrainSettings,
-  classNamesOf,
-  isTrainArgs,
-  newRunDir,
-  pickPreset,
-  requireLabelFiles,
-  saveUnsavedLabels,
-  trainWithJob,
-  volumesToTrainOn,
-} from './train';
-import { volumesTitle } from './volumes';
+import { isTrainArgs } from './train';
+import { budgetFor, pickPreset, volumesToTrainOn } from './trainPicks';
+import { classNamesOf, requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
+import { newRunDir, trainWithJob } from '../trainingJob';
 
 export interface EvaluateArgs {
   volumes?: (vscode.Uri | string)[];
@@ -75,7 +66,7 @@ export async function evaluateCommand(ctx: LoopContext, arg?: unknown, selection
     // Every fold's settings, checked before anything starts.
     const foldSettings = Array.from({ length: folds }, (_, fold) =>
       trainSettings({
-        ...buildTrainSettings(loop.training, loop.backend, volumes, path.join(evalDir, `fold-${fold + 1}`), { preset, budget, validationFraction: 0, classNames, extra: args.settings }),
+        ...trainSettingsInput(loop.training, loop.backend, volumes, path.join(evalDir, `fold-${fold + 1}`), { preset, budget, validationFraction: 0, extra: args.settings }),
         validation: { fold, folds },
         // Scored on the held-out fold: no early stop on it (the test data would choose the model).
         patience: 0,

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../../core/atomicWrite';
 import { volumeBaseName } from '../../core/labels';
-import type { SegmentResult } from '../../engine/segmentFile';
+import type { SegmentResult } from '../../protocol/segment';
 import { readSegmentations, SEGMENTATIONS_FILE, serializeSegmentations, type RunEntry, type SegmentationRecord } from '../runs/runEntry';
 import { bestValidation, formatDuration, formatIoU } from '../runs/runPresentation';
 import { readLoopSettings } from '../settings';

@@ -4,7 +4,7 @@
  * and for each backend that does not load, why and how to fix it, in a Markdown preview.
  */
 import * as vscode from 'vscode';
-import type { BackendReport } from '../../engine/backends';
+import type { BackendReport } from '../../protocol/backends';
 import { backendReportMarkdown, chosenBackend } from './backendReport';
 import { readLoopSettings } from '../settings';
 import type { LoopContext } from './loopContext';

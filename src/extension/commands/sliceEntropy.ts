@@ -5,8 +5,8 @@
  * model most. Pure (no vscode, no Node): unit-tested.
  */
 import type { Vec3 } from '../../core/geometry';
-import type { LabelArray } from '../../engine/sampler';
-import { findAnnotatedSlices } from '../../engine/sparseSplit';
+import type { LabelArray } from '../../core/editDeltas';
+import { findAnnotatedSlices } from '../../core/sparseSplit';
 
 /** x·log2(x) for the quantized probabilities 0..255 (0·log 0 = 0). */
 const X_LOG_X = Float64Array.from({ length: 256 }, (_, v) => (v === 0 ? 0 : v * Math.log2(v)));

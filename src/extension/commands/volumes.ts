@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isLabelOrPredictionFile, labelFileNames, volumeBaseName } from '../../core/labels';
+import { defaultClasses, isLabelOrPredictionFile, labelFileNames, parseLabelsFile, volumeBaseName } from '../../core/labels';
 import { allRunsFolders } from '../settings';
 import { exists } from '../volumeEditor/labelFiles';
 
@@ -138,3 +138,50 @@ export function volumesTitle(volumes: readonly vscode.Uri[]): string {
 export function displayPath(uri: vscode.Uri): string {
   return vscode.workspace.asRelativePath(uri, false);
 }
+
+/** A URI for a path (absolute, or relative to the process's folder) or a URI. */
+export function toUri(v: vscode.Uri | string): vscode.Uri {
+  return typeof v === 'string' ? vscode.Uri.file(path.resolve(v)) : v;
+}
+
+/** Throws naming the volumes that have no label file beside them. */
+export async function requireLabelFiles(volumes: readonly vscode.Uri[]): Promise<void> {
+  const missing: string[] = [];
+  for (const v of volumes) if (!(await exists(labelsUriOf(v)))) missing.push(fileName(v));
+  if (missing.length) throw new Error(`no label file beside ${missing.join(', ')}: paint a few slices in the volume editor and save them first`);
+}
+
+/** Saves unsaved labels of `volumes` (or, when asked and the user says so, leaves them). Returns false when the user cancels. */
+export async function saveUnsavedLabels(volumes: readonly vscode.Uri[], mode: 'save' | 'ignore' | 'ask', what: string): Promise<boolean> {
+  const dirty = dirtyVolumes(volumes);
+  if (dirty.length === 0 || mode === 'ignore') return true;
+  if (mode === 'ask') {
+    const save = 'Save and Continue';
+    const skip = 'Use the Saved Labels';
+    const answer = await vscode.window.showWarningMessage(
+      `${dirty.map(fileName).join(', ')} ${dirty.length === 1 ? 'has' : 'have'} unsaved labels.`,
+      { modal: true, detail: `${what} reads the label files on disk.` },
+      save,
+      skip,
+    );
+    if (answer === undefined) return false;
+    if (answer === skip) return true;
+  }
+  for (const uri of dirty) await vscode.workspace.save(uri);
+  return true;
+}
+
+/** The class names of a volume's labels (NAME.labels.json), else those the volume editor starts with. */
+export async function classNamesOf(volume: vscode.Uri): Promise<string[]> {
+  let classes = defaultClasses();
+  try {
+    classes = parseLabelsFile(new TextDecoder().decode(await vscode.workspace.fs.readFile(classesUriOf(volume)))).classes;
+  } catch {
+    // no class list saved yet (or unreadable): the editor's defaults name what it shows
+  }
+  return classes
+    .slice()
+    .sort((a, b) => a.value - b.value)
+    .map((c) => c.name);
+}
+

@@ -3,7 +3,7 @@
  * against iterations, one chart above the other. Colours come from CSS classes the panel's
  * stylesheet maps to the theme. Pure: unit-tested.
  */
-import type { RunRecord } from '../../engine/runFolder';
+import type { RunRecord } from '../../protocol/run';
 
 /** A loss sample. */
 export interface LossPoint {

@@ -3,7 +3,7 @@
  * slices, one training run per fold in the evaluation's folder, each scored on the slices it
  * held out. Pure: unit-tested.
  */
-import type { RunRecord, RunStatus } from '../../engine/runFolder';
+import type { RunRecord, RunStatus } from '../../protocol/run';
 import type { EvaluationFold, EvaluationRecord } from './runEntry';
 
 export function newEvaluationRecord(input: { folds: number; volumes: { image: string; labels: string }[]; preset: string; classNames?: string[] }, now = new Date()): EvaluationRecord {

@@ -7,16 +7,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RunRecord, RunStatus } from '../../engine/runFolder';
-import type { ValidationResult } from '../../protocol/worker';
+import { isIoU, isObject, parseJson, parseRunRecord, RUN_FILE, RUN_STATUSES, type Parsed, type RunRecord, type RunStatus } from '../../protocol/run';
 
-export const RUN_FILE = 'run.json';
+export { RUN_FILE };
+
 export const EVALUATION_FILE = 'evaluation.json';
 /** Written by the Segment command into the run folder: what was segmented with the run. */
 export const SEGMENTATIONS_FILE = 'segmentations.json';
 
-const RUN_SCHEMA_VERSION = 1;
-export const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled'];
 
 /** One segmentation made with a run. Paths are absolute, or relative to the run folder (files inside it, so a renamed run keeps them). */
 export interface SegmentationRecord {
@@ -91,75 +89,6 @@ export interface BrokenEntry extends EntryBase {
 }
 
 export type Entry = RunEntry | EvaluationEntry | BrokenEntry;
-
-type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isIoU = (v: unknown): v is number | null => v === null || isFiniteNumber(v);
-
-function parseJson(text: string, file: string): Parsed<Record<string, unknown>> {
-  if (text.trim() === '') return { ok: false, reason: `${file} is empty (it may be being written)` };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, reason: `${file} is not valid JSON (half-written or corrupt): ${(error as Error).message}` };
-  }
-  if (!isObject(value)) return { ok: false, reason: `${file} does not hold a JSON object` };
-  return { ok: true, value };
-}
-
-/** A validation result whose fields have the right types, else undefined. */
-function cleanValidation(v: unknown): ValidationResult | undefined {
-  if (!isObject(v) || !isFiniteNumber(v.iteration) || !Array.isArray(v.iou) || !v.iou.every(isIoU)) return undefined;
-  const mean = v.meanForegroundIoU ?? null;
-  if (!isIoU(mean)) return undefined;
-  return { iteration: v.iteration, iou: v.iou as (number | null)[], meanForegroundIoU: mean, seconds: isFiniteNumber(v.seconds) ? v.seconds : 0 };
-}
-
-/**
- * Parses run.json. Checks what the view relies on (schema, status, settings, times) and drops
- * malformed entries of the metric lists rather than failing on them.
- */
-export function parseRunRecord(text: string, file = RUN_FILE): Parsed<RunRecord> {
-  const json = parseJson(text, file);
-  if (!json.ok) return json;
-  const r = json.value;
-  if (r.schemaVersion !== RUN_SCHEMA_VERSION) {
-    return { ok: false, reason: `${file} has schema version ${JSON.stringify(r.schemaVersion)}; this version of the extension reads version ${RUN_SCHEMA_VERSION}` };
-  }
-  if (typeof r.status !== 'string' || !(RUN_STATUSES as readonly string[]).includes(r.status)) {
-    return { ok: false, reason: `${file} has an unknown status ${JSON.stringify(r.status)}` };
-  }
-  if (!isObject(r.settings)) return { ok: false, reason: `${file} has no settings` };
-  if (typeof r.createdAt !== 'string' || Number.isNaN(Date.parse(r.createdAt))) return { ok: false, reason: `${file} has no valid createdAt time` };
-  const settings = r.settings as Record<string, unknown>;
-  const record = {
-    ...r,
-    updatedAt: typeof r.updatedAt === 'string' ? r.updatedAt : r.createdAt,
-    settings: { ...settings, volumes: Array.isArray(settings.volumes) ? settings.volumes.filter(isObject) : [], network: isObject(settings.network) ? settings.network : { preset: 'fast' } },
-    volumes: Array.isArray(r.volumes) ? r.volumes.filter((v) => isObject(v) && isObject(v.image) && isObject(v.labels)) : [],
-    loss: Array.isArray(r.loss) ? r.loss.filter((l) => isObject(l) && isFiniteNumber(l.iteration) && isFiniteNumber(l.loss)) : [],
-    validation: Array.isArray(r.validation) ? r.validation.map(cleanValidation).filter((v): v is ValidationResult => v !== undefined) : [],
-    checkpoints: isObject(r.checkpoints) ? r.checkpoints : {},
-    classes: Array.isArray(r.classes) ? r.classes.filter((c) => isObject(c) && isFiniteNumber(c.value) && typeof c.name === 'string') : undefined,
-    error: typeof r.error === 'string' ? r.error : undefined,
-  } as unknown as RunRecord;
-  if (record.summary !== undefined) {
-    const s = record.summary as unknown;
-    if (!isObject(s)) delete record.summary;
-    else if (s.best !== undefined) {
-      const best = cleanValidation(s.best);
-      if (best) record.summary!.best = best;
-      else delete record.summary!.best;
-    }
-  }
-  return { ok: true, value: record };
-}
 
 /** Parses evaluation.json (same leniency as run.json). */
 export function parseEvaluationRecord(text: string, file = EVALUATION_FILE): Parsed<EvaluationRecord> {

@@ -13,8 +13,8 @@
  *   reveal       it has a folder or file to reveal in the explorer
  */
 import * as path from 'node:path';
-import type { RunRecord } from '../../engine/runFolder';
-import type { ValidationResult } from '../../protocol/worker';
+import type { RunRecord } from '../../protocol/run';
+import type { ValidationResult } from '../../protocol/training';
 import type { BrokenEntry, Entry, EvaluationEntry, RunEntry, SegmentationRecord } from './runEntry';
 
 /** What a training in progress in this window last reported (fresher than run.json). */

@@ -11,7 +11,8 @@ import { readVolumeBytes } from '../../core/readVolume';
 import type { Volume } from '../../core/volume';
 import type { ClassEdit, EditLabel } from '../../protocol/webview';
 import { LabelLayer, type LayerChange, type LayerEdit } from './labelLayer';
-import { decodeBackup, encodeBackup, gridMismatch, labelArrayOf } from './labelVolumes';
+import { gridMismatch } from '../../core/volumeFiles';
+import { decodeBackup, encodeBackup, labelArrayOf } from './labelVolumes';
 import {
   readClassesFile,
   readIfExists,

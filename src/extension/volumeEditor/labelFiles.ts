@@ -4,12 +4,11 @@
  */
 import * as vscode from 'vscode';
 import { VolumeError, formatBytes } from '../../core/errors';
-import { labelFileNames, makeLabelsFile, parseLabelsFile, segmentsOfClasses, serializeLabelsFile, type LabelClass } from '../../core/labels';
+import { labelFileNames, parseLabelsFile, type LabelClass } from '../../core/labels';
 import type { LabelArray } from '../../core/editDeltas';
-import { encodeNiftiGz } from '../../core/niftiWriter';
-import { encodeSegNrrd } from '../../core/nrrdWriter';
 import { readVolumeBytes } from '../../core/readVolume';
 import type { Volume } from '../../core/volume';
+import { encodeLabelFiles, writeFileSet, type FileSetIO } from '../../core/volumeFiles';
 
 /**
  * The most voxel bytes one volume may hold: the webview keeps the voxels in one ArrayBuffer,
@@ -117,19 +116,27 @@ export function savedFileNames(volumeUri: vscode.Uri, format: Volume['format']):
   return format === 'nrrd' ? [names.labelMap, names.classes, names.segNrrd] : [names.labelMap, names.classes];
 }
 
+/** `vscode.workspace.fs` as the file operations of a set (see writeFileSet). */
+export const WORKSPACE_FILE_SET_IO: FileSetIO<vscode.Uri> = {
+  sibling: siblingUri,
+  baseName: uriFileName,
+  exists,
+  writeFile: async (uri, bytes) => vscode.workspace.fs.writeFile(uri, bytes),
+  copy: async (from, to) => vscode.workspace.fs.copy(from, to, { overwrite: true }),
+  rename: async (from, to) => vscode.workspace.fs.rename(from, to, { overwrite: true }),
+  remove: async (uri) => vscode.workspace.fs.delete(uri),
+};
+
 /**
  * Writes the labels beside `volumeUri`: `NAME.labels.nii.gz`, `NAME.labels.json` and, for NRRD
- * volumes, `NAME.labels.seg.nrrd` for 3D Slicer. Each file is written atomically.
+ * volumes, `NAME.labels.seg.nrrd` for 3D Slicer, as one set: a reader sees all the old files or
+ * all the new ones, and a failed save leaves the old ones.
  */
 export async function writeLabelFiles(volumeUri: vscode.Uri, volume: Volume, labels: LabelArray, classes: readonly LabelClass[]): Promise<void> {
-  const names = labelFileNames(uriFileName(volumeUri));
-  const grid = { dims: volume.dims, affine: volume.affine, data: labels };
-  const nifti = encodeNiftiGz({ ...grid, description: 'unet3d labels: 0 unlabeled, 1.. classes' });
-  await writeFileAtomic(siblingUri(volumeUri, names.labelMap), nifti);
-  const json = serializeLabelsFile(makeLabelsFile(uriFileName(volumeUri), classes));
-  await writeFileAtomic(siblingUri(volumeUri, names.classes), new TextEncoder().encode(json));
-  if (volume.format === 'nrrd') {
-    await writeFileAtomic(siblingUri(volumeUri, names.segNrrd), encodeSegNrrd({ ...grid, segments: segmentsOfClasses(classes) }));
-  }
+  const files = encodeLabelFiles(uriFileName(volumeUri), volume, labels, classes);
+  await writeFileSet(
+    WORKSPACE_FILE_SET_IO,
+    files.map((f) => ({ target: siblingUri(volumeUri, f.name), bytes: f.bytes })),
+  );
 }
 

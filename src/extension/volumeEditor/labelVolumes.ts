@@ -1,20 +1,14 @@
 /**
- * Label volumes on the host, without VS Code: checking that a label or prediction file sits on
- * the volume's grid, converting it to a label array, and the hot-exit backup format.
+ * Label volumes on the host, without VS Code: converting a label or prediction file to a label
+ * array (the grid check is volumeFiles.ts's), and the hot-exit backup format.
  */
 import { dataTypeOf } from '../../core/datatypes';
 import type { LabelArray } from '../../core/editDeltas';
-import { toLabelArray } from '../../core/labelMapIO';
+import { gridMismatch, toLabelArray } from '../../core/volumeFiles';
 import type { LabelClass } from '../../core/labels';
 import { encodeNiftiGz } from '../../core/niftiWriter';
 import { readVolumeBytes } from '../../core/readVolume';
-import { sameGrid, type Volume } from '../../core/volume';
-
-/** Why a label or prediction volume cannot sit on the volume's grid, or undefined. */
-export function gridMismatch(volume: Volume, other: Volume, otherName: string): string | undefined {
-  if (sameGrid(volume, other)) return undefined;
-  return `${otherName} is ${other.dims.join('×')} voxels with a different voxel-to-world matrix than the volume (${volume.dims.join('×')}): it is not on the volume's grid`;
-}
+import type { Volume } from '../../core/volume';
 
 /** Converts a volume of label values to a label array; throws on values that are not labels. */
 export function labelArrayOf(volume: Volume, name: string): { labels: LabelArray; maxValue: number } {

@@ -17,13 +17,13 @@ import { readLabelsAs } from '../../../src/core/labelConvention';
 import { writeLabelMapNifti } from '../../../src/core/labelMapIO';
 import { readVolumeFile } from '../../../src/core/readVolume';
 import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLabels';
-import { sameGrid } from '../../../src/core/volume';
+import { gridMismatch } from '../../../src/core/volumeFiles';
 import type { RowData } from '../../../src/extension/runs/runPresentation';
 import type { EvaluateResult } from '../../../src/extension/commands/evaluate';
 import type { SegmentCommandResult } from '../../../src/extension/commands/segment';
 import type { SuggestResult } from '../../../src/extension/commands/suggestNextSlice';
 import type { TrainArgs, TrainResult } from '../../../src/extension/commands/train';
-import type { BackendReport } from '../../../src/engine/backends';
+import type { BackendReport } from '../../../src/protocol/backends';
 import { HAVE_DATA } from '../../helpers/data';
 
 const EXTENSION_ID = 'unet3d.unet3d-vscode';
@@ -127,7 +127,7 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     assert.equal(result.results[0].out, out);
     const image = readVolumeFile(volume.fsPath);
     const seg = readVolumeFile(out);
-    assert.ok(sameGrid(image, seg), 'the segmentation is not on the volume grid');
+    assert.equal(gridMismatch(image, seg, 'the segmentation'), undefined);
     let min = Infinity;
     let max = -Infinity;
     for (const v of seg.data) {

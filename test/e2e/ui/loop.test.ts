@@ -13,7 +13,7 @@ import { readLabelsAs } from '../../../src/core/labelConvention';
 import { writeLabelMapNifti } from '../../../src/core/labelMapIO';
 import { readVolumeFile } from '../../../src/core/readVolume';
 import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLabels';
-import { sameGrid } from '../../../src/core/volume';
+import { gridMismatch } from '../../../src/core/volumeFiles';
 import { SKIP_WITHOUT_DATA } from '../../helpers/data';
 import { openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, webview } from '../workbench';
 import { expectVolumeEditor } from './volumeEditor';
@@ -106,7 +106,7 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   const status = webview(page).locator('.status-message');
   await status.filter({ hasText: 'Prediction t2.seg.nii.gz shown' }).waitFor({ state: 'visible', timeout: 120_000 });
   const seg = readVolumeFile(path.join(folder, 't2.seg.nii.gz'));
-  assert.ok(sameGrid(readVolumeFile(path.join(folder, 't2.nii.gz')), seg), 't2.seg.nii.gz is not on the volume grid');
+  assert.equal(gridMismatch(readVolumeFile(path.join(folder, 't2.nii.gz')), seg, 't2.seg.nii.gz'), undefined);
 
   // Expand the run: IoU per class, volumes, settings, segmentations.
   await viewPane(page, 'Runs').locator('.monaco-list-row', { hasText: runName }).first().click();

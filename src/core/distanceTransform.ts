@@ -3,7 +3,7 @@
  * nearest feature voxel (a feature transform): Felzenszwalb & Huttenlocher's lower envelope of
  * parabolas, one 1D pass per axis (Theory of Computing 8, 2012). O(voxels), exact in mm.
  */
-import type { Vec3 } from '../geometry';
+import type { Vec3 } from './geometry';
 
 /** The result over a dims-sized grid, x fastest. */
 export interface FeatureTransform {

@@ -19,21 +19,23 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { evaluateDensifier, foregroundLabels, type DenseIoU, type DensifyInput, type SliceIoU } from '../core/densifyEvaluation';
+import { evaluateDensifier, foregroundLabels, type DenseIoU, type DensifyInput, type SliceIoU } from './densifyEvaluation';
 import type { Vec3, Mat4 } from '../core/geometry';
 import { readLabelsAs, type ConvertedLabels, type LabelConvention } from '../core/labelConvention';
 import { writeLabelMapNifti } from '../core/labelMapIO';
 import { scoreLabels, type ClassScore } from '../core/metrics';
 import { readVolumeFile } from '../core/readVolume';
 import { annotatedFraction, chooseAnnotatedSlices, sparseLabels, type AnnotatedSlice } from '../core/sparseLabels';
-import { sameGrid, type Volume } from '../core/volume';
-import type { ClassInfo, RunSummary, TrainEvent } from '../protocol/worker';
-import { computeNormalization } from './normalize';
-import { loadRun, predictVolume, runPredictOptions, type TileProgress } from './predict';
-import type { PredictionTiling } from './predictionPlan';
-import { trainSettings, type TrainSettings, type TrainSettingsInput } from './settings';
-import { findAnnotatedSlices } from './sparseSplit';
-import { runTraining } from './train';
+import type { Volume } from '../core/volume';
+import { gridMismatch } from '../core/volumeFiles';
+import type { ClassInfo, RunSummary, TrainEvent } from '../protocol/training';
+import { computeNormalization } from '../engine/normalize';
+import { loadRun, predictVolume, runPredictOptions } from '../engine/predict';
+import type { TileProgress } from '../protocol/segment';
+import type { PredictionTiling } from '../engine/predictionPlan';
+import { trainSettings, type TrainSettings, type TrainSettingsInput } from '../protocol/settings';
+import { findAnnotatedSlices } from '../core/sparseSplit';
+import { runTraining } from '../engine/train';
 
 /** The training settings of every run of an experiment: all but the volumes, run folder and validation split. */
 export type TrainingInput = Omit<TrainSettingsInput, 'volumes' | 'outDir' | 'validation'>;
@@ -154,9 +156,8 @@ function stripPaths(settings: TrainSettings): Omit<TrainSettings, 'volumes' | 'o
 /** Reads labels in the editor's convention and checks they lie on the image's grid. */
 function readLabelsOnGrid(pair: VolumePair, image: Volume, convention: LabelConvention | 'auto'): ConvertedLabels {
   const labels = readLabelsAs(pair.labels, convention);
-  if (!sameGrid(image, labels, 1e-2)) {
-    throw new RangeError(`${path.basename(pair.labels)} (${labels.dims.join('×')}) is not on the voxel grid of ${path.basename(pair.image)} (${image.dims.join('×')})`);
-  }
+  const mismatch = gridMismatch(image, labels, path.basename(pair.labels), path.basename(pair.image));
+  if (mismatch) throw new RangeError(`${path.basename(pair.labels)} is not on the voxel grid of ${path.basename(pair.image)}: ${mismatch}`);
   return labels;
 }
 

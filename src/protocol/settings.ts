@@ -1,14 +1,118 @@
 /**
- * Everything a training run can be told, with the defaults. Pure data and pure functions: the
- * extension host and the CLI build settings with this module without loading TensorFlow.js.
+ * Everything a training run can be told, with the defaults: the one place they live. Pure data
+ * and pure functions, part of the engine's contract: the extension host, the CLI and the worker
+ * build and check settings with this module, and none of them loads TensorFlow.js through it.
+ * The figures behind the defaults are in docs/quality.md.
  */
 import type { Vec3 } from '../core/geometry';
-import { augmentationSettings, TRAINING_AUGMENTATION, type AugmentationSettings, type DeepPartial } from './augment';
-import type { BackendName } from './backends';
-import type { ClassWeighting, LossKind } from './loss';
-import type { Padding, PresetName } from './model';
-import { DEFAULT_NORMALIZATION, type NormalizationSettings } from './normalize';
-import type { LearningRateSchedule } from './schedule';
+import type { BackendChoice } from './backends';
+import type { Padding, PresetName } from './network';
+
+// ---- augmentation ----
+
+/** Every augmentation, each one switchable. Distances are voxels at the volume's finest spacing. */
+export interface AugmentationSettings {
+  /** Smooth dense deformation: control points every `gridSpacing` voxels, displaced with std `sigma` voxels. */
+  deformation: { enabled: boolean; gridSpacing: number; sigma: number };
+  /**
+   * Rotation about each axis, uniform in ±`maxDegrees`, in millimetres. In a plane whose two
+   * spacings differ (thick slices) the range shrinks by their ratio, so slices tilt little.
+   */
+  rotation: { enabled: boolean; maxDegrees: number };
+  /** Isotropic zoom, the factor uniform in [min, max]. */
+  scaling: { enabled: boolean; min: number; max: number };
+  /**
+   * Per channel: brightness (added, normal with std `brightness`, in normalized units), contrast
+   * (multiplied around the patch mean, uniform in `contrast`), gamma (on the patch's range,
+   * uniform in `gamma`).
+   */
+  grayValue: { enabled: boolean; brightness: number; contrast: [number, number]; gamma: [number, number] };
+  /** Mirror along each listed axis (x, y, z) with probability ½. */
+  flips: { enabled: boolean; axes: [boolean, boolean, boolean] };
+  /** Probability that a patch gets the spatial augmentations at all (the rest are drawn plain). */
+  spatialProbability: number;
+}
+
+/**
+ * The paper's augmentation: smooth dense deformation, rotation, scaling and gray-value changes
+ * (`--augment`). Training does without it by default (see TRAINING_AUGMENTATION).
+ */
+export const DEFAULT_AUGMENTATION: AugmentationSettings = {
+  deformation: { enabled: true, gridSpacing: 32, sigma: 4 },
+  rotation: { enabled: true, maxDegrees: 15 },
+  scaling: { enabled: true, min: 0.85, max: 1.15 },
+  grayValue: { enabled: true, brightness: 0.1, contrast: [0.8, 1.2], gamma: [0.8, 1.25] },
+  flips: { enabled: false, axes: [true, true, true] },
+  spatialProbability: 0.8,
+};
+
+/** Augmentation switched off entirely. */
+export const NO_AUGMENTATION: AugmentationSettings = {
+  deformation: { ...DEFAULT_AUGMENTATION.deformation, enabled: false },
+  rotation: { ...DEFAULT_AUGMENTATION.rotation, enabled: false },
+  scaling: { ...DEFAULT_AUGMENTATION.scaling, enabled: false },
+  grayValue: { ...DEFAULT_AUGMENTATION.grayValue, enabled: false },
+  flips: { ...DEFAULT_AUGMENTATION.flips, enabled: false },
+  spatialProbability: 0,
+};
+
+/**
+ * What training uses unless told otherwise: every part off, with the paper's parameters for any
+ * part switched on. In a CPU budget of a few hundred steps augmentation slowed learning more than
+ * it helped: the network sees each annotated voxel too few times to overfit (docs/quality.md).
+ */
+export const TRAINING_AUGMENTATION: AugmentationSettings = { ...NO_AUGMENTATION, spatialProbability: DEFAULT_AUGMENTATION.spatialProbability };
+
+/** Settings merged over `base` (each group merged field by field); by default over the paper's. */
+export function augmentationSettings(partial: DeepPartial<AugmentationSettings> = {}, base: AugmentationSettings = DEFAULT_AUGMENTATION): AugmentationSettings {
+  const d = base;
+  return {
+    deformation: { ...d.deformation, ...partial.deformation },
+    rotation: { ...d.rotation, ...partial.rotation },
+    scaling: { ...d.scaling, ...partial.scaling },
+    grayValue: { ...d.grayValue, ...partial.grayValue } as AugmentationSettings['grayValue'],
+    flips: { ...d.flips, ...partial.flips } as AugmentationSettings['flips'],
+    spatialProbability: partial.spatialProbability ?? d.spatialProbability,
+  };
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+// ---- intensity normalization ----
+
+/** Which percentiles (0–100) clip the intensities before standardization. */
+export interface NormalizationSettings {
+  lowPercentile: number;
+  highPercentile: number;
+}
+
+export const DEFAULT_NORMALIZATION: NormalizationSettings = { lowPercentile: 0.5, highPercentile: 99.5 };
+
+// ---- learning rate, loss ----
+
+/** `constant`, `poly` (nnU-Net's (1 − p)^0.9) or `cosine` decay, each after an optional linear warm-up. */
+export type ScheduleKind = 'constant' | 'poly' | 'cosine';
+
+export interface LearningRateSchedule {
+  kind: ScheduleKind;
+  /** The peak learning rate. */
+  initial: number;
+  /** Fraction of training (0–1) spent ramping up linearly from 0. */
+  warmup: number;
+  /** The rate at the end, as a fraction of `initial` (poly and cosine). */
+  finalFraction: number;
+}
+
+/** The share of the labeled voxels below which a class counts as rare for `auto` class weighting. */
+export const AUTO_UNWEIGHTED_SHARE = 0.05;
+
+/** How class weights are derived from the labeled voxel counts (see classWeights in the engine's loss). */
+export type ClassWeighting = 'auto' | 'balanced' | 'sqrt' | 'none';
+
+/** Which loss training minimises: the paper's weighted cross-entropy, or that plus soft Dice. */
+export type LossKind = 'ce' | 'ce+dice';
+
+// ---- optimizer ----
 
 export type OptimizerKind = 'sgd' | 'adam';
 
@@ -29,10 +133,8 @@ export interface OptimizerSettings {
 }
 
 /**
- * Adam by default: in the 10-minute CPU budget the paper's SGD with momentum 0.99 (with its
- * augmentation and class weights) reached spleen dense IoU 0.52, Adam at 0.002 without them 0.58
- * (both before the largest-component clean-up; see the README's quality table). SGD stays one
- * setting away (`optimizer.kind`).
+ * Adam by default: in a CPU budget of minutes it learned faster than the paper's SGD with
+ * momentum 0.99 (docs/quality.md). SGD stays one setting away (`optimizer.kind`).
  */
 export const DEFAULT_OPTIMIZER: OptimizerSettings = {
   kind: 'adam',
@@ -67,7 +169,7 @@ export interface NetworkSettings {
   annotationResidual?: boolean;
 }
 
-/** Whether `text` names a loss setting: a LossKind or 'auto'. (Here, not in loss.ts: the extension host reads settings and must not load TensorFlow.js.) */
+/** Whether `text` names a loss setting: a LossKind or 'auto'. */
 export function isLossSetting(text: unknown): text is LossKind | 'auto' {
   return text === 'auto' || text === 'ce' || text === 'ce+dice';
 }
@@ -135,8 +237,7 @@ export interface TrainSettings {
    * withCoordinateChannels; prediction adds them too). `auto` (the default): with several
    * foreground classes, which may differ only by where they lie (left and right lung, the levels
    * of the spine); not with one, where position let the network memorise the annotated slices
-   * (spleen dense IoU 0.91 without, 0.78 with). Training resolves `auto` to true or false, and
-   * run.json records that.
+   * (docs/quality.md). Training resolves `auto` to true or false, and run.json records that.
    */
   coordinateChannels: boolean | 'auto';
   /**
@@ -157,7 +258,7 @@ export interface TrainSettings {
   /** Number of classes including background (label values 1..classes); default: the largest label value found. */
   classes?: number;
   seed: number;
-  backend: BackendName | 'auto';
+  backend: BackendChoice;
 }
 
 /** What a caller gives: the volumes and the folder, and whatever it wants to change. */
@@ -169,48 +270,76 @@ export type TrainSettingsInput = Pick<TrainSettings, 'volumes' | 'outDir'> &
     network?: Partial<NetworkSettings>;
   };
 
+/**
+ * The defaults of the settings that have a plain value: the one place they are written. The CLI's
+ * help, the extension's settings (package.json, checked by a test) and its quick picks read them.
+ */
+export const TRAIN_DEFAULTS = {
+  preset: 'fast' as PresetName,
+  /** Iterations when neither an iteration nor a time budget is given. */
+  iterations: 1000,
+  /** The time budget the editor offers first (minutes). */
+  minutes: 10,
+  /** The share of the annotated slices held out for validation. */
+  validationFraction: 0.2,
+  patchVoxels: 128 * 128 * 8,
+  batchSize: 1,
+  validateEvery: 50,
+  validateAtStart: false,
+  patience: 8,
+  maxValidationSlices: 9,
+  batchNormCalibration: 16,
+  foregroundFraction: 0.5,
+  keepLargestComponent: true,
+  seed: 1,
+  scheduleKind: 'poly' as ScheduleKind,
+  warmup: 0.02,
+  finalFraction: 0.02,
+} as const;
+
 /** The defaults filled in, and the settings checked (a RangeError names the bad one). */
 export function trainSettings(input: TrainSettingsInput): TrainSettings {
+  const d = TRAIN_DEFAULTS;
   const optimizer: OptimizerSettings = { ...DEFAULT_OPTIMIZER, ...input.optimizer };
   const schedule: LearningRateSchedule = {
-    kind: 'poly',
+    kind: d.scheduleKind,
     initial: DEFAULT_LEARNING_RATE[optimizer.kind],
-    warmup: 0.02,
-    finalFraction: 0.02,
+    warmup: d.warmup,
+    finalFraction: d.finalFraction,
     ...input.schedule,
   };
   const settings: TrainSettings = {
     volumes: input.volumes.map((v) => ({ ...v })),
     outDir: input.outDir,
-    network: { preset: 'fast', ...input.network },
+    network: { preset: d.preset, ...input.network },
     patchSize: input.patchSize,
-    patchVoxels: input.patchVoxels ?? 128 * 128 * 8,
-    batchSize: input.batchSize ?? 1,
+    patchVoxels: input.patchVoxels ?? d.patchVoxels,
+    batchSize: input.batchSize ?? d.batchSize,
     iterations: input.iterations,
     minutes: input.minutes,
-    validation: input.validation ?? { fraction: 0.2 },
-    validateEvery: input.validateEvery ?? 50,
-    validateAtStart: input.validateAtStart ?? false,
-    patience: input.patience ?? 8,
-    maxValidationSlices: input.maxValidationSlices ?? 9,
-    batchNormCalibration: input.batchNormCalibration ?? 16,
+    validation: input.validation ?? { fraction: d.validationFraction },
+    validateEvery: input.validateEvery ?? d.validateEvery,
+    validateAtStart: input.validateAtStart ?? d.validateAtStart,
+    patience: input.patience ?? d.patience,
+    maxValidationSlices: input.maxValidationSlices ?? d.maxValidationSlices,
+    batchNormCalibration: input.batchNormCalibration ?? d.batchNormCalibration,
     optimizer,
     schedule,
     classWeighting: input.classWeighting ?? 'auto',
     loss: input.loss ?? 'auto',
     logitAdjustment: input.logitAdjustment ?? 'auto',
-    foregroundFraction: input.foregroundFraction ?? 0.5,
+    foregroundFraction: input.foregroundFraction ?? d.foregroundFraction,
     augmentation: augmentationSettings(input.augmentation, TRAINING_AUGMENTATION),
     normalization: { ...DEFAULT_NORMALIZATION, ...input.normalization },
     coordinateChannels: input.coordinateChannels ?? 'auto',
     annotationChannels: input.annotationChannels ?? 'auto',
-    keepLargestComponent: input.keepLargestComponent ?? true,
+    keepLargestComponent: input.keepLargestComponent ?? d.keepLargestComponent,
     classNames: input.classNames,
     classes: input.classes,
-    seed: input.seed ?? 1,
+    seed: input.seed ?? d.seed,
     backend: input.backend ?? 'auto',
   };
-  if (settings.iterations === undefined && settings.minutes === undefined) settings.iterations = 1000;
+  if (settings.iterations === undefined && settings.minutes === undefined) settings.iterations = d.iterations;
   checkSettings(settings);
   return settings;
 }
@@ -247,38 +376,4 @@ export function checkSettings(s: TrainSettings): void {
   } else if (!(s.validation.fraction >= 0 && s.validation.fraction < 1)) {
     throw new RangeError(`the validation fraction must be in [0, 1), not ${s.validation.fraction}`);
   }
-}
-
-/**
- * An output patch size (x, y, z) of about `voxels` voxels, no larger than the volume (rounded up
- * to `multiple`), each side a multiple of `multiple` (2^(levels−1) for a 'same' network, so every
- * pooling divides it). The sides go as (finest spacing / spacing)^1.5: equal on an isotropic
- * grid, and across thick slices fewer voxels than an isotropic extent in millimetres would give,
- * because the context that tells structures apart lies mostly in the slice plane (on the spleen
- * CT, 0.8 × 0.8 × 5 mm, 128×128×8 learned far better than 96×96×16 or smaller patches).
- */
-export function choosePatchSize(dims: Vec3, spacing: Vec3, voxels: number, multiple: number): Vec3 {
-  const finest = Math.min(...spacing);
-  const shape = spacing.map((s) => Math.pow(finest / s, 1.5));
-  const cap = dims.map((n) => Math.max(multiple, Math.ceil(n / multiple) * multiple));
-  const size = [0, 0, 0];
-  const free = new Set([0, 1, 2]);
-  let budget = voxels;
-  // Axes that reach their cap are fixed there and the others share the rest of the budget.
-  for (let round = 0; round < 3; round++) {
-    const axes = [...free];
-    const c = Math.pow(budget / axes.reduce((p, a) => p * shape[a], 1), 1 / axes.length);
-    let capped = false;
-    for (const a of axes) {
-      const want = c * shape[a];
-      if (want >= cap[a]) {
-        size[a] = cap[a];
-        free.delete(a);
-        budget /= cap[a];
-        capped = true;
-      } else size[a] = want;
-    }
-    if (!capped) break;
-  }
-  return size.map((s, a) => Math.min(cap[a], Math.max(multiple, Math.round(s / multiple) * multiple))) as Vec3;
 }

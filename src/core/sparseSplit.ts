@@ -2,10 +2,10 @@
  * Finding the annotated slices of a sparse label map and holding some of them out for
  * validation. A slice here is a plane of the voxel array (axis, index) that carries labels.
  */
-import type { Vec3 } from '../core/geometry';
-import type { Axis } from '../core/slices';
-import type { AnnotatedSlice as SlicePlane } from '../core/sparseLabels';
-import type { LabelArray } from './sampler';
+import type { LabelArray } from './editDeltas';
+import type { Vec3 } from './geometry';
+import type { Axis } from './slices';
+import type { AnnotatedSlice as SlicePlane } from './sparseLabels';
 
 /** One annotated plane: perpendicular to `axis` at `index`, with `voxels` labeled voxels on it. */
 export interface AnnotatedSlice extends SlicePlane {

@@ -3,7 +3,7 @@
  * volume dimensions are given in, e.g. the paper's 132×132×116), from the engine's z, y, x order.
  * Needs no TensorFlow.js.
  */
-import { countParameters, describeNetwork, outputSizeFor, resolveFilters, type UNetConfig } from './unetConfig';
+import { countParameters, describeNetwork, outputSizeFor, resolveFilters, type UNetConfig } from './network';
 
 /** What `unet3d model --json` prints. Every shape is [x, y, z, channels] for batch 1. */
 export interface ModelSummary {

@@ -1,10 +1,11 @@
 /**
  * The 3D U-Net's configuration, presets and the arithmetic of its shapes and parameter counts:
- * everything about the network that needs no TensorFlow.js (the CLI's `unet3d model` uses it alone).
+ * everything about the network that needs no TensorFlow.js. Part of the engine's contract: the
+ * extension, the CLI and the engine all read it.
  */
-import type { Padding } from './ops/types';
 
-export type { Padding } from './ops/types';
+/** A convolution's padding: 'valid' (the paper's; the output shrinks) or 'same'. */
+export type Padding = 'valid' | 'same';
 
 /** A 3D U-Net. Tensors are NDHWC: [batch, z, y, x, channels]. */
 export interface UNetConfig {
@@ -51,7 +52,7 @@ export const PRESETS: Record<PresetName, UNetConfig> = {
   paper: { levels: 4, baseFilters: 32, filterPattern: 'paper', padding: 'valid', batchNorm: true, inChannels: 3, classes: 3 },
   /** Sized for a CPU: 3 levels of 16,16 | 32,32 | 64,64 filters, 'same' padding, BN. */
   fast: { levels: 3, baseFilters: 16, filterPattern: 'flat', padding: 'same', batchNorm: true, inChannels: 1, classes: 2 },
-  /** The benchmark network of ENGINE.md: as `fast`, 2 classes, run at 64³. */
+  /** The benchmark network (docs/benchmarks.md): as `fast`, 2 classes, run at 64³. */
   bench: { levels: 3, baseFilters: 16, filterPattern: 'flat', padding: 'same', batchNorm: true, inChannels: 1, classes: 2 },
 };
 
@@ -60,6 +61,16 @@ export const PRESET_INPUT_SIZE: Record<PresetName, [number, number, number]> = {
   paper: [116, 132, 132],
   fast: [64, 64, 64],
   bench: [64, 64, 64],
+};
+
+/** The presets in the order pickers list them. */
+export const PRESET_NAMES: readonly PresetName[] = ['fast', 'paper', 'bench'];
+
+/** One line per preset, for pickers, help and the setting's enumDescriptions. */
+export const PRESET_DESCRIPTIONS: Record<PresetName, string> = {
+  fast: '3 levels, 16 filters, same padding: sized for a CPU',
+  paper: "The paper's network: 4 levels, 32–512 filters, valid padding, 19 M parameters (wants a GPU)",
+  bench: 'The benchmark network: as fast, measured at 64³ by npm run bench',
 };
 
 export function isPresetName(text: string): text is PresetName {

@@ -1,6 +1,6 @@
 /** Baseline: every voxel takes the label of the nearest annotated voxel in 3D, distance in mm. */
-import type { Vec3 } from '../geometry';
-import { featureTransform } from './distanceTransform';
+import type { Vec3 } from '../../core/geometry';
+import { featureTransform } from '../../core/distanceTransform';
 
 /**
  * Dense labels from sparse ones (0 = unlabeled): each voxel gets the label of the nearest

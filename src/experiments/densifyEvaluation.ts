@@ -3,9 +3,9 @@
  * or the 3D U-Net trained on them) by the protocol of ../shared/QUALITY.md: slice IoU by
  * slice-wise k-fold cross-validation, and dense IoU over the voxels that no annotated slice holds.
  */
-import type { Vec3 } from './geometry';
-import { scoreLabels, type Scores } from './metrics';
-import { crossValidationFolds, sparseLabels, unannotatedMask, type AnnotatedSlice } from './sparseLabels';
+import type { Vec3 } from '../core/geometry';
+import { scoreLabels, type Scores } from '../core/metrics';
+import { crossValidationFolds, sparseLabels, unannotatedMask, type AnnotatedSlice } from '../core/sparseLabels';
 
 /** What a densifier gets: sparse labels (0 = unlabeled) that are full on `slices`, none elsewhere. */
 export interface DensifyInput {

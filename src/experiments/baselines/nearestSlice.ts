@@ -1,7 +1,7 @@
 /** Baseline: every voxel copies the label straight across from the nearest annotated slice. */
-import type { Vec3 } from '../geometry';
-import type { Axis } from '../slices';
-import type { AnnotatedSlice } from '../sparseLabels';
+import type { Vec3 } from '../../core/geometry';
+import type { Axis } from '../../core/slices';
+import type { AnnotatedSlice } from '../../core/sparseLabels';
 
 /**
  * Dense labels from fully annotated slices: each voxel takes the label at its perpendicular

@@ -1,0 +1,190 @@
+/**
+ * The run record (`run.json` in a run folder): what a training was given, what it saw, how it
+ * went. Part of the engine's contract: the engine writes it, the extension's Runs view, the CLI
+ * and the engine read it, all through `parseRunRecord`, the one parser. No Node imports here.
+ */
+import type { Vec3 } from '../core/geometry';
+import type { AnnotatedSlice } from '../core/sparseSplit';
+import type { BackendName } from './backends';
+import type { UNetConfig } from './network';
+import type { NormalizationSettings, TrainSettings } from './settings';
+import type { ClassInfo, PatchGeometry, RunSummary, ValidationResult } from './training';
+
+/** One channel's figures, in the file's scaled intensity units (after scl_slope/scl_inter). */
+export interface ChannelNormalization {
+  /** Clip range: intensities below `low` become `low`, above `high` become `high`. */
+  low: number;
+  high: number;
+  /** Mean and standard deviation of the clipped intensities; the network sees (v − mean) / std. */
+  mean: number;
+  std: number;
+  /** The fill value left out of the figures (scaled units; see channelNormalization), if any. */
+  fill?: number;
+}
+
+/** How one volume was normalized: the settings and one entry per channel. */
+export interface VolumeNormalization {
+  settings: NormalizationSettings;
+  channels: ChannelNormalization[];
+}
+
+export const RUN_FILE = 'run.json';
+export const RUN_SCHEMA_VERSION = 1;
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled'];
+
+/** A file the run read, with its SHA-256, so a run can tell whether its inputs changed. */
+export interface FileRecord {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** One training volume as the run saw it. */
+export interface VolumeRecord {
+  image: FileRecord;
+  labels: FileRecord;
+  /** Grid: voxels (x, y, z) and spacing (mm). */
+  dims: Vec3;
+  spacing: Vec3;
+  channels: number;
+  /** The intensity normalization applied to this volume. */
+  normalization: VolumeNormalization;
+  /** Annotated slices used for training and held out for validation. */
+  trainingSlices: AnnotatedSlice[];
+  validationSlices: AnnotatedSlice[];
+  /** Labeled training voxels per class (index c = label value c + 1). */
+  trainingVoxels: number[];
+}
+
+/** The training loss, sampled every few iterations. */
+export interface LossRecord {
+  iteration: number;
+  seconds: number;
+  /** Smoothed loss (exponential moving average). */
+  loss: number;
+  learningRate: number;
+}
+
+/** A checkpoint folder (relative to the run folder). */
+export interface CheckpointRecord {
+  dir: string;
+  iteration: number;
+  meanForegroundIoU?: number | null;
+}
+
+/** Everything in run.json. Times are ISO 8601 strings. */
+export interface RunRecord {
+  schemaVersion: number;
+  status: RunStatus;
+  /** Why the run failed, one line. */
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+  /** The backend that ran it (e.g. 'wasm'). This and the fields below up to `volumes` are absent if the run failed before it got that far. */
+  backend?: BackendName;
+  /** The settings as given, defaults filled in. */
+  settings: TrainSettings;
+  /** The network as built (input channels and classes from the data) and its parameter count. */
+  network?: UNetConfig;
+  parameters?: number;
+  /** Input and output patch sizes (x, y, z) in voxels. */
+  geometry?: PatchGeometry;
+  /** The classes, background first: label value and name. */
+  classes?: ClassInfo[];
+  /** The loss weight of each class (index c = label value c + 1). */
+  classWeights?: number[];
+  /**
+   * Label values whose predictions keep only their largest 3D component: the classes the
+   * training labels show as one object, when the settings ask for it (empty otherwise).
+   */
+  singleObjectClasses?: number[];
+  /**
+   * How `logitAdjustment: 'auto'` was chosen: the mean foreground IoU of each fraction tried on
+   * `voxels` voxels of slices the network was not given (see calibrateLogitAdjustment).
+   */
+  logitCalibration?: { fractions: number[]; meanIoU: (number | null)[]; voxels: number };
+  volumes: VolumeRecord[];
+  /** The metrics over time. */
+  loss: LossRecord[];
+  validation: ValidationResult[];
+  checkpoints: { best?: CheckpointRecord; last?: CheckpointRecord };
+  /** Set when the run ends (succeeded or cancelled). */
+  summary?: RunSummary;
+}
+
+// ---- parsing ----
+
+/** A record parsed, or why it could not be. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+export const isIoU = (v: unknown): v is number | null => v === null || isFiniteNumber(v);
+
+/** JSON text that holds an object, or why not (empty, half-written, not an object). */
+export function parseJson(text: string, file: string): Parsed<Record<string, unknown>> {
+  if (text.trim() === '') return { ok: false, reason: `${file} is empty (it may be being written)` };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `${file} is not valid JSON (half-written or corrupt): ${(error as Error).message}` };
+  }
+  if (!isObject(value)) return { ok: false, reason: `${file} does not hold a JSON object` };
+  return { ok: true, value };
+}
+
+/** A validation result whose fields have the right types, else undefined. */
+function cleanValidation(v: unknown): ValidationResult | undefined {
+  if (!isObject(v) || !isFiniteNumber(v.iteration) || !Array.isArray(v.iou) || !v.iou.every(isIoU)) return undefined;
+  const mean = v.meanForegroundIoU ?? null;
+  if (!isIoU(mean)) return undefined;
+  return { iteration: v.iteration, iou: v.iou as (number | null)[], meanForegroundIoU: mean, seconds: isFiniteNumber(v.seconds) ? v.seconds : 0 };
+}
+
+/**
+ * Parses run.json. Checks what the view relies on (schema, status, settings, times) and drops
+ * malformed entries of the metric lists rather than failing on them.
+ */
+export function parseRunRecord(text: string, file = RUN_FILE): Parsed<RunRecord> {
+  const json = parseJson(text, file);
+  if (!json.ok) return json;
+  const r = json.value;
+  if (r.schemaVersion !== RUN_SCHEMA_VERSION) {
+    return { ok: false, reason: `${file} has schema version ${JSON.stringify(r.schemaVersion)}; this version of the extension reads version ${RUN_SCHEMA_VERSION}` };
+  }
+  if (typeof r.status !== 'string' || !(RUN_STATUSES as readonly string[]).includes(r.status)) {
+    return { ok: false, reason: `${file} has an unknown status ${JSON.stringify(r.status)}` };
+  }
+  if (!isObject(r.settings)) return { ok: false, reason: `${file} has no settings` };
+  if (typeof r.createdAt !== 'string' || Number.isNaN(Date.parse(r.createdAt))) return { ok: false, reason: `${file} has no valid createdAt time` };
+  const settings = r.settings as Record<string, unknown>;
+  const record = {
+    ...r,
+    updatedAt: typeof r.updatedAt === 'string' ? r.updatedAt : r.createdAt,
+    settings: { ...settings, volumes: Array.isArray(settings.volumes) ? settings.volumes.filter(isObject) : [], network: isObject(settings.network) ? settings.network : { preset: 'fast' } },
+    volumes: Array.isArray(r.volumes) ? r.volumes.filter((v) => isObject(v) && isObject(v.image) && isObject(v.labels)) : [],
+    loss: Array.isArray(r.loss) ? r.loss.filter((l) => isObject(l) && isFiniteNumber(l.iteration) && isFiniteNumber(l.loss)) : [],
+    validation: Array.isArray(r.validation) ? r.validation.map(cleanValidation).filter((v): v is ValidationResult => v !== undefined) : [],
+    checkpoints: isObject(r.checkpoints) ? r.checkpoints : {},
+    classes: Array.isArray(r.classes) ? r.classes.filter((c) => isObject(c) && isFiniteNumber(c.value) && typeof c.name === 'string') : undefined,
+    error: typeof r.error === 'string' ? r.error : undefined,
+  } as unknown as RunRecord;
+  if (record.summary !== undefined) {
+    const s = record.summary as unknown;
+    if (!isObject(s)) delete record.summary;
+    else if (s.best !== undefined) {
+      const best = cleanValidation(s.best);
+      if (best) record.summary!.best = best;
+      else delete record.summary!.best;
+    }
+  }
+  return { ok: true, value: record };
+}
