@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { makeLabelsFile, serializeLabelsFile } from '../../src/core/labels';
 import { readRunRecord } from '../../src/engine/runFolder';
 import { REPO_ROOT, tempDir } from '../helpers/data';
 import { writeBallVolume } from '../helpers/engineData';
@@ -20,8 +21,8 @@ function cli(...args: string[]) {
 const tiny = ['--preset', 'fast', '--levels', '2', '--base-filters', '4', '--patch', '12,12,4', '--iterations', '4', '--validate-every', '2', '--folds', '3', '--fold', '1'];
 if (process.env.UNET3D_TEST_BACKEND) tiny.push('--backend', process.env.UNET3D_TEST_BACKEND);
 
-for (const where of ['in-process', 'worker'] as const) {
-  test(`unet3d train (${where}) writes the run folder and prints its path`, { skip }, () => {
+for (const where of ['default', 'worker'] as const) {
+  test(`unet3d train (${where === 'worker' ? 'with the old --worker flag' : 'default: in the worker'}) writes the run folder and prints its path`, { skip }, () => {
     const ball = writeBallVolume(work, `ball-${where}`);
     const out = path.join(work, `run-${where}`);
     const result = cli('train', '--image', ball.image, '--labels', ball.labels, '--out', out, '--json', ...tiny, ...(where === 'worker' ? ['--worker'] : []));
@@ -38,6 +39,23 @@ for (const where of ['in-process', 'worker'] as const) {
     assert.ok(fs.existsSync(path.join(out, 'last', 'model.json')));
   });
 }
+
+test('unet3d train names the classes from the labels\' class list (NAME.labels.json, as the editor saves it)', { skip }, () => {
+  const ball = writeBallVolume(work, 'ball-named');
+  const classes = [
+    { value: 1, name: 'outside', color: '#3b6fb6' },
+    { value: 2, name: 'the ball', color: '#e6194b' },
+  ];
+  fs.writeFileSync(path.join(work, 'ball-named.labels.json'), serializeLabelsFile(makeLabelsFile('ball-named.nii.gz', classes)));
+  const out = path.join(work, 'run-named');
+  const result = cli('train', '--image', ball.image, '--labels', ball.labels, '--out', out, ...tiny);
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(readRunRecord(out).classes, [
+    { value: 1, name: 'outside' },
+    { value: 2, name: 'the ball' },
+  ]);
+  assert.match(result.stderr, /classes 1 outside, 2 the ball/);
+});
 
 test('unet3d train: usage mistakes exit 2 with a clear message', { skip }, () => {
   const cases: [string[], RegExp][] = [
