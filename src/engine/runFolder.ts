@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomicWrite';
-import { parseRunRecord, RUN_FILE, type FileRecord, type RunRecord } from '../protocol/run';
+import * as os from 'node:os';
+import { parseRunRecord, RUN_FILE, RUN_LOCK_FILE, type FileRecord, type RunLock, type RunRecord } from '../protocol/run';
 
 /** SHA-256 of a file's bytes, with its path and size. */
 export function fileRecord(file: string): FileRecord {
@@ -54,6 +55,34 @@ export function markRunFailed(dir: string, message: string): void {
   record.status = 'failed';
   record.error = message.split('\n')[0];
   record.finishedAt = new Date().toISOString();
+  writeRunRecord(dir, record);
+}
+
+/** Marks the run folder as trained by this process (see RunLock); removeRunLock ends that. */
+export function writeRunLock(dir: string): void {
+  const lock: RunLock = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() };
+  writeFileAtomic(path.join(dir, RUN_LOCK_FILE), JSON.stringify(lock) + '\n');
+}
+
+export function removeRunLock(dir: string): void {
+  fs.rmSync(path.join(dir, RUN_LOCK_FILE), { force: true });
+}
+
+/**
+ * Marks a run that is still 'running' as interrupted: its host went away and the worker stopped
+ * after its step (the checkpoints it wrote stay usable).
+ */
+export function markRunInterrupted(dir: string, message: string): void {
+  let record: RunRecord;
+  try {
+    record = readRunRecord(dir);
+  } catch {
+    return;
+  }
+  if (record.status !== 'running' && record.status !== 'cancelled') return;
+  record.status = 'interrupted';
+  record.error = message.split('\n')[0];
+  record.finishedAt ??= new Date().toISOString();
   writeRunRecord(dir, record);
 }
 

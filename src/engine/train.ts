@@ -15,7 +15,7 @@ import { createUNet, type UNet } from './model';
 import { PRESETS, type UNetConfig } from '../protocol/network';
 import { Optimizer } from './optimizer';
 import { Random } from './random';
-import { createRunFolder, writeCheckpoint, writeRunRecord } from './runFolder';
+import { createRunFolder, removeRunLock, writeCheckpoint, writeRunLock, writeRunRecord } from './runFolder';
 import { RUN_SCHEMA_VERSION, type RunRecord } from '../protocol/run';
 import { PatchSampler } from './sampler';
 import type { PatchGeometry } from '../protocol/training';
@@ -28,8 +28,11 @@ import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate, type Validati
 
 export interface TrainHooks {
   onEvent?(event: TrainEvent): void;
-  /** Asked after every step; true ends the run as 'cancelled' (the best checkpoint is kept). */
-  shouldStop?(): boolean;
+  /**
+   * Asked after every step; true ends the run as 'cancelled', 'interrupted' as interrupted (the
+   * host went away); either way the checkpoints are kept.
+   */
+  shouldStop?(): boolean | 'interrupted';
 }
 
 /** The network a run builds: the preset with the settings' changes, channels and classes from the data. */
@@ -67,6 +70,8 @@ export function patchGeometry(net: UNet, settings: TrainSettings, data: Training
 export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {}): Promise<RunSummary> {
   const runDir = path.resolve(settings.outDir);
   createRunFolder(runDir);
+  // Before run.json says 'running': a reader that sees a running run can always check its process.
+  writeRunLock(runDir);
   const now = new Date().toISOString();
   const record: RunRecord = {
     schemaVersion: RUN_SCHEMA_VERSION,
@@ -125,6 +130,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     optimizer = new Optimizer(settings.optimizer);
     const summary = await trainLoop({ settings, net, optimizer, sampler, weights, lossKind, geometry, validationVolumes, data, record, runDir, emit, hooks });
     record.status = summary.status;
+    if (summary.status === 'interrupted') record.error = 'the process that started the run went away (VS Code or the command line closed or killed); the run stopped after its step';
     record.summary = summary;
     record.finishedAt = new Date().toISOString();
     writeRunRecord(runDir, record);
@@ -137,6 +143,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     writeRunRecord(runDir, record);
     throw error;
   } finally {
+    removeRunLock(runDir);
     optimizer?.dispose();
     net?.dispose();
   }
@@ -294,8 +301,9 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     // Let the event loop turn once per step: a worker's 'cancel' message (and the CLI's Ctrl-C)
     // arrives as a macrotask, which a loop of resolved awaits would never let run.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (hooks.shouldStop?.()) {
-      stopReason = 'cancelled';
+    const stop = hooks.shouldStop?.();
+    if (stop) {
+      stopReason = stop === 'interrupted' ? 'interrupted' : 'cancelled';
       break;
     }
     if (doValidate && settings.patience > 0 && sinceBest >= settings.patience) {
@@ -303,11 +311,12 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       break;
     }
   }
-  // The final model is validated too (unless it just was, or the run was cancelled), with the
+  // The final model is validated too (unless it just was, or the run was stopped), with the
   // logit adjustment chosen for it.
+  const stopped = stopReason === 'cancelled' || stopReason === 'interrupted';
   if (latest?.iteration !== iteration) calibrate();
   let adjusted = false;
-  if (settings.logitAdjustment === 'auto' && stopReason !== 'cancelled' && iteration > 0) {
+  if (settings.logitAdjustment === 'auto' && !stopped && iteration > 0) {
     const checks = [...data.volumes.flatMap((v) => v.leftOut), ...validationVolumes];
     if (checks.length > 0 && weights.some((w) => w !== weights[0])) {
       const chosen = calibrateLogitAdjustment(net, checks, geometry, data.classes, weights);
@@ -316,7 +325,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       adjusted = chosen.fraction !== 0;
     } else settings.logitAdjustment = 0;
   }
-  if (validating && stopReason !== 'cancelled' && iteration > 0 && (latest?.iteration !== iteration || adjusted)) {
+  if (validating && !stopped && iteration > 0 && (latest?.iteration !== iteration || adjusted)) {
     // A validation of this very iteration made before the adjustment is replaced.
     if (latest?.iteration === iteration) record.validation.pop();
     await runValidation(false);
@@ -326,7 +335,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   emit({ type: 'checkpoint', kind: 'last', dir: lastDir, iteration });
   const modelDir = record.checkpoints.best ? path.join(runDir, record.checkpoints.best.dir) : lastDir;
   return {
-    status: stopReason === 'cancelled' ? 'cancelled' : 'succeeded',
+    status: stopReason === 'cancelled' || stopReason === 'interrupted' ? stopReason : 'succeeded',
     stopReason,
     iterations: iteration,
     seconds: elapsed(),

@@ -1,15 +1,19 @@
 /**
  * The engine's child process (bundled to dist/worker.js, started by workerClient.ts with
  * child_process.fork). It answers the requests of src/protocol/worker.ts over the IPC channel:
- * one training at a time, cancel, and a backend probe. TensorFlow.js lives only here (and in the
- * CLI), never in the extension host.
+ * one training at a time, segmentations, cancel, and a backend probe. TensorFlow.js lives only
+ * here (and in the CLI's benchmarks), never in the extension host.
+ *
+ * When the host goes away (VS Code or the CLI closed, crashed or killed: the channel closes, or
+ * a send fails with EPIPE) the worker stops a training after its current step, keeps its
+ * checkpoints, marks the run 'interrupted', stops segmentations between tiles, and exits.
  */
-import type { WorkerEvent, WorkerRequest } from '../protocol/worker';
-import { isWorkerRequest } from '../protocol/worker';
-import { probeBackends } from './backends';
-import { segmentVolumeFile } from './segmentFile';
-import type { SegmentOptions } from '../protocol/segment';
+import { workerRequestProblem, type WorkerEvent, type WorkerRequest } from '../protocol/worker';
 import { trainSettings } from '../protocol/settings';
+import type { SegmentOptions } from '../protocol/segment';
+import { probeBackends } from './backends';
+import { markRunInterrupted } from './runFolder';
+import { segmentVolumeFile } from './segmentFile';
 import { runTraining } from './train';
 
 if (!process.send) {
@@ -17,8 +21,22 @@ if (!process.send) {
   process.exit(2);
 }
 
+const PARENT_LOST = 'the process that started the run went away (VS Code or the command line closed or killed); the run stopped after its step';
+
+/** True once the host is gone: nothing more is sent, and the worker exits when its work has stopped. */
+let parentLost = false;
+
 function send(event: WorkerEvent): void {
-  process.send?.(event);
+  if (parentLost || !process.connected) return;
+  try {
+    // With a callback, a failed send (EPIPE: the host died) is reported here, not thrown later
+    // as an unhandled 'error' that would kill the worker before it saves anything.
+    process.send!(event, undefined, {}, (error) => {
+      if (error) onParentLost();
+    });
+  } catch {
+    onParentLost();
+  }
 }
 
 function errorText(error: unknown): { message: string; stack?: string } {
@@ -27,32 +45,38 @@ function errorText(error: unknown): { message: string; stack?: string } {
 }
 
 /** The training in progress: its request id and whether it was asked to stop. */
-let current: { id: string; cancelled: boolean } | undefined;
+let current: { id: string; cancelled: boolean; runDir?: string } | undefined;
 let shuttingDown = false;
+
+/** Segmentations in progress, by request id: aborting one stops it between tiles (nothing is written). */
+const segmentations = new Map<string, AbortController>();
+
+function exitIfIdle(): void {
+  if ((shuttingDown || parentLost) && !current && segmentations.size === 0) process.exit(0);
+}
 
 async function start(id: string, input: WorkerRequest & { type: 'start' }): Promise<void> {
   if (current) {
     send({ type: 'failed', id, message: `a training (${current.id}) is already running in this worker` });
     return;
   }
-  const run = { id, cancelled: false };
+  const run: { id: string; cancelled: boolean; runDir?: string } = { id, cancelled: false };
   current = run;
-  let runDir: string | undefined;
   try {
     // Fill and check the settings again: the host may be another version, or hand-written JSON.
     const settings = trainSettings(input.settings);
     await runTraining(settings, {
       onEvent(event) {
-        if (event.type === 'started') runDir = event.runDir;
+        if (event.type === 'started') run.runDir = event.runDir;
         send({ ...event, id });
       },
-      shouldStop: () => run.cancelled,
+      shouldStop: () => (parentLost ? 'interrupted' : run.cancelled),
     });
   } catch (error) {
-    send({ type: 'failed', id, runDir, ...errorText(error) });
+    send({ type: 'failed', id, runDir: run.runDir, ...errorText(error) });
   } finally {
     current = undefined;
-    if (shuttingDown) process.exit(0);
+    exitIfIdle();
   }
 }
 
@@ -63,11 +87,6 @@ async function probe(id: string): Promise<void> {
     send({ type: 'failed', id, ...errorText(error) });
   }
 }
-
-// ---- segmentation requests (the extension's Segment command) ----
-
-/** Segmentations in progress, by request id: aborting one stops it between tiles (nothing is written). */
-const segmentations = new Map<string, AbortController>();
 
 async function segment(id: string, options: SegmentOptions): Promise<void> {
   const controller = new AbortController();
@@ -83,38 +102,57 @@ async function segment(id: string, options: SegmentOptions): Promise<void> {
     send({ type: 'failed', id, ...(controller.signal.aborted ? { message: 'the segmentation was cancelled' } : errorText(error)) });
   } finally {
     segmentations.delete(id);
+    exitIfIdle();
   }
 }
 
+/** The host is gone: stop everything at the next safe point, record why, and exit. */
+function onParentLost(): void {
+  if (parentLost) return;
+  parentLost = true;
+  if (current?.runDir) {
+    // If the run ends before its next step, its record still says why it stopped.
+    const dir = current.runDir;
+    process.once('exit', () => markRunInterrupted(dir, PARENT_LOST));
+  }
+  for (const controller of segmentations.values()) controller.abort();
+  exitIfIdle();
+}
+
 process.on('message', (message: unknown) => {
-  if (!isWorkerRequest(message)) return;
-  switch (message.type) {
+  const problem = workerRequestProblem(message);
+  if (problem) {
+    const id = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined;
+    if (typeof id === 'string' && id) send({ type: 'failed', id, message: `the worker refused a malformed request: ${problem}` });
+    else process.stderr.write(`unet3d worker: ignored a malformed message: ${problem}\n`);
+    return;
+  }
+  const request = message as WorkerRequest;
+  switch (request.type) {
     case 'start':
-      void start(message.id, message);
+      void start(request.id, request);
       break;
     case 'cancel':
-      if (current && current.id === message.id) current.cancelled = true;
-      segmentations.get(message.id)?.abort();
+      if (current && current.id === request.id) current.cancelled = true;
+      segmentations.get(request.id)?.abort();
       break;
     case 'segment':
-      void segment(message.id, message.options);
+      void segment(request.id, request.options);
       break;
     case 'probe':
-      void probe(message.id);
+      void probe(request.id);
       break;
     case 'shutdown':
       shuttingDown = true;
       if (current) current.cancelled = true;
-      else process.exit(0);
+      exitIfIdle();
       break;
   }
 });
 
-// The host went away: stop after the current step (the run is marked cancelled), then exit.
-process.on('disconnect', () => {
-  shuttingDown = true;
-  if (current) current.cancelled = true;
-  else process.exit(0);
-});
+// The channel closed: the host exited (or closed it on purpose after a shutdown).
+process.on('disconnect', onParentLost);
+// A send that fails without a callback surfaces here; never let it kill the worker mid-save.
+process.on('error', onParentLost);
 
 send({ type: 'ready', pid: process.pid });

@@ -10,7 +10,7 @@ import type { BackendReport } from '../protocol/backends';
 import { markRunFailed } from './runFolder';
 import type { SegmentOptions, SegmentResult } from '../protocol/segment';
 import type { TrainSettings } from '../protocol/settings';
-import { isWorkerEvent, type SegmentProgressEvent, type SegmentStartedEvent, type WorkerEvent, type WorkerRequest } from '../protocol/worker';
+import { isWorkerEvent, workerEventProblem, type SegmentProgressEvent, type SegmentStartedEvent, type WorkerEvent, type WorkerRequest } from '../protocol/worker';
 import type { RunSummary, TrainEvent } from '../protocol/training';
 
 /** The worker bundle beside the calling bundle (dist/worker.js next to dist/extension.js or dist/cli.js). */
@@ -51,6 +51,8 @@ export interface WorkerClientOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for the worker's `ready` (ms). */
   startTimeoutMs?: number;
+  /** Aborting it while the worker starts kills the worker and rejects (the host is shutting down). */
+  signal?: AbortSignal;
 }
 
 /** A training started in the worker. */
@@ -80,7 +82,9 @@ export class WorkerClient {
 
   private constructor(private readonly child: ChildProcess) {
     child.on('message', (message: unknown) => {
-      if (isWorkerEvent(message)) this.dispatch(message);
+      const problem = workerEventProblem(message);
+      if (problem === undefined) this.dispatch(message as WorkerEvent);
+      else this.refuse(message, problem);
     });
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
@@ -90,7 +94,21 @@ export class WorkerClient {
       const tail = this.stderrTail.trim().split('\n').slice(-5).join('\n');
       this.fail(new WorkerExitError(`the engine worker ${how}${tail ? `:\n${tail}` : ''}`, code, signal));
     });
-    child.on('error', (error) => this.fail(new WorkerExitError(`the engine worker failed: ${error.message}`, null, null)));
+    // An 'error' (it could not be spawned, signalled or sent to) leaves no usable worker: make sure
+    // none is left running either.
+    child.on('error', (error) => {
+      this.fail(new WorkerExitError(`the engine worker failed: ${error.message}`, null, null));
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+  }
+
+  /** A malformed event: the request it names (if any) fails with the reason rather than waiting forever. */
+  private refuse(message: unknown, problem: string): void {
+    const id = typeof message === 'object' && message !== null ? (message as { id?: unknown }).id : undefined;
+    const pending = typeof id === 'string' ? this.pending.get(id) : undefined;
+    if (!pending || typeof id !== 'string') return;
+    this.pending.delete(id);
+    pending.reject(new WorkerRequestError(`the engine worker sent a malformed message: ${problem}`, pending.runDir));
   }
 
   /** The worker is gone: every open request is rejected, and runs it left 'running' are marked failed. */
@@ -113,13 +131,25 @@ export class WorkerClient {
     });
     const client = new WorkerClient(child);
     await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        reject(new WorkerExitError('the engine worker was stopped while it started', null, null));
+      };
       const timer = setTimeout(() => {
+        options.signal?.removeEventListener('abort', onAbort);
         child.kill();
         reject(new WorkerExitError('the engine worker did not start in time', null, null));
       }, options.startTimeoutMs ?? 30_000);
+      if (options.signal?.aborted) {
+        onAbort();
+        return;
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true });
       const onMessage = (message: unknown) => {
         if (isWorkerEvent(message) && message.type === 'ready') {
           clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
           child.off('message', onMessage);
           resolve();
         }

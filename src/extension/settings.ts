@@ -103,7 +103,8 @@ export function trainSettingsInput(
   backend: TrainSettingsInput['backend'],
   volumes: readonly vscode.Uri[],
   outDir: string,
-  choice: { preset: PresetName; budget: Budget; validationFraction: number; extra?: Partial<TrainSettingsInput> },
+  /** `classNames`: names for a label map without a class list beside it (the engine reads the list when there is one). */
+  choice: { preset: PresetName; budget: Budget; validationFraction: number; classNames?: string[]; extra?: Partial<TrainSettingsInput> },
 ): TrainSettingsInput {
   const advanced = defaults.advanced;
   const extra = choice.extra ?? {};
@@ -122,6 +123,7 @@ export function trainSettingsInput(
     validation: extra.validation ?? { fraction: choice.validationFraction },
     backend: extra.backend ?? backend,
   };
+  if (choice.classNames && !input.classNames) input.classNames = choice.classNames;
   delete input.iterations;
   delete input.minutes;
   if (choice.budget.kind === 'iterations') input.iterations = choice.budget.value;

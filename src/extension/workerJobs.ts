@@ -83,8 +83,11 @@ export class WorkerJobs implements vscode.Disposable {
   readonly onDidChange = this.changeEmitter.event;
   private nextId = 1;
   private disposed = false;
+  /** Workers still starting (not yet a job): aborting one kills it. */
+  private readonly starting = new Set<AbortController>();
   /** Kills every worker still alive when the extension host process exits (it cannot wait then). */
   private readonly killAll = () => {
+    for (const start of this.starting) start.abort();
     for (const job of this.running) job.client.kill();
   };
 
@@ -112,7 +115,19 @@ export class WorkerJobs implements vscode.Disposable {
    */
   async run<T>(kind: JobKind, title: string, work: (job: Job) => PromiseLike<T>, setup?: (job: Job) => void): Promise<T> {
     if (this.disposed) throw new Error('the extension is shutting down');
-    const client = await WorkerClient.start({ workerPath: this.workerPath });
+    // A worker that is still starting when the extension shuts down is killed, never orphaned.
+    const start = new AbortController();
+    this.starting.add(start);
+    let client: WorkerClient;
+    try {
+      client = await WorkerClient.start({ workerPath: this.workerPath, signal: start.signal });
+    } finally {
+      this.starting.delete(start);
+    }
+    if (this.disposed) {
+      client.kill();
+      throw new Error('the extension is shutting down');
+    }
     const job = new JobImpl(this.nextId++, kind, title, client, (j) => this.changeEmitter.fire(j));
     this.running.add(job);
     this.log.info(`worker ${client.pid} started: ${title}`);
@@ -133,6 +148,7 @@ export class WorkerJobs implements vscode.Disposable {
   /** Cancels every job and ends the workers (killed after a grace period). */
   dispose(): void {
     this.disposed = true;
+    for (const start of this.starting) start.abort();
     for (const job of this.running) {
       job.cancel();
       void job.client.dispose(SHUTDOWN_GRACE_MS);

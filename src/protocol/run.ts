@@ -31,9 +31,34 @@ export interface VolumeNormalization {
 export const RUN_FILE = 'run.json';
 export const RUN_SCHEMA_VERSION = 1;
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+/**
+ * `interrupted`: the host that started the run (VS Code, the CLI) went away; the worker kept the
+ * checkpoints it had and stopped.
+ */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
-export const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled'];
+export const RUN_STATUSES: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'cancelled', 'interrupted'];
+
+/**
+ * `worker.lock` in a run folder while a process trains it: which process, on which machine. A
+ * 'running' run whose lock names a process that is gone was interrupted (a crash, a kill).
+ */
+export const RUN_LOCK_FILE = 'worker.lock';
+
+export interface RunLock {
+  pid: number;
+  hostname: string;
+  startedAt: string;
+}
+
+/** The lock's content, or undefined when it is not one. */
+export function parseRunLock(text: string): RunLock | undefined {
+  const json = parseJson(text, RUN_LOCK_FILE);
+  if (!json.ok) return undefined;
+  const { pid, hostname, startedAt } = json.value;
+  if (!(Number.isInteger(pid) && (pid as number) > 0) || typeof hostname !== 'string' || typeof startedAt !== 'string') return undefined;
+  return { pid: pid as number, hostname, startedAt };
+}
 
 /** A file the run read, with its SHA-256, so a run can tell whether its inputs changed. */
 export interface FileRecord {

@@ -83,11 +83,12 @@ export interface CheckpointEvent {
 }
 
 /** Why a run stopped. */
-export type StopReason = 'iterations' | 'time' | 'early-stop' | 'cancelled';
+export type StopReason = 'iterations' | 'time' | 'early-stop' | 'cancelled' | 'interrupted';
 
 /** How a run ended. */
 export interface RunSummary {
-  status: 'succeeded' | 'cancelled';
+  /** `interrupted`: the process that asked for the run went away, and the run stopped after its step. */
+  status: 'succeeded' | 'cancelled' | 'interrupted';
   stopReason: StopReason;
   iterations: number;
   seconds: number;

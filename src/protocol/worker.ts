@@ -1,9 +1,10 @@
 /**
  * The messages between a host (the extension or the CLI) and the engine's worker process
  * (dist/worker.js). Requests carry an `id` chosen by the host; every event about a request
- * carries the same `id`. Types only: importing this module loads nothing.
+ * carries the same `id`. Each side checks what it receives in full (workerRequestProblem,
+ * workerEventProblem) before acting on it.
  */
-import type { BackendReport } from './backends';
+import { isBackendChoice, type BackendReport } from './backends';
 import type { SegmentOptions, SegmentResult, SegmentStart, TileProgress } from './segment';
 import type { TrainSettings } from './settings';
 import type { TrainEvent } from './training';
@@ -102,14 +103,163 @@ export interface SegmentedEvent {
 
 export type SegmentEvent = SegmentStartedEvent | SegmentProgressEvent | SegmentedEvent;
 
-const REQUEST_TYPES: readonly string[] = ['start', 'cancel', 'probe', 'shutdown', 'segment'];
-const EVENT_TYPES: readonly string[] = ['ready', 'started', 'progress', 'validation', 'checkpoint', 'finished', 'failed', 'probeResult', 'segmentStarted', 'segmentProgress', 'segmented'];
+// ---- checking what arrives ----
+// Each side checks every message in full before acting on it: the other side may be another
+// version, or not ours at all. A problem is one sentence naming the field.
 
-/** A light structural check of a message received from the other side. */
+type Check = (value: unknown) => string | undefined;
+type Fields = Record<string, Check>;
+
+/** `where` followed by a nested problem: `.a.b is …`, `.a[2] is …`, `.a is …`. */
+const at = (where: string, problem: string) => `${where}${/^[.[]/.test(problem) ? '' : ' '}${problem}`;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const text: Check = (v) => (typeof v === 'string' ? undefined : 'is not a string');
+const nonEmpty: Check = (v) => (typeof v === 'string' && v.length > 0 ? undefined : 'is not a non-empty string');
+const bool: Check = (v) => (typeof v === 'boolean' ? undefined : 'is not true or false');
+/** A number; ±Infinity passes (an ETA may be unknown), NaN does not. */
+const num: Check = (v) => (typeof v === 'number' && !Number.isNaN(v) ? undefined : 'is not a number');
+const finite: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : 'is not a finite number');
+const count: Check = (v) => (Number.isInteger(v) && (v as number) >= 0 ? undefined : 'is not a whole number ≥ 0');
+const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    values.includes(v as string) ? undefined : `is not one of ${values.join(', ')}`;
+const optional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined ? undefined : check(v);
+const nullable =
+  (check: Check): Check =>
+  (v) =>
+    v === null ? undefined : check(v);
+const triple =
+  (element: Check): Check =>
+  (v) =>
+    Array.isArray(v) && v.length === 3 ? v.map(element).find((p) => p !== undefined) : 'is not a list of three';
+const positiveInt: Check = (v) => (Number.isInteger(v) && (v as number) >= 1 ? undefined : 'is not a whole number ≥ 1');
+const listOf =
+  (element: Check): Check =>
+  (v) => {
+    if (!Array.isArray(v)) return 'is not a list';
+    for (let i = 0; i < v.length; i++) {
+      const problem = element(v[i]);
+      if (problem) return at(`[${i}]`, problem);
+    }
+    return undefined;
+  };
+const object =
+  (fields: Fields): Check =>
+  (v) => {
+    if (!isRecord(v)) return 'is not an object';
+    for (const [key, check] of Object.entries(fields)) {
+      const problem = check(v[key]);
+      if (problem) return at(`.${key}`, problem);
+    }
+    return undefined;
+  };
+
+const backendReport = object({ active: nonEmpty, statuses: listOf(object({ name: nonEmpty, available: bool, reason: optional(text), fix: optional(text), detail: optional(text) })) });
+const validationResult = object({ iteration: count, iou: listOf(nullable(finite)), meanForegroundIoU: nullable(finite), seconds: num });
+const classInfo = object({ value: positiveInt, name: text });
+
+/** What the worker checks of a segment request's options before it reads anything. */
+const segmentOptions = object({
+  runDir: nonEmpty,
+  image: nonEmpty,
+  out: optional(nonEmpty),
+  labels: optional(nonEmpty),
+  probabilities: optional(nonEmpty),
+  tile: optional(triple(positiveInt)),
+  overlap: optional((v) => (typeof v === 'number' && v >= 0 && v < 1 ? undefined : 'is not a number in [0, 1)')),
+  context: optional(count),
+  checkpoint: optional(oneOf('best', 'last')),
+  backend: optional((v) => (isBackendChoice(v) ? undefined : 'is not a backend name')),
+});
+
+const REQUEST_FIELDS: Record<WorkerRequest['type'], Fields> = {
+  // The settings are filled and checked by trainSettings in the worker, which names a bad one.
+  start: { id: nonEmpty, settings: object({ volumes: listOf(object({ image: nonEmpty, labels: nonEmpty })), outDir: nonEmpty }) },
+  cancel: { id: nonEmpty },
+  probe: { id: nonEmpty },
+  shutdown: {},
+  segment: { id: nonEmpty, options: segmentOptions },
+};
+
+const EVENT_FIELDS: Record<WorkerEvent['type'], Fields> = {
+  ready: { pid: positiveInt },
+  started: {
+    id: nonEmpty,
+    runDir: nonEmpty,
+    backend: backendReport,
+    network: object({ levels: positiveInt, baseFilters: positiveInt, inChannels: positiveInt, classes: positiveInt }),
+    parameters: count,
+    geometry: object({ input: triple(positiveInt), output: triple(positiveInt) }),
+    classes: listOf(classInfo),
+    trainingVoxels: count,
+    validationVoxels: count,
+  },
+  progress: {
+    id: nonEmpty,
+    iteration: count,
+    totalIterations: optional(count),
+    loss: num,
+    smoothedLoss: num,
+    learningRate: num,
+    voxelsPerSecond: num,
+    elapsedSeconds: num,
+    etaSeconds: num,
+    backend: nonEmpty,
+    validation: optional(validationResult),
+    bestValidation: optional(validationResult),
+  },
+  validation: { id: nonEmpty, result: validationResult, improved: bool },
+  checkpoint: { id: nonEmpty, kind: oneOf('best', 'last'), dir: nonEmpty, iteration: count, meanForegroundIoU: optional(nullable(finite)) },
+  finished: {
+    id: nonEmpty,
+    runDir: nonEmpty,
+    summary: object({ status: oneOf('succeeded', 'cancelled', 'interrupted'), stopReason: nonEmpty, iterations: count, seconds: num, finalLoss: nullable(num), best: optional(validationResult), modelDir: nonEmpty }),
+  },
+  failed: { id: nonEmpty, message: text, runDir: optional(text), stack: optional(text) },
+  probeResult: { id: nonEmpty, report: backendReport },
+  segmentStarted: {
+    id: nonEmpty,
+    info: object({ backend: backendReport, modelDir: nonEmpty, checkpoint: oneOf('best', 'last'), dims: triple(positiveInt), tile: triple(positiveInt), inputTile: triple(positiveInt), tiles: positiveInt, blend: bool, normalization: oneOf('stored', 'computed') }),
+  },
+  segmentProgress: { id: nonEmpty, progress: object({ done: count, total: count, elapsedSeconds: num, etaSeconds: num, voxelsPerSecond: num }) },
+  segmented: {
+    id: nonEmpty,
+    result: object({ out: nonEmpty, classesFile: nonEmpty, runDir: nonEmpty, dims: triple(positiveInt), classes: listOf(classInfo), voxelsPerClass: listOf(count), tiles: positiveInt, predictSeconds: num, seconds: num }),
+  },
+};
+
+function messageProblem(message: unknown, table: Record<string, Fields>, what: string): string | undefined {
+  if (!isRecord(message)) return `${what} is not an object`;
+  const type = message.type;
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(table, type)) return `${what} has an unknown type ${JSON.stringify(type)}`;
+  const problem = object(table[type])(message);
+  return problem ? `${what} '${type}'${problem}` : undefined;
+}
+
+/** Why `message` is not a request the worker can act on, or undefined when it is. */
+export function workerRequestProblem(message: unknown): string | undefined {
+  return messageProblem(message, REQUEST_FIELDS, 'the request');
+}
+
+/** Why `message` is not an event the host can act on, or undefined when it is. */
+export function workerEventProblem(message: unknown): string | undefined {
+  return messageProblem(message, EVENT_FIELDS, 'the worker event');
+}
+
+/** Why segment options are not usable, or undefined (the worker checks them before reading anything). */
+export function segmentOptionsProblem(options: unknown): string | undefined {
+  const problem = segmentOptions(options);
+  return problem ? `the segment options${problem}` : undefined;
+}
+
 export function isWorkerRequest(message: unknown): message is WorkerRequest {
-  return typeof message === 'object' && message !== null && REQUEST_TYPES.includes((message as { type?: unknown }).type as string);
+  return workerRequestProblem(message) === undefined;
 }
 
 export function isWorkerEvent(message: unknown): message is WorkerEvent {
-  return typeof message === 'object' && message !== null && EVENT_TYPES.includes((message as { type?: unknown }).type as string);
+  return workerEventProblem(message) === undefined;
 }

@@ -3,6 +3,7 @@
  * forked by WorkerClient, answering probe, start and cancel, and a crash reported, not hung on.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -117,4 +118,63 @@ test('a worker that cannot start is reported', async () => {
   const broken = path.join(work, 'broken.js');
   fs.writeFileSync(broken, 'process.exit(3);\n');
   await assert.rejects(WorkerClient.start({ workerPath: broken }), /exited with code 3|exited before it was ready/);
+});
+
+test('a host that dies (SIGKILL) leaves the run interrupted with its checkpoint, and no worker behind', async () => {
+  const settings = settingsFor('orphan', { iterations: 10_000 });
+  // A host of its own: forks the worker, starts a training, and kills itself at the second step.
+  const hostScript = path.join(work, 'host.js');
+  fs.writeFileSync(
+    hostScript,
+    `const { fork } = require('node:child_process');
+const child = fork(${JSON.stringify(workerPath)}, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+child.on('message', (m) => {
+  if (m.type === 'ready') child.send({ type: 'start', id: 'orphan', settings: ${JSON.stringify(settings)} });
+  if (m.type === 'progress' && m.iteration === 2) {
+    process.stdout.write(child.pid + '\\n', () => process.kill(process.pid, 'SIGKILL'));
+  }
+});
+`,
+  );
+  const host = spawn(process.execPath, [hostScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  host.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const signal = await new Promise<NodeJS.Signals | null>((resolve) => host.on('exit', (_code, s) => resolve(s)));
+  assert.equal(signal, 'SIGKILL');
+  const workerPid = Number(out.trim());
+  assert.ok(workerPid > 0, `the host printed the worker's pid: ${out}`);
+  const alive = () => {
+    try {
+      process.kill(workerPid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let waited = 0; alive() && waited < 120_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!alive(), 'the worker exits once its host is gone');
+  const record = readRunRecord(settings.outDir);
+  assert.equal(record.status, 'interrupted');
+  assert.match(record.error ?? '', /went away/);
+  assert.ok(record.checkpoints.last, 'the last checkpoint is written');
+  assert.ok(fs.existsSync(path.join(settings.outDir, 'last', 'model.json')));
+  assert.ok(!fs.existsSync(path.join(settings.outDir, 'worker.lock')), 'the lock goes with the worker');
+});
+
+test('the worker refuses a malformed request with the reason, and the client a malformed event', async () => {
+  const client = await WorkerClient.start({ workerPath });
+  try {
+    const bad = client.segment({ runDir: '', image: 'x.nii.gz', tile: [0, 1, 2] } as unknown as Parameters<WorkerClient['segment']>[0]);
+    await assert.rejects(bad.done, (e: unknown) => e instanceof WorkerRequestError && /malformed request: the request 'segment'\.options\.runDir is not a non-empty string/.test(e.message));
+    assert.ok((await client.probe()).active, 'the worker stays usable');
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a worker stopped while it starts is killed, not left behind', async () => {
+  const controller = new AbortController();
+  const starting = WorkerClient.start({ workerPath, signal: controller.signal });
+  controller.abort();
+  await assert.rejects(starting, /stopped while it started/);
 });

@@ -1,10 +1,12 @@
 /** Reading the runs folder: run.json robustness (corrupt, half-written, other versions), evaluations, segmentations. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../helpers/data';
-import { checkRunName, listEntries, loadEntry, parseEvaluationRecord, parseSegmentations, readSegmentations, serializeSegmentations } from '../../src/extension/runs/runEntry';
+import { checkRunName, listEntries, loadEntry, parseEvaluationRecord, parseSegmentations, readSegmentations, runWorkerState, serializeSegmentations, type RunEntry } from '../../src/extension/runs/runEntry';
 import { parseRunRecord } from '../../src/protocol/run';
 import { runRecord } from './runs-fixtures';
 
@@ -130,4 +132,27 @@ test('run names: no separators, no leading dot, not empty', () => {
   assert.match(checkRunName('a/b') ?? '', /no \//);
   assert.match(checkRunName('.hidden') ?? '', /dot/);
   assert.match(checkRunName('x'.repeat(200)) ?? '', /120/);
+});
+
+test('a running run\'s lock tells whether its training process is alive', () => {
+  const dir = tempDir('runs-lock');
+  try {
+    const runDir = path.join(dir, 'run-a');
+    fs.mkdirSync(runDir);
+    fs.writeFileSync(path.join(runDir, 'run.json'), JSON.stringify(runRecord({ status: 'running', finishedAt: undefined, summary: undefined })));
+    const state = () => (loadEntry(runDir) as RunEntry).worker;
+    assert.equal(state(), 'unknown', 'no lock: a run from before locks');
+    fs.writeFileSync(path.join(runDir, 'worker.lock'), JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    assert.equal(state(), 'alive');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    fs.writeFileSync(path.join(runDir, 'worker.lock'), JSON.stringify({ pid: dead, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    assert.equal(state(), 'gone');
+    fs.writeFileSync(path.join(runDir, 'worker.lock'), JSON.stringify({ pid: process.pid, hostname: 'another-machine', startedAt: new Date().toISOString() }));
+    assert.equal(state(), 'unknown', 'another machine\'s process cannot be checked from here');
+    fs.writeFileSync(path.join(runDir, 'worker.lock'), '{"pid": "x"}');
+    assert.equal(state(), 'unknown');
+    assert.equal(runWorkerState(path.join(dir, 'none')), 'unknown');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

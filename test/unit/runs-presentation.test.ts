@@ -65,6 +65,23 @@ test('a run left "running" that nothing updates is shown as interrupted', () => 
   assert.ok(tokens(row).includes('deletable'));
 });
 
+test('a running run whose training process is gone (its lock names a dead process) is interrupted at once; alive, it runs', () => {
+  const fresh = { status: 'running' as const, finishedAt: undefined, summary: undefined, updatedAt: '2026-11-27T11:59:50.000Z' };
+  const gone: RunEntry = { ...run(fresh), worker: 'gone' };
+  assert.equal(displayStatus(gone, { now: NOW }), 'interrupted');
+  const row = presentEntry(gone, { now: NOW });
+  assert.ok(tokens(row).includes('deletable') && tokens(row).includes('renamable'), 'an interrupted run can be renamed and deleted at once');
+  const alive: RunEntry = { ...run({ ...fresh, updatedAt: '2026-11-27T09:00:00.000Z' }), worker: 'alive' };
+  assert.equal(displayStatus(alive, { now: NOW }), 'running', 'a live process is running however long since its last write');
+});
+
+test('a run the worker marked interrupted says why', () => {
+  const row = presentEntry(run({ status: 'interrupted', error: 'the process that started the run went away' }), { now: NOW });
+  assert.match(row.description ?? '', /^interrupted/);
+  assert.match(row.tooltip ?? '', /Why: the process that started the run went away/);
+  assert.equal(row.icon, 'debug-disconnect');
+});
+
 test('failed and cancelled runs say so; a failed run leads its children with the error', () => {
   const failed = presentEntry(run({ status: 'failed', error: 'the engine worker was killed by SIGKILL', summary: undefined, validation: [], checkpoints: {} }), { now: NOW });
   assert.equal(failed.description, 'failed: the engine worker was killed by SIGKILL');

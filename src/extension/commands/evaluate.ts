@@ -18,7 +18,7 @@ import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
 import { isTrainArgs } from './train';
 import { budgetFor, pickPreset, volumesToTrainOn } from './trainPicks';
-import { classNamesOf, requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
+import { classNamesOf, editorDefaultClassNames, requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
 import { newRunDir, trainWithJob } from '../trainingJob';
 
 export interface EvaluateArgs {
@@ -63,10 +63,11 @@ export async function evaluateCommand(ctx: LoopContext, arg?: unknown, selection
     const title = volumesTitle(volumes);
     const evalDir = (await newRunDir(volumes, `eval-${title}`, args.name)).fsPath;
     const classNames = await classNamesOf(volumes[0]);
+    const unlistedNames = await editorDefaultClassNames(volumes[0]);
     // Every fold's settings, checked before anything starts.
     const foldSettings = Array.from({ length: folds }, (_, fold) =>
       trainSettings({
-        ...trainSettingsInput(loop.training, loop.backend, volumes, path.join(evalDir, `fold-${fold + 1}`), { preset, budget, validationFraction: 0, extra: args.settings }),
+        ...trainSettingsInput(loop.training, loop.backend, volumes, path.join(evalDir, `fold-${fold + 1}`), { preset, budget, validationFraction: 0, classNames: unlistedNames, extra: args.settings }),
         validation: { fold, folds },
         // Scored on the held-out fold: no early stop on it (the test data would choose the model).
         patience: 0,

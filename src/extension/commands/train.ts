@@ -21,7 +21,7 @@ import { newRunDir, trainWithJob } from '../trainingJob';
 import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
 import { budgetFor, pickFraction, pickPreset, volumesToTrainOn } from './trainPicks';
-import { requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
+import { editorDefaultClassNames, requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
 
 /** Arguments for a call from code: whatever is given is not asked. */
 export interface TrainArgs {
@@ -75,7 +75,7 @@ export async function trainCommand(ctx: LoopContext, arg?: unknown, selection?: 
     const outDir = (await newRunDir(volumes, title, args.name)).fsPath;
     // Filled and checked here too, so a bad setting is named before a worker starts.
     const settings = trainSettings(
-      trainSettingsInput(defaults, loop.backend, volumes, outDir, { preset, budget, validationFraction, extra: args.settings }),
+      trainSettingsInput(defaults, loop.backend, volumes, outDir, { preset, budget, validationFraction, classNames: await editorDefaultClassNames(volumes[0]), extra: args.settings }),
     );
     ctx.log.info(`training ${title} into ${outDir}`);
     return await runTrainJob(ctx, `Training ${title}`, settings);

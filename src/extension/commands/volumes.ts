@@ -171,6 +171,14 @@ export async function saveUnsavedLabels(volumes: readonly vscode.Uri[], mode: 's
   return true;
 }
 
+/**
+ * The names the volume editor shows for a volume's classes when its labels have no class list
+ * (NAME.labels.json) beside them — its defaults — else undefined: the engine reads the list itself.
+ */
+export async function editorDefaultClassNames(volume: vscode.Uri): Promise<string[] | undefined> {
+  return (await exists(classesUriOf(volume))) ? undefined : defaultClasses().map((c) => c.name);
+}
+
 /** The class names of a volume's labels (NAME.labels.json), else those the volume editor starts with. */
 export async function classNamesOf(volume: vscode.Uri): Promise<string[]> {
   let classes = defaultClasses();

@@ -42,6 +42,18 @@ export function registerRunsView(context: vscode.ExtensionContext, log: vscode.L
     if (!target) void vscode.window.showInformationMessage(`3D U-Net: choose a run in the Runs view to ${what}.`);
     return target;
   };
+  /** Rename and delete act only on entries of the runs folders (never on any path given as an argument). */
+  const needRun = (arg: unknown, what: string): string | undefined => {
+    const target = need(arg, what);
+    if (!target) return undefined;
+    model.reread();
+    if (!model.find(target)) {
+      void vscode.window.showErrorMessage(`3D U-Net: cannot ${what} ${target}: it is not a run in the runs folder (setting unet3d.runsFolder).`);
+      log.warn(`${what} refused: ${target} is not an entry of a runs folder`);
+      return undefined;
+    }
+    return path.resolve(target);
+  };
 
   context.subscriptions.push(
     model,
@@ -81,7 +93,7 @@ export function registerRunsView(context: vscode.ExtensionContext, log: vscode.L
       else await vscode.commands.executeCommand('revealFileInOS', uri);
     }),
     vscode.commands.registerCommand('unet3d.runs.rename', async (arg: unknown, newName?: unknown) => {
-      const dir = need(arg, 'rename');
+      const dir = needRun(arg, 'rename');
       if (!dir) return undefined;
       if (running(dir)) {
         void vscode.window.showWarningMessage(`3D U-Net: ${path.basename(dir)} is running; rename it when it has ended.`);
@@ -116,7 +128,7 @@ export function registerRunsView(context: vscode.ExtensionContext, log: vscode.L
       return target.fsPath;
     }),
     vscode.commands.registerCommand('unet3d.runs.delete', async (arg: unknown, confirmed?: unknown) => {
-      const dir = need(arg, 'delete');
+      const dir = needRun(arg, 'delete');
       if (!dir) return false;
       if (running(dir)) {
         void vscode.window.showWarningMessage(`3D U-Net: ${path.basename(dir)} is running; cancel it first.`);

@@ -6,8 +6,9 @@
  * with the reason, so one bad folder never breaks the view. Node only, no vscode: unit-tested.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { isIoU, isObject, parseJson, parseRunRecord, RUN_FILE, RUN_STATUSES, type Parsed, type RunRecord, type RunStatus } from '../../protocol/run';
+import { isIoU, isObject, parseJson, parseRunRecord, RUN_FILE, RUN_STATUSES, parseRunLock, RUN_LOCK_FILE, type Parsed, type RunLock, type RunRecord, type RunStatus } from '../../protocol/run';
 
 export { RUN_FILE };
 
@@ -72,6 +73,8 @@ interface EntryBase {
 export interface RunEntry extends EntryBase {
   kind: 'run';
   record: RunRecord;
+  /** For a 'running' run: whether the process training it is alive (see runWorkerState). */
+  worker?: WorkerState;
   segmentations: SegmentationRecord[];
 }
 
@@ -174,7 +177,38 @@ function loadRun(dir: string, name: string): RunEntry | BrokenEntry {
   }
   const parsed = parseRunRecord(text);
   if (!parsed.ok) return { kind: 'broken', dir, name, createdMs: folderTimeMs(dir), reason: parsed.reason };
-  return { kind: 'run', dir, name, createdMs: Date.parse(parsed.value.createdAt), record: parsed.value, segmentations: readSegmentations(dir) };
+  const record = parsed.value;
+  const worker = record.status === 'running' ? runWorkerState(dir) : undefined;
+  return { kind: 'run', dir, name, createdMs: Date.parse(record.createdAt), record, segmentations: readSegmentations(dir), ...(worker ? { worker } : {}) };
+}
+
+/** Whether a process is alive on this machine (a process we may not signal is alive). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether the process training a run is alive, as far as this machine can tell. */
+export type WorkerState = 'alive' | 'gone' | 'unknown';
+
+/**
+ * Whether the process training a run folder is alive: 'alive', 'gone' (its lock names a process
+ * of this machine that has ended, or a finished run left no lock), or 'unknown' (no lock, or
+ * another machine's: a run written before locks, or over a shared folder).
+ */
+export function runWorkerState(dir: string): WorkerState {
+  let lock: RunLock | undefined;
+  try {
+    lock = parseRunLock(fs.readFileSync(path.join(dir, RUN_LOCK_FILE), 'utf8'));
+  } catch {
+    return 'unknown';
+  }
+  if (!lock || lock.hostname !== os.hostname()) return 'unknown';
+  return processAlive(lock.pid) ? 'alive' : 'gone';
 }
 
 /** Reads one entry of the runs folder; never throws. */

@@ -30,7 +30,7 @@ export interface LiveProgress {
   folds?: number;
 }
 
-/** How an entry is shown: its status, plus 'interrupted' (running, but nothing alive updates it) and 'broken'. */
+/** How an entry is shown: its status ('interrupted' also for a run still 'running' whose process is gone), and 'broken'. */
 export type DisplayStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted' | 'broken';
 
 export interface PresentOptions {
@@ -104,6 +104,9 @@ export function displayStatus(entry: Entry, options: PresentOptions): DisplaySta
   if (entry.kind === 'broken') return 'broken';
   const record = entry.kind === 'run' ? entry.record : entry.evaluation;
   if (record.status !== 'running' || options.active || options.live) return record.status;
+  // The lock names the training process: gone means interrupted at once, alive means running.
+  if (entry.kind === 'run' && entry.worker === 'gone') return 'interrupted';
+  if (entry.kind === 'run' && entry.worker === 'alive') return 'running';
   const updated = Date.parse(record.updatedAt);
   return options.now - updated > (options.staleAfterMs ?? DEFAULT_STALE_MS) ? 'interrupted' : 'running';
 }
@@ -178,8 +181,8 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
     `- Volumes: ${r.settings.volumes.map((v) => path.basename(String(v.image))).join(', ') || '–'}`,
     `- Started: ${new Date(r.createdAt).toLocaleString()}`,
   ];
-  if (status === 'interrupted') lines.push(`- No update since ${new Date(r.updatedAt).toLocaleString()}: VS Code or the worker stopped while it trained.`);
-  if (r.error) lines.push(`- Error: ${r.error}`);
+  if (status === 'interrupted' && r.status === 'running') lines.push(`- No update since ${new Date(r.updatedAt).toLocaleString()}: VS Code or the worker stopped while it trained.`);
+  if (r.error) lines.push(`- ${r.status === 'interrupted' ? 'Why' : 'Error'}: ${r.error}`);
   if (live && status === 'running' && Number.isFinite(live.smoothedLoss)) lines.push(`- Loss ${live.smoothedLoss.toFixed(4)}, about ${formatDuration(live.etaSeconds)} to go`);
   return { description, tooltip: lines.join('\n') };
 }

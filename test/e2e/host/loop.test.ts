@@ -233,7 +233,12 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
       assert.equal(await vscode.commands.executeCommand('unet3d.runs.delete', path.join(runsDir(), name), true), true);
       assert.equal(fs.existsSync(path.join(runsDir(), name)), false);
     }
-    await waitFor('the deleted runs gone', rows, (l) => !l.some((r) => r.label === 'cancelled run' || r.label === 'half-written'));
+    await waitFor('the deleted runs gone', rows, (l) => !l.some((r) => r.label === 'cancelled run' || r.label === 'half-written'));    // Only entries of the runs folder: any other folder given as an argument is refused and kept.
+    const outside = fs.mkdtempSync(path.join(path.dirname(runsDir()), 'not-a-run-'));
+    assert.equal(await vscode.commands.executeCommand('unet3d.runs.delete', outside, true), false);
+    assert.equal(await vscode.commands.executeCommand('unet3d.runs.rename', outside, 'moved'), undefined);
+    assert.ok(fs.existsSync(outside), 'a folder outside the runs folder is never deleted');
+    fs.rmSync(outside, { recursive: true, force: true });
   });
 
   it('shows the compute backend, and why the others do not load', async () => {
