@@ -79,7 +79,8 @@ test('messages from the webview are checked before anything is applied', () => {
   ];
   for (const m of good) assert.ok(validateWebviewMessage(m, 2).ok, JSON.stringify(m).slice(0, 80));
   const edit = validateWebviewMessage(good[1], 2);
-  assert.ok(edit.ok && edit.delta && edit.delta.frame.kind === 'slice' && edit.delta.frame.index === 3);
+  const checkedEdit = edit.ok ? edit.envelope.body : undefined;
+  assert.ok(checkedEdit?.type === 'edit' && checkedEdit.delta.frame.kind === 'slice' && checkedEdit.delta.frame.index === 3);
   const bad: [unknown, RegExp][] = [
     [null, /envelope/],
     [{ body: { type: 'ready' } }, /envelope/],
