@@ -36,6 +36,13 @@ function volumeInfo(volume: Volume, fileName: string): VolumeInfo {
   };
 }
 
+type Edited = Extract<LabelChange, { kind: 'edited' }>;
+
+/** The edits made here among the reported changes (those the host must hear of). */
+function editsIn(changes: LabelChange[]): Edited[] {
+  return changes.filter((ch): ch is Edited => ch.kind === 'edited');
+}
+
 interface Opened {
   store: DocumentStore;
   changes: LabelChange[];
@@ -107,13 +114,13 @@ test('a brush stroke paints at once and becomes one edit when it ends, which the
     const [c, r] = [Math.floor(layout.width / 2), Math.floor(layout.height / 2)];
     const stroke = painter.beginStroke('Brush', layout, slice, 2, 5, c, r);
     painter.continueStroke(stroke, c + 6, r + 3);
-    assert.ok(changes.length === 2 && changes.every((ch) => ch.kind === 'painted'), `${layout.plane}: painted steps only, ${JSON.stringify(changes.map((ch) => ch.kind))}`);
+    assert.deepEqual(changes.map((ch) => ch.kind), ['painted', 'painted'], `${layout.plane}: painted steps only`);
     assert.ok(store.counts[axis][slice] > 0, 'the counts follow each step');
     assert.ok(!store.annotated[axis].has(slice), 'the slice is annotated when the stroke ends, not before');
     const delta = painter.endStroke(stroke);
-    const edits = changes.filter((ch) => ch.kind === 'edited');
+    const edits = editsIn(changes);
     assert.equal(edits.length, 1);
-    const edit = edits[0] as Extract<LabelChange, { kind: 'edited' }>;
+    const edit = edits[0];
     assert.equal(edit.label, 'Brush');
     assert.equal(edit.delta, delta);
     assert.deepEqual(edit.delta.frame, { kind: 'slice', axis, index: slice });
@@ -128,8 +135,7 @@ test('a brush stroke paints at once and becomes one edit when it ends, which the
   changes.length = 0;
   const stroke = painter.beginStroke('Erase', layout, slice, 0, 3, Math.floor(layout.width / 2), Math.floor(layout.height / 2));
   painter.endStroke(stroke);
-  const erase = changes.find((ch) => ch.kind === 'edited') as Extract<LabelChange, { kind: 'edited' }>;
-  assert.equal(erase.label, 'Erase');
+  assert.deepEqual(editsIn(changes).map((e) => e.label), ['Erase']);
   assertInStep(opened);
 });
 
@@ -170,7 +176,7 @@ test('fill, fill slice and accept prediction are edits under their names; one th
   const { store, changes, painter } = opened;
   const layout = opened.layouts[0];
   const slice = emptySlice(store, layout);
-  const edited = () => changes.filter((ch): ch is Extract<LabelChange, { kind: 'edited' }> => ch.kind === 'edited');
+  const edited = () => editsIn(changes);
 
   changes.length = 0;
   const seed = [0, 0, 0] as [number, number, number];
