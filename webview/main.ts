@@ -5,16 +5,16 @@
 import type { Vec3 } from '../src/core/geometry';
 import type { PlaneName } from '../src/core/planes';
 import type { ToWebviewMessage } from '../src/protocol/webview';
-import { EditorApp } from './app';
+import { Editor } from './editor';
 import { connectToHost } from './host';
 
-let app: EditorApp | undefined;
+let app: Editor | undefined;
 const early: ToWebviewMessage[] = [];
 
 const { endpoint, api } = connectToHost((message) => {
   try {
     if (message.type === 'init') {
-      app = new EditorApp(message, endpoint, (state) => api.setState(state), api.getState());
+      app = new Editor(message, endpoint, (state) => api.setState(state), api.getState());
       exposeForTests();
       for (const m of early.splice(0)) app.handle(m);
     } else if (app) {
@@ -51,18 +51,19 @@ function exposeForTests(): void {
     },
     state() {
       const a = app!;
+      const view = a.view;
       return {
-        crosshair: [...a.crosshair],
-        tool: a.tool,
-        brushSize: a.brushSize,
-        activeClass: a.activeClass,
-        layoutMode: a.layoutMode,
+        crosshair: [...view.crosshair],
+        tool: view.tool,
+        brushSize: view.brushSize,
+        activeClass: view.activeClass,
+        layoutMode: view.layoutMode,
         classes: a.store.classes,
         dims: a.store.dims,
         labeledSlices: Object.fromEntries(a.panes.map((p) => [p.plane, a.store.labeledSlices(p.layout.sliceAxis)])),
         slices: Object.fromEntries(a.panes.map((p) => [p.plane, p.slice])),
         prediction: a.store.predictionName,
-        window: a.window,
+        window: a.gray.window,
       };
     },
     /** The canvas-relative CSS point of a voxel's centre on a pane. */
@@ -81,7 +82,7 @@ function exposeForTests(): void {
       return app!.redrawAllTimed();
     },
     takeInputLatencies() {
-      return app!.inputLatencies.splice(0);
+      return app!.frames.inputLatencies.splice(0);
     },
   };
 }

@@ -18,7 +18,7 @@ export interface PaneHost {
   /** What to draw on the pane's current slice: voxels, window, and the layers that have something there. */
   imageInput(pane: Pane): PlaneImageInput;
   /** The annotated slices along `axis`. */
-  annotatedSlices(axis: 0 | 1 | 2): Set<number>;
+  annotatedSlices(axis: 0 | 1 | 2): ReadonlySet<number>;
   /** Brush diameter in mm, when a brush or eraser is the tool (for the outline), else 0. */
   brushOutlineMm(): number;
   /** Pointer events, in image pixels (fractional). */

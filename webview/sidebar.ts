@@ -9,9 +9,32 @@ import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import type { WindowLevel } from '../src/core/windowLevel';
 import type { ClassEdit, ToolName } from '../src/protocol/webview';
-import type { EditorApp } from './app';
-import { MAX_BRUSH } from './app';
+import type { GrayWindow } from './grayWindow';
+import type { DocumentStore } from './store';
+import { MAX_BRUSH, type LayoutMode, type ViewState } from './viewState';
+
+/** What the side bar needs from the editor around it: the state its controls show, and the actions they take. */
+export interface SidebarHost {
+  readonly view: Readonly<ViewState>;
+  /** The window/level now, its name and the presets. */
+  readonly gray: Pick<GrayWindow, 'window' | 'name' | 'presets'>;
+  /** The classes and the prediction. */
+  readonly store: Pick<DocumentStore, 'classes' | 'prediction' | 'predictionName'>;
+  setTool(tool: ToolName): void;
+  setBrushSize(size: number): void;
+  selectClass(value: number): void;
+  /** Asks the host for a class-list change. */
+  requestClassEdit(edit: ClassEdit): Promise<void>;
+  fillSlice(): void;
+  acceptPrediction(): void;
+  setOpacity(layer: 'labels' | 'prediction', opacity: number): void;
+  setOutline(layer: 'labels' | 'prediction', outline: boolean): void;
+  setShowPrediction(show: boolean): void;
+  setWindow(window: WindowLevel, name: string): void;
+  setLayoutMode(mode: LayoutMode): void;
+}
 
 interface Checkable extends HTMLElement {
   checked: boolean;
@@ -88,7 +111,7 @@ export class Sidebar {
   private readonly windowText: HTMLDivElement;
   private readonly layoutButton: HTMLElement;
 
-  constructor(private readonly app: EditorApp) {
+  constructor(private readonly host: SidebarHost) {
     this.element = el('aside', 'sidebar');
 
     // Tools
@@ -97,11 +120,11 @@ export class Sidebar {
       const b = custom<HTMLElement>('vscode-button', { title: `${t.title} (${t.key})` });
       b.dataset.tool = t.tool;
       b.textContent = `${t.label}`;
-      b.addEventListener('click', () => app.setTool(t.tool));
+      b.addEventListener('click', () => host.setTool(t.tool));
       this.toolButtons.set(t.tool, b);
       tools.append(b);
     }
-    this.brushSlider = slider(1, MAX_BRUSH, 1, (v) => app.setBrushSize(v));
+    this.brushSlider = slider(1, MAX_BRUSH, 1, (v) => host.setBrushSize(v));
     this.brushSlider.title = 'Brush diameter in voxels of the finer in-plane spacing ([ and ] change it)';
     this.brushValue = el('span', 'value');
     const brushRow = el('div', 'row');
@@ -109,7 +132,7 @@ export class Sidebar {
     const fillSlice = custom<HTMLElement>('vscode-button', { secondary: true, title: 'Give every unlabeled voxel of the active slice the active class (Shift+F)' });
     fillSlice.textContent = 'Fill unlabeled in slice';
     fillSlice.className = 'wide';
-    fillSlice.addEventListener('click', () => app.fillSlice());
+    fillSlice.addEventListener('click', () => host.fillSlice());
 
     // Classes
     this.classList = el('div', 'class-list');
@@ -119,32 +142,32 @@ export class Sidebar {
     addClass.addEventListener('click', () => this.requestClassEdit({ action: 'add' }));
 
     // Label display
-    this.labelOpacity = slider(0, 1, 0.05, (v) => app.setOpacity('labels', v));
+    this.labelOpacity = slider(0, 1, 0.05, (v) => host.setOpacity('labels', v));
     const opacityRow = el('div', 'row');
     opacityRow.append(el('span', 'row-label', 'Opacity'), this.labelOpacity);
     this.outline = custom<Checkable>('vscode-checkbox', { label: 'Outline only (O)' });
-    this.outline.addEventListener('change', () => app.setOutline('labels', this.outline.checked));
+    this.outline.addEventListener('change', () => host.setOutline('labels', this.outline.checked));
 
     // Prediction
     this.predictionName = el('div', 'prediction-name');
     this.showPrediction = custom<Checkable>('vscode-checkbox', { label: 'Show (P)' });
-    this.showPrediction.addEventListener('change', () => app.setShowPrediction(this.showPrediction.checked));
-    this.predictionOpacity = slider(0, 1, 0.05, (v) => app.setOpacity('prediction', v));
+    this.showPrediction.addEventListener('change', () => host.setShowPrediction(this.showPrediction.checked));
+    this.predictionOpacity = slider(0, 1, 0.05, (v) => host.setOpacity('prediction', v));
     const predictionOpacityRow = el('div', 'row');
     predictionOpacityRow.append(el('span', 'row-label', 'Opacity'), this.predictionOpacity);
     this.predictionOutline = custom<Checkable>('vscode-checkbox', { label: 'Outline only' });
-    this.predictionOutline.addEventListener('change', () => app.setOutline('prediction', this.predictionOutline.checked));
+    this.predictionOutline.addEventListener('change', () => host.setOutline('prediction', this.predictionOutline.checked));
     this.acceptButton = custom<Checkable>('vscode-button', { secondary: true, title: 'Replace the labels of the active slice with the prediction (Shift+A)' });
     this.acceptButton.textContent = 'Accept on this slice';
     this.acceptButton.className = 'wide';
-    this.acceptButton.addEventListener('click', () => app.acceptPrediction());
+    this.acceptButton.addEventListener('click', () => host.acceptPrediction());
 
     // Window
     this.windowSelect = custom<Valued>('vscode-single-select', { title: 'Window presets (right-drag on a pane adjusts it)' });
     this.windowSelect.className = 'wide';
     this.windowSelect.addEventListener('change', () => {
-      const preset = app.windowPresets.find((p) => p.name === this.windowSelect.value);
-      if (preset) app.setWindow(preset, preset.name);
+      const preset = host.gray.presets.find((p) => p.name === this.windowSelect.value);
+      if (preset) host.setWindow(preset, preset.name);
       this.refresh();
     });
     this.windowText = el('div', 'window-text');
@@ -152,7 +175,7 @@ export class Sidebar {
     // View
     this.layoutButton = custom<HTMLElement>('vscode-button', { secondary: true, title: 'Switch between three panes and one maximized pane (M)' });
     this.layoutButton.className = 'wide';
-    this.layoutButton.addEventListener('click', () => app.setLayoutMode(app.layoutMode === 'three' ? 'single' : 'three'));
+    this.layoutButton.addEventListener('click', () => host.setLayoutMode(host.view.layoutMode === 'three' ? 'single' : 'three'));
 
     this.element.append(
       section('Tools', tools, brushRow, fillSlice),
@@ -166,64 +189,64 @@ export class Sidebar {
   }
 
   private requestClassEdit(edit: ClassEdit): void {
-    void this.app.requestClassEdit(edit);
+    void this.host.requestClassEdit(edit);
   }
 
   /** Brings every control in line with the editor's state. */
   refresh(): void {
-    const app = this.app;
+    const { view, store } = this.host;
     for (const [tool, b] of this.toolButtons) {
-      b.toggleAttribute('secondary', tool !== app.tool);
-      b.classList.toggle('selected', tool === app.tool);
+      b.toggleAttribute('secondary', tool !== view.tool);
+      b.classList.toggle('selected', tool === view.tool);
     }
-    this.brushSlider.value = String(app.brushSize);
-    this.brushValue.textContent = `${app.brushSize} vox`;
+    this.brushSlider.value = String(view.brushSize);
+    this.brushValue.textContent = `${view.brushSize} vox`;
     this.refreshClasses();
-    this.labelOpacity.value = String(app.labelOpacity);
-    this.outline.checked = app.outline;
-    const store = app.store;
+    this.labelOpacity.value = String(view.labelOpacity);
+    this.outline.checked = view.outline;
     const hasPrediction = store.prediction !== undefined;
     this.predictionName.textContent = store.predictionName ?? 'None yet: run Segment, or Show Prediction… from the title bar.';
     this.predictionName.classList.toggle('muted', !hasPrediction);
-    this.showPrediction.checked = app.showPrediction;
+    this.showPrediction.checked = view.showPrediction;
     this.showPrediction.disabled = !hasPrediction;
-    this.predictionOpacity.value = String(app.predictionOpacity);
+    this.predictionOpacity.value = String(view.predictionOpacity);
     this.predictionOpacity.disabled = !hasPrediction;
-    this.predictionOutline.checked = app.predictionOutline;
+    this.predictionOutline.checked = view.predictionOutline;
     this.predictionOutline.disabled = !hasPrediction;
     this.acceptButton.toggleAttribute('disabled', !hasPrediction);
     this.refreshWindow();
-    this.layoutButton.textContent = app.layoutMode === 'three' ? 'One pane' : 'Three panes';
+    this.layoutButton.textContent = view.layoutMode === 'three' ? 'One pane' : 'Three panes';
   }
 
   private refreshWindow(): void {
-    const app = this.app;
-    const signature = app.windowPresets.map((p) => p.name).join('|');
+    const gray = this.host.gray;
+    const signature = gray.presets.map((p) => p.name).join('|');
     if (signature !== this.windowSignature) {
       this.windowSignature = signature;
       this.windowSelect.textContent = '';
-      for (const name of [...app.windowPresets.map((p) => p.name), 'Custom']) {
+      for (const name of [...gray.presets.map((p) => p.name), 'Custom']) {
         const option = custom<Valued>('vscode-option', { value: name });
         option.textContent = name;
         this.windowSelect.append(option);
       }
     }
-    if (this.windowSelect.value !== app.windowName) this.windowSelect.value = app.windowName;
+    if (this.windowSelect.value !== gray.name) this.windowSelect.value = gray.name;
     const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : +v.toPrecision(3));
-    this.windowText.textContent = `Width ${fmt(app.window.width)} · Level ${fmt(app.window.level)}`;
+    this.windowText.textContent = `Width ${fmt(gray.window.width)} · Level ${fmt(gray.window.level)}`;
   }
 
   private refreshClasses(): void {
-    const app = this.app;
-    const classes = app.store.classes;
-    const signature = JSON.stringify(classes) + app.activeClass;
+    const { host } = this;
+    const classes = host.store.classes;
+    const activeClass = host.view.activeClass;
+    const signature = JSON.stringify(classes) + activeClass;
     if (signature === this.classSignature) return;
     this.classSignature = signature;
     this.classList.textContent = '';
     for (const c of classes) {
       const row = el('div', 'class-row');
       row.dataset.value = String(c.value);
-      row.classList.toggle('active', c.value === app.activeClass);
+      row.classList.toggle('active', c.value === activeClass);
       row.title = `Class ${c.value}${c.value <= 9 ? ` (key ${c.value})` : ''}: click to paint with it`;
       const key = el('span', 'class-key', c.value <= 9 ? String(c.value) : '');
       const color = el('input', 'class-color');
@@ -246,7 +269,7 @@ export class Sidebar {
         this.requestClassEdit({ action: 'remove', value: c.value });
       });
       row.append(key, color, name, remove);
-      row.addEventListener('click', () => app.selectClass(c.value));
+      row.addEventListener('click', () => host.selectClass(c.value));
       this.classList.append(row);
     }
   }

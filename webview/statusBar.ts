@@ -1,13 +1,21 @@
 /** The status line: voxel and world coordinates, intensity, label and prediction under the cursor; and messages. */
 import type { Vec3 } from '../src/core/geometry';
-import type { EditorApp } from './app';
+import type { DocumentStore } from './store';
+
+/** What the status line needs from the editor around it. */
+export interface StatusBarHost {
+  /** The volume, the labels, the prediction and the classes, read at the voxel under the cursor. */
+  readonly store: Pick<DocumentStore, 'info' | 'voxels' | 'labels' | 'prediction' | 'classOf'>;
+  /** Voxel (i, j, k) → world RAS+ mm. */
+  worldOf(ijk: Vec3): Vec3;
+}
 
 export class StatusBar {
   readonly element: HTMLElement;
   private readonly voxel: HTMLSpanElement;
   private readonly message: HTMLSpanElement;
 
-  constructor() {
+  constructor(private readonly host: StatusBarHost) {
     this.element = document.createElement('footer');
     this.element.className = 'status';
     this.voxel = document.createElement('span');
@@ -18,12 +26,12 @@ export class StatusBar {
   }
 
   /** Shows what lies at voxel `ijk`. */
-  showVoxel(app: EditorApp, ijk: Vec3): void {
-    const store = app.store;
+  showVoxel(ijk: Vec3): void {
+    const { store } = this.host;
     const info = store.info;
     const dims = info.dims;
     const index = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
-    const world = app.worldOf(ijk);
+    const world = this.host.worldOf(ijk);
     const value = store.voxels[index] * info.sclSlope + info.sclInter;
     const label = store.labels[index];
     const labelText = label === 0 ? 'unlabeled' : `${store.classOf(label)?.name ?? `class ${label}`} (${label})`;

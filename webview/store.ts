@@ -2,12 +2,17 @@
  * The webview's copy of the document: the volume's voxels, the labels, the prediction and the
  * classes. The host holds the authoritative labels; this copy is painted on directly (for
  * immediate feedback) and kept in step with the deltas both sides exchange.
+ *
+ * Every label change goes through this store's methods (a stroke, a slice edit, a delta from the
+ * host, a whole new label map): each keeps the per-slice counts and the annotated slices in step
+ * and reports the change to the store's listener, so no caller has to remember to.
  */
 import { typedArrayOf, type VoxelArray } from '../src/core/datatypes';
 import {
   applyDelta,
   decodeLabelRuns,
   deltaBounds,
+  diffLabels,
   sliceLabelCounts,
   updateSliceLabelCounts,
   type DeltaDirection,
@@ -18,7 +23,8 @@ import {
 import { findAnnotatedSlices, updateAnnotatedSlices, type AnnotatedSlices } from '../src/core/annotatedSlices';
 import type { Vec3 } from '../src/core/geometry';
 import { defaultClassColor, hexToRgb, type LabelClass } from '../src/core/labels';
-import type { VolumeInfo } from '../src/protocol/webview';
+import { extractSlice, type Axis } from '../src/core/slices';
+import type { EditLabel, VolumeInfo } from '../src/protocol/webview';
 
 /** Colours by label value as separate channels (index = value), for the renderer. */
 export interface ColorTable {
@@ -27,19 +33,67 @@ export interface ColorTable {
   b: Uint8Array;
 }
 
-/** A voxel box, inclusive bounds. */
+/** A voxel box, inclusive bounds (min > max on some axis when empty). */
 export interface VoxelBox {
   min: Vec3;
   max: Vec3;
 }
 
+/** A box holding no voxel. */
+export function emptyBox(): VoxelBox {
+  return { min: [Infinity, Infinity, Infinity], max: [-Infinity, -Infinity, -Infinity] };
+}
+
+/** Grows `box` to hold voxel `ijk`. */
+export function growBox(box: VoxelBox, ijk: Vec3): void {
+  for (let a = 0; a < 3; a++) {
+    if (ijk[a] < box.min[a]) box.min[a] = ijk[a];
+    if (ijk[a] > box.max[a]) box.max[a] = ijk[a];
+  }
+}
+
+/**
+ * A change of the labels, as the store reports it:
+ * - `replaced`: every label is new (the document opened, was reverted or sent again);
+ * - `painted`: a stroke step, shown at once; the stroke becomes one edit when it ends;
+ * - `edited`: an edit made here, already applied: the host must hear of it (`label`, `delta`);
+ * - `applied`: a delta from the host (undo, redo, a class removal);
+ * - `reverted`: a stroke put back as it was (cancelled).
+ * `box` holds every voxel that changed.
+ */
+export type LabelChange =
+  | { kind: 'replaced' }
+  | { kind: 'painted'; box: VoxelBox }
+  | { kind: 'edited'; box: VoxelBox; label: EditLabel; delta: LabelDelta }
+  | { kind: 'applied'; box: VoxelBox }
+  | { kind: 'reverted'; box: VoxelBox };
+
+/** Labels of one slice in its own frame (as `extractSlice` lays them out), width × height. */
+export type SliceLabels = Uint8Array | Uint16Array;
+
+/** A brush or eraser stroke on one slice: painted voxel by voxel, one edit when it ends. */
+export interface LabelStroke {
+  readonly axis: Axis;
+  readonly slice: number;
+  /** The value painted (0 erases). */
+  readonly value: number;
+  /**
+   * Paints the stroke's value on every voxel `visit` marks (each on the stroke's slice) and
+   * reports them as `painted`.
+   */
+  paint(visit: (mark: (ijk: Vec3) => void) => void): void;
+  /** Ends the stroke: what it changed becomes one `edited` change (returned), or undefined when nothing changed. */
+  end(): LabelDelta | undefined;
+  /** Puts the slice back as it was before the stroke (`reverted`). */
+  cancel(): void;
+}
+
 export class DocumentStore {
   readonly dims: Vec3;
   readonly voxels: VoxelArray;
-  labels: LabelArray;
-  counts: SliceLabelCounts;
-  /** The slices a user annotated, per axis (not those that only cross annotations). */
-  annotated: AnnotatedSlices = [new Set(), new Set(), new Set()];
+  private labelValues: LabelArray;
+  private labelCounts: SliceLabelCounts;
+  private annotatedSlices: AnnotatedSlices = [new Set(), new Set(), new Set()];
   classes: LabelClass[] = [];
   colors: ColorTable = { r: new Uint8Array(1), g: new Uint8Array(1), b: new Uint8Array(1) };
   prediction: LabelArray | undefined;
@@ -47,50 +101,152 @@ export class DocumentStore {
   predictionCounts: SliceLabelCounts | undefined;
   predictionName: string | null = null;
   predictionMax = 0;
-  private receivedBytes = 0;
 
-  constructor(readonly info: VolumeInfo, labelType: 'uint8' | 'uint16') {
+  /** `onChange` hears of every label change, after it is applied. */
+  constructor(
+    readonly info: VolumeInfo,
+    labelType: 'uint8' | 'uint16',
+    private readonly onChange: (change: LabelChange) => void = () => {},
+  ) {
     this.dims = info.dims;
     const count = info.dims[0] * info.dims[1] * info.dims[2];
     this.voxels = typedArrayOf(info.datatype, new ArrayBuffer(info.byteLength));
-    this.labels = labelType === 'uint16' ? new Uint16Array(count) : new Uint8Array(count);
-    this.counts = [new Uint32Array(info.dims[0]), new Uint32Array(info.dims[1]), new Uint32Array(info.dims[2])];
+    this.labelValues = labelType === 'uint16' ? new Uint16Array(count) : new Uint8Array(count);
+    this.labelCounts = [new Uint32Array(info.dims[0]), new Uint32Array(info.dims[1]), new Uint32Array(info.dims[2])];
+  }
+
+  /** The labels, x fastest (read-only: change them through the store's methods). */
+  get labels(): Readonly<LabelArray> {
+    return this.labelValues;
+  }
+
+  /** Labeled voxels per slice, per axis (read-only). */
+  get counts(): readonly [Readonly<Uint32Array>, Readonly<Uint32Array>, Readonly<Uint32Array>] {
+    return this.labelCounts;
+  }
+
+  /** The slices a user annotated, per axis (not those that only cross annotations; read-only). */
+  get annotated(): readonly [ReadonlySet<number>, ReadonlySet<number>, ReadonlySet<number>] {
+    return this.annotatedSlices;
   }
 
   get voxelCount(): number {
-    return this.labels.length;
+    return this.labelValues.length;
   }
 
-  /** Copies a chunk of voxels in; true when all have arrived. */
-  receiveChunk(byteOffset: number, bytes: ArrayBuffer): boolean {
-    const target = new Uint8Array(this.voxels.buffer);
-    if (byteOffset + bytes.byteLength > target.length) throw new RangeError('a voxel chunk runs past the volume');
-    target.set(new Uint8Array(bytes), byteOffset);
-    this.receivedBytes += bytes.byteLength;
-    return this.receivedBytes >= target.length;
+  /** The voxels' bytes, for the chunks of the volume to be copied into. */
+  get voxelBytes(): Uint8Array {
+    return new Uint8Array(this.voxels.buffer, this.voxels.byteOffset, this.voxels.byteLength);
   }
 
   /** Replaces every label from runs (start, length, value). */
   setLabels(runs: Uint32Array, labelType: 'uint8' | 'uint16'): void {
     const wanted = labelType === 'uint16' ? Uint16Array : Uint8Array;
-    if (!(this.labels instanceof wanted)) this.labels = new wanted(this.voxelCount);
-    decodeLabelRuns(runs, this.labels, labelType === 'uint16' ? 65535 : 255);
-    this.counts = sliceLabelCounts(this.labels, this.dims);
-    this.annotated = findAnnotatedSlices(this.labels, this.dims, this.counts);
+    if (!(this.labelValues instanceof wanted)) this.labelValues = new wanted(this.voxelCount);
+    decodeLabelRuns(runs, this.labelValues, labelType === 'uint16' ? 65535 : 255);
+    this.labelCounts = sliceLabelCounts(this.labelValues, this.dims);
+    this.annotatedSlices = findAnnotatedSlices(this.labelValues, this.dims, this.labelCounts);
+    this.onChange({ kind: 'replaced' });
   }
 
-  /** Applies a delta from the host; returns the box it touched. */
-  applyDelta(delta: LabelDelta, direction: DeltaDirection): VoxelBox {
-    applyDelta(this.labels, this.dims, delta, direction);
-    updateSliceLabelCounts(this.counts, this.dims, delta, direction);
+  /** Applies a delta from the host. */
+  applyDelta(delta: LabelDelta, direction: DeltaDirection): void {
+    this.apply(delta, direction);
+    this.onChange({ kind: 'applied', box: deltaBounds(delta, this.dims) });
+  }
+
+  /**
+   * Changes one slice in one edit: `change` rewrites the slice's labels (its own frame, width ×
+   * height); the difference is applied and reported as `edited` under `label`. Returns the
+   * delta, or undefined when nothing changed.
+   */
+  editSlice(label: EditLabel, axis: Axis, slice: number, change: (values: SliceLabels, width: number, height: number) => void): LabelDelta | undefined {
+    const extracted = extractSlice(this.labelValues, this.dims, axis, slice);
+    const after = extracted.data.slice();
+    change(after, extracted.width, extracted.height);
+    const delta = diffLabels({ kind: 'slice', axis, index: slice }, extracted.data, after);
+    if (delta) {
+      this.apply(delta, 'forward');
+      this.onChange({ kind: 'edited', box: deltaBounds(delta, this.dims), label, delta });
+    }
+    return delta;
+  }
+
+  /** Starts a stroke of `value` (0 erases) on slice `slice` along `axis`; it becomes an edit under `label`. */
+  beginStroke(label: EditLabel, axis: Axis, slice: number, value: number): LabelStroke {
+    const { dims } = this;
+    const before = extractSlice(this.labelValues, dims, axis, slice).data;
+    const strokeBox = emptyBox();
+    const nx = dims[0];
+    const plane = dims[0] * dims[1];
+    let open = true;
+    const ensureOpen = () => {
+      if (!open) throw new Error('the stroke has ended');
+    };
+    const diff = () => diffLabels({ kind: 'slice', axis, index: slice }, before, extractSlice(this.labelValues, dims, axis, slice).data);
+    return {
+      axis,
+      slice,
+      value,
+      paint: (visit) => {
+        ensureOpen();
+        const labels = this.labelValues;
+        const counts = this.labelCounts;
+        const box = emptyBox();
+        visit((ijk) => {
+          if (ijk[axis] !== slice) throw new RangeError(`voxel ${ijk.join(', ')} is not on slice ${slice} along axis ${axis}`);
+          const index = ijk[0] + ijk[1] * nx + ijk[2] * plane;
+          const old = labels[index];
+          if (old === value) return;
+          labels[index] = value;
+          const change = (value !== 0 ? 1 : 0) - (old !== 0 ? 1 : 0);
+          if (change !== 0) {
+            counts[0][ijk[0]] += change;
+            counts[1][ijk[1]] += change;
+            counts[2][ijk[2]] += change;
+          }
+          growBox(box, ijk);
+          growBox(strokeBox, ijk);
+        });
+        this.onChange({ kind: 'painted', box });
+      },
+      end: () => {
+        ensureOpen();
+        open = false;
+        const delta = diff();
+        if (delta) {
+          this.noteEdited(delta);
+          this.onChange({ kind: 'edited', box: deltaBounds(delta, dims), label, delta });
+        }
+        return delta;
+      },
+      cancel: () => {
+        ensureOpen();
+        open = false;
+        const delta = diff();
+        if (delta) {
+          applyDelta(this.labelValues, dims, delta, 'backward');
+          updateSliceLabelCounts(this.labelCounts, dims, delta, 'backward');
+        }
+        this.onChange({ kind: 'reverted', box: strokeBox });
+      },
+    };
+  }
+
+  /** Applies a delta with the counts and the annotated slices. */
+  private apply(delta: LabelDelta, direction: DeltaDirection): void {
+    applyDelta(this.labelValues, this.dims, delta, direction);
+    updateSliceLabelCounts(this.labelCounts, this.dims, delta, direction);
     this.noteEdited(delta);
-    return deltaBounds(delta, this.dims);
   }
 
-  /** Keeps the annotated slices in step after `delta` was applied (here or by the host). */
-  noteEdited(delta: LabelDelta): void {
-    if (delta.frame.kind === 'slice') updateAnnotatedSlices(this.annotated, this.labels, this.dims, this.counts, delta.frame.axis, delta.frame.index);
-    else this.annotated = findAnnotatedSlices(this.labels, this.dims, this.counts);
+  /** Keeps the annotated slices in step after `delta` was applied. */
+  private noteEdited(delta: LabelDelta): void {
+    if (delta.frame.kind === 'slice') {
+      updateAnnotatedSlices(this.annotatedSlices, this.labelValues, this.dims, this.labelCounts, delta.frame.axis, delta.frame.index);
+    } else {
+      this.annotatedSlices = findAnnotatedSlices(this.labelValues, this.dims, this.labelCounts);
+    }
   }
 
   setClasses(classes: LabelClass[]): void {
@@ -133,7 +289,7 @@ export class DocumentStore {
   }
 
   /** The annotated slices along `axis`, ascending. */
-  labeledSlices(axis: 0 | 1 | 2): number[] {
-    return [...this.annotated[axis]].sort((a, b) => a - b);
+  labeledSlices(axis: Axis): number[] {
+    return [...this.annotatedSlices[axis]].sort((a, b) => a - b);
   }
 }

@@ -80,7 +80,8 @@ test('messages from the webview are checked before anything is applied', () => {
   ];
   for (const m of good) assert.ok(validateWebviewMessage(m, 2).ok, JSON.stringify(m).slice(0, 80));
   const edit = validateWebviewMessage(good[1], 2);
-  assert.ok(edit.ok && edit.delta && edit.delta.frame.kind === 'slice' && edit.delta.frame.index === 3);
+  const checkedEdit = edit.ok ? edit.envelope.body : undefined;
+  assert.ok(checkedEdit?.type === 'edit' && checkedEdit.delta.frame.kind === 'slice' && checkedEdit.delta.frame.index === 3);
   const bad: [unknown, RegExp][] = [
     [null, /envelope/],
     [{ body: { type: 'ready' } }, /envelope/],
@@ -104,6 +105,21 @@ test('messages from the webview are checked before anything is applied', () => {
     assert.match(result.reason, reason);
   }
   assert.match((validateWebviewMessage({ id: 1, body: { type: 'classEdit', edit: { action: 'remove', value: 1 } } }, 1) as { reason: string }).reason, /last class/);
+});
+
+test('a checked message holds only the fields its type defines, an edit its decoded delta; the raw message is left as it came', () => {
+  const delta = encodeDelta({ frame: { kind: 'volume' }, runs: Uint32Array.from([7, 3, 0, 2]) });
+  const edit = validateWebviewMessage({ id: 4, body: { type: 'edit', label: 'Fill', delta, extra: 'dropped' } }, 2);
+  assert.ok(edit.ok);
+  assert.deepEqual(edit.envelope, { id: 4, body: { type: 'edit', label: 'Fill', delta: { frame: { kind: 'volume' }, runs: Uint32Array.from([7, 3, 0, 2]) } } });
+  const raw = { id: 5, replyTo: 2, body: { type: 'log', level: 'info', message: 'y'.repeat(3000) } };
+  const log = validateWebviewMessage(raw, 2);
+  assert.ok(log.ok && log.envelope.replyTo === 2 && log.envelope.body.type === 'log');
+  assert.equal(log.envelope.body.message, 'y'.repeat(2000) + '…');
+  assert.equal(raw.body.message.length, 3000);
+  const loaded = validateWebviewMessage({ id: 6, body: { type: 'loaded', receiveMs: 5, firstRenderMs: 3, script: '…' } }, 2);
+  assert.ok(loaded.ok);
+  assert.deepEqual(loaded.envelope.body, { type: 'loaded', receiveMs: 5, firstRenderMs: 3 });
 });
 
 test('a backup restores labels and classes exactly; one for another grid is refused', { skip: SKIP_WITHOUT_DATA }, () => {

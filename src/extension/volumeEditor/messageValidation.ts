@@ -10,14 +10,26 @@ import {
   isEnvelope,
   type ClassEdit,
   type EditLabel,
+  type EditMessage,
   type Envelope,
   type FromWebviewMessage,
 } from '../../protocol/webview';
 
-/** A checked message: the envelope, and for an edit its decoded delta. */
-export type ValidMessage =
-  | { ok: true; envelope: Envelope<FromWebviewMessage>; delta?: LabelDelta }
-  | { ok: false; reason: string };
+/** An edit from the webview, checked, its delta decoded (coordinates are checked by the document). */
+export interface CheckedEditMessage {
+  type: 'edit';
+  label: EditLabel;
+  delta: LabelDelta;
+}
+
+/**
+ * A message from the webview once checked: only the fields its type defines, each checked; an
+ * edit carries its decoded delta instead of the bytes.
+ */
+export type CheckedWebviewMessage = Exclude<FromWebviewMessage, EditMessage> | CheckedEditMessage;
+
+/** The outcome of the checks: the checked message in its envelope, or why it was refused. */
+export type ValidMessage = { ok: true; envelope: Envelope<CheckedWebviewMessage> } | { ok: false; reason: string };
 
 const MAX_LOG_LENGTH = 2000;
 
@@ -31,6 +43,37 @@ function isIntegerIn(value: unknown, min: number, max: number): value is number 
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
+/** A message body's shape and ranges checked: the checked message, or why it is refused. */
+function checkBody(body: Record<string, unknown>, classCount: number): CheckedWebviewMessage | string {
+  switch (body.type) {
+    case 'ready':
+      return { type: 'ready' };
+    case 'edit': {
+      if (!EDIT_LABELS.includes(body.label as EditLabel)) return `edit label ${JSON.stringify(body.label)} is unknown`;
+      const bytes = bytesOf(body.delta);
+      if (!bytes) return 'edit without delta bytes';
+      try {
+        return { type: 'edit', label: body.label as EditLabel, delta: decodeDelta(bytes) };
+      } catch (error) {
+        return `bad delta: ${(error as Error).message}`;
+      }
+    }
+    case 'classEdit':
+      return checkClassEdit(body.edit, classCount) ?? { type: 'classEdit', edit: body.edit as ClassEdit };
+    case 'loaded':
+      if (typeof body.receiveMs !== 'number' || typeof body.firstRenderMs !== 'number') return 'loaded without timings';
+      return { type: 'loaded', receiveMs: body.receiveMs, firstRenderMs: body.firstRenderMs };
+    case 'log': {
+      const level = body.level as 'info' | 'warning' | 'error';
+      if (!['info', 'warning', 'error'].includes(level) || typeof body.message !== 'string') return 'log needs a level and a message';
+      const message = body.message.length > MAX_LOG_LENGTH ? body.message.slice(0, MAX_LOG_LENGTH) + '…' : body.message;
+      return { type: 'log', level, message };
+    }
+    default:
+      return `unknown message type ${JSON.stringify(body.type)}`;
+  }
+}
+
 /**
  * Checks an incoming message's shape and ranges. `classCount` is the number of classes now
  * (class values are 1..classCount). Coordinates inside a delta are checked against the volume
@@ -38,37 +81,11 @@ function isIntegerIn(value: unknown, min: number, max: number): value is number 
  */
 export function validateWebviewMessage(raw: unknown, classCount: number): ValidMessage {
   if (!isEnvelope(raw)) return { ok: false, reason: 'not an envelope {id, body: {type}}' };
-  const body = raw.body as unknown as Record<string, unknown>;
-  const envelope = raw as Envelope<FromWebviewMessage>;
-  switch (body.type) {
-    case 'ready':
-      return { ok: true, envelope };
-    case 'edit': {
-      if (!EDIT_LABELS.includes(body.label as EditLabel)) return { ok: false, reason: `edit label ${JSON.stringify(body.label)} is unknown` };
-      const bytes = bytesOf(body.delta);
-      if (!bytes) return { ok: false, reason: 'edit without delta bytes' };
-      try {
-        return { ok: true, envelope, delta: decodeDelta(bytes) };
-      } catch (error) {
-        return { ok: false, reason: `bad delta: ${(error as Error).message}` };
-      }
-    }
-    case 'classEdit': {
-      const problem = checkClassEdit(body.edit, classCount);
-      return problem ? { ok: false, reason: problem } : { ok: true, envelope };
-    }
-    case 'loaded':
-      if (typeof body.receiveMs !== 'number' || typeof body.firstRenderMs !== 'number') return { ok: false, reason: 'loaded without timings' };
-      return { ok: true, envelope };
-    case 'log':
-      if (!['info', 'warning', 'error'].includes(body.level as string) || typeof body.message !== 'string') {
-        return { ok: false, reason: 'log needs a level and a message' };
-      }
-      if (body.message.length > MAX_LOG_LENGTH) body.message = body.message.slice(0, MAX_LOG_LENGTH) + '…';
-      return { ok: true, envelope };
-    default:
-      return { ok: false, reason: `unknown message type ${JSON.stringify(body.type)}` };
-  }
+  const checked = checkBody(raw.body as unknown as Record<string, unknown>, classCount);
+  if (typeof checked === 'string') return { ok: false, reason: checked };
+  const envelope: Envelope<CheckedWebviewMessage> = { id: raw.id, body: checked };
+  if (raw.replyTo !== undefined) envelope.replyTo = raw.replyTo;
+  return { ok: true, envelope };
 }
 
 /** Why a class edit is not acceptable with `classCount` classes, or undefined. */

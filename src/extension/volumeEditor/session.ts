@@ -5,20 +5,19 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import * as vscode from 'vscode';
-import { encodeDelta, encodeLabelRuns, type LabelDelta } from '../../core/editDeltas';
+import { encodeDelta, encodeLabelRuns } from '../../core/editDeltas';
 import type { Vec3 } from '../../core/geometry';
 import { volumeAxisCodes } from '../../core/volume';
 import {
   MessageEndpoint,
   type EditorCommand,
   type EditorSettings,
-  type FromWebviewMessage,
   type ToWebviewMessage,
 } from '../../protocol/webview';
 import type { DocumentChange, VolumeDocument } from './document';
 import { uriFileName } from './labelFiles';
 import { labelTypeOf } from './labelVolumes';
-import { validateWebviewMessage } from './messageValidation';
+import { validateWebviewMessage, type CheckedWebviewMessage } from './messageValidation';
 
 /** Bytes of voxels per message: large enough to be quick, small enough not to stall the channel. */
 const CHUNK_BYTES = 16 * 1024 * 1024;
@@ -36,15 +35,13 @@ async function packChunk(raw: Uint8Array): Promise<{ encoding: 'raw' | 'deflate-
 }
 
 export class EditorSession implements vscode.Disposable {
-  private readonly endpoint: MessageEndpoint<ToWebviewMessage, FromWebviewMessage>;
+  private readonly endpoint: MessageEndpoint<ToWebviewMessage, CheckedWebviewMessage>;
   private readonly disposables: vscode.Disposable[] = [];
   /** Messages held back until the webview has the volume (they refer to it). */
   private started = false;
   private dropped = 0;
   /** A voxel to reveal once the webview has the volume. */
   private pendingReveal: { voxel: Vec3; message?: string } | undefined;
-  /** The decoded delta of each checked `edit` message. */
-  private readonly deltas = new WeakMap<object, LabelDelta>();
 
   constructor(
     readonly document: VolumeDocument,
@@ -52,7 +49,7 @@ export class EditorSession implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
     private readonly settings: () => EditorSettings,
   ) {
-    this.endpoint = new MessageEndpoint<ToWebviewMessage, FromWebviewMessage>(
+    this.endpoint = new MessageEndpoint<ToWebviewMessage, CheckedWebviewMessage>(
       (envelope) => this.panel.webview.postMessage(envelope),
       (message) => this.handle(message),
     );
@@ -74,11 +71,10 @@ export class EditorSession implements vscode.Disposable {
       this.log.warn(`${this.document.fileName}: dropped a message from the webview (${checked.reason})`);
       return;
     }
-    if (checked.delta) this.deltas.set(checked.envelope.body, checked.delta);
     void this.endpoint.receive(checked.envelope).catch((error) => this.log.error(`${this.document.fileName}: ${(error as Error).stack ?? error}`));
   }
 
-  private async handle(message: FromWebviewMessage): Promise<ToWebviewMessage | undefined> {
+  private async handle(message: CheckedWebviewMessage): Promise<ToWebviewMessage | undefined> {
     switch (message.type) {
       case 'ready':
         await this.start();
@@ -94,9 +90,7 @@ export class EditorSession implements vscode.Disposable {
         this.log[message.level === 'warning' ? 'warn' : message.level](`webview: ${message.message}`);
         return undefined;
       case 'edit': {
-        const delta = this.deltas.get(message);
-        if (!delta) return { type: 'editResult', ok: false, reason: 'the edit has no delta' };
-        const problem = this.document.applyWebviewEdit(delta, message.label, this);
+        const problem = this.document.applyWebviewEdit(message.delta, message.label, this);
         if (!problem) return { type: 'editResult', ok: true };
         this.log.warn(`${this.document.fileName}: refused an edit (${problem}); sending the labels again`);
         void this.sendLabels('resync');

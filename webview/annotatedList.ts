@@ -1,0 +1,113 @@
+/**
+ * The list of annotated slices beside the panes (one row per plane, each slice a button that
+ * jumps there) with the short help under it, and the choice of the next annotated slice for
+ * the ◂ ▸ buttons and keys. The list's content is worked out by pure functions; the class
+ * only draws it.
+ */
+import type { Axis } from '../src/core/slices';
+import type { PlaneName } from '../src/core/planes';
+import type { Pane } from './pane';
+
+/** One plane's entry: its annotated slices (0-based, ascending) and the slice it shows. */
+export interface PlaneSlices {
+  plane: PlaneName;
+  slices: readonly number[];
+  current: number;
+}
+
+/** A slice button: its 1-based number, tooltip, and whether the plane shows it now. */
+export interface SliceChip {
+  slice: number;
+  text: string;
+  title: string;
+  current: boolean;
+}
+
+/** One row of the list. */
+export interface AnnotatedRow {
+  plane: PlaneName;
+  /** The plane's name, capitalized. */
+  name: string;
+  /** Empty when the plane has no annotated slice (the row says "none"). */
+  chips: SliceChip[];
+}
+
+/** The rows of the list, one per plane in the order given. */
+export function annotatedRows(planes: readonly PlaneSlices[]): AnnotatedRow[] {
+  return planes.map(({ plane, slices, current }) => ({
+    plane,
+    name: plane[0].toUpperCase() + plane.slice(1),
+    chips: slices.map((s) => ({ slice: s, text: String(s + 1), title: `Go to ${plane} slice ${s + 1}`, current: s === current })),
+  }));
+}
+
+/** The nearest annotated slice after (`step` 1) or before (−1) `current`, or undefined; `slices` ascending. */
+export function adjacentAnnotatedSlice(slices: readonly number[], current: number, step: 1 | -1): number | undefined {
+  return step > 0 ? slices.find((s) => s > current) : [...slices].reverse().find((s) => s < current);
+}
+
+/** What to tell the user when there is no annotated slice to jump to. */
+export function noAdjacentSliceMessage(plane: PlaneName, annotatedCount: number, step: 1 | -1): string {
+  return annotatedCount ? `No labeled ${plane} slice ${step > 0 ? 'after' : 'before'} this one.` : `No ${plane} slice carries labels yet.`;
+}
+
+/** The short help under the list. */
+export const HELP_LINES: readonly string[] = [
+  'Wheel or ↑↓: slice · Shift: ×10',
+  'Ctrl+wheel: zoom · Shift+drag or middle drag: pan',
+  'Right drag: window/level · Ctrl+click: crosshair',
+  'N navigate · B brush · E eraser · F fill · [ ] size',
+  'Shift+F fill slice · Shift+A accept prediction · 1–9 class',
+];
+
+/** What the list needs from the editor around it. */
+export interface AnnotatedListHost {
+  readonly panes: readonly Pane[];
+  /** The annotated slices along `axis`, ascending. */
+  labeledSlices(axis: Axis): number[];
+  /** Makes `pane` the active one and shows `slice` on it. */
+  goToAnnotated(pane: Pane, slice: number): void;
+}
+
+export class AnnotatedSliceList {
+  readonly element: HTMLDivElement;
+
+  constructor(private readonly host: AnnotatedListHost) {
+    this.element = document.createElement('div');
+    this.element.className = 'info-cell';
+  }
+
+  /** Draws the list again from the annotated slices and the panes' slices now. */
+  refresh(): void {
+    const { host } = this;
+    const list = this.element;
+    list.textContent = '';
+    list.append(element('div', 'info-title', 'Annotated slices'));
+    const rows = annotatedRows(host.panes.map((pane) => ({ plane: pane.plane, slices: host.labeledSlices(pane.layout.sliceAxis), current: pane.slice })));
+    rows.forEach((row, i) => {
+      const pane = host.panes[i];
+      const line = element('div', 'labeled-row');
+      line.dataset.plane = row.plane;
+      line.append(element('span', 'labeled-plane', row.name));
+      if (row.chips.length === 0) line.append(element('span', 'labeled-none', 'none'));
+      for (const chip of row.chips) {
+        const button = element('button', 'slice-chip', chip.text);
+        button.title = chip.title;
+        if (chip.current) button.classList.add('current');
+        button.addEventListener('click', () => host.goToAnnotated(pane, chip.slice));
+        line.append(button);
+      }
+      list.append(line);
+    });
+    const help = element('div', 'help');
+    for (const text of HELP_LINES) help.append(element('div', undefined, text));
+    list.append(help);
+  }
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string | undefined, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}

@@ -1,0 +1,509 @@
+/**
+ * The volume editor in the webview: builds the page (side bar, the three panes, the annotated
+ * slice list, the status line) and carries out what the user and the host ask: tools, classes,
+ * window/level, layout, navigation and the edits sent to the host. What it holds lives in
+ * the modules it wires together: the document (store), the view settings (viewState), the
+ * window (grayWindow), the host's messages (hostMessages), the input (input) and the frames
+ * (schedule); each reaches the editor only through the small host interface it declares.
+ */
+import { encodeDelta, type LabelDelta } from '../src/core/editDeltas';
+import { voxelToWorld, type Vec3 } from '../src/core/geometry';
+import { planeLayouts, type PlaneName } from '../src/core/planes';
+import type { Axis } from '../src/core/slices';
+import type { WindowLevel } from '../src/core/windowLevel';
+import type {
+  ClassEdit,
+  EditLabel,
+  EditorCommand,
+  EditorSettings,
+  FromWebviewMessage,
+  InitMessage,
+  MessageEndpoint,
+  ToolName,
+  ToWebviewMessage,
+} from '../src/protocol/webview';
+import { adjacentAnnotatedSlice, AnnotatedSliceList, noAdjacentSliceMessage, type AnnotatedListHost } from './annotatedList';
+import { GrayWindow } from './grayWindow';
+import { HostMessages, type HostMessageTarget } from './hostMessages';
+import { EditorInput, type InputHost } from './input';
+import { Pane, type PaneHost } from './pane';
+import { planeImageInput } from './planeImage';
+import type { PlaneImageInput } from './render';
+import { coalesce, FrameScheduler } from './schedule';
+import { Sidebar, type SidebarHost } from './sidebar';
+import { StatusBar, type StatusBarHost } from './statusBar';
+import { DocumentStore, type LabelChange } from './store';
+import { Painter } from './tools';
+import {
+  clampBrushSize,
+  initialViewState,
+  isPlaneVisible,
+  restoreViewState,
+  savedViewState,
+  type LayoutMode,
+  type SavedViewState,
+  type ViewState,
+} from './viewState';
+
+export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedListHost, InputHost, HostMessageTarget {
+  readonly store: DocumentStore;
+  readonly view: ViewState;
+  readonly gray: GrayWindow;
+  readonly panes: Pane[];
+  readonly frames: FrameScheduler;
+  activePane: Pane;
+  settings: EditorSettings;
+  /** The volume and the labels have arrived: the editor draws and takes input. */
+  ready = false;
+  /** Edits sent to the host and not answered yet. */
+  pendingEdits = 0;
+  private readonly painter: Painter;
+  private readonly input: EditorInput;
+  private readonly messages: HostMessages;
+  private readonly sidebar: Sidebar;
+  private readonly status: StatusBar;
+  private readonly grid: HTMLDivElement;
+  private readonly annotatedList: AnnotatedSliceList;
+  private readonly loadStart = performance.now();
+  private receiveMs = 0;
+
+  constructor(
+    init: InitMessage,
+    private readonly endpoint: MessageEndpoint<FromWebviewMessage, ToWebviewMessage>,
+    private readonly saveState: (state: SavedViewState) => void,
+    savedState: unknown,
+  ) {
+    const info = init.volume;
+    this.store = new DocumentStore(info, init.labelType, (change) => this.onLabelsChange(change));
+    this.store.setClasses(init.classes);
+    this.settings = init.settings;
+    this.view = initialViewState(info.dims, init.classes.length, init.settings);
+    restoreViewState(this.view, savedState, info.fileName, info.dims, this.store.classes.length);
+    this.gray = new GrayWindow(info);
+    this.painter = new Painter(this.store);
+    const layouts = planeLayouts(info.dims, info.spacing, info.affine, init.settings.leftRight);
+    this.panes = layouts.map((layout) => new Pane(layout.plane, layout, this));
+    this.frames = new FrameScheduler(this.panes, () => this.ready, (pane) => isPlaneVisible(this.view, pane.plane));
+    for (const pane of this.panes) pane.requestDraw = () => this.frames.requestFrame();
+    this.activePane = this.panes.find((p) => p.plane === this.view.maximized) ?? this.panes[0];
+    this.input = new EditorInput(this, this.painter);
+    this.messages = new HostMessages(this);
+
+    const root = document.getElementById('app')!;
+    root.textContent = '';
+    root.className = 'editor';
+    this.sidebar = new Sidebar(this);
+    const main = document.createElement('main');
+    main.className = 'views';
+    this.grid = document.createElement('div');
+    this.grid.className = 'grid';
+    const [axial, coronal, sagittal] = this.panes;
+    this.annotatedList = new AnnotatedSliceList(this);
+    // ITK-SNAP's arrangement: axial | sagittal over coronal | (the list of annotated slices).
+    this.grid.append(axial.element, sagittal.element, coronal.element, this.annotatedList.element);
+    this.status = new StatusBar(this);
+    main.append(this.grid, this.status.element);
+    root.append(this.sidebar.element, main);
+    this.applyLayoutMode();
+    this.input.attachKeys(window);
+    this.status.setMessage(`Loading ${info.fileName}…`);
+  }
+
+  /** Handles a message from the host (in order, after those before it). */
+  handle(message: ToWebviewMessage): void {
+    this.messages.handle(message);
+  }
+
+  private persist(): void {
+    this.saveState(savedViewState(this.view, this.store.info.fileName));
+  }
+
+  private readonly persistSoon = coalesce(() => this.persist(), 500);
+
+  // ------------------------------------------------------------ HostMessageTarget
+
+  showMessage(text: string, level: 'info' | 'warning' | 'error' = 'info'): void {
+    this.status.setMessage(text, level);
+  }
+
+  logError(message: string): void {
+    void this.endpoint.send({ type: 'log', level: 'error', message });
+  }
+
+  voxelsReceived(): void {
+    this.receiveMs = performance.now() - this.loadStart;
+    this.gray.fit(this.store.voxels);
+  }
+
+  labelsOpened(): void {
+    this.ready = true;
+    this.invalidateAll();
+    const start = performance.now();
+    this.frames.drawNow();
+    const firstRenderMs = performance.now() - start;
+    const info = this.store.info;
+    this.status.setMessage(
+      `${info.fileName}: ${info.dims.join(' × ')} ${info.datatype}, ${info.spacing.map((s) => +s.toFixed(3)).join(' × ')} mm, ${info.axisCodes}` +
+        (info.frames > 1 ? ` (frame 1 of ${info.frames})` : ''),
+    );
+    document.body.dataset.state = 'ready';
+    void this.endpoint.send({ type: 'loaded', receiveMs: this.receiveMs, firstRenderMs });
+  }
+
+  classesChanged(): void {
+    const count = this.store.classes.length;
+    if (this.view.activeClass > count) this.view.activeClass = count;
+    this.invalidateAll();
+  }
+
+  predictionChanged(): void {
+    this.invalidateAll();
+  }
+
+  applySettings(settings: EditorSettings): void {
+    const relayout = settings.leftRight !== this.settings.leftRight;
+    this.settings = settings;
+    this.view.labelOpacity = settings.labelOpacity;
+    this.view.predictionOpacity = settings.predictionOpacity;
+    if (relayout) {
+      const info = this.store.info;
+      const layouts = planeLayouts(info.dims, info.spacing, info.affine, settings.leftRight);
+      this.panes.forEach((pane, i) => pane.setLayout(layouts[i]));
+    }
+    this.invalidateAll();
+  }
+
+  runCommand(command: EditorCommand): void {
+    const view = this.view;
+    switch (command.command) {
+      case 'tool':
+        this.setTool(command.tool);
+        break;
+      case 'fillSlice':
+        this.fillSlice();
+        break;
+      case 'acceptPrediction':
+        this.acceptPrediction();
+        break;
+      case 'toggleOutline':
+        view.outline = !view.outline;
+        this.invalidateAll();
+        break;
+      case 'togglePrediction':
+        view.showPrediction = !view.showPrediction;
+        this.invalidateAll();
+        break;
+      case 'brushSize':
+        this.setBrushSize(view.brushSize + command.step);
+        break;
+      case 'toggleLayout':
+        this.toggleMaximize(this.activePane);
+        break;
+      case 'resetView':
+        for (const pane of this.panes) pane.resetView();
+        this.frames.requestFrame();
+        break;
+      case 'selectClass':
+        this.selectClass(command.value);
+        break;
+      case 'nextLabeledSlice':
+        this.jumpLabeled(this.activePane, command.step);
+        break;
+    }
+    this.persist();
+  }
+
+  // ------------------------------------------------------------ tools, classes, layers, window, layout
+
+  setTool(tool: ToolName): void {
+    this.view.tool = tool;
+    document.body.dataset.tool = tool;
+    this.refreshControls();
+    this.frames.invalidateCanvases();
+  }
+
+  setBrushSize(size: number): void {
+    this.view.brushSize = clampBrushSize(size);
+    this.refreshControls();
+    this.frames.invalidateCanvases();
+  }
+
+  selectClass(value: number): void {
+    if (value < 1 || value > this.store.classes.length) {
+      this.status.setMessage(`There is no class ${value}.`, 'warning');
+      return;
+    }
+    const view = this.view;
+    view.activeClass = value;
+    if (view.tool === 'eraser' || view.tool === 'navigate') view.tool = 'brush';
+    document.body.dataset.tool = view.tool;
+    this.refreshControls();
+    this.persist();
+  }
+
+  /** Asks the host for a class-list change (it becomes an undoable edit there). */
+  async requestClassEdit(edit: ClassEdit): Promise<void> {
+    const reply = await this.endpoint.request({ type: 'classEdit', edit });
+    if (reply.type !== 'editResult') return;
+    if (!reply.ok) {
+      this.status.setMessage(`The class list was not changed: ${reply.reason}`, 'error');
+      return;
+    }
+    if (edit.action === 'add') this.selectClass(this.store.classes.length);
+    if (edit.action === 'remove') this.status.setMessage('Class removed with its labeled voxels (undo with Ctrl+Z).');
+  }
+
+  setWindow(window: WindowLevel, name: string): void {
+    this.gray.set(window, name);
+    this.frames.invalidateImages();
+  }
+
+  setOpacity(layer: 'labels' | 'prediction', opacity: number): void {
+    if (layer === 'labels') this.view.labelOpacity = opacity;
+    else this.view.predictionOpacity = opacity;
+    this.frames.invalidateImages();
+  }
+
+  setOutline(layer: 'labels' | 'prediction', outline: boolean): void {
+    if (layer === 'labels') this.view.outline = outline;
+    else this.view.predictionOutline = outline;
+    this.invalidateAll();
+    this.persist();
+  }
+
+  setShowPrediction(show: boolean): void {
+    this.view.showPrediction = show;
+    this.invalidateAll();
+  }
+
+  toggleMaximize(pane: Pane): void {
+    const view = this.view;
+    if (view.layoutMode === 'single' && view.maximized === pane.plane) view.layoutMode = 'three';
+    else {
+      view.layoutMode = 'single';
+      view.maximized = pane.plane;
+    }
+    this.applyLayoutMode();
+    this.persist();
+  }
+
+  setLayoutMode(mode: LayoutMode): void {
+    this.view.layoutMode = mode;
+    this.view.maximized = this.activePane.plane;
+    this.applyLayoutMode();
+    this.persist();
+  }
+
+  private applyLayoutMode(): void {
+    const { layoutMode, maximized } = this.view;
+    this.grid.classList.toggle('single', layoutMode === 'single');
+    for (const pane of this.panes) pane.element.classList.toggle('maximized', layoutMode === 'single' && pane.plane === maximized);
+    this.refreshControls();
+    this.invalidateAll();
+  }
+
+  // ------------------------------------------------------------ label edits
+
+  /** Fills the unlabeled voxels of the active pane's slice with the active class. */
+  fillSlice(): void {
+    if (!this.ready) return;
+    const pane = this.activePane;
+    const delta = this.painter.fillUnlabeled(pane.layout, pane.slice, this.view.activeClass);
+    if (!delta) this.status.setMessage(`Slice ${pane.slice + 1} has no unlabeled voxel.`);
+  }
+
+  /** Takes the prediction on the active pane's slice into the labels. */
+  acceptPrediction(): void {
+    if (!this.ready) return;
+    const { store } = this;
+    if (!store.prediction) {
+      this.status.setMessage('There is no prediction to accept: run Segment, or open a NAME.seg.nii.gz with "Show Prediction".', 'warning');
+      return;
+    }
+    if (store.predictionMax > store.classes.length) {
+      this.status.setMessage(
+        `The prediction holds class values up to ${store.predictionMax}, but the class list has ${store.classes.length}: add classes first.`,
+        'warning',
+      );
+      return;
+    }
+    const pane = this.activePane;
+    const delta = this.painter.acceptPrediction(pane.layout, pane.slice);
+    if (!delta) this.status.setMessage(`The labels of slice ${pane.slice + 1} already match the prediction.`);
+  }
+
+  /** Redraws what a label change touched; an edit made here goes to the host. */
+  private onLabelsChange(change: LabelChange): void {
+    if (change.kind === 'replaced') {
+      this.invalidateAll();
+      return;
+    }
+    if (this.frames.invalidateBox(change.box)) this.refreshAnnotatedListSoon();
+    if (change.kind === 'edited') this.sendEdit(change.label, change.delta);
+  }
+
+  /** Sends an edit made here (already applied here) to the host. */
+  private sendEdit(label: EditLabel, delta: LabelDelta): void {
+    this.pendingEdits++;
+    document.body.dataset.pendingEdits = String(this.pendingEdits);
+    void this.endpoint
+      .request({ type: 'edit', label, delta: encodeDelta(delta) })
+      .then((reply) => {
+        if (reply.type === 'editResult' && !reply.ok) this.status.setMessage(`The edit was refused: ${reply.reason}`, 'error');
+      })
+      .finally(() => {
+        this.pendingEdits--;
+        document.body.dataset.pendingEdits = String(this.pendingEdits);
+      });
+  }
+
+  // ------------------------------------------------------------ navigation
+
+  setCrosshair(ijk: Vec3): void {
+    const dims = this.store.dims;
+    const next: Vec3 = [0, 1, 2].map((a) => Math.max(0, Math.min(dims[a] - 1, Math.round(ijk[a])))) as Vec3;
+    for (const pane of this.panes) {
+      if (next[pane.layout.sliceAxis] !== this.view.crosshair[pane.layout.sliceAxis]) pane.imageDirty = true;
+      pane.canvasDirty = true;
+    }
+    this.view.crosshair = next;
+    this.frames.requestFrame();
+    this.annotatedList.refresh();
+    this.persistSoon();
+  }
+
+  stepSlice(pane: Pane, step: number): void {
+    const next: Vec3 = [...this.view.crosshair] as Vec3;
+    next[pane.layout.sliceAxis] += step;
+    this.setCrosshair(next);
+    this.status.showVoxel(next);
+  }
+
+  goToSlice(pane: Pane, slice: number): void {
+    const next: Vec3 = [...this.view.crosshair] as Vec3;
+    next[pane.layout.sliceAxis] = slice;
+    this.setCrosshair(next);
+  }
+
+  jumpLabeled(pane: Pane, step: 1 | -1): void {
+    const slices = this.store.labeledSlices(pane.layout.sliceAxis);
+    const target = adjacentAnnotatedSlice(slices, pane.slice, step);
+    if (target === undefined) {
+      this.status.setMessage(noAdjacentSliceMessage(pane.plane, slices.length, step));
+      return;
+    }
+    this.goToSlice(pane, target);
+  }
+
+  showVoxel(ijk: Vec3 | undefined): void {
+    if (ijk) this.status.showVoxel(ijk);
+    else this.status.clearVoxel();
+  }
+
+  worldOf(ijk: Vec3): Vec3 {
+    return voxelToWorld(this.store.info.affine, ijk);
+  }
+
+  // ------------------------------------------------------------ the annotated slice list
+
+  labeledSlices(axis: Axis): number[] {
+    return this.store.labeledSlices(axis);
+  }
+
+  goToAnnotated(pane: Pane, slice: number): void {
+    this.onActivate(pane);
+    this.goToSlice(pane, slice);
+  }
+
+  private readonly refreshAnnotatedListSoon = coalesce(() => this.annotatedList.refresh(), 150);
+
+  // ------------------------------------------------------------ PaneHost
+
+  get crosshair(): Vec3 {
+    return this.view.crosshair;
+  }
+
+  get windowVersion(): number {
+    return this.gray.version;
+  }
+
+  imageInput(pane: Pane): PlaneImageInput {
+    return planeImageInput({ layout: pane.layout, slice: pane.slice, indices: pane.currentIndices() }, this.store, this.view, this.gray);
+  }
+
+  annotatedSlices(axis: Axis): ReadonlySet<number> {
+    return this.store.annotated[axis];
+  }
+
+  brushOutlineMm(): number {
+    const { tool, brushSize } = this.view;
+    if (tool !== 'brush' && tool !== 'eraser') return 0;
+    const s = this.store.info.spacing;
+    const layout = this.activePane.layout;
+    return brushSize * Math.min(s[layout.colAxis], s[layout.rowAxis]);
+  }
+
+  onActivate(pane: Pane): void {
+    if (this.input.dragging) return;
+    if (this.activePane !== pane) {
+      this.activePane.element.classList.remove('active');
+      this.activePane = pane;
+    }
+    pane.element.classList.add('active');
+  }
+
+  onPointerDown(pane: Pane, event: PointerEvent, col: number, row: number): void {
+    this.input.onPointerDown(pane, event, col, row);
+  }
+
+  onPointerMove(pane: Pane, event: PointerEvent, col: number, row: number): void {
+    this.input.onPointerMove(pane, event, col, row);
+  }
+
+  onPointerUp(): void {
+    this.input.onPointerUp();
+  }
+
+  onWheel(pane: Pane, event: WheelEvent): void {
+    this.input.onWheel(pane, event);
+  }
+
+  onHeaderDoubleClick(pane: Pane): void {
+    this.toggleMaximize(pane);
+  }
+
+  onToggleMaximize(pane: Pane): void {
+    this.toggleMaximize(pane);
+  }
+
+  onJumpLabeled(pane: Pane, step: 1 | -1): void {
+    this.onActivate(pane);
+    this.jumpLabeled(pane, step);
+  }
+
+  onSliceBar(pane: Pane, slice: number): void {
+    this.goToSlice(pane, slice);
+  }
+
+  // ------------------------------------------------------------ redraws
+
+  /** Everything is drawn again: images, controls and the annotated slice list. */
+  private invalidateAll(): void {
+    this.frames.invalidateImages();
+    this.refreshControls();
+    this.annotatedList.refresh();
+  }
+
+  refreshControls(): void {
+    this.sidebar.refresh();
+  }
+
+  /**
+   * Composes and draws all three panes now, each image rebuilt from the voxels (gray cache
+   * dropped); returns the time taken in total and per pane, ms (for tests and the benchmark).
+   */
+  redrawAllTimed(): { total: number; panes: Record<PlaneName, number> } {
+    this.gray.dropCaches();
+    return this.frames.redrawAllTimed();
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * What a pane draws on its current slice: the voxels through the gray window, then the
+ * prediction and the labels where they have something on this slice (each with the rows that
+ * may hold it, from the per-slice counts along the row axis). Pure.
+ */
+import type { PlaneLayout } from '../src/core/planes';
+import { lookupOffset } from '../src/core/windowLevel';
+import type { GrayWindow } from './grayWindow';
+import type { LayerStyle, PlaneImageInput } from './render';
+import type { DocumentStore } from './store';
+import type { ViewState } from './viewState';
+
+/** A pane's slice: its layout, index and the voxel index of each pixel (`planeVoxelIndices`). */
+export interface PlaneSlice {
+  layout: PlaneLayout;
+  slice: number;
+  indices: Uint32Array;
+}
+
+/** Per image row, 1 where the slice along the row axis holds something (rows without cannot hold anything here either). */
+export function rowMask(counts: ArrayLike<number>, layout: Pick<PlaneLayout, 'height' | 'rowFlip'>): Uint8Array {
+  const { height, rowFlip } = layout;
+  const mask = new Uint8Array(height);
+  for (let r = 0; r < height; r++) mask[r] = counts[rowFlip ? height - 1 - r : r] > 0 ? 1 : 0;
+  return mask;
+}
+
+/** The renderer's input for `plane`: gray from the window, the prediction under the labels. */
+export function planeImageInput(
+  plane: PlaneSlice,
+  store: Pick<DocumentStore, 'info' | 'voxels' | 'labels' | 'counts' | 'colors' | 'prediction' | 'predictionCounts'>,
+  view: Pick<ViewState, 'showPrediction' | 'predictionOpacity' | 'predictionOutline' | 'labelOpacity' | 'outline'>,
+  gray: Pick<GrayWindow, 'lookup' | 'window'>,
+): PlaneImageInput {
+  const { layout, slice } = plane;
+  const axis = layout.sliceAxis;
+  const layers: LayerStyle[] = [];
+  if (store.prediction && view.showPrediction && store.predictionCounts && store.predictionCounts[axis][slice] > 0) {
+    layers.push({
+      values: store.prediction,
+      colors: store.colors,
+      opacity: view.predictionOpacity,
+      outline: view.predictionOutline,
+      minValue: 2,
+      rowMask: rowMask(store.predictionCounts[layout.rowAxis], layout),
+    });
+  }
+  if (store.counts[axis][slice] > 0) {
+    layers.push({ values: store.labels, colors: store.colors, opacity: view.labelOpacity, outline: view.outline, minValue: 1, rowMask: rowMask(store.counts[layout.rowAxis], layout) });
+  }
+  const info = store.info;
+  return {
+    indices: plane.indices,
+    width: layout.width,
+    height: layout.height,
+    voxels: store.voxels,
+    lookup: gray.lookup,
+    lookupOffset: lookupOffset(info.datatype),
+    slope: info.sclSlope,
+    inter: info.sclInter,
+    window: gray.window,
+    layers,
+  };
+}
