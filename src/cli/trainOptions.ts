@@ -7,6 +7,7 @@
 import { BACKEND_ORDER, isBackendName } from '../protocol/backends';
 import { isPresetName, PRESETS } from '../protocol/network';
 import { AUTO_UNWEIGHTED_SHARE, DEFAULT_LEARNING_RATE, DEFAULT_NORMALIZATION, isLossSetting, TRAIN_DEFAULTS as D, type ClassWeighting, type TrainSettingsInput } from '../protocol/settings';
+import * as path from 'node:path';
 import { parseNumber, parseTriple } from './args';
 import { UsageError } from './command';
 
@@ -43,6 +44,7 @@ export const TRAIN_OPTIONS = {
   'bn-calibration': { type: 'string' },
   backend: { type: 'string' },
   seed: { type: 'string' },
+  init: { type: 'string' },
 } as const;
 
 /** The presets and backends as the help lists them. */
@@ -93,7 +95,9 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: ${PR
                         only its largest 3D component)
   --bn-calibration N    batch-norm statistics re-estimated over N plain patches before saving (default ${D.batchNormCalibration})
   --backend B           ${BACKEND_LIST} (default auto)
-  --seed S              random seed (default ${D.seed})`;
+  --seed S              random seed (default ${D.seed})
+  --init RUN_DIR        warm start: begin from that run's network (its best checkpoint, else its last)
+                        instead of random weights; same network, channels and classes (or classes added)`;
 
 type Values = { [K in keyof typeof TRAIN_OPTIONS]?: (typeof TRAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
@@ -174,6 +178,10 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
     input.backend = values.backend;
   }
   input.seed = integer(values.seed, '--seed', 0);
+  if (values.init !== undefined) {
+    if (!values.init) throw new UsageError('--init needs a run folder');
+    input.init = path.resolve(values.init);
+  }
   for (const key of Object.keys(input) as (keyof typeof input)[]) if (input[key] === undefined) delete input[key];
   return input;
 }

@@ -19,6 +19,8 @@ export interface UNet {
   apply(input: tf.Tensor5D, training: boolean): tf.Tensor5D;
   /** Trainable variables (what the optimizer updates). */
   readonly trainableVariables: tf.Variable[];
+  /** Every variable (batch-norm statistics included) by its name in variableSpecs, e.g. `enc0/conv1/kernel`. */
+  readonly namedVariables: ReadonlyMap<string, tf.Variable>;
   /** Output spatial size for an input size [d,h,w] (same-padding: equal; valid: smaller); throws if invalid. */
   outputSize(input: [number, number, number]): [number, number, number];
   /** Smallest valid input >= the requested output size (valid padding needs specific sizes). */
@@ -61,6 +63,10 @@ class UNet3D implements UNet {
       value.dispose();
     });
     this.trainableVariables = specs.filter((s) => s.trainable).map((s) => this.variables.get(s.name)!);
+  }
+
+  get namedVariables(): ReadonlyMap<string, Variable> {
+    return this.variables;
   }
 
   private variable(name: string): Variable {

@@ -24,6 +24,7 @@ import { choosePatchSize } from './sampler';
 import type { TrainSettings } from '../protocol/settings';
 import { tf } from './tf';
 import { loadTrainingData, type TrainingData } from './trainingData';
+import { warmStart } from './warmStart';
 import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate, type ValidationVolume } from './validation';
 
 export interface TrainHooks {
@@ -99,7 +100,15 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     record.volumes = data.volumes.map((v) => v.record);
     record.classes = data.classInfo;
     record.network = networkConfig(settings, data.channels, data.classes);
-    net = createUNet(record.network, settings.seed);
+    if (settings.init !== undefined) {
+      const started = await warmStart(
+        settings.init,
+        { config: record.network, imageChannels: data.volumes[0].record.channels, coordinateChannels: data.coordinateChannels, annotationChannels: data.annotationChannels },
+        settings.seed,
+      );
+      net = started.net;
+      record.parent = started.parent;
+    } else net = createUNet(record.network, settings.seed);
     record.parameters = net.parameterCount();
     const geometry = patchGeometry(net, settings, data);
     record.geometry = geometry;
@@ -124,6 +133,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
       parameters: record.parameters,
       geometry,
       classes: data.classInfo,
+      ...(record.parent ? { parent: record.parent } : {}),
       trainingVoxels: sampler.classCounts().reduce((a, b) => a + b, 0),
       validationVoxels: countValidationVoxels(validationVolumes),
     });

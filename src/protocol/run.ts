@@ -100,6 +100,18 @@ export interface CheckpointRecord {
   meanForegroundIoU?: number | null;
 }
 
+/** Where a warm-started run's weights came from. */
+export interface RunParent {
+  /** The parent's run folder, absolute. */
+  runDir: string;
+  checkpoint: 'best' | 'last';
+  iteration: number;
+  /** The parent's held-out IoU at that checkpoint, when it had one. */
+  meanForegroundIoU?: number | null;
+  /** Classes added since the parent (each got a fresh output channel). */
+  classesAdded: number;
+}
+
 /** Everything in run.json. Times are ISO 8601 strings. */
 export interface RunRecord {
   schemaVersion: number;
@@ -139,6 +151,8 @@ export interface RunRecord {
   checkpoints: { best?: CheckpointRecord; last?: CheckpointRecord };
   /** Set when the run ends (succeeded or cancelled). */
   summary?: RunSummary;
+  /** The run this one started from (warm start), its checkpoint and that checkpoint's iteration. */
+  parent?: RunParent;
 }
 
 // ---- parsing ----

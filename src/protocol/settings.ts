@@ -188,6 +188,13 @@ export interface TrainSettings {
   volumes: VolumeFiles[];
   /** The run folder to create (absent or empty). */
   outDir: string;
+  /**
+   * Warm start: a run folder whose network this run starts from (its best checkpoint, else its
+   * last) instead of random weights. It must have the same network, input channels and classes,
+   * or fewer classes (a class added since gets a fresh output channel); normalization, class
+   * weights and annotation fields are computed anew from this run's labels.
+   */
+  init?: string;
   network: NetworkSettings;
   /** Output patch size (x, y, z) in voxels; absent: chosen from the voxel spacing to hold about `patchVoxels` voxels. */
   patchSize?: Vec3;
@@ -311,6 +318,7 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
   const settings: TrainSettings = {
     volumes: input.volumes.map((v) => ({ ...v })),
     outDir: input.outDir,
+    ...(input.init !== undefined ? { init: input.init } : {}),
     network: { preset: d.preset, ...input.network },
     patchSize: input.patchSize,
     patchVoxels: input.patchVoxels ?? d.patchVoxels,
@@ -352,6 +360,7 @@ function positiveInteger(value: number | undefined, what: string): void {
 export function checkSettings(s: TrainSettings): void {
   if (s.volumes.length === 0) throw new RangeError('no training volumes: give at least one image with its label file');
   if (!s.outDir) throw new RangeError('no run folder given');
+  if (s.init !== undefined && (typeof s.init !== 'string' || s.init === '')) throw new RangeError('init must name a run folder');
   positiveInteger(s.iterations, 'iterations');
   if (s.minutes !== undefined && !(s.minutes > 0 && Number.isFinite(s.minutes))) throw new RangeError(`minutes must be a positive number, not ${s.minutes}`);
   positiveInteger(s.patchVoxels, 'patch voxels');

@@ -5,6 +5,7 @@
 import type { Vec3 } from '../core/geometry';
 import type { BackendName, BackendReport } from './backends';
 import type { UNetConfig } from './network';
+import type { RunParent } from './run';
 
 /** The network's patch geometry, in voxels along x, y, z. */
 export interface PatchGeometry {
@@ -29,6 +30,8 @@ export interface TrainStartedEvent {
   parameters: number;
   geometry: PatchGeometry;
   classes: ClassInfo[];
+  /** The run it started from (warm start). */
+  parent?: RunParent;
   /** Labeled voxels used for training / scored by validation, over every volume. */
   trainingVoxels: number;
   validationVoxels: number;

@@ -195,6 +195,7 @@ const EVENT_FIELDS: Record<WorkerEvent['type'], Fields> = {
     parameters: count,
     geometry: object({ input: triple(positiveInt), output: triple(positiveInt) }),
     classes: listOf(classInfo),
+    parent: optional(object({ runDir: nonEmpty, checkpoint: oneOf('best', 'last'), iteration: count, classesAdded: count })),
     trainingVoxels: count,
     validationVoxels: count,
   },

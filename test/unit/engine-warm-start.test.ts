@@ -1,0 +1,133 @@
+/**
+ * Warm start (`init`, `unet3d train --init`): a run begins from its parent's weights; what must not
+ * change is refused with the reason; a class added since gets a fresh output channel and a zero
+ * input channel, so the network still computes what its parent did for the old classes.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { createUNet, loadUNet } from '../../src/engine/model';
+import { readRunRecord } from '../../src/engine/runFolder';
+import { tf } from '../../src/engine/tf';
+import { runTraining } from '../../src/engine/train';
+import { inputChannelMap, transferWeights, warmStartProblem, WarmStartError } from '../../src/engine/warmStart';
+import { PRESETS, type UNetConfig } from '../../src/protocol/network';
+import { trainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
+import type { TrainEvent } from '../../src/protocol/training';
+import { tempDir } from '../helpers/data';
+import { writeBallVolume } from '../helpers/engineData';
+
+const work = tempDir('engine-warm-start');
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+const backend = (process.env.UNET3D_TEST_BACKEND ?? 'auto') as TrainSettingsInput['backend'];
+
+const tiny = (volume: { image: string; labels: string }, outDir: string, change: Partial<TrainSettingsInput> = {}) =>
+  trainSettings({
+    volumes: [volume],
+    outDir,
+    network: { preset: 'fast', levels: 2, baseFilters: 4 },
+    patchSize: [12, 12, 4],
+    iterations: 8,
+    validation: { fold: 0, folds: 3 },
+    validateEvery: 4,
+    coordinateChannels: false,
+    annotationChannels: false,
+    backend,
+    ...change,
+  });
+
+const small = (change: Partial<UNetConfig>): UNetConfig => ({ ...PRESETS.fast, levels: 2, baseFilters: 4, ...change });
+
+test('the same network: every weight comes from the parent, batch-norm statistics included', () => {
+  const parent = createUNet(small({ inChannels: 1, classes: 2 }), 7);
+  const child = transferWeights(parent, small({ inChannels: 1, classes: 2 }), false, 99);
+  try {
+    for (const [name, v] of parent.namedVariables) assert.deepEqual([...child.namedVariables.get(name)!.dataSync()], [...v.dataSync()], name);
+  } finally {
+    parent.dispose();
+    child.dispose();
+  }
+});
+
+test('a class added: its output channel is fresh, its one-hot input channel starts at zero, the rest is the parent\'s', () => {
+  // Annotation channels: one-hot per class, then the nearness, then the image.
+  const parentConfig = small({ inChannels: 2 + 1 + 1, classes: 2, annotationResidual: 2 });
+  const childConfig = small({ inChannels: 3 + 1 + 1, classes: 3, annotationResidual: 3 });
+  assert.deepEqual(inputChannelMap(parentConfig, childConfig, true), [0, 1, 3, 4]);
+  const parent = createUNet(parentConfig, 7);
+  const child = transferWeights(parent, childConfig, true, 99);
+  try {
+    const p = parent.namedVariables;
+    const c = child.namedVariables;
+    tf.tidy(() => {
+      const pk = p.get('enc0/conv1/kernel')!;
+      const ck = c.get('enc0/conv1/kernel')!;
+      const channel = (t: tf.Tensor, i: number) => [...tf.slice(t, [0, 0, 0, i, 0], [-1, -1, -1, 1, -1]).dataSync()];
+      for (const [from, to] of [[0, 0], [1, 1], [2, 3], [3, 4]]) assert.deepEqual(channel(ck, to), channel(pk, from), `input channel ${from} → ${to}`);
+      assert.ok(channel(ck, 2).every((x) => x === 0), 'the new one-hot channel starts at zero');
+      const pf = p.get('final/kernel')!;
+      const cf = c.get('final/kernel')!;
+      assert.deepEqual([...tf.slice(cf, [0, 0, 0, 0, 0], [-1, -1, -1, -1, 2]).dataSync()], [...pf.dataSync()]);
+      assert.ok([...tf.slice(cf, [0, 0, 0, 0, 2], [-1, -1, -1, -1, 1]).dataSync()].some((x) => x !== 0), 'the new class has fresh weights');
+      assert.deepEqual([...c.get('final/bias')!.dataSync()].slice(0, 2), [...p.get('final/bias')!.dataSync()]);
+      assert.deepEqual([...c.get('trust/kernel')!.dataSync()], [...p.get('trust/kernel')!.dataSync()]);
+    });
+    // On an input whose new channel is zero, the old classes' logits are the parent's.
+    const x = tf.randomNormal([1, 8, 8, 8, 4], 0, 1, 'float32', 3) as tf.Tensor5D;
+    const zero = tf.zeros([1, 8, 8, 8, 1]);
+    const widened = tf.concat([tf.slice(x, [0, 0, 0, 0, 0], [-1, -1, -1, -1, 2]), zero, tf.slice(x, [0, 0, 0, 0, 2], [-1, -1, -1, -1, 2])], 4) as tf.Tensor5D;
+    const before = parent.apply(x, false);
+    const afterwards = child.apply(widened, false);
+    const old = tf.slice(afterwards, [0, 0, 0, 0, 0], [-1, -1, -1, -1, 2]);
+    assert.ok(tf.max(tf.abs(tf.sub(before, old))).dataSync()[0] < 1e-4, 'the old classes compute what the parent computed');
+    tf.dispose([x, zero, widened, before, afterwards, old]);
+  } finally {
+    parent.dispose();
+    child.dispose();
+  }
+});
+
+test('a warm run starts from its parent, records it, and says so; an incompatible parent is refused with the reason', async () => {
+  const ball = writeBallVolume(work, 'ball');
+  const parentDir = path.join(work, 'parent');
+  const parentSummary = await runTraining(tiny(ball, parentDir));
+  const parentRecord = readRunRecord(parentDir);
+  assert.ok(parentRecord.checkpoints.best || parentRecord.checkpoints.last);
+  const events: TrainEvent[] = [];
+  const childDir = path.join(work, 'child');
+  // No steps at all: the child's saved network is its starting point.
+  await runTraining(tiny(ball, childDir, { init: parentDir, iterations: 1, batchNormCalibration: 0 }), { onEvent: (e) => events.push(e) });
+  const record = readRunRecord(childDir);
+  assert.equal(record.parent?.runDir, path.resolve(parentDir));
+  assert.equal(record.parent?.checkpoint, parentRecord.checkpoints.best ? 'best' : 'last');
+  assert.equal(record.parent?.iteration, (parentRecord.checkpoints.best ?? parentRecord.checkpoints.last)!.iteration);
+  assert.equal(record.parent?.classesAdded, 0);
+  const started = events.find((e) => e.type === 'started');
+  assert.equal(started?.type === 'started' && started.parent?.runDir, path.resolve(parentDir));
+  assert.ok(parentSummary.iterations > 0);
+
+  // Refused, each with the reason, and the run marked failed.
+  const refusals: [string, Partial<TrainSettingsInput>, RegExp][] = [
+    ['levels', { network: { preset: 'fast', levels: 3, baseFilters: 4 } }, /has another network \(2 levels, filters 4\/4 8\/8.*this run: 3 levels/],
+    ['coordinates', { coordinateChannels: true }, /did not read coordinate channels and this run does/],
+    ['missing', { init: path.join(work, 'nothing') }, /cannot start from .*nothing.*no run\.json/],
+  ];
+  for (const [name, change, message] of refusals) {
+    const dir = path.join(work, `refused-${name}`);
+    await assert.rejects(runTraining(tiny(ball, dir, { init: parentDir, ...change })), (e: Error) => e instanceof WarmStartError && message.test(e.message));
+    assert.equal(readRunRecord(dir).status, 'failed');
+  }
+  // Fewer classes than the parent: refused before any weight is touched.
+  const halves = writeBallVolume(work, 'halves', undefined, 1, true);
+  const threeDir = path.join(work, 'three');
+  await runTraining(tiny(halves, threeDir));
+  assert.match(warmStartProblem(readRunRecord(threeDir), 'three', { config: { ...readRunRecord(parentDir).network! }, imageChannels: 1, coordinateChannels: false, annotationChannels: false }) ?? '', /has 3 classes and these labels 2/);
+  // More: a class added since the parent gets a fresh output channel.
+  const addedDir = path.join(work, 'added');
+  await runTraining(tiny(halves, addedDir, { init: parentDir }));
+  assert.equal(readRunRecord(addedDir).parent?.classesAdded, 1);
+  const net = await loadUNet(path.join(addedDir, 'last'));
+  assert.equal(net.config.classes, 3);
+  net.dispose();
+});
