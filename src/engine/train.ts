@@ -24,7 +24,8 @@ import { choosePatchSize } from './sampler';
 import type { TrainSettings } from '../protocol/settings';
 import { tf } from './tf';
 import { loadTrainingData, type TrainingData } from './trainingData';
-import { warmStart } from './warmStart';
+import { warmStart, WarmStartError } from './warmStart';
+import { predictPlanes, previewAnnotation, PreviewSchedule, type PreviewSource } from './preview';
 import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate, type ValidationVolume } from './validation';
 
 export interface TrainHooks {
@@ -34,6 +35,11 @@ export interface TrainHooks {
    * host went away); either way the checkpoints are kept.
    */
   shouldStop?(): boolean | 'interrupted';
+  /**
+   * Asked after every step: the training image (path) and voxel whose three planes to preview, or
+   * undefined for none. Previews arrive as 'preview' events (see preview.ts for their schedule).
+   */
+  previewTarget?(): { image: string; voxel: Vec3 } | undefined;
 }
 
 /** The network a run builds: the preset with the settings' changes, channels and classes from the data. */
@@ -101,13 +107,19 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     record.classes = data.classInfo;
     record.network = networkConfig(settings, data.channels, data.classes);
     if (settings.init !== undefined) {
-      const started = await warmStart(
-        settings.init,
-        { config: record.network, imageChannels: data.volumes[0].record.channels, coordinateChannels: data.coordinateChannels, annotationChannels: data.annotationChannels },
-        settings.seed,
-      );
-      net = started.net;
-      record.parent = started.parent;
+      try {
+        const started = await warmStart(
+          settings.init,
+          { config: record.network, imageChannels: data.volumes[0].record.channels, coordinateChannels: data.coordinateChannels, annotationChannels: data.annotationChannels },
+          settings.seed,
+        );
+        net = started.net;
+        record.parent = started.parent;
+      } catch (error) {
+        if (!(settings.initOptional && error instanceof WarmStartError)) throw error;
+        record.warmStartSkipped = error.message;
+        net = createUNet(record.network, settings.seed);
+      }
     } else net = createUNet(record.network, settings.seed);
     record.parameters = net.parameterCount();
     const geometry = patchGeometry(net, settings, data);
@@ -255,6 +267,36 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
 
   if (validating && settings.validateAtStart) await runValidation();
 
+  // Live previews: within their share of the time, sooner when a better checkpoint or a new target asks.
+  const schedule = new PreviewSchedule();
+  const previewSources = new Map<number, PreviewSource>();
+  let previewKey = '';
+  let betterSincePreview = false;
+  const maybePreview = () => {
+    const target = hooks.previewTarget?.();
+    if (!target) return;
+    const v = data.volumes.findIndex((p) => path.resolve(p.files.image) === path.resolve(target.image));
+    if (v < 0) return;
+    const key = `${v}:${target.voxel.map(Math.round).join()}`;
+    const now = performance.now() / 1000;
+    if (!schedule.due(now, elapsed() - schedule.seconds, betterSincePreview || key !== previewKey, stepSeconds)) return;
+    let source = previewSources.get(v);
+    if (!source) {
+      const prepared = data.volumes[v];
+      const image = prepared.training.image;
+      source = { image, annotation: data.annotationChannels ? (prepared.validation?.annotation ?? previewAnnotation(prepared.training.labels, image, data.classes)) : undefined };
+      previewSources.set(v, source);
+    }
+    const t0 = performance.now();
+    const planes = predictPlanes(net, source, target.voxel, geometry, adjustment());
+    const seconds = (performance.now() - t0) / 1000;
+    schedule.done(performance.now() / 1000, seconds);
+    previewKey = key;
+    betterSincePreview = false;
+    record.previewSeconds = schedule.seconds;
+    emit({ type: 'preview', image: path.resolve(target.image), voxel: [...target.voxel] as Vec3, iteration, planes, seconds, share: schedule.seconds / Math.max(1e-9, elapsed()) });
+  };
+
   for (;;) {
     if (iteration >= maxIterations) {
       stopReason = 'iterations';
@@ -288,7 +330,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     if (iteration % LOSS_RECORD_EVERY === 0 || iteration === 1) record.loss.push({ iteration, seconds: elapsed(), loss: smoothed, learningRate });
 
     const doValidate = validating && iteration % settings.validateEvery === 0 && iteration < maxIterations;
-    if (doValidate) await runValidation();
+    if (doValidate && (await runValidation())) betterSincePreview = true;
     const remainingIterations = (maxIterations - iteration) * stepSeconds;
     emit({
       type: 'progress',
@@ -304,6 +346,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       validation: latest,
       bestValidation: best,
     });
+    maybePreview();
     if (performance.now() - lastWrite > RECORD_WRITE_MS) {
       writeRunRecord(runDir, record);
       lastWrite = performance.now();

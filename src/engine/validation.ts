@@ -12,6 +12,9 @@ import type { LabelArray } from '../core/editDeltas';
 import type { PatchGeometry } from '../protocol/training';
 import type { AnnotationField } from '../core/annotationField';
 import type { AnnotatedSlice } from '../core/sparseSplit';
+
+/** A slice: the plane perpendicular to `axis` at `index`. */
+type SlicePlane = Pick<AnnotatedSlice, 'axis' | 'index'> & { voxels?: number };
 import { logitAdjustment } from './loss';
 import { tf } from './tf';
 
@@ -55,7 +58,7 @@ export function tileStarts(n: number, tile: number): number[] {
 }
 
 /** Output boxes (their start voxel, x, y, z) whose union covers slice `slice` of a volume of `dims`. */
-export function sliceTiles(dims: Vec3, slice: AnnotatedSlice, output: Vec3): Vec3[] {
+export function sliceTiles(dims: Vec3, slice: SlicePlane, output: Vec3): Vec3[] {
   const starts = [0, 1, 2].map((a) =>
     a === slice.axis ? [slice.index - Math.floor(output[a] / 2)] : tileStarts(dims[a], output[a]),
   );
@@ -69,7 +72,7 @@ export function sliceTiles(dims: Vec3, slice: AnnotatedSlice, output: Vec3): Vec
  * slice, and in the slice's plane as large as the volume (rounded up to `multiple`) while the
  * tile holds at most `maxVoxels` voxels (larger tiles waste less work on overlaps and borders).
  */
-export function validationTile(dims: Vec3, slice: AnnotatedSlice, output: Vec3, maxVoxels: number, multiple: number): Vec3 {
+export function validationTile(dims: Vec3, slice: SlicePlane, output: Vec3, maxVoxels: number, multiple: number): Vec3 {
   const tile = [0, 1, 2].map((a) => (a === slice.axis ? output[a] : Math.max(output[a], Math.ceil(dims[a] / multiple) * multiple))) as Vec3;
   const inPlane = [0, 1, 2].filter((a) => a !== slice.axis);
   while (tile[0] * tile[1] * tile[2] > maxVoxels) {
@@ -139,29 +142,13 @@ function sliceConfusions(
   const counts = adjustments.map(() => Array.from({ length: classes + 1 }, () => new Array<number>(classes + 1).fill(0)));
   let total = 0;
   const shifts = adjustments.map((a) => (a.some((x) => x !== 0) ? [...a] : undefined));
-  const multiple = net.config.padding === 'same' ? 2 ** (net.config.levels - 1) : 1;
   for (const v of volumes) {
     const [nx, ny, nz] = v.image.dims;
-    const channels = patchChannels(v);
     // Neighbouring tiles overlap where the volume is not a multiple of the tile: score once.
     const scored = new Uint8Array(v.mask.length);
     v.slices.forEach((slice, ordinal) => {
       if (v.scored && !v.scored.includes(ordinal)) return;
-      const wanted = validationTile(v.image.dims, slice, geometry.output, maxTileVoxels, multiple);
-      const input = xyz(net.inputSizeFor(zyx(wanted)));
-      const tileGeometry: PatchGeometry = { input, output: xyz(net.outputSize(zyx(input))) };
-      const margin = outputMargin(tileGeometry);
-      const anchor = patchAnchor(input);
-      const [ox, oy, oz] = tileGeometry.output;
-      for (const start of sliceTiles(v.image.dims, slice, tileGeometry.output)) {
-        const centre = [0, 1, 2].map((a) => start[a] - margin[a] + anchor[a]) as Vec3;
-        const patch = extractPatch(v.image, centre, tileGeometry, v.annotation);
-        const decided = tf.tidy(() => {
-          const logits = net.apply(tf.tensor5d(patch, [1, input[2], input[1], input[0], channels]), false);
-          return shifts.map((shift) => tf.argMax(shift ? tf.sub(logits, tf.tensor1d(shift)) : logits, -1));
-        });
-        const labels = decided.map((t) => t.dataSync() as Int32Array);
-        tf.dispose(decided);
+      predictSliceTiles(net, v, slice, geometry, shifts, maxTileVoxels, (labels, start, [ox, oy, oz]) => {
         // Score the tile's voxels that lie on this slice.
         const lo = [0, 1, 2].map((a) => Math.max(0, start[a]));
         const hi = [Math.min(nx, start[0] + ox), Math.min(ny, start[1] + oy), Math.min(nz, start[2] + oz)];
@@ -179,8 +166,43 @@ function sliceConfusions(
             }
           }
         }
-      }
+      });
     });
   }
   return counts.map((c) => ({ labelCount: classes + 1, counts: c, total }));
+}
+
+/**
+ * Predicts the tiles that cover one slice of a volume (see validationTile: as thick across the
+ * slice as `geometry`'s output, as large in its plane as `maxTileVoxels` allows), and hands each
+ * tile's decided labels (0-based classes, one array per shift, x fastest), its output box start
+ * and size to `visit`. `shifts` are subtracted from the logits (undefined: none).
+ */
+export function predictSliceTiles(
+  net: UNet,
+  volume: Pick<ValidationVolume, 'image' | 'annotation'>,
+  slice: SlicePlane,
+  geometry: PatchGeometry,
+  shifts: readonly (readonly number[] | undefined)[],
+  maxTileVoxels: number,
+  visit: (labels: Int32Array[], start: Vec3, size: Vec3) => void,
+): void {
+  const multiple = net.config.padding === 'same' ? 2 ** (net.config.levels - 1) : 1;
+  const channels = patchChannels(volume);
+  const wanted = validationTile(volume.image.dims, slice, geometry.output, maxTileVoxels, multiple);
+  const input = xyz(net.inputSizeFor(zyx(wanted)));
+  const tileGeometry: PatchGeometry = { input, output: xyz(net.outputSize(zyx(input))) };
+  const margin = outputMargin(tileGeometry);
+  const anchor = patchAnchor(input);
+  for (const start of sliceTiles(volume.image.dims, slice, tileGeometry.output)) {
+    const centre = [0, 1, 2].map((a) => start[a] - margin[a] + anchor[a]) as Vec3;
+    const patch = extractPatch(volume.image, centre, tileGeometry, volume.annotation);
+    const decided = tf.tidy(() => {
+      const logits = net.apply(tf.tensor5d(patch, [1, input[2], input[1], input[0], channels]), false);
+      return shifts.map((shift) => tf.argMax(shift ? tf.sub(logits, tf.tensor1d([...shift])) : logits, -1));
+    });
+    const labels = decided.map((t) => t.dataSync() as Int32Array);
+    tf.dispose(decided);
+    visit(labels, start, tileGeometry.output);
+  }
 }

@@ -8,6 +8,7 @@
  * a send fails with EPIPE) the worker stops a training after its current step, keeps its
  * checkpoints, marks the run 'interrupted', stops segmentations between tiles, and exits.
  */
+import type { Vec3 } from '../core/geometry';
 import { workerRequestProblem, type WorkerEvent, type WorkerRequest } from '../protocol/worker';
 import { trainSettings } from '../protocol/settings';
 import type { SegmentOptions } from '../protocol/segment';
@@ -44,8 +45,14 @@ function errorText(error: unknown): { message: string; stack?: string } {
   return { message: String(error) };
 }
 
-/** The training in progress: its request id and whether it was asked to stop. */
-let current: { id: string; cancelled: boolean; runDir?: string } | undefined;
+/** The training in progress: its request id, whether it was asked to stop, and what to preview. */
+interface CurrentRun {
+  id: string;
+  cancelled: boolean;
+  runDir?: string;
+  preview?: { image: string; voxel: Vec3 };
+}
+let current: CurrentRun | undefined;
 let shuttingDown = false;
 
 /** Segmentations in progress, by request id: aborting one stops it between tiles (nothing is written). */
@@ -60,7 +67,7 @@ async function start(id: string, input: WorkerRequest & { type: 'start' }): Prom
     send({ type: 'failed', id, message: `a training (${current.id}) is already running in this worker` });
     return;
   }
-  const run: { id: string; cancelled: boolean; runDir?: string } = { id, cancelled: false };
+  const run: CurrentRun = { id, cancelled: false };
   current = run;
   try {
     // Fill and check the settings again: the host may be another version, or hand-written JSON.
@@ -71,6 +78,7 @@ async function start(id: string, input: WorkerRequest & { type: 'start' }): Prom
         send({ ...event, id });
       },
       shouldStop: () => (parentLost ? 'interrupted' : run.cancelled),
+      previewTarget: () => (parentLost ? undefined : run.preview),
     });
   } catch (error) {
     send({ type: 'failed', id, runDir: run.runDir, ...errorText(error) });
@@ -138,6 +146,9 @@ process.on('message', (message: unknown) => {
       break;
     case 'segment':
       void segment(request.id, request.options);
+      break;
+    case 'preview':
+      if (current && current.id === request.id) current.preview = request.target ?? undefined;
       break;
     case 'probe':
       void probe(request.id);

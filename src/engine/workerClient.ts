@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
+import type { Vec3 } from '../core/geometry';
 import type { BackendReport } from '../protocol/backends';
 import { markRunFailed } from './runFolder';
 import type { SegmentOptions, SegmentResult } from '../protocol/segment';
@@ -62,6 +63,8 @@ export interface TrainingHandle {
   done: Promise<RunSummary>;
   /** Asks the worker to stop after the current step; `done` then resolves with status 'cancelled'. */
   cancel(): void;
+  /** Previews the network on the three planes through `voxel` of a training image (see PreviewRequest); null stops. */
+  preview(target: { image: string; voxel: Vec3 } | null): void;
 }
 
 interface Pending {
@@ -235,6 +238,9 @@ export class WorkerClient {
       done,
       cancel: () => {
         if (!this.exited) this.send({ type: 'cancel', id });
+      },
+      preview: (target) => {
+        if (!this.exited && this.pending.has(id)) this.send({ type: 'preview', id, target });
       },
     };
   }

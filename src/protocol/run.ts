@@ -153,6 +153,10 @@ export interface RunRecord {
   summary?: RunSummary;
   /** The run this one started from (warm start), its checkpoint and that checkpoint's iteration. */
   parent?: RunParent;
+  /** Seconds the live previews took (they count in the training's time). */
+  previewSeconds?: number;
+  /** Why the parent asked for (with `initOptional`) was not used, and the run trained from scratch. */
+  warmStartSkipped?: string;
 }
 
 // ---- parsing ----

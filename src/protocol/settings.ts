@@ -195,6 +195,12 @@ export interface TrainSettings {
    * weights and annotation fields are computed anew from this run's labels.
    */
   init?: string;
+  /**
+   * With `init`: when the parent cannot be used (it differs from this run), train from scratch
+   * instead of failing, and record why (run.json `warmStartSkipped`). What the editor's Train does
+   * when it picks the parent itself.
+   */
+  initOptional?: boolean;
   network: NetworkSettings;
   /** Output patch size (x, y, z) in voxels; absent: chosen from the voxel spacing to hold about `patchVoxels` voxels. */
   patchSize?: Vec3;
@@ -319,6 +325,7 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
     volumes: input.volumes.map((v) => ({ ...v })),
     outDir: input.outDir,
     ...(input.init !== undefined ? { init: input.init } : {}),
+    ...(input.initOptional !== undefined ? { initOptional: input.initOptional } : {}),
     network: { preset: d.preset, ...input.network },
     patchSize: input.patchSize,
     patchVoxels: input.patchVoxels ?? d.patchVoxels,

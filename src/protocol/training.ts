@@ -109,5 +109,28 @@ export interface TrainFinishedEvent {
   summary: RunSummary;
 }
 
+/** One plane of a live preview: the slice perpendicular to `axis` at `index`, columns along the lower in-plane axis. */
+export interface PreviewPlane {
+  axis: 0 | 1 | 2;
+  index: number;
+  width: number;
+  height: number;
+  /** width·height label values 1..classes (predicted by the network as it is now). */
+  labels: Uint8Array | Uint16Array;
+}
+
+/** The network as it is now, on the three planes through `voxel` of the training image `image`. */
+export interface TrainPreviewEvent {
+  type: 'preview';
+  /** The training image (absolute path) the planes belong to. */
+  image: string;
+  voxel: Vec3;
+  iteration: number;
+  planes: PreviewPlane[];
+  /** Seconds this preview took, and the share of the training's time previews took so far. */
+  seconds: number;
+  share: number;
+}
+
 /** Everything a training reports while it runs. */
-export type TrainEvent = TrainStartedEvent | TrainProgressEvent | TrainValidationEvent | CheckpointEvent | TrainFinishedEvent;
+export type TrainEvent = TrainStartedEvent | TrainProgressEvent | TrainValidationEvent | CheckpointEvent | TrainFinishedEvent | TrainPreviewEvent;

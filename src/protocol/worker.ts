@@ -4,6 +4,7 @@
  * carries the same `id`. Each side checks what it receives in full (workerRequestProblem,
  * workerEventProblem) before acting on it.
  */
+import type { Vec3 } from '../core/geometry';
 import { isBackendChoice, type BackendReport } from './backends';
 import type { SegmentOptions, SegmentResult, SegmentStart, TileProgress } from './segment';
 import type { TrainSettings } from './settings';
@@ -30,12 +31,22 @@ export interface ProbeRequest {
   id: string;
 }
 
+/**
+ * Preview the training `id`'s network on the three planes through `target.voxel` of the training
+ * image `target.image` (answered by 'preview' events, on the training's schedule); null stops.
+ */
+export interface PreviewRequest {
+  type: 'preview';
+  id: string;
+  target: { image: string; voxel: Vec3 } | null;
+}
+
 /** Exit once idle (a running training is cancelled first). */
 export interface ShutdownRequest {
   type: 'shutdown';
 }
 
-export type WorkerRequest = StartRequest | CancelRequest | ProbeRequest | ShutdownRequest | SegmentRequest;
+export type WorkerRequest = StartRequest | CancelRequest | ProbeRequest | ShutdownRequest | SegmentRequest | PreviewRequest;
 
 // ---- worker → host ----
 
@@ -182,6 +193,7 @@ const REQUEST_FIELDS: Record<WorkerRequest['type'], Fields> = {
   cancel: { id: nonEmpty },
   probe: { id: nonEmpty },
   shutdown: {},
+  preview: { id: nonEmpty, target: nullable(object({ image: nonEmpty, voxel: triple(finite) })) },
   segment: { id: nonEmpty, options: segmentOptions },
 };
 
@@ -222,6 +234,23 @@ const EVENT_FIELDS: Record<WorkerEvent['type'], Fields> = {
   },
   failed: { id: nonEmpty, message: text, runDir: optional(text), stack: optional(text) },
   probeResult: { id: nonEmpty, report: backendReport },
+  preview: {
+    id: nonEmpty,
+    image: nonEmpty,
+    voxel: triple(count),
+    iteration: count,
+    planes: listOf(
+      object({
+        axis: (v) => (v === 0 || v === 1 || v === 2 ? undefined : 'is not 0, 1 or 2'),
+        index: count,
+        width: positiveInt,
+        height: positiveInt,
+        labels: (v) => (v instanceof Uint8Array || v instanceof Uint16Array ? undefined : 'is not a label array'),
+      }),
+    ),
+    seconds: num,
+    share: num,
+  },
   segmentStarted: {
     id: nonEmpty,
     info: object({ backend: backendReport, modelDir: nonEmpty, checkpoint: oneOf('best', 'last'), dims: triple(positiveInt), tile: triple(positiveInt), inputTile: triple(positiveInt), tiles: positiveInt, blend: bool, normalization: oneOf('stored', 'computed') }),

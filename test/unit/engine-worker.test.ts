@@ -178,3 +178,31 @@ test('a worker stopped while it starts is killed, not left behind', async () => 
   controller.abort();
   await assert.rejects(starting, /stopped while it started/);
 });
+
+test('the worker previews a running training on request, and stops when asked', async () => {
+  const client = await WorkerClient.start({ workerPath });
+  try {
+    const settings = settingsFor('preview', { iterations: 10_000 });
+    const image = settings.volumes[0].image;
+    const previews: TrainEvent[] = [];
+    let progressAfterStop = 0;
+    let stopped = false;
+    const handle = client.train(settings, (e) => {
+      if (e.type === 'started') handle.preview({ image, voxel: [10, 12, 4] });
+      if (e.type === 'preview') {
+        previews.push(e);
+        handle.preview(null);
+        stopped = true;
+      }
+      if (e.type === 'progress' && stopped && ++progressAfterStop === 40) handle.cancel();
+    });
+    const summary = await handle.done;
+    assert.equal(summary.status, 'cancelled');
+    assert.equal(previews.length, 1, 'one preview, then none once stopped');
+    const p = previews[0];
+    assert.ok(p.type === 'preview' && p.planes.length === 3 && p.planes.map((q) => q.index).join() === '10,12,4');
+    assert.ok(p.type === 'preview' && p.planes[2].labels instanceof Uint8Array, 'label arrays cross the channel as typed arrays');
+  } finally {
+    await client.dispose();
+  }
+});
