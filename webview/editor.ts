@@ -148,6 +148,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     );
     document.body.dataset.state = 'ready';
     void this.endpoint.send({ type: 'loaded', receiveMs: this.receiveMs, firstRenderMs });
+    this.reportCrosshairSoon();
   }
 
   classesChanged(): void {
@@ -370,7 +371,13 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.frames.requestFrame();
     this.annotatedList.refresh();
     this.persistSoon();
+    this.reportCrosshairSoon();
   }
+
+  /** Tells the host where the crosshair is (a training preview follows it), at most every 150 ms. */
+  private readonly reportCrosshairSoon = coalesce(() => {
+    void this.endpoint.send({ type: 'crosshair', voxel: [...this.view.crosshair] as Vec3 });
+  }, 150);
 
   stepSlice(pane: Pane, step: number): void {
     const next: Vec3 = [...this.view.crosshair] as Vec3;

@@ -75,6 +75,11 @@ export class HostMessages {
         if (message.name) target.showMessage(`Prediction ${message.name} shown.`);
         target.predictionChanged();
         break;
+      case 'trainingPreview':
+        store.setTrainingPreview(message.preview);
+        if (message.preview) target.showMessage(`Training ${message.preview.run}: preview at iteration ${message.preview.iteration} (outlines: the network as it is now; it follows the crosshair).`);
+        target.predictionChanged();
+        break;
       case 'settings':
         target.applySettings(message.settings);
         break;

@@ -7,7 +7,9 @@ import type { PlaneLayout } from '../src/core/planes';
 import { lookupOffset } from '../src/core/windowLevel';
 import type { GrayWindow } from './grayWindow';
 import type { LayerStyle, PlaneImageInput } from './render';
-import type { DocumentStore } from './store';
+import type { LabelArray } from '../src/core/editDeltas';
+import { sliceAxes, type Axis } from '../src/core/slices';
+import type { DocumentStore, TrainingPreviewPlane } from './store';
 import type { ViewState } from './viewState';
 
 /** A pane's slice: its layout, index and the voxel index of each pixel (`planeVoxelIndices`). */
@@ -25,17 +27,38 @@ export function rowMask(counts: ArrayLike<number>, layout: Pick<PlaneLayout, 'he
   return mask;
 }
 
-/** The renderer's input for `plane`: gray from the window, the prediction under the labels. */
+/**
+ * A training preview's plane as this pane's pixels (row-major): the preview holds the slice in
+ * array order (columns along the lower in-plane axis), the pane in display order.
+ */
+export function previewPixels(indices: Uint32Array, dims: readonly number[], axis: Axis, plane: TrainingPreviewPlane): LabelArray {
+  const [u, v] = sliceAxes(axis);
+  const [nx, ny] = dims;
+  const out = plane.labels instanceof Uint16Array ? new Uint16Array(indices.length) : new Uint8Array(indices.length);
+  for (let o = 0; o < indices.length; o++) {
+    const i = indices[o];
+    const p = [i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))];
+    out[o] = plane.labels[p[u] + plane.width * p[v]];
+  }
+  return out;
+}
+
+/** The renderer's input for `plane`: gray from the window, the prediction (or a training's preview) under the labels. */
 export function planeImageInput(
   plane: PlaneSlice,
-  store: Pick<DocumentStore, 'info' | 'voxels' | 'labels' | 'counts' | 'colors' | 'prediction' | 'predictionCounts'>,
+  store: Pick<DocumentStore, 'info' | 'voxels' | 'labels' | 'counts' | 'colors' | 'prediction' | 'predictionCounts' | 'trainingPreview'>,
   view: Pick<ViewState, 'showPrediction' | 'predictionOpacity' | 'predictionOutline' | 'labelOpacity' | 'outline'>,
   gray: Pick<GrayWindow, 'lookup' | 'window'>,
 ): PlaneImageInput {
   const { layout, slice } = plane;
   const axis = layout.sliceAxis;
   const layers: LayerStyle[] = [];
-  if (store.prediction && view.showPrediction && store.predictionCounts && store.predictionCounts[axis][slice] > 0) {
+  // A training's preview of this very slice takes the prediction's place, drawn as outlines: it is
+  // the network in the middle of learning, not a saved segmentation.
+  const preview = view.showPrediction ? store.trainingPreview?.planes.get(axis) : undefined;
+  if (preview && preview.index === slice) {
+    layers.push({ values: previewPixels(plane.indices, store.info.dims, axis, preview), pixels: true, colors: store.colors, opacity: view.predictionOpacity, outline: true, minValue: 2 });
+  } else if (store.prediction && view.showPrediction && store.predictionCounts && store.predictionCounts[axis][slice] > 0) {
     layers.push({
       values: store.prediction,
       colors: store.colors,

@@ -21,6 +21,8 @@ export interface LayerStyle {
    * axis): rows without are skipped, which spares most strided reads on sparse labels.
    */
   rowMask?: Uint8Array;
+  /** `values` are per pixel of this plane (row-major), not per voxel (a training preview's plane). */
+  pixels?: boolean;
 }
 
 export interface PlaneImageInput {
@@ -41,17 +43,9 @@ export interface PlaneImageInput {
 }
 
 /** True where pixel `o` (column `c`, row `r`) of a layer lies on the edge of its region. */
-function onEdge(values: LabelArray, indices: Uint32Array, o: number, c: number, r: number, width: number, height: number, v: number): boolean {
-  return (
-    c === 0 ||
-    r === 0 ||
-    c === width - 1 ||
-    r === height - 1 ||
-    values[indices[o - 1]] !== v ||
-    values[indices[o + 1]] !== v ||
-    values[indices[o - width]] !== v ||
-    values[indices[o + width]] !== v
-  );
+function onEdge(values: LabelArray, indices: Uint32Array | undefined, o: number, c: number, r: number, width: number, height: number, v: number): boolean {
+  const at = (p: number) => (indices ? values[indices[p]] : values[p]);
+  return c === 0 || r === 0 || c === width - 1 || r === height - 1 || at(o - 1) !== v || at(o + 1) !== v || at(o - width) !== v || at(o + width) !== v;
 }
 
 /**
@@ -86,14 +80,15 @@ export function composeLayers(out: Uint32Array, input: PlaneImageInput, rowStart
     const alpha = Math.round(Math.max(0, Math.min(1, layer.opacity)) * 256);
     if (alpha === 0) continue;
     const { values, colors, outline, minValue, rowMask } = layer;
+    const byVoxel = layer.pixels ? undefined : indices;
     const { r: cr, g: cg, b: cb } = colors;
     for (let r = rowStart; r < rowEnd; r++) {
       if (rowMask && !rowMask[r]) continue;
       let o = r * width;
       for (let c = 0; c < width; c++, o++) {
-        const v = values[indices[o]];
+        const v = byVoxel ? values[byVoxel[o]] : values[o];
         if (v < minValue || v === 0 || v >= cr.length) continue;
-        if (outline && !onEdge(values, indices, o, c, r, width, height, v)) continue;
+        if (outline && !onEdge(values, byVoxel, o, c, r, width, height, v)) continue;
         const p = out[o];
         const pr = p & 255;
         const pg = (p >> 8) & 255;

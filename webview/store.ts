@@ -24,7 +24,7 @@ import { findAnnotatedSlices, updateAnnotatedSlices, type AnnotatedSlices } from
 import type { Vec3 } from '../src/core/geometry';
 import { defaultClassColor, hexToRgb, type LabelClass } from '../src/core/labels';
 import { extractSlice, type Axis } from '../src/core/slices';
-import type { EditLabel, VolumeInfo } from '../src/protocol/webview';
+import type { EditLabel, TrainingPreviewMessage, VolumeInfo } from '../src/protocol/webview';
 
 /** Colours by label value as separate channels (index = value), for the renderer. */
 export interface ColorTable {
@@ -88,6 +88,21 @@ export interface LabelStroke {
   cancel(): void;
 }
 
+/** One plane of a training preview: the slice at `index` perpendicular to its axis, columns along the lower in-plane axis. */
+export interface TrainingPreviewPlane {
+  index: number;
+  width: number;
+  height: number;
+  labels: LabelArray;
+}
+
+/** A training's live preview (the network as it is now), on the planes it covers. */
+export interface TrainingPreview {
+  run: string;
+  iteration: number;
+  planes: Map<Axis, TrainingPreviewPlane>;
+}
+
 export class DocumentStore {
   readonly dims: Vec3;
   readonly voxels: VoxelArray;
@@ -101,6 +116,8 @@ export class DocumentStore {
   predictionCounts: SliceLabelCounts | undefined;
   predictionName: string | null = null;
   predictionMax = 0;
+  /** A training's live preview: the planes it covers, by axis (each the slice at `index`). */
+  trainingPreview: TrainingPreview | undefined;
 
   /** `onChange` hears of every label change, after it is applied. */
   constructor(
@@ -268,6 +285,21 @@ export class DocumentStore {
     }
     if (!runs) this.predictionCounts = undefined;
     this.rebuildColors();
+  }
+
+  /** Shows (or with null ends) a training's live preview; its planes replace the last ones. */
+  setTrainingPreview(preview: TrainingPreviewMessage['preview']): void {
+    if (!preview) {
+      this.trainingPreview = undefined;
+      return;
+    }
+    const planes = new Map<Axis, TrainingPreviewPlane>();
+    for (const p of preview.planes) {
+      const labels = p.labelType === 'uint16' ? new Uint16Array(p.labels) : new Uint8Array(p.labels);
+      if (labels.length !== p.width * p.height) throw new Error(`a preview plane of ${p.width}×${p.height} came with ${labels.length} values`);
+      planes.set(p.axis, { index: p.index, width: p.width, height: p.height, labels });
+    }
+    this.trainingPreview = { run: preview.run, iteration: preview.iteration, planes };
   }
 
   /** Colours for every value the labels or the prediction may hold; values beyond the classes get palette colours. */

@@ -39,6 +39,12 @@ export interface LoopSettings {
   evaluationFolds: number;
   /** Write per-class probabilities with each segmentation (Suggest Next Slice reads them). */
   segmentProbabilities: boolean;
+  /** Start Train from the newest compatible run of the same volumes (unet3d.training.warmStart). */
+  warmStart: boolean;
+  /** Show the network's live preview in the editor while it trains (unet3d.training.preview). */
+  preview: boolean;
+  /** Segment the open volume when a training started from the editor finishes (unet3d.training.segmentAfter). */
+  segmentAfter: boolean;
 }
 
 const DEFAULT_RUNS_FOLDER = '.unet3d/runs';
@@ -74,6 +80,9 @@ export function readLoopSettings(scope?: vscode.ConfigurationScope): LoopSetting
     },
     evaluationFolds: Math.max(2, positiveInteger(c.get('evaluate.folds')) ?? 3),
     segmentProbabilities: c.get<boolean>('segment.probabilities') !== false,
+    warmStart: c.get<boolean>('training.warmStart') !== false,
+    preview: c.get<boolean>('training.preview') !== false,
+    segmentAfter: c.get<boolean>('training.segmentAfter') !== false,
   };
 }
 

@@ -6,7 +6,11 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TrainSettings } from '../protocol/settings';
-import type { RunSummary, TrainEvent } from '../protocol/training';
+import type { Vec3 } from '../core/geometry';
+import type { RunSummary, TrainEvent, TrainPreviewEvent } from '../protocol/training';
+import type { PreviewPlaneData } from '../protocol/webview';
+import { activeVolume } from './commands/volumes';
+import type { VolumeEditorApi } from './volumeEditor/register';
 import { runFolderName } from './commands/budget';
 import { exists } from './volumeEditor/labelFiles';
 import { formatDuration, formatIoU } from './runs/runPresentation';
@@ -45,15 +49,24 @@ export async function trainWithJob(
   progress: vscode.Progress<{ message?: string; increment?: number }>,
   /** A prefix for the progress messages, and the share of the progress bar (percent) this training fills. */
   part: { prefix?: string; from?: number; to?: number } = {},
+  /** Show the network's live preview in the volume editor, over the training volumes open there. */
+  preview?: VolumeEditorApi,
 ): Promise<RunSummary> {
   const { prefix = '', from = 0, to = 100 } = part;
   job.runDir = path.resolve(settings.outDir);
+  const live = preview ? new LivePreview(preview, settings, path.basename(job.runDir)) : undefined;
   job.curves = { loss: [], validation: [], totalIterations: settings.iterations };
   let reported = from;
   const handle = job.client.train(settings, (event) => {
     switch (event.type) {
       case 'started':
-        progress.report({ message: `${prefix}${event.backend.active}, ${event.parameters.toLocaleString('en-US')} parameters — first iterations…` });
+        progress.report({
+          message: `${prefix}${event.backend.active}, ${event.parameters.toLocaleString('en-US')} parameters${event.parent ? `, continuing from ${path.basename(event.parent.runDir)}` : ''} — first iterations…`,
+        });
+        live?.start((target) => handle.preview(target));
+        break;
+      case 'preview':
+        live?.show(event);
         break;
       case 'progress': {
         job.live = { ...job.live, iteration: event.iteration, totalIterations: event.totalIterations, smoothedLoss: event.smoothedLoss, etaSeconds: event.etaSeconds, bestIoU: event.bestValidation?.meanForegroundIoU };
@@ -79,6 +92,60 @@ export async function trainWithJob(
     handle.cancel();
     progress.report({ message: `${prefix}stopping after this step…` });
   });
-  return handle.done;
+  try {
+    return await handle.done;
+  } finally {
+    live?.end();
+  }
+}
+
+/**
+ * A training's live preview in the volume editor: the training volume open there (the one in
+ * front first) asks for the planes through its crosshair, and moving the crosshair moves them.
+ */
+class LivePreview {
+  private volume: vscode.Uri | undefined;
+  private listener: vscode.Disposable | undefined;
+
+  constructor(
+    private readonly editor: VolumeEditorApi,
+    private readonly settings: TrainSettings,
+    private readonly runName: string,
+  ) {}
+
+  private trained(uri: vscode.Uri): boolean {
+    return this.settings.volumes.some((v) => path.resolve(v.image) === uri.fsPath);
+  }
+
+  start(request: (target: { image: string; voxel: Vec3 } | null) => void): void {
+    const open = this.settings.volumes.map((v) => vscode.Uri.file(path.resolve(v.image))).filter((uri) => this.editor.crosshairOf(uri));
+    const front = activeVolume();
+    this.volume = open.find((uri) => front && uri.toString() === front.toString()) ?? open[0];
+    if (this.volume) request({ image: this.volume.fsPath, voxel: this.editor.crosshairOf(this.volume)! });
+    this.listener = this.editor.onDidMoveCrosshair(({ volume, voxel }) => {
+      if (!this.trained(volume)) return;
+      if (this.volume && this.volume.toString() !== volume.toString()) this.editor.showTrainingPreview(this.volume, null);
+      this.volume = volume;
+      request({ image: volume.fsPath, voxel });
+    });
+  }
+
+  show(event: TrainPreviewEvent): void {
+    const planes: PreviewPlaneData[] = event.planes.map((p) => ({
+      axis: p.axis,
+      index: p.index,
+      width: p.width,
+      height: p.height,
+      // An exact-size buffer: a view would carry its whole backing store across the channel.
+      labels: p.labels.slice().buffer as ArrayBuffer,
+      labelType: p.labels instanceof Uint16Array ? 'uint16' : 'uint8',
+    }));
+    this.editor.showTrainingPreview(vscode.Uri.file(event.image), { run: this.runName, iteration: event.iteration, planes });
+  }
+
+  end(): void {
+    this.listener?.dispose();
+    if (this.volume) this.editor.showTrainingPreview(this.volume, null);
+  }
 }
 

@@ -162,7 +162,28 @@ export interface RevealMessage {
   message?: string;
 }
 
+/** One plane of a training preview, as the engine predicted it (see PreviewPlane in training.ts). */
+export interface PreviewPlaneData {
+  axis: 0 | 1 | 2;
+  index: number;
+  width: number;
+  height: number;
+  /** width·height label values, columns along the lower in-plane axis; exact-size buffer. */
+  labels: ArrayBuffer;
+  labelType: 'uint8' | 'uint16';
+}
+
+/**
+ * A live preview of a training in progress on the planes through the crosshair (the network as
+ * it is now, not saved anywhere); null ends it.
+ */
+export interface TrainingPreviewMessage {
+  type: 'trainingPreview';
+  preview: { run: string; iteration: number; planes: PreviewPlaneData[] } | null;
+}
+
 export type ToWebviewMessage =
+  | TrainingPreviewMessage
   | InitMessage
   | RevealMessage
   | VolumeChunkMessage
@@ -210,7 +231,13 @@ export interface LogMessage {
   message: string;
 }
 
-export type FromWebviewMessage = ReadyMessage | EditMessage | ClassEditMessage | LoadedMessage | LogMessage;
+/** The crosshair moved (voxel i, j, k): a training preview follows it. */
+export interface CrosshairMessage {
+  type: 'crosshair';
+  voxel: Vec3;
+}
+
+export type FromWebviewMessage = ReadyMessage | EditMessage | ClassEditMessage | LoadedMessage | LogMessage | CrosshairMessage;
 
 // ---------------------------------------------------------------- envelopes and request/reply
 

@@ -109,7 +109,6 @@ test('a training with a preview target reports the three planes as it goes, and 
   assert.deepEqual(previews.at(-1)!.planes.map((q) => q.index), [5, 7, 2]);
   const record = readRunRecord(settings.outDir);
   assert.ok((record.previewSeconds ?? 0) > 0);
-  const last = previews.at(-1)!;
   // The share itself is a timing (measured by the loop benchmark); here only that it is reported.
   assert.ok(previews.every((p) => p.share > 0 && p.share < 1 && p.seconds > 0));
 });

@@ -15,13 +15,16 @@ import type { PresetName } from '../../protocol/network';
 import type { RunStatus } from '../../protocol/run';
 import { trainSettings, type TrainSettings, type TrainSettingsInput } from '../../protocol/settings';
 import type { RunSummary } from '../../protocol/training';
-import { formatDuration, formatIoU } from '../runs/runPresentation';
-import { readLoopSettings, trainSettingsInput } from '../settings';
+import { bestValidation, formatDuration, formatIoU } from '../runs/runPresentation';
+import { readLoopSettings, trainSettingsInput, type TrainingDefaults } from '../settings';
 import { newRunDir, trainWithJob } from '../trainingJob';
 import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
 import { budgetFor, pickFraction, pickPreset, volumesToTrainOn } from './trainPicks';
-import { editorDefaultClassNames, requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
+import { editorDefaultClassNames, openVolumes, requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
+import type { SegmentCommandResult } from './segment';
+import type { RunEntry } from '../runs/runEntry';
+import type { SegmentResult } from '../../protocol/segment';
 
 /** Arguments for a call from code: whatever is given is not asked. */
 export interface TrainArgs {
@@ -37,6 +40,13 @@ export interface TrainArgs {
   name?: string;
   /** Unsaved labels: save them (default for calls from code) or train on what is on disk. */
   unsavedLabels?: 'save' | 'ignore';
+  /**
+   * Where to start: 'latest' (the newest compatible run of the same volumes, else from scratch),
+   * 'scratch', or a run folder (which must be compatible). Default: the setting unet3d.training.warmStart.
+   */
+  init?: 'latest' | 'scratch' | string;
+  /** Segment the trained volumes that are open in the editor when the run ends (default: the setting unet3d.training.segmentAfter). */
+  segmentAfter?: boolean;
 }
 
 /** How a training ended (what the command resolves with). */
@@ -45,6 +55,10 @@ export interface TrainResult {
   status: RunStatus;
   summary?: RunSummary;
   error?: string;
+  /** The run it continued from (warm start), if any. */
+  parent?: string;
+  /** The segmentations written right after training (train then segment). */
+  segmented?: SegmentResult[];
 }
 
 export function isTrainArgs(value: unknown): value is TrainArgs {
@@ -72,13 +86,24 @@ export async function trainCommand(ctx: LoopContext, arg?: unknown, selection?: 
     const validationFraction = args.validationFraction ?? (fromCode ? defaults.validationFraction : await pickFraction(ctx, defaults));
     if (validationFraction === undefined) return undefined;
 
+    const start = await startFrom(ctx, args, fromCode, volumes, preset, defaults, loop.warmStart);
+    if (start === null) return undefined;
+
     const outDir = (await newRunDir(volumes, title, args.name)).fsPath;
     // Filled and checked here too, so a bad setting is named before a worker starts.
-    const settings = trainSettings(
-      trainSettingsInput(defaults, loop.backend, volumes, outDir, { preset, budget, validationFraction, classNames: await editorDefaultClassNames(volumes[0]), extra: args.settings }),
-    );
-    ctx.log.info(`training ${title} into ${outDir}`);
-    return await runTrainJob(ctx, `Training ${title}`, settings);
+    const settings = trainSettings({
+      ...trainSettingsInput(defaults, loop.backend, volumes, outDir, { preset, budget, validationFraction, classNames: await editorDefaultClassNames(volumes[0]), extra: args.settings }),
+      ...start,
+    });
+    ctx.log.info(`training ${title} into ${outDir}${start.init ? ` from ${start.init}` : ''}`);
+    const result = await runTrainJob(ctx, `Training ${title}`, settings, loop.preview);
+    // Train then segment: the user's next step is looking at the result.
+    const open = openVolumes().filter((uri) => volumes.some((v) => v.toString() === uri.toString()));
+    if ((args.segmentAfter ?? loop.segmentAfter) && open.length > 0 && result.summary && result.status === 'succeeded') {
+      const segmented = await vscode.commands.executeCommand<SegmentCommandResult | undefined>('unet3d.segment', { run: result.runDir, volumes: open });
+      if (segmented) result.segmented = segmented.results;
+    }
+    return result;
   } catch (error) {
     const message = (error as Error).message;
     ctx.log.error(`train: ${message}`);
@@ -87,15 +112,66 @@ export async function trainCommand(ctx: LoopContext, arg?: unknown, selection?: 
   }
 }
 
+/** The newest run of exactly these volumes with the same network that has a checkpoint: what Train continues from. */
+export function latestRunOf(ctx: LoopContext, volumes: readonly vscode.Uri[], preset: PresetName, defaults: Pick<TrainingDefaults, 'levels' | 'baseFilters'>): RunEntry | undefined {
+  const wanted = volumes.map((v) => v.fsPath).sort().join('\n');
+  let latest: RunEntry | undefined;
+  for (const { entry } of ctx.runs.all) {
+    if (entry.kind !== 'run') continue;
+    const r = entry.record;
+    if (!['succeeded', 'cancelled', 'interrupted'].includes(r.status) || !(r.checkpoints.best ?? r.checkpoints.last)) continue;
+    if (r.settings.volumes.map((v) => path.resolve(String(v.image))).sort().join('\n') !== wanted) continue;
+    const n = r.settings.network;
+    if (n?.preset !== preset || n.levels !== defaults.levels || n.baseFilters !== defaults.baseFilters) continue;
+    if (!latest || entry.createdMs > latest.createdMs) latest = entry;
+  }
+  return latest;
+}
+
+/**
+ * Where a training starts: from the newest compatible run (by default; the engine trains from
+ * scratch and says why if that run turns out not to fit), from scratch, or from a run given by
+ * code. Null when the user dismisses the question.
+ */
+async function startFrom(
+  ctx: LoopContext,
+  args: TrainArgs,
+  fromCode: boolean,
+  volumes: readonly vscode.Uri[],
+  preset: PresetName,
+  defaults: TrainingDefaults,
+  warmStart: boolean,
+): Promise<Pick<TrainSettingsInput, 'init' | 'initOptional'> | null> {
+  if (args.init === 'scratch') return {};
+  if (args.init !== undefined && args.init !== 'latest') return { init: path.resolve(args.init) };
+  const latest = latestRunOf(ctx, volumes, preset, defaults);
+  if (!latest) return {};
+  if (fromCode) return args.init === 'latest' || warmStart ? { init: latest.dir, initOptional: true } : {};
+  const best = bestValidation(latest.record);
+  const continueChoice = {
+    value: 'continue' as const,
+    label: `$(history) Continue from ${latest.name}`,
+    description: best ? `IoU ${formatIoU(best.meanForegroundIoU)}` : latest.record.status,
+    detail: 'Start from its network and learn the labels as they are now: a correction costs seconds to minutes',
+  };
+  const scratchChoice = { value: 'scratch' as const, label: '$(circle-large-outline) From scratch', detail: 'Random weights: the whole budget to learn everything again' };
+  const picked = await vscode.window.showQuickPick(warmStart ? [continueChoice, scratchChoice] : [scratchChoice, continueChoice], {
+    title: '3D U-Net: Train — start from',
+    ignoreFocusOut: true,
+  });
+  if (!picked) return null;
+  return picked.value === 'continue' ? { init: latest.dir, initOptional: true } : {};
+}
+
 /** Runs one training as a job with its progress notification; tells the user how it ended. */
-async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSettings): Promise<TrainResult> {
+async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSettings, preview = true): Promise<TrainResult> {
   const runDir = path.resolve(settings.outDir);
   const runName = path.basename(runDir);
   try {
     const summary = await ctx.jobs.run('train', title, (job) =>
       vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `3D U-Net: ${title}`, cancellable: true }, (progress, token) => {
         token.onCancellationRequested(() => job.cancel());
-        return trainWithJob(job, settings, progress);
+        return trainWithJob(job, settings, progress, {}, preview ? ctx.editor : undefined);
       }),
     );
     ctx.runs.reread();
@@ -111,7 +187,7 @@ async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSetti
       if (answer === curves) ctx.curves.show(runDir);
     });
     ctx.log.info(`${runName}: ${summary.status} (${summary.stopReason}), ${summary.iterations} iterations, IoU ${formatIoU(iou)}`);
-    return { runDir, status: summary.status, summary };
+    return { runDir, status: summary.status, summary, ...(settings.init ? { parent: settings.init } : {}) };
   } catch (error) {
     ctx.runs.reread();
     const message = (error as Error).message;

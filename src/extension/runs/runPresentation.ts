@@ -183,6 +183,7 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
   ];
   if (status === 'interrupted' && r.status === 'running') lines.push(`- No update since ${new Date(r.updatedAt).toLocaleString()}: VS Code or the worker stopped while it trained.`);
   if (r.error) lines.push(`- ${r.status === 'interrupted' ? 'Why' : 'Error'}: ${r.error}`);
+  if (r.parent) lines.push(`- Continued from: ${path.basename(r.parent.runDir)} (iteration ${r.parent.iteration})`);
   if (live && status === 'running' && Number.isFinite(live.smoothedLoss)) lines.push(`- Loss ${live.smoothedLoss.toFixed(4)}, about ${formatDuration(live.etaSeconds)} to go`);
   return { description, tooltip: lines.join('\n') };
 }
@@ -245,6 +246,22 @@ function runChildren(entry: RunEntry): RowData[] {
   const r = entry.record;
   const rows: RowData[] = [];
   if (r.error) rows.push({ id: 'error', label: 'error', description: r.error, tooltip: r.error, contextValue: tokens('detail'), icon: 'error' });
+  if (r.parent) {
+    // The lineage: which run this one continued, at which checkpoint; clicking reveals its folder.
+    const p = r.parent;
+    const added = p.classesAdded ? `, ${p.classesAdded} class${p.classesAdded === 1 ? '' : 'es'} added` : '';
+    rows.push({
+      id: 'parent',
+      label: 'continued from',
+      description: `${path.basename(p.runDir)} · iteration ${p.iteration} · IoU ${formatIoU(p.meanForegroundIoU)}${added}`,
+      tooltip: `Warm start: this run began from the ${p.checkpoint} checkpoint of ${p.runDir}`,
+      contextValue: tokens('detail'),
+      icon: 'history',
+      resource: p.runDir,
+    });
+  } else if (r.warmStartSkipped) {
+    rows.push(detail('parent', 'from scratch', r.warmStartSkipped, 'circle-large-outline'));
+  }
   const best = bestValidation(r);
   if (best) rows.push(...classRows(r, best.iou, 'iou'));
   else rows.push(detail('iou', 'IoU', r.status === 'running' ? 'after the first validation' : 'no validation (no slices held out)', 'info'));

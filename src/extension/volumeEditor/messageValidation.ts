@@ -69,6 +69,11 @@ function checkBody(body: Record<string, unknown>, classCount: number): CheckedWe
       const message = body.message.length > MAX_LOG_LENGTH ? body.message.slice(0, MAX_LOG_LENGTH) + '…' : body.message;
       return { type: 'log', level, message };
     }
+    case 'crosshair': {
+      const voxel = body.voxel;
+      if (!Array.isArray(voxel) || voxel.length !== 3 || !voxel.every((v) => isIntegerIn(v, 0, 2 ** 31 - 1))) return 'crosshair needs three voxel indices';
+      return { type: 'crosshair', voxel: [voxel[0], voxel[1], voxel[2]] };
+    }
     default:
       return `unknown message type ${JSON.stringify(body.type)}`;
   }

@@ -51,6 +51,7 @@ export class VolumeEditorProvider implements vscode.CustomEditorProvider<EditorD
   private readonly changeEmitter = new vscode.EventEmitter<vscode.CustomDocumentEditEvent<EditorDocument>>();
   readonly onDidChangeCustomDocument = this.changeEmitter.event;
   private readonly sessions = new Set<EditorSession>();
+  private readonly crosshairEmitter = new vscode.EventEmitter<{ volume: vscode.Uri; voxel: Vec3 }>();
   private readonly documents = new Map<string, VolumeDocument>();
   private activeSession: EditorSession | undefined;
 
@@ -138,6 +139,7 @@ export class VolumeEditorProvider implements vscode.CustomEditorProvider<EditorD
     panel.webview.html = editorHtml(panel.webview, this.extensionUri, document.fileName);
     const session = new EditorSession(document, panel, this.log, readEditorSettings);
     this.sessions.add(session);
+    session.onDidMoveCrosshair((voxel) => this.crosshairEmitter.fire({ volume: document.uri, voxel }));
     if (panel.active) this.activeSession = session;
     panel.onDidChangeViewState(() => {
       if (panel.active) this.activeSession = session;
@@ -191,6 +193,15 @@ export class VolumeEditorProvider implements vscode.CustomEditorProvider<EditorD
     }
     return shown;
   }
+
+  /** The sessions (editors) of a volume. */
+  sessionsOf(volumeUri: vscode.Uri): EditorSession[] {
+    const key = volumeUri.toString();
+    return [...this.sessions].filter((s) => s.document.uri.toString() === key);
+  }
+
+  /** Fires with a volume and its crosshair whenever the user moves the crosshair in one of its editors. */
+  readonly onDidMoveCrosshair = this.crosshairEmitter.event;
 
   /** The open document of a volume, if any. */
   documentOf(volumeUri: vscode.Uri): VolumeDocument | undefined {

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { Vec3 } from '../../core/geometry';
-import type { EditorCommand } from '../../protocol/webview';
+import type { EditorCommand, TrainingPreviewMessage } from '../../protocol/webview';
 import { uriFileName } from './labelFiles';
 import { VIEW_TYPE, VolumeEditorProvider } from './provider';
 
@@ -22,6 +22,12 @@ export interface VolumeEditorApi {
    * loaded. False when that volume is not open.
    */
   revealVoxel(volumeUri: vscode.Uri, voxel: Vec3, message?: string): boolean;
+  /** Where the crosshair of an open editor of `volumeUri` is (undefined: not open, or not yet said). */
+  crosshairOf(volumeUri: vscode.Uri): Vec3 | undefined;
+  /** Fires when the user moves the crosshair of an open volume. */
+  readonly onDidMoveCrosshair: vscode.Event<{ volume: vscode.Uri; voxel: Vec3 }>;
+  /** Shows a training's live preview over the open editors of `volumeUri` (null ends it); false when none is open. */
+  showTrainingPreview(volumeUri: vscode.Uri, preview: TrainingPreviewMessage['preview']): boolean;
 }
 
 /** Commands that only forward to the webview in front, with their message. */
@@ -71,6 +77,13 @@ export function registerVolumeEditor(context: vscode.ExtensionContext, log: vsco
       return true;
     },
     revealVoxel: (volumeUri, voxel, message) => provider.reveal(volumeUri, voxel, message),
+    crosshairOf: (volumeUri) => provider.sessionsOf(volumeUri).find((s) => s.crosshair)?.crosshair,
+    onDidMoveCrosshair: provider.onDidMoveCrosshair,
+    showTrainingPreview(volumeUri, preview) {
+      const sessions = provider.sessionsOf(volumeUri);
+      for (const s of sessions) s.showTrainingPreview(preview);
+      return sessions.length > 0;
+    },
   };
 }
 

@@ -13,6 +13,7 @@ import {
   type EditorCommand,
   type EditorSettings,
   type ToWebviewMessage,
+  type TrainingPreviewMessage,
 } from '../../protocol/webview';
 import type { DocumentChange, VolumeDocument } from './document';
 import { uriFileName } from './labelFiles';
@@ -42,6 +43,11 @@ export class EditorSession implements vscode.Disposable {
   private dropped = 0;
   /** A voxel to reveal once the webview has the volume. */
   private pendingReveal: { voxel: Vec3; message?: string } | undefined;
+  /** Where the webview's crosshair is (as it last said), clamped into the volume. */
+  private crosshairVoxel: Vec3 | undefined;
+  private readonly crosshairEmitter = new vscode.EventEmitter<Vec3>();
+  /** Fires when the user moves the crosshair (a training preview follows it). */
+  readonly onDidMoveCrosshair = this.crosshairEmitter.event;
 
   constructor(
     readonly document: VolumeDocument,
@@ -60,6 +66,7 @@ export class EditorSession implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.crosshairEmitter.dispose();
     this.endpoint.dispose();
     for (const d of this.disposables) d.dispose();
   }
@@ -89,6 +96,12 @@ export class EditorSession implements vscode.Disposable {
       case 'log':
         this.log[message.level === 'warning' ? 'warn' : message.level](`webview: ${message.message}`);
         return undefined;
+      case 'crosshair': {
+        const dims = this.document.volume.dims;
+        this.crosshairVoxel = message.voxel.map((v, a) => Math.min(dims[a] - 1, v)) as Vec3;
+        this.crosshairEmitter.fire(this.crosshairVoxel);
+        return undefined;
+      }
       case 'edit': {
         const problem = this.document.applyWebviewEdit(message.delta, message.label, this);
         if (!problem) return { type: 'editResult', ok: true };
@@ -181,6 +194,16 @@ export class EditorSession implements vscode.Disposable {
         void this.sendPrediction();
         break;
     }
+  }
+
+  /** The crosshair's voxel, once the webview has said where it is. */
+  get crosshair(): Vec3 | undefined {
+    return this.crosshairVoxel;
+  }
+
+  /** Shows a training's live preview on the planes it covers (null: ends it). */
+  showTrainingPreview(preview: TrainingPreviewMessage['preview']): void {
+    if (this.started) void this.endpoint.send({ type: 'trainingPreview', preview });
   }
 
   sendCommand(command: EditorCommand): void {

@@ -71,7 +71,7 @@ function workerPids(): number[] {
   return out;
 }
 
-function readRun(dir: string): { status: string; error?: string; summary?: { best?: { meanForegroundIoU: number | null } } } {
+function readRun(dir: string): { status: string; error?: string; summary?: { best?: { meanForegroundIoU: number | null } }; parent?: { runDir: string } } {
   return JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
 }
 
@@ -163,6 +163,25 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     const list = await waitFor('the evaluation in the Runs view', rows, (l) => l.some((r) => r.runDir === result.dir && /3-fold IoU/.test(r.description ?? '')));
     const row = list.find((r) => r.runDir === result.dir)!;
     assert.deepEqual(row.children?.filter((c) => /^fold-\d$/.test(c.label)).map((c) => c.label), ['fold-1', 'fold-2', 'fold-3']);
+  });
+
+  it('continues from the newest run of the volume (warm start), says so in the Runs view, and segments the open volume at once', async () => {
+    const seg = path.join(path.dirname(volume.fsPath), 't2.seg.nii.gz');
+    const before = fs.statSync(seg).mtimeMs;
+    const result = await vscode.commands.executeCommand<TrainResult>('unet3d.train', { volumes: [volume], iterations: 10, validationFraction: 0.34, settings: TINY, name: 'second' });
+    assert.ok(result, 'the command did not run');
+    assert.equal(result.status, 'succeeded', result.error);
+    assert.equal(result.parent, runDir, 'it starts from the first run');
+    assert.equal(readRun(result.runDir).parent?.runDir, runDir);
+    assert.equal(result.segmented?.length, 1, 'the open volume is segmented when training ends');
+    assert.equal(result.segmented?.[0].out, seg);
+    assert.ok(fs.statSync(seg).mtimeMs > before, 'the segmentation was rewritten by the new run');
+    const list = await waitFor('the second run', rows, (l) => l.some((r) => r.runDir === result.runDir && r.children?.some((c) => c.id === 'parent')));
+    assert.match(list.find((r) => r.runDir === result.runDir)!.children!.find((c) => c.id === 'parent')!.description ?? '', /^first · iteration \d+/);
+    // From scratch stays one argument away.
+    const scratch = await vscode.commands.executeCommand<TrainResult>('unet3d.train', { volumes: [volume], iterations: 2, validationFraction: 0.34, settings: TINY, name: 'third', init: 'scratch', segmentAfter: false });
+    assert.equal(scratch?.parent, undefined);
+    assert.equal(readRun(scratch!.runDir).parent, undefined);
   });
 });
 

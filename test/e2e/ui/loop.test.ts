@@ -95,6 +95,8 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   await pickEntry(page, '20 % of the annotated slices');
   const running = await waitForRun(page, /running/, 60_000);
   assert.match(running, /running · iteration/);
+  // While it trains, the editor previews the network on the planes through the crosshair.
+  await webview(page).locator('.status-message', { hasText: /preview at iteration \d+/ }).first().waitFor({ state: 'visible', timeout: 120_000 });
   await page.locator('.statusbar-item', { hasText: 'Training t2' }).first().waitFor({ state: 'visible', timeout: 30_000 });
   // A row's text is its label and description run together ("20261127-101500-t2IoU 0.812").
   const done = await waitForRun(page, /^\d{8}-\d{6}-t2\s*IoU \d\.\d{3}$/, README_SCREENSHOTS ? 1_200_000 : 300_000);
@@ -133,6 +135,7 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   await pickEntry(page, 'fast');
   await pickEntry(page, '5000 iterations');
   await pickEntry(page, '20 % of the annotated slices');
+  await pickEntry(page, 'Continue from'); // a run of this volume exists: it starts from there by default
   await waitForRun(page, /running · iteration [1-9]/, 90_000);
   assert.equal(workersOf(wb.server.pid).length, 1, 'one worker for the training');
   await page.close();
