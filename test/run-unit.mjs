@@ -29,33 +29,19 @@ if (tests.length === 0) {
 }
 
 fs.rmSync(outDir, { recursive: true, force: true });
+/** Node bundles as esbuild.mjs makes them: every TensorFlow.js package from node_modules (one tfjs-core instance). */
+const nodeBundle = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', sourcemap: 'inline', logLevel: 'warning' };
 await esbuild.build({
+  ...nodeBundle,
   entryPoints: tests,
   outdir: outDir,
   outbase: unitDir,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  sourcemap: 'inline',
-  logLevel: 'warning',
-  // As in esbuild.mjs: every TensorFlow.js package comes from node_modules (one tfjs-core instance).
   external: ['@tensorflow/*', 'vscode', 'esbuild'],
   define: { 'process.env.UNET3D_REPO_ROOT': JSON.stringify(root) },
 });
-// The engine worker beside the tests, built as esbuild.mjs builds it: CLI commands that tests run
-// in-process (`unet3d segment`, `unet3d train`) fork it from there, as dist/cli.js forks dist/worker.js.
-await esbuild.build({
-  entryPoints: [path.join(root, 'src/engine/worker.ts')],
-  outfile: path.join(outDir, 'worker.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  sourcemap: 'inline',
-  logLevel: 'warning',
-  external: ['@tensorflow/*'],
-});
+// The engine worker beside the tests: CLI commands that tests run in-process (`unet3d segment`,
+// `unet3d train`) fork it from there, as dist/cli.js forks dist/worker.js.
+await esbuild.build({ ...nodeBundle, entryPoints: [path.join(root, 'src/engine/worker.ts')], outfile: path.join(outDir, 'worker.js'), external: ['@tensorflow/*'] });
 // The wasm backend looks for its binaries beside the bundle.
 const wasmDir = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
 for (const name of fs.readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) {

@@ -4,6 +4,7 @@ import { writeFileAtomic } from '../../src/core/atomicWrite';
 import type { Mat4, Vec3 } from '../../src/core/geometry';
 import { encodeNiftiGz } from '../../src/core/niftiWriter';
 import { Random } from '../../src/engine/random';
+import { trainSettings, type TrainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
 
 export interface BallVolume {
   image: string;
@@ -44,4 +45,22 @@ export function writeBallVolume(dir: string, name = 'ball', dims: Vec3 = [32, 28
   writeFileAtomic(imageFile, encodeNiftiGz({ dims, affine, data: image, intentCode: 0 }));
   writeFileAtomic(labelFile, encodeNiftiGz({ dims, affine, data: labels }));
   return { image: imageFile, labels: labelFile, dims };
+}
+
+/** The backend the engine's tests run on: the engine's choice unless UNET3D_TEST_BACKEND names one. */
+export const TEST_BACKEND = (process.env.UNET3D_TEST_BACKEND ?? 'auto') as TrainSettingsInput['backend'];
+
+/** Settings for a tiny network and patch on a ball volume: for tests of the loop, not of learning well. */
+export function tinyTrainSettings(volume: { image: string; labels: string }, outDir: string, change: Partial<TrainSettingsInput> = {}): TrainSettings {
+  return trainSettings({
+    volumes: [volume],
+    outDir,
+    network: { preset: 'fast', levels: 2, baseFilters: 4 },
+    patchSize: [12, 12, 4],
+    iterations: 12,
+    validation: { fold: 0, folds: 3 },
+    validateEvery: 4,
+    backend: TEST_BACKEND,
+    ...change,
+  });
 }

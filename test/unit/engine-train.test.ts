@@ -9,32 +9,19 @@ import { chooseAnnotatedSlices, maskToLabels, sparseLabels } from '../../src/cor
 import { loadUNet } from '../../src/engine/model';
 import { loadRun, predictVolume, runPredictOptions } from '../../src/engine/predict';
 import { readRunRecord, runModelDir } from '../../src/engine/runFolder';
-import { trainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
+import { trainSettings } from '../../src/protocol/settings';
 import { tf } from '../../src/engine/tf';
 import { runTraining } from '../../src/engine/train';
 import type { TrainEvent } from '../../src/protocol/training';
-import { writeBallVolume } from '../helpers/engineData';
+import { TEST_BACKEND, tinyTrainSettings, writeBallVolume } from '../helpers/engineData';
 import { dataPath, SKIP_WITHOUT_DATA, tempDir } from '../helpers/data';
 
 const work = tempDir('engine-train');
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-/** The backend the training tests run on: the engine's choice unless UNET3D_TEST_BACKEND names one. */
-const backend = (process.env.UNET3D_TEST_BACKEND ?? 'auto') as TrainSettingsInput['backend'];
-
+const backend = TEST_BACKEND;
 /** A tiny network and patch: these tests are about the loop, not about learning well. */
-const tiny = (volume: { image: string; labels: string }, outDir: string, change: Partial<TrainSettingsInput> = {}) =>
-  trainSettings({
-    volumes: [volume],
-    outDir,
-    network: { preset: 'fast', levels: 2, baseFilters: 4 },
-    patchSize: [12, 12, 4],
-    iterations: 12,
-    validation: { fold: 0, folds: 3 },
-    validateEvery: 4,
-    backend,
-    ...change,
-  });
+const tiny = tinyTrainSettings;
 
 test('a short run writes run.json and checkpoints, with memory flat over iterations', async () => {
   const ball = writeBallVolume(work);

@@ -13,29 +13,15 @@ import { tf } from '../../src/engine/tf';
 import { runTraining } from '../../src/engine/train';
 import { inputChannelMap, transferWeights, warmStartProblem, WarmStartError } from '../../src/engine/warmStart';
 import { PRESETS, type UNetConfig } from '../../src/protocol/network';
-import { trainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
+import type { TrainSettingsInput } from '../../src/protocol/settings';
 import type { TrainEvent } from '../../src/protocol/training';
 import { tempDir } from '../helpers/data';
-import { writeBallVolume } from '../helpers/engineData';
+import { tinyTrainSettings, writeBallVolume } from '../helpers/engineData';
 
 const work = tempDir('engine-warm-start');
 after(() => fs.rmSync(work, { recursive: true, force: true }));
-const backend = (process.env.UNET3D_TEST_BACKEND ?? 'auto') as TrainSettingsInput['backend'];
-
 const tiny = (volume: { image: string; labels: string }, outDir: string, change: Partial<TrainSettingsInput> = {}) =>
-  trainSettings({
-    volumes: [volume],
-    outDir,
-    network: { preset: 'fast', levels: 2, baseFilters: 4 },
-    patchSize: [12, 12, 4],
-    iterations: 8,
-    validation: { fold: 0, folds: 3 },
-    validateEvery: 4,
-    coordinateChannels: false,
-    annotationChannels: false,
-    backend,
-    ...change,
-  });
+  tinyTrainSettings(volume, outDir, { iterations: 8, coordinateChannels: false, annotationChannels: false, ...change });
 
 const small = (change: Partial<UNetConfig>): UNetConfig => ({ ...PRESETS.fast, levels: 2, baseFilters: 4, ...change });
 
