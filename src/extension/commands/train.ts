@@ -13,10 +13,10 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { PresetName } from '../../protocol/network';
 import type { RunStatus } from '../../protocol/run';
-import { trainSettings, type TrainSettings, type TrainSettingsInput } from '../../protocol/settings';
+import { trainSettings, type NetworkSettings, type TrainSettings, type TrainSettingsInput } from '../../protocol/settings';
 import type { RunSummary } from '../../protocol/training';
 import { bestValidation, formatDuration, formatIoU } from '../runs/runPresentation';
-import { readLoopSettings, trainSettingsInput, type TrainingDefaults } from '../settings';
+import { readLoopSettings, trainSettingsInput } from '../settings';
 import { newRunDir, trainWithJob } from '../trainingJob';
 import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
@@ -86,15 +86,12 @@ export async function trainCommand(ctx: LoopContext, arg?: unknown, selection?: 
     const validationFraction = args.validationFraction ?? (fromCode ? defaults.validationFraction : await pickFraction(ctx, defaults));
     if (validationFraction === undefined) return undefined;
 
-    const start = await startFrom(ctx, args, fromCode, volumes, preset, defaults, loop.warmStart);
-    if (start === null) return undefined;
-
     const outDir = (await newRunDir(volumes, title, args.name)).fsPath;
+    const input = trainSettingsInput(defaults, loop.backend, volumes, outDir, { preset, budget, validationFraction, classNames: await editorDefaultClassNames(volumes[0]), extra: args.settings });
+    const start = await startFrom(ctx, args, fromCode, volumes, input.network ?? { preset }, loop.warmStart);
+    if (start === null) return undefined;
     // Filled and checked here too, so a bad setting is named before a worker starts.
-    const settings = trainSettings({
-      ...trainSettingsInput(defaults, loop.backend, volumes, outDir, { preset, budget, validationFraction, classNames: await editorDefaultClassNames(volumes[0]), extra: args.settings }),
-      ...start,
-    });
+    const settings = trainSettings({ ...input, ...start });
     ctx.log.info(`training ${title} into ${outDir}${start.init ? ` from ${start.init}` : ''}`);
     const result = await runTrainJob(ctx, `Training ${title}`, settings, loop.preview);
     // Train then segment: the user's next step is looking at the result.
@@ -113,7 +110,7 @@ export async function trainCommand(ctx: LoopContext, arg?: unknown, selection?: 
 }
 
 /** The newest run of exactly these volumes with the same network that has a checkpoint: what Train continues from. */
-export function latestRunOf(ctx: LoopContext, volumes: readonly vscode.Uri[], preset: PresetName, defaults: Pick<TrainingDefaults, 'levels' | 'baseFilters'>): RunEntry | undefined {
+export function latestRunOf(ctx: LoopContext, volumes: readonly vscode.Uri[], network: Partial<NetworkSettings>): RunEntry | undefined {
   const wanted = volumes.map((v) => v.fsPath).sort().join('\n');
   let latest: RunEntry | undefined;
   for (const { entry } of ctx.runs.all) {
@@ -122,7 +119,7 @@ export function latestRunOf(ctx: LoopContext, volumes: readonly vscode.Uri[], pr
     if (!['succeeded', 'cancelled', 'interrupted'].includes(r.status) || !(r.checkpoints.best ?? r.checkpoints.last)) continue;
     if (r.settings.volumes.map((v) => path.resolve(String(v.image))).sort().join('\n') !== wanted) continue;
     const n = r.settings.network;
-    if (n?.preset !== preset || n.levels !== defaults.levels || n.baseFilters !== defaults.baseFilters) continue;
+    if (!n || (['preset', 'levels', 'baseFilters', 'padding', 'batchNorm'] as const).some((k) => n[k] !== network[k])) continue;
     if (!latest || entry.createdMs > latest.createdMs) latest = entry;
   }
   return latest;
@@ -138,13 +135,12 @@ async function startFrom(
   args: TrainArgs,
   fromCode: boolean,
   volumes: readonly vscode.Uri[],
-  preset: PresetName,
-  defaults: TrainingDefaults,
+  network: Partial<NetworkSettings>,
   warmStart: boolean,
 ): Promise<Pick<TrainSettingsInput, 'init' | 'initOptional'> | null> {
   if (args.init === 'scratch') return {};
   if (args.init !== undefined && args.init !== 'latest') return { init: path.resolve(args.init) };
-  const latest = latestRunOf(ctx, volumes, preset, defaults);
+  const latest = latestRunOf(ctx, volumes, network);
   if (!latest) return {};
   if (fromCode) return args.init === 'latest' || warmStart ? { init: latest.dir, initOptional: true } : {};
   const best = bestValidation(latest.record);
