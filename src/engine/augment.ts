@@ -5,7 +5,7 @@
  */
 import type { Vec3 } from '../core/geometry';
 import { randomDisplacementField, type DisplacementField } from './deformation';
-import type { Random } from './random';
+import type { Random } from '../core/random';
 
 /** Every augmentation, each one switchable. Distances are voxels at the volume's finest spacing. */
 export interface AugmentationSettings {

@@ -9,7 +9,7 @@ import { annotationChannelCount, writeAnnotationChannels, type AnnotationField }
 import type { Vec3 } from '../core/geometry';
 import { augmentGrayValues, IDENTITY_TRANSFORM, randomPatchTransform, type AugmentationSettings, type PatchTransform } from './augment';
 import type { NormalizedImage } from './normalize';
-import type { Random } from './random';
+import type { Random } from '../core/random';
 
 /** A label array on a volume's grid: 0 = unlabeled, 1 = background, c + 1 = class c. */
 export type LabelArray = Uint8Array | Uint16Array;

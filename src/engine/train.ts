@@ -12,7 +12,7 @@ import { singleObjectClasses } from '../core/components';
 import { classWeights, logitAdjustment, resolveLossKind, trainingLoss, type LossKind } from './loss';
 import { createUNet, PRESETS, type UNet, type UNetConfig } from './model';
 import { Optimizer } from './optimizer';
-import { Random } from './random';
+import { Random } from '../core/random';
 import { createRunFolder, writeCheckpoint, writeRunRecord, RUN_SCHEMA_VERSION, type RunRecord } from './runFolder';
 import { PatchSampler, type PatchGeometry } from './sampler';
 import { learningRateAt } from './schedule';

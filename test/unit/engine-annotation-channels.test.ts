@@ -19,7 +19,7 @@ import { tf } from '../../src/engine/tf';
 import { computeNormalization, normalizeVolume, withCoordinateChannels, DEFAULT_NORMALIZATION, type NormalizedImage } from '../../src/engine/normalize';
 import { AnnotationsNeededError, loadRun, predictVolume, runNetworkOnTile, runPredictOptions } from '../../src/engine/predict';
 import { planPrediction } from '../../src/engine/predictionPlan';
-import { Random } from '../../src/engine/random';
+import { Random } from '../../src/core/random';
 import { readRunRecord } from '../../src/engine/runFolder';
 import { PatchSampler, samplePatch } from '../../src/engine/sampler';
 import { logitAdjustment } from '../../src/engine/loss';

@@ -4,7 +4,7 @@ import type { Vec3 } from '../../src/core/geometry';
 import { augmentationSettings, augmentGrayValues, IDENTITY_TRANSFORM, NO_AUGMENTATION, randomPatchTransform } from '../../src/engine/augment';
 import { bsplineUpsample, controlPointCount, randomDisplacementField } from '../../src/engine/deformation';
 import type { NormalizedImage } from '../../src/engine/normalize';
-import { Random } from '../../src/engine/random';
+import { Random } from '../../src/core/random';
 import { samplePatch, type PatchGeometry } from '../../src/engine/sampler';
 
 test('the B-spline reproduces constant and linear control values (partition of unity)', () => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { Vec3 } from '../../src/core/geometry';
 import { augmentationSettings, IDENTITY_TRANSFORM, NO_AUGMENTATION } from '../../src/engine/augment';
 import type { NormalizedImage } from '../../src/engine/normalize';
-import { Random } from '../../src/engine/random';
+import { Random } from '../../src/core/random';
 import { extractPatch, mirrorCoordinate, outputMargin, patchAnchor, PatchSampler, samplePatch, type PatchGeometry } from '../../src/engine/sampler';
 
 test('mirror padding reflects about the first and last voxel', () => {
