@@ -7,6 +7,7 @@ import { typedArrayOf, type VoxelArray } from '../src/core/datatypes';
 import {
   applyDelta,
   decodeLabelRuns,
+  labelsForClasses,
   deltaBounds,
   sliceLabelCounts,
   updateSliceLabelCounts,
@@ -72,9 +73,11 @@ export class DocumentStore {
 
   /** Replaces every label from runs (start, length, value). */
   setLabels(runs: Uint32Array, labelType: 'uint8' | 'uint16'): void {
-    const wanted = labelType === 'uint16' ? Uint16Array : Uint8Array;
+    // 16 bits where the host says so, or where the classes need them (more than 255).
+    const wide = labelType === 'uint16' || this.classes.length > 255;
+    const wanted = wide ? Uint16Array : Uint8Array;
     if (!(this.labels instanceof wanted)) this.labels = new wanted(this.voxelCount);
-    decodeLabelRuns(runs, this.labels, labelType === 'uint16' ? 65535 : 255);
+    decodeLabelRuns(runs, this.labels, wide ? 65535 : 255);
     this.counts = sliceLabelCounts(this.labels, this.dims);
     this.annotated = findAnnotatedSlices(this.labels, this.dims, this.counts);
   }
@@ -95,6 +98,7 @@ export class DocumentStore {
 
   setClasses(classes: LabelClass[]): void {
     this.classes = classes;
+    this.labels = labelsForClasses(this.labels, classes.length);
     this.rebuildColors();
   }
 

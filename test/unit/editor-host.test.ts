@@ -105,17 +105,17 @@ test('messages from the webview are checked before anything is applied', () => {
   assert.match((validateWebviewMessage({ id: 1, body: { type: 'classEdit', edit: { action: 'remove', value: 1 } } }, 1) as { reason: string }).reason, /last class/);
 });
 
-test('a backup restores labels and classes exactly; one for another grid is refused', { skip: SKIP_WITHOUT_DATA }, () => {
+test('a backup restores labels and classes exactly; one for another grid is refused', { skip: SKIP_WITHOUT_DATA }, async () => {
   const volume = readVolumeFile(dataPath('semi', 'spinalcord', 't2.nii.gz'));
   const { labels } = labelArrayOf(readVolumeFile(dataPath('semi', 'spinalcord', 't2_seg-manual.nii.gz')), 'seg');
   labels[0] = 3;
   const classes = classesUpTo(defaultClasses(), 3);
-  const restored = decodeBackup(encodeBackup(volume, 't2.nii.gz', labels, classes), volume);
+  const restored = await decodeBackup(encodeBackup(volume, 't2.nii.gz', labels, classes), volume);
   assert.deepEqual(restored.labels, labels);
   assert.deepEqual(restored.classes, classes);
   const other = readVolumeFile(dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz'));
-  assert.throws(() => decodeBackup(encodeBackup(volume, 't2.nii.gz', labels, classes), other), /not on the volume's grid/);
-  assert.throws(() => decodeBackup(new Uint8Array([1, 2, 3]), volume), /not a 3D U-Net labels backup/);
+  await assert.rejects(decodeBackup(encodeBackup(volume, 't2.nii.gz', labels, classes), other), /not on the volume's grid/);
+  await assert.rejects(decodeBackup(new Uint8Array([1, 2, 3]), volume), /not a 3D U-Net labels backup/);
 });
 
 test('a label file is used only on the volume grid, and must hold labels', { skip: SKIP_WITHOUT_DATA }, () => {
