@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomicWrite';
+import { makeFolders } from '../core/folders';
 import type { Vec3 } from '../core/geometry';
 import type { ClassInfo, RunSummary, ValidationResult } from '../protocol/worker';
 import type { BackendName } from './backends';
@@ -115,7 +116,7 @@ export function createRunFolder(dir: string): void {
     if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir} exists and is not a folder`);
     if (fs.readdirSync(dir).length > 0) throw new Error(`the run folder ${dir} is not empty; choose a new one`);
   }
-  fs.mkdirSync(dir, { recursive: true });
+  makeFolders(dir);
 }
 
 export function writeRunRecord(dir: string, record: RunRecord): void {
@@ -168,7 +169,7 @@ export async function writeCheckpoint(runDir: string, name: string, save: (dir: 
   const fresh = path.join(runDir, `.${name}.writing`);
   const old = path.join(runDir, `.${name}.old`);
   fs.rmSync(fresh, { recursive: true, force: true });
-  fs.mkdirSync(fresh, { recursive: true });
+  makeFolders(fresh);
   await save(fresh);
   fs.rmSync(old, { recursive: true, force: true });
   if (fs.existsSync(target)) fs.renameSync(target, old);

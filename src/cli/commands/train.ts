@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { createRunFolder } from '../../engine/runFolder';
 import { trainSettings, type TrainSettingsInput } from '../../engine/settings';
 import type { RunSummary, TrainEvent } from '../../protocol/worker';
 import { parseCommandArgs, parseNumber } from '../args';
@@ -140,6 +141,8 @@ export const train: CliCommand = {
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
+    // A folder that cannot be made (or is not empty) fails now, not after TensorFlow.js has loaded.
+    createRunFolder(settings.outDir);
     const report = terminalReporter();
     const summary = values.worker ? await trainInWorker(settings, report) : await trainInProcess(settings, report);
     if (values.json) process.stdout.write(JSON.stringify({ runDir: settings.outDir, ...summary }) + '\n');
