@@ -21,7 +21,9 @@ export function makeFolders(dir: string): void {
     try {
       stat = fs.statSync(current);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot create the folder ${dir}: ${current} cannot be read (${reason(error)})`);
+      // ENOTDIR: a parent is a file; going up finds it and says so.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`cannot create the folder ${dir}: ${current} cannot be read (${reason(error)})`);
     }
     if (stat) {
       if (!stat.isDirectory()) throw new Error(`cannot create the folder ${dir}: ${current} exists and is not a folder`);
