@@ -49,7 +49,8 @@ class InflateTarget {
   outcome(error: unknown): Inflated {
     if (error === undefined || this.full) return { filled: this.filled, cutShort: false };
     if (/unexpected end of file/i.test((error as Error)?.message ?? '')) return { filled: this.filled, cutShort: true };
-    throw new VolumeError('corrupt-gzip', `the gzip data is corrupt (${(error as Error)?.message || String(error)})`);
+    const reason = ((error as Error)?.message || String(error)).replace(/^zlib: /, ''); // minizlib prefixes zlib's own message
+    throw new VolumeError('corrupt-gzip', `the gzip data is corrupt (${reason})`);
   }
 }
 
@@ -114,6 +115,25 @@ export function gunzipIntoAsync(bytes: Uint8Array, out: Uint8Array, skip = 0): P
     if (target.full) settle();
     else feed();
   });
+}
+
+/** Deflate's largest ratio: one compressed byte inflates to at most 1032 bytes (zlib's technical details). */
+const MAX_INFLATE_RATIO = 1032;
+
+/**
+ * The buffer to inflate `compressed` into: `dataBytes`, after `skip` inflated bytes. Refused
+ * before allocating where the compressed bytes cannot hold that much (deflate inflates at most
+ * 1032-fold), so a small file whose header claims gigabytes allocates nothing.
+ */
+export function inflateTarget(compressed: Uint8Array, dataBytes: number, skip = 0): Uint8Array {
+  const most = compressed.length * MAX_INFLATE_RATIO;
+  if (skip + dataBytes > most) {
+    throw new VolumeError(
+      'truncated',
+      `the image data is shorter than the header says: ${compressed.length} bytes of gzip inflate to at most ${formatBytes(most)}, and the header declares ${formatBytes(skip + dataBytes)}`,
+    );
+  }
+  return new Uint8Array(dataBytes);
 }
 
 /** Throws the reader's error when an inflation filled less than the image data the header declares. */

@@ -10,7 +10,7 @@ import { exactArrayBuffer } from './bytes';
 import { BYTES_PER_VOXEL, adoptVoxels, copyVoxels, type DataType, type VoxelArray } from './datatypes';
 import { VolumeError } from './errors';
 import { affineProblem, baseAffine, qformAffine, type Mat4, type Vec3 } from './geometry';
-import { checkAllocation, gunzipInto, gunzipIntoAsync, gunzipPrefix, isGzip, requireFilled } from './gzip';
+import { checkAllocation, gunzipInto, gunzipIntoAsync, gunzipPrefix, inflateTarget, isGzip, requireFilled } from './gzip';
 import type { ReadOptions, Volume } from './volume';
 
 /** NIfTI datatype codes (nifti1.h) and the scalar types we read. */
@@ -297,7 +297,7 @@ function niftiVolume({ header, count }: NiftiPlan, voxels: VoxelArray, options: 
 export function readNifti(bytes: Uint8Array, options: ReadOptions = {}): Volume {
   const plan = planNifti(bytes, options);
   if (!isGzip(bytes)) return niftiVolume(plan, uncompressedVoxels(bytes, plan), options);
-  const out = new Uint8Array(plan.dataBytes);
+  const out = inflateTarget(bytes, plan.dataBytes, plan.header.voxOffset);
   requireFilled(gunzipInto(bytes, out, plan.header.voxOffset), plan.dataBytes);
   return niftiVolume(plan, adoptVoxels(out, 0, plan.header.datatype, plan.count, plan.header.littleEndian), options);
 }
@@ -306,7 +306,7 @@ export function readNifti(bytes: Uint8Array, options: ReadOptions = {}): Volume 
 export async function readNiftiAsync(bytes: Uint8Array, options: ReadOptions = {}): Promise<Volume> {
   const plan = planNifti(bytes, options);
   if (!isGzip(bytes)) return niftiVolume(plan, uncompressedVoxels(bytes, plan), options);
-  const out = new Uint8Array(plan.dataBytes);
+  const out = inflateTarget(bytes, plan.dataBytes, plan.header.voxOffset);
   requireFilled(await gunzipIntoAsync(bytes, out, plan.header.voxOffset), plan.dataBytes);
   return niftiVolume(plan, adoptVoxels(out, 0, plan.header.datatype, plan.count, plan.header.littleEndian), options);
 }

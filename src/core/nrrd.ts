@@ -12,7 +12,7 @@
 import { BYTES_PER_VOXEL, adoptVoxels, copyVoxels, typedArrayOf, type DataType, type VoxelArray } from './datatypes';
 import { VolumeError } from './errors';
 import { affineProblem, completeDirections, type Mat4, type Vec3 } from './geometry';
-import { checkAllocation, gunzipInto, gunzipIntoAsync, isGzip, requireFilled } from './gzip';
+import { checkAllocation, gunzipInto, gunzipIntoAsync, inflateTarget, isGzip, requireFilled } from './gzip';
 import type { ReadOptions, SegmentInfo, Volume } from './volume';
 
 /**
@@ -366,14 +366,14 @@ function checkGzip(data: Uint8Array): void {
 /** Gzip data inflated straight into a buffer of the declared size (after `byte skip` bytes). */
 function inflated(plan: NrrdPlan, data: Uint8Array, gunzip: typeof gunzipInto): VoxelArray {
   checkGzip(data);
-  const out = new Uint8Array(plan.dataBytes);
+  const out = inflateTarget(data, plan.dataBytes, plan.byteSkip);
   requireFilled(gunzip(data, out, plan.byteSkip), plan.dataBytes);
   return adoptVoxels(out, 0, plan.datatype, plan.total, plan.littleEndian);
 }
 
 async function inflatedAsync(plan: NrrdPlan, data: Uint8Array): Promise<VoxelArray> {
   checkGzip(data);
-  const out = new Uint8Array(plan.dataBytes);
+  const out = inflateTarget(data, plan.dataBytes, plan.byteSkip);
   requireFilled(await gunzipIntoAsync(data, out, plan.byteSkip), plan.dataBytes);
   return adoptVoxels(out, 0, plan.datatype, plan.total, plan.littleEndian);
 }
@@ -559,6 +559,10 @@ function truncated(have: number, need: number): VolumeError {
  * (and nan, inf) for float and double, within float's range for float. Anything else is an error.
  */
 function parseAscii(bytes: Uint8Array, datatype: DataType, total: number): VoxelArray {
+  // Each value takes a character and all but the last a separator: refuse what cannot hold them before allocating.
+  if (bytes.length < 2 * total - 1) {
+    throw new VolumeError('truncated', `the ascii data (${bytes.length} bytes) is too short for the ${total} values the header says`);
+  }
   const out = typedArrayOf(datatype, new ArrayBuffer(total * BYTES_PER_VOXEL[datatype]));
   const range = INTEGER_RANGE[datatype];
   let n = 0;
@@ -585,6 +589,7 @@ function parseAscii(bytes: Uint8Array, datatype: DataType, total: number): Voxel
 
 /** Parses hex data: pairs of hex digits, white space between them allowed, nothing else. */
 function parseHex(bytes: Uint8Array, dataBytes: number): Uint8Array {
+  if (bytes.length < 2 * dataBytes) throw truncated(Math.floor(bytes.length / 2), dataBytes);
   const out = new Uint8Array(dataBytes);
   let n = 0;
   let high = -1;

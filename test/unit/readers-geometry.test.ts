@@ -9,7 +9,6 @@ import * as zlib from 'node:zlib';
 import { describe, test } from 'node:test';
 import { VolumeError } from '../../src/core/errors';
 import { affineProblem, axisCodes, invertAffine, type Mat4 } from '../../src/core/geometry';
-import { encodeNifti1 } from '../../src/core/niftiWriter';
 import { readVolumeBytes } from '../../src/core/readVolume';
 import type { Volume } from '../../src/core/volume';
 import { HAVE_DATA, SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
