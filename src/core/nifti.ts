@@ -7,7 +7,7 @@
  */
 import { NIFTI1, NIFTI2, isNIFTI1, isNIFTI2, readHeader } from 'nifti-reader-js';
 import { exactArrayBuffer } from './bytes';
-import { BYTES_PER_VOXEL, adoptVoxels, copyVoxels, type DataType, type VoxelArray } from './datatypes';
+import { BYTES_PER_VOXEL, adoptVoxels, voxelsOf, type DataType, type VoxelArray } from './datatypes';
 import { VolumeError } from './errors';
 import { affineProblem, baseAffine, qformAffine, type Mat4, type Vec3 } from './geometry';
 import { checkAllocation, gunzipInto, gunzipIntoAsync, gunzipPrefix, inflateTarget, isGzip, requireFilled } from './gzip';
@@ -264,8 +264,11 @@ function planNifti(bytes: Uint8Array, options: ReadOptions): NiftiPlan {
   return { header, count, dataBytes };
 }
 
-/** The voxels of an uncompressed file (copied: the caller's bytes are never changed). */
-function uncompressedVoxels(bytes: Uint8Array, { header, count, dataBytes }: NiftiPlan): VoxelArray {
+/**
+ * The voxels of an uncompressed file: copied from the caller's bytes (never changed), or viewed
+ * in place where the bytes were read for the reader (`bytesOwned`), so a file costs its size once.
+ */
+function uncompressedVoxels(bytes: Uint8Array, { header, count, dataBytes }: NiftiPlan, bytesOwned: boolean): VoxelArray {
   const available = bytes.length - header.voxOffset;
   if (available < dataBytes) {
     throw new VolumeError(
@@ -273,7 +276,7 @@ function uncompressedVoxels(bytes: Uint8Array, { header, count, dataBytes }: Nif
       `the image data is shorter than the header says: ${Math.max(0, available)} of ${dataBytes} bytes (${header.dims.join('×')} ${header.datatype})`,
     );
   }
-  return copyVoxels(bytes, header.voxOffset, header.datatype, count, header.littleEndian);
+  return voxelsOf(bytes, header.voxOffset, header.datatype, count, header.littleEndian, bytesOwned);
 }
 
 function niftiVolume({ header, count }: NiftiPlan, voxels: VoxelArray, options: ReadOptions): Volume {
@@ -293,19 +296,23 @@ function niftiVolume({ header, count }: NiftiPlan, voxels: VoxelArray, options: 
   };
 }
 
-/** Reads a whole NIfTI file: the first frame of a 4D file, or every frame with `allFrames`. */
-export function readNifti(bytes: Uint8Array, options: ReadOptions = {}): Volume {
+/**
+ * Reads a whole NIfTI file: the first frame of a 4D file, or every frame with `allFrames`.
+ * `bytesOwned`: the bytes were read for this call, and the volume may view (and byte-swap) them
+ * in place; otherwise they are never changed.
+ */
+export function readNifti(bytes: Uint8Array, options: ReadOptions = {}, bytesOwned = false): Volume {
   const plan = planNifti(bytes, options);
-  if (!isGzip(bytes)) return niftiVolume(plan, uncompressedVoxels(bytes, plan), options);
+  if (!isGzip(bytes)) return niftiVolume(plan, uncompressedVoxels(bytes, plan, bytesOwned), options);
   const out = inflateTarget(bytes, plan.dataBytes, plan.header.voxOffset);
   requireFilled(gunzipInto(bytes, out, plan.header.voxOffset), plan.dataBytes);
   return niftiVolume(plan, adoptVoxels(out, 0, plan.header.datatype, plan.count, plan.header.littleEndian), options);
 }
 
 /** `readNifti`, with gzip inflated on Node's thread pool (the event loop keeps running). */
-export async function readNiftiAsync(bytes: Uint8Array, options: ReadOptions = {}): Promise<Volume> {
+export async function readNiftiAsync(bytes: Uint8Array, options: ReadOptions = {}, bytesOwned = false): Promise<Volume> {
   const plan = planNifti(bytes, options);
-  if (!isGzip(bytes)) return niftiVolume(plan, uncompressedVoxels(bytes, plan), options);
+  if (!isGzip(bytes)) return niftiVolume(plan, uncompressedVoxels(bytes, plan, bytesOwned), options);
   const out = inflateTarget(bytes, plan.dataBytes, plan.header.voxOffset);
   requireFilled(await gunzipIntoAsync(bytes, out, plan.header.voxOffset), plan.dataBytes);
   return niftiVolume(plan, adoptVoxels(out, 0, plan.header.datatype, plan.count, plan.header.littleEndian), options);

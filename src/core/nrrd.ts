@@ -9,7 +9,7 @@
  * affine is always finite and invertible (unusable directions fall back to axis-aligned voxels,
  * with a warning).
  */
-import { BYTES_PER_VOXEL, adoptVoxels, copyVoxels, typedArrayOf, type DataType, type VoxelArray } from './datatypes';
+import { BYTES_PER_VOXEL, adoptVoxels, typedArrayOf, voxelsOf, type DataType, type VoxelArray } from './datatypes';
 import { VolumeError } from './errors';
 import { affineProblem, completeDirections, type Mat4, type Vec3 } from './geometry';
 import { checkAllocation, gunzipInto, gunzipIntoAsync, inflateTarget, isGzip, requireFilled } from './gzip';
@@ -293,20 +293,21 @@ const ENCODINGS: Record<string, NrrdPlan['encoding']> = { raw: 'raw', gzip: 'gzi
 
 /**
  * Reads a NRRD volume. `readSibling` supplies detached data files (`.nhdr`); it is not called
- * for attached headers.
+ * for attached headers. `bytesOwned`: the bytes were read for this call, and the volume may view
+ * them in place; otherwise they are never changed.
  */
-export function readNrrd(bytes: Uint8Array, readSibling?: SiblingReader, options: ReadOptions = {}): Volume {
+export function readNrrd(bytes: Uint8Array, readSibling?: SiblingReader, options: ReadOptions = {}, bytesOwned = false): Volume {
   const plan = planNrrd(bytes, options);
-  const source = plan.dataFile === undefined ? attachedData(plan, bytes) : detachedData(plan.dataFile, readSibling);
+  const source = plan.dataFile === undefined ? attachedData(plan, bytes, bytesOwned) : detachedData(plan.dataFile, readSibling);
   const data = skipLines(plan, source.bytes);
   const all = plan.encoding === 'gzip' ? inflated(plan, data, gunzipInto) : decodeData(plan, data, source.owned);
   return nrrdVolume(plan, all, options);
 }
 
 /** `readNrrd`, with the data file read and gzip inflated without blocking the event loop. */
-export async function readNrrdAsync(bytes: Uint8Array, readSibling?: AsyncSiblingReader, options: ReadOptions = {}): Promise<Volume> {
+export async function readNrrdAsync(bytes: Uint8Array, readSibling?: AsyncSiblingReader, options: ReadOptions = {}, bytesOwned = false): Promise<Volume> {
   const plan = planNrrd(bytes, options);
-  const source = plan.dataFile === undefined ? attachedData(plan, bytes) : await detachedDataAsync(plan.dataFile, readSibling);
+  const source = plan.dataFile === undefined ? attachedData(plan, bytes, bytesOwned) : await detachedDataAsync(plan.dataFile, readSibling);
   const data = skipLines(plan, source.bytes);
   const all = plan.encoding === 'gzip' ? await inflatedAsync(plan, data) : decodeData(plan, data, source.owned);
   return nrrdVolume(plan, all, options);
@@ -318,11 +319,11 @@ interface DataSource {
   owned: boolean;
 }
 
-function attachedData(plan: NrrdPlan, file: Uint8Array): DataSource {
+function attachedData(plan: NrrdPlan, file: Uint8Array, owned: boolean): DataSource {
   if (plan.header.dataOffset < 0) {
     throw new VolumeError('truncated', 'the NRRD header never ends (no empty line) and names no data file: the data is missing');
   }
-  return { bytes: file.subarray(plan.header.dataOffset), owned: false };
+  return { bytes: file.subarray(plan.header.dataOffset), owned };
 }
 
 function siblingFailure(name: string, error: unknown): VolumeError {
@@ -386,7 +387,7 @@ function decodeData(plan: NrrdPlan, data: Uint8Array, owned: boolean): VoxelArra
       const start = byteSkip === -1 ? data.length - dataBytes : byteSkip;
       if (start < 0 || data.length - start < dataBytes) throw truncated(Math.max(0, data.length - Math.max(0, start)), dataBytes);
       // A data file read for us may be viewed in place; the caller's bytes are copied.
-      return (owned ? adoptVoxels : copyVoxels)(data, start, datatype, total, littleEndian);
+      return voxelsOf(data, start, datatype, total, littleEndian, owned);
     }
     case 'ascii':
       return parseAscii(data.subarray(byteSkip), datatype, total);

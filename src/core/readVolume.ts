@@ -27,14 +27,24 @@ function formatOf(bytes: Uint8Array, fileName: string): 'nrrd' | 'nifti' {
   throw new VolumeError('unsupported-format', `${path.basename(fileName)} is neither NIfTI nor NRRD (unknown magic number)`);
 }
 
-/** Reads a volume from its bytes. `readSibling` resolves a detached NRRD header's data file. */
-export function readVolumeBytes(bytes: Uint8Array, fileName: string, readSibling?: SiblingReader, options: ReadOptions = {}): Volume {
-  return formatOf(bytes, fileName) === 'nrrd' ? readNrrd(bytes, readSibling, options) : readNifti(bytes, options);
+/**
+ * Reads a volume from its bytes. `readSibling` resolves a detached NRRD header's data file.
+ * `bytesOwned`: the bytes were read for this call and the volume may view (and byte-swap) them
+ * in place, so an uncompressed file costs its size once; otherwise they are never changed.
+ */
+export function readVolumeBytes(bytes: Uint8Array, fileName: string, readSibling?: SiblingReader, options: ReadOptions = {}, bytesOwned = false): Volume {
+  return formatOf(bytes, fileName) === 'nrrd' ? readNrrd(bytes, readSibling, options, bytesOwned) : readNifti(bytes, options, bytesOwned);
 }
 
 /** `readVolumeBytes` without blocking the event loop on inflating or on a data file. */
-export async function readVolumeBytesAsync(bytes: Uint8Array, fileName: string, readSibling?: AsyncSiblingReader, options: ReadOptions = {}): Promise<Volume> {
-  return formatOf(bytes, fileName) === 'nrrd' ? readNrrdAsync(bytes, readSibling, options) : readNiftiAsync(bytes, options);
+export async function readVolumeBytesAsync(
+  bytes: Uint8Array,
+  fileName: string,
+  readSibling?: AsyncSiblingReader,
+  options: ReadOptions = {},
+  bytesOwned = false,
+): Promise<Volume> {
+  return formatOf(bytes, fileName) === 'nrrd' ? readNrrdAsync(bytes, readSibling, options, bytesOwned) : readNiftiAsync(bytes, options, bytesOwned);
 }
 
 /** The rule a detached header's data file `name` is read by (beside `header`, inside `options.dataFileRoots`). */
@@ -56,7 +66,7 @@ export function readVolumeFile(file: string, options: ReadOptions = {}): Volume 
     const { file: dataFile, rule } = dataFileRule(file, name, options);
     return readRegularFile(dataFile, rule);
   };
-  return readVolumeBytes(bytes, file, readSibling, options);
+  return readVolumeBytes(bytes, file, readSibling, options, true);
 }
 
 /** `readVolumeFile` without blocking the event loop: files are read, and gzip inflated, asynchronously. */
@@ -66,5 +76,5 @@ export async function readVolumeFileAsync(file: string, options: ReadOptions = {
     const { file: dataFile, rule } = dataFileRule(file, name, options);
     return readRegularFileAsync(dataFile, rule);
   };
-  return readVolumeBytesAsync(bytes, file, readSibling, options);
+  return readVolumeBytesAsync(bytes, file, readSibling, options, true);
 }

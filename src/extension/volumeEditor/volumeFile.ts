@@ -40,7 +40,7 @@ export async function readVolumeUri(uri: vscode.Uri, maxBytes = MAX_WEBVIEW_VOLU
   const options: ReadOptions = { maxBytes, dataFileRoots: dataFileRoots() };
   try {
     if (uri.scheme === 'file') return await readVolumeFileAsync(uri.fsPath, options);
-    return await readVolumeBytesAsync(await vscode.workspace.fs.readFile(uri), name, (file) => readSiblingThroughVsCode(uri, file), options);
+    return await readVolumeBytesAsync(await vscode.workspace.fs.readFile(uri), name, (file) => readSiblingThroughVsCode(uri, file), options, true);
   } catch (error) {
     if (error instanceof VolumeError && error.code === 'too-large') {
       throw new VolumeError('too-large', `${name}: ${error.message}. The editor's webview holds at most ${formatBytes(maxBytes)} in one buffer: crop or downsample the volume first.`);
