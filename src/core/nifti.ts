@@ -226,8 +226,8 @@ function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean, g: NiftiGeometryFi
  */
 export function niftiAffine(g: NiftiGeometryFields, dims: Vec3, pixdim: Vec3, warnings: string[]): Mat4 {
   const fallback = (failed: string, problem: string, next: 'qform' | 'pixdim') => {
-    const instead = next === 'qform' ? `the qform (qform_code ${g.qformCode})` : 'the voxel sizes (pixdim), axis-aligned,';
-    warnings.push(`the ${failed} is not usable (${problem}): ${instead} is used instead`);
+    const instead = next === 'qform' ? `the qform (qform_code ${g.qformCode}) is used instead` : 'the voxel sizes (pixdim) are used instead, axis-aligned';
+    warnings.push(`the ${failed} is not usable (${problem}): ${instead}`);
   };
   if (g.sformCode > 0) {
     const sform: Mat4 = [...g.srow.map((row) => [...row]), [0, 0, 0, 1]];

@@ -151,7 +151,7 @@ test('NIfTI-2: the sform is read in double precision and checked like NIfTI-1', 
   srow[1].forEach((v, c) => header.writeDoubleLE(v, 400 + 32 + 8 * c));
   const broken = readVolumeBytes(header, 'two.nii');
   assertUsable(broken, 'nifti2 broken sform');
-  assert.match(broken.warnings![0], /the sform \(sform_code 1\) is not usable \(voxel axis j has no length.*\): the voxel sizes \(pixdim\), axis-aligned, is used instead/);
+  assert.match(broken.warnings![0], /the sform \(sform_code 1\) is not usable \(voxel axis j has no length.*\): the voxel sizes \(pixdim\) are used instead, axis-aligned/);
 });
 
 describe('NRRD space directions', () => {
