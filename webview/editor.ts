@@ -144,7 +144,9 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     const info = this.store.info;
     this.status.setMessage(
       `${info.fileName}: ${info.dims.join(' × ')} ${info.datatype}, ${info.spacing.map((s) => +s.toFixed(3)).join(' × ')} mm, ${info.axisCodes}` +
-        (info.frames > 1 ? ` (frame 1 of ${info.frames})` : ''),
+        (info.frames > 1 ? ` (frame 1 of ${info.frames})` : '') +
+        info.warnings.map((w) => `. Warning: ${w}`).join(''),
+      info.warnings.length ? 'warning' : 'info',
     );
     document.body.dataset.state = 'ready';
     void this.endpoint.send({ type: 'loaded', receiveMs: this.receiveMs, firstRenderMs });

@@ -11,6 +11,7 @@ import { typedArrayOf, type VoxelArray } from '../src/core/datatypes';
 import {
   applyDelta,
   decodeLabelRuns,
+  labelsForClasses,
   deltaBounds,
   diffLabels,
   sliceLabelCounts,
@@ -158,9 +159,11 @@ export class DocumentStore {
 
   /** Replaces every label from runs (start, length, value). */
   setLabels(runs: Uint32Array, labelType: 'uint8' | 'uint16'): void {
-    const wanted = labelType === 'uint16' ? Uint16Array : Uint8Array;
+    // 16 bits where the host says so, or where the classes need them (more than 255).
+    const wide = labelType === 'uint16' || this.classes.length > 255;
+    const wanted = wide ? Uint16Array : Uint8Array;
     if (!(this.labelValues instanceof wanted)) this.labelValues = new wanted(this.voxelCount);
-    decodeLabelRuns(runs, this.labelValues, labelType === 'uint16' ? 65535 : 255);
+    decodeLabelRuns(runs, this.labelValues, wide ? 65535 : 255);
     this.labelCounts = sliceLabelCounts(this.labelValues, this.dims);
     this.annotatedSlices = findAnnotatedSlices(this.labelValues, this.dims, this.labelCounts);
     this.onChange({ kind: 'replaced' });
@@ -268,6 +271,7 @@ export class DocumentStore {
 
   setClasses(classes: LabelClass[]): void {
     this.classes = classes;
+    this.labelValues = labelsForClasses(this.labelValues, classes.length);
     this.rebuildColors();
   }
 

@@ -100,6 +100,23 @@ export function adoptVoxels(
   return typedArrayOf(datatype, owned.buffer as ArrayBuffer, start, count);
 }
 
+/**
+ * The voxels at `offset`: viewed in place (`adoptVoxels`) where the bytes are the reader's own
+ * and the voxels are most of their buffer, else copied (`copyVoxels`): a view would keep the
+ * whole buffer alive (e.g. every frame of a 4D file for its first one).
+ */
+export function voxelsOf(
+  bytes: Uint8Array,
+  offset: number,
+  datatype: DataType,
+  count: number,
+  littleEndian: boolean,
+  owned: boolean,
+): VoxelArray {
+  const mostOfBuffer = 2 * count * BYTES_PER_VOXEL[datatype] >= bytes.buffer.byteLength;
+  return (owned && mostOfBuffer ? adoptVoxels : copyVoxels)(bytes, offset, datatype, count, littleEndian);
+}
+
 /** Reverses the byte order of every `size`-byte element of `bytes`, in place. */
 export function swapBytesInPlace(bytes: Uint8Array, size: number): void {
   if (size === 2) {

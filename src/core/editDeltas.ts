@@ -14,6 +14,15 @@ import { sliceAxes, type Axis } from './slices';
 /** A label map's voxels: 0 = unlabeled, 1..K the classes. */
 export type LabelArray = Uint8Array | Uint16Array;
 
+/**
+ * `labels`, widened to 16 bits where `classCount` classes do not fit in 8 (a class list with more
+ * than 255 classes read from labels.json or a backup beside a uint8 map): class 300 must not be
+ * painted as 44. The same array where it fits.
+ */
+export function labelsForClasses(labels: LabelArray, classCount: number): LabelArray {
+  return classCount > 255 && labels instanceof Uint8Array ? Uint16Array.from(labels) : labels;
+}
+
 /** Where a delta's positions live. */
 export type DeltaFrame = { kind: 'slice'; axis: Axis; index: number } | { kind: 'volume' };
 

@@ -14,6 +14,7 @@ export type VolumeErrorCode =
   | 'corrupt-gzip'
   | 'layered-segmentation'
   | 'missing-data-file'
+  | 'refused-file'
   | 'grid-mismatch';
 
 export class VolumeError extends Error {

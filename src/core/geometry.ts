@@ -40,7 +40,48 @@ export function applyAffine(m: Mat4, p: readonly number[]): Vec3 {
   ];
 }
 
-/** Inverse of an affine 4×4 (last row 0 0 0 1). Throws on a singular matrix. */
+/**
+ * The smallest |determinant| of the 3×3 part, relative to the product of its column lengths
+ * (1 for perpendicular voxel axes, 0 for parallel ones), that still counts as invertible.
+ */
+const MIN_RELATIVE_DETERMINANT = 1e-6;
+
+/**
+ * Why `m` cannot be a voxel-to-world matrix, or undefined when it can: every entry finite, every
+ * voxel axis of non-zero length, and the axes not parallel (the matrix invertible, its inverse
+ * finite). The readers never hand out an affine that fails this.
+ */
+export function affineProblem(m: Mat4): string | undefined {
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 4; c++) {
+      if (!Number.isFinite(m[r][c])) return `its entry in row ${r + 1}, column ${c + 1} is ${m[r][c]}`;
+    }
+  }
+  const lengths = spacingOfAffine(m);
+  for (let c = 0; c < 3; c++) {
+    if (!(lengths[c] > 0) || !Number.isFinite(lengths[c])) return `voxel axis ${'ijk'[c]} has no length (a zero column)`;
+  }
+  const det = determinant3(m);
+  if (!(Math.abs(det) >= MIN_RELATIVE_DETERMINANT * lengths[0] * lengths[1] * lengths[2])) {
+    return 'two of its voxel axes are parallel (the matrix is singular)';
+  }
+  const inverse = invertAffine(m);
+  if (inverse.some((row) => row.some((v) => !Number.isFinite(v)))) return 'its inverse is not finite';
+  return undefined;
+}
+
+function determinant3(m: Mat4): number {
+  return (
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+    m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+    m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+  );
+}
+
+/**
+ * Inverse of an affine 4×4 (last row 0 0 0 1). Throws on a singular matrix (parallel or zero
+ * voxel axes, judged relative to the axes' lengths so that microscopic voxels still invert).
+ */
 export function invertAffine(m: Mat4): Mat4 {
   const [a, b, c] = [m[0][0], m[0][1], m[0][2]];
   const [d, e, f] = [m[1][0], m[1][1], m[1][2]];
@@ -49,7 +90,10 @@ export function invertAffine(m: Mat4): Mat4 {
   const B = -(d * i - f * g);
   const C = d * h - e * g;
   const det = a * A + b * B + c * C;
-  if (!Number.isFinite(det) || Math.abs(det) < 1e-12) throw new Error('the voxel-to-world matrix is singular');
+  const [lx, ly, lz] = spacingOfAffine(m);
+  if (!Number.isFinite(det) || !(Math.abs(det) >= MIN_RELATIVE_DETERMINANT * lx * ly * lz) || det === 0) {
+    throw new Error('the voxel-to-world matrix is singular');
+  }
   const inv = [
     [A / det, -(b * i - c * h) / det, (b * f - c * e) / det],
     [B / det, (a * i - c * g) / det, -(a * f - c * d) / det],
@@ -58,6 +102,39 @@ export function invertAffine(m: Mat4): Mat4 {
   const t = [m[0][3], m[1][3], m[2][3]];
   const out: Mat4 = inv.map((row) => [...row, -(row[0] * t[0] + row[1] * t[1] + row[2] * t[2])]);
   out.push([0, 0, 0, 1]);
+  return out;
+}
+
+/**
+ * Completes one or two direction vectors (3D) to three: each added one is a unit vector
+ * perpendicular to those before it (for two, their normalised cross product, so the axes stay
+ * right-handed). A 2D or 1D image gets a slice normal that can never be parallel to its axes.
+ * Returns undefined where the given vectors are zero or parallel (no normal exists).
+ */
+export function completeDirections(given: number[][]): number[][] | undefined {
+  const out = given.map((v) => [v[0] ?? 0, v[1] ?? 0, v[2] ?? 0]);
+  const unit = (v: number[]) => {
+    const n = Math.hypot(v[0], v[1], v[2]);
+    return n > 0 && Number.isFinite(n) ? v.map((x) => x / n) : undefined;
+  };
+  const cross = (p: number[], q: number[]) => [p[1] * q[2] - p[2] * q[1], p[2] * q[0] - p[0] * q[2], p[0] * q[1] - p[1] * q[0]];
+  if (out.length === 1) {
+    const u = unit(out[0]);
+    if (!u) return undefined;
+    // The standard axis least aligned with u, made perpendicular to it.
+    const axis = [0, 1, 2].reduce((best, a) => (Math.abs(u[a]) < Math.abs(u[best]) ? a : best), 0);
+    const e = [0, 0, 0];
+    e[axis] = 1;
+    const dot = u[axis];
+    out.push(unit(e.map((x, k) => x - dot * u[k]))!);
+  }
+  if (out.length === 2) {
+    const p = unit(out[0]);
+    const q = unit(out[1]);
+    const normal = p && q ? unit(cross(p, q)) : undefined;
+    if (!normal || Math.hypot(...cross(p!, q!)) < MIN_RELATIVE_DETERMINANT) return undefined;
+    out.push(normal);
+  }
   return out;
 }
 

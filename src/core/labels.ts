@@ -68,6 +68,17 @@ export function labelFileNames(volumeFileName: string): LabelFileNames {
   };
 }
 
+/**
+ * Which of a volume's own label files `fileName` (no folder) is, by its name in `LabelFileNames`
+ * (`labelMap`, `classes` or `segNrrd`), or undefined. Compared without case: on a
+ * case-insensitive disk both spellings are one file.
+ */
+export function labelFileKindOf(volumeFileName: string, fileName: string): 'labelMap' | 'classes' | 'segNrrd' | undefined {
+  const names = labelFileNames(volumeFileName);
+  const lower = fileName.toLowerCase();
+  return (['labelMap', 'classes', 'segNrrd'] as const).find((kind) => names[kind].toLowerCase() === lower);
+}
+
 /** True for a file that is one of the editor's own outputs (labels or prediction), not a volume to label. */
 export function isLabelOrPredictionFile(fileName: string): boolean {
   return /\.(labels\.nii\.gz|labels\.seg\.nrrd|seg\.nii\.gz|seg\.nrrd)$/i.test(fileName);

@@ -1,13 +1,16 @@
 /**
- * NIfTI-1 and NIfTI-2 reading (`.nii`, `.nii.gz`). The header is parsed by nifti-reader-js;
- * decompression is Node's zlib; sizes are checked against the header before anything large is
- * allocated.
+ * NIfTI-1 and NIfTI-2 reading (`.nii`, `.nii.gz`). The header is parsed by nifti-reader-js,
+ * except the geometry (qform, sform, pixdim, vox_offset), which is read from the bytes and turned
+ * into the affine as the NIfTI standard says (see `niftiAffine`). Sizes are checked against the
+ * header before anything large is allocated; gzip data is inflated straight into the voxel
+ * buffer.
  */
 import { NIFTI1, NIFTI2, isNIFTI1, isNIFTI2, readHeader } from 'nifti-reader-js';
-import { BYTES_PER_VOXEL, adoptVoxels, copyVoxels, type DataType } from './datatypes';
+import { exactArrayBuffer } from './bytes';
+import { BYTES_PER_VOXEL, adoptVoxels, voxelsOf, type DataType, type VoxelArray } from './datatypes';
 import { VolumeError } from './errors';
-import { baseAffine, qformAffine, type Mat4, type Vec3 } from './geometry';
-import { checkAllocation, gunzipBounded, gunzipPrefix, isGzip } from './gzip';
+import { affineProblem, baseAffine, qformAffine, type Mat4, type Vec3 } from './geometry';
+import { checkAllocation, gunzipInto, gunzipIntoAsync, gunzipPrefix, inflateTarget, isGzip, requireFilled } from './gzip';
 import type { ReadOptions, Volume } from './volume';
 
 /** NIfTI datatype codes (nifti1.h) and the scalar types we read. */
@@ -67,13 +70,51 @@ export interface NiftiHeaderSummary {
   datatypeCode: number;
   littleEndian: boolean;
   voxOffset: number;
+  /** Voxel sizes in mm (pixdim 1–3; a 0, negative or non-finite one replaced, with a warning). */
   pixdim: Vec3;
   sclSlope: number;
   sclInter: number;
   qformCode: number;
   sformCode: number;
+  /** Voxel index → RAS+ mm, always finite and invertible (see `niftiAffine`). */
   affine: Mat4;
   intentCode: number;
+  /** What had to be worked around (an unusable sform, a zero pixdim), one sentence each. */
+  warnings: string[];
+}
+
+/** The geometry fields of a NIfTI-1 or NIfTI-2 header, as stored (NIfTI-2 in double precision). */
+export interface NiftiGeometryFields {
+  qformCode: number;
+  sformCode: number;
+  /** pixdim[0..7]; pixdim[0] holds qfac. */
+  pixdim: number[];
+  quatern: Vec3;
+  qoffset: Vec3;
+  /** srow_x, srow_y, srow_z. */
+  srow: number[][];
+  voxOffset: number;
+}
+
+/** Reads the geometry fields from the header bytes (byte offsets of nifti1.h and nifti2.h). */
+export function readGeometryFields(header: Uint8Array, nifti2: boolean, littleEndian: boolean): NiftiGeometryFields {
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const real = nifti2 ? (at: number) => view.getFloat64(at, littleEndian) : (at: number) => view.getFloat32(at, littleEndian);
+  const size = nifti2 ? 8 : 4;
+  const o = nifti2
+    ? { pixdim: 104, voxOffset: 168, qform: 344, sform: 348, quatern: 352, srow: 400 }
+    : { pixdim: 76, voxOffset: 108, qform: 252, sform: 254, quatern: 256, srow: 280 };
+  const code = (at: number) => (nifti2 ? view.getInt32(at, littleEndian) : view.getInt16(at, littleEndian));
+  const reals = (at: number, n: number) => Array.from({ length: n }, (_, i) => real(at + i * size));
+  return {
+    qformCode: code(o.qform),
+    sformCode: code(o.sform),
+    pixdim: reals(o.pixdim, 8),
+    quatern: reals(o.quatern, 3) as Vec3,
+    qoffset: reals(o.quatern + 3 * size, 3) as Vec3,
+    srow: [0, 1, 2].map((r) => reals(o.srow + 4 * r * size, 4)),
+    voxOffset: nifti2 ? Number(view.getBigInt64(o.voxOffset, littleEndian)) : real(o.voxOffset),
+  };
 }
 
 /** True where the (possibly gzipped) bytes start like a NIfTI-1 or NIfTI-2 file. */
@@ -110,10 +151,10 @@ export function readNiftiHeader(bytes: Uint8Array): NiftiHeaderSummary {
   } catch (error) {
     throw new VolumeError('bad-header', `the NIfTI header cannot be parsed (${(error as Error).message})`);
   }
-  return summarizeHeader(header, nifti2);
+  return summarizeHeader(header, nifti2, readGeometryFields(head, nifti2, header.littleEndian));
 }
 
-function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean): NiftiHeaderSummary {
+function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean, g: NiftiGeometryFields): NiftiHeaderSummary {
   const ndim = h.dims[0];
   if (!Number.isInteger(ndim) || ndim < 1 || ndim > 7) {
     throw new VolumeError('bad-dimensions', `invalid NIfTI header: dim[0] is ${ndim}, it must be 1 to 7`);
@@ -137,9 +178,13 @@ function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean): NiftiHeaderSummar
   }
   const dims: Vec3 = [sizes[0], sizes[1], sizes[2]];
   const frames = sizes.slice(3).reduce((a, b) => a * b, 1);
-  const pixdim: Vec3 = [1, 2, 3].map((d) => {
-    const v = Math.abs(h.pixDims[d]);
-    return Number.isFinite(v) && v > 0 ? v : 1;
+  const warnings: string[] = [];
+  const pixdim = [1, 2, 3].map((d) => {
+    const v = Math.abs(g.pixdim[d]);
+    if (Number.isFinite(v) && v > 0) return v;
+    // An axis the image does not have (dim[0] < d) often has pixdim 0: nothing to say.
+    if (d <= ndim) warnings.push(`pixdim[${d}] is ${g.pixdim[d]}, not a voxel size: 1 mm is used`);
+    return 1;
   }) as Vec3;
   let sclSlope = h.scl_slope;
   let sclInter = h.scl_inter;
@@ -149,10 +194,11 @@ function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean): NiftiHeaderSummar
     sclInter = 0;
   }
   if (!Number.isFinite(sclInter)) sclInter = 0;
-  const voxOffset = Math.max(h.vox_offset, nifti2 ? NIFTI2_HEADER_SIZE : NIFTI1_HEADER_SIZE);
-  if (!Number.isFinite(voxOffset) || voxOffset > MAX_AXIS) {
-    throw new VolumeError('bad-header', `invalid NIfTI header: vox_offset is ${h.vox_offset}`);
+  if (!Number.isFinite(g.voxOffset) || g.voxOffset < 0 || g.voxOffset > MAX_AXIS) {
+    throw new VolumeError('bad-header', `invalid NIfTI header: vox_offset is ${g.voxOffset}; it must be a byte offset from 0 to ${MAX_AXIS}`);
   }
+  // A vox_offset inside the header (0 is common in files written as a pair) means "right after it".
+  const voxOffset = Math.floor(Math.max(g.voxOffset, nifti2 ? NIFTI2_HEADER_SIZE : NIFTI1_HEADER_SIZE));
   return {
     format: nifti2 ? 'nifti2' : 'nifti1',
     dims,
@@ -160,63 +206,114 @@ function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean): NiftiHeaderSummar
     datatype,
     datatypeCode: code,
     littleEndian: h.littleEndian,
-    voxOffset: Math.floor(voxOffset),
+    voxOffset,
     pixdim,
     sclSlope,
     sclInter,
-    qformCode: h.qform_code,
-    sformCode: h.sform_code,
-    affine: chooseAffine(h, dims, pixdim),
+    qformCode: g.qformCode,
+    sformCode: g.sformCode,
+    affine: niftiAffine(g, dims, pixdim, warnings),
     intentCode: h.intent_code,
+    warnings,
   };
 }
 
-/** The affine as NIfTI specifies: sform where sform_code > 0, else the qform, else pixdim. */
-function chooseAffine(h: NIFTI1 | NIFTI2, dims: Vec3, pixdim: Vec3): Mat4 {
-  if (h.sform_code > 0 && h.affine && h.affine.length >= 3) {
-    return [...h.affine.slice(0, 3).map((row) => row.slice(0, 4).map(Number)), [0, 0, 0, 1]];
+/**
+ * The affine as the NIfTI standard (and nibabel, ITK-SNAP, 3D Slicer) reads it: the sform where
+ * sform_code > 0, else the qform (quaternion, offsets, pixdim and qfac) where qform_code > 0, else
+ * the voxel sizes alone (nibabel's base affine). A matrix that is not finite and invertible is
+ * never used: the next one in that order is, and a warning says why.
+ */
+export function niftiAffine(g: NiftiGeometryFields, dims: Vec3, pixdim: Vec3, warnings: string[]): Mat4 {
+  const fallback = (failed: string, problem: string, next: 'qform' | 'pixdim') => {
+    const instead = next === 'qform' ? `the qform (qform_code ${g.qformCode}) is used instead` : 'the voxel sizes (pixdim) are used instead, axis-aligned';
+    warnings.push(`the ${failed} is not usable (${problem}): ${instead}`);
+  };
+  if (g.sformCode > 0) {
+    const sform: Mat4 = [...g.srow.map((row) => [...row]), [0, 0, 0, 1]];
+    const problem = affineProblem(sform);
+    if (!problem) return sform;
+    fallback(`sform (sform_code ${g.sformCode})`, problem, g.qformCode > 0 ? 'qform' : 'pixdim');
   }
-  if (h.qform_code > 0) {
-    const qfac = h.pixDims[0] < 0 ? -1 : 1;
-    return qformAffine([h.quatern_b, h.quatern_c, h.quatern_d], [h.qoffset_x, h.qoffset_y, h.qoffset_z], pixdim, qfac);
+  if (g.qformCode > 0) {
+    const bad = [...g.quatern, ...g.qoffset].find((v) => !Number.isFinite(v));
+    const qfac = g.pixdim[0] < 0 ? -1 : 1;
+    const qform = qformAffine(g.quatern, g.qoffset, pixdim, qfac);
+    const problem = bad !== undefined ? `its quaternion or offset holds ${bad}` : affineProblem(qform);
+    if (!problem) return qform;
+    fallback(`qform (qform_code ${g.qformCode})`, problem, 'pixdim');
   }
   return baseAffine(dims, pixdim);
 }
 
-/** Reads a whole NIfTI file: the first frame of a 4D file, or every frame with `allFrames`. */
-export function readNifti(bytes: Uint8Array, options: ReadOptions = {}): Volume {
+/** What reading the voxels needs, from the header. */
+interface NiftiPlan {
+  header: NiftiHeaderSummary;
+  /** Voxels to read (the first frame, or every frame with `allFrames`), and their bytes. */
+  count: number;
+  dataBytes: number;
+}
+
+function planNifti(bytes: Uint8Array, options: ReadOptions): NiftiPlan {
   const header = readNiftiHeader(bytes);
-  const { dims, datatype, voxOffset } = header;
+  const { dims, datatype } = header;
   const frameCount = dims[0] * dims[1] * dims[2];
   const count = options.allFrames ? frameCount * header.frames : frameCount;
   const dataBytes = count * BYTES_PER_VOXEL[datatype];
   checkAllocation(dataBytes, `a ${dims.join('×')} ${datatype} volume`, options.maxBytes);
-  const needed = voxOffset + dataBytes;
-  const compressed = isGzip(bytes);
-  const raw = compressed ? gunzipBounded(bytes, needed) : bytes;
-  if (raw.length < needed) {
+  return { header, count, dataBytes };
+}
+
+/**
+ * The voxels of an uncompressed file: copied from the caller's bytes (never changed), or viewed
+ * in place where the bytes were read for the reader (`bytesOwned`), so a file costs its size once.
+ */
+function uncompressedVoxels(bytes: Uint8Array, { header, count, dataBytes }: NiftiPlan, bytesOwned: boolean): VoxelArray {
+  const available = bytes.length - header.voxOffset;
+  if (available < dataBytes) {
     throw new VolumeError(
       'truncated',
-      `the image data is shorter than the header says: ${Math.max(0, raw.length - voxOffset)} of ${dataBytes} bytes (${dims.join('×')} ${datatype})`,
+      `the image data is shorter than the header says: ${Math.max(0, available)} of ${dataBytes} bytes (${header.dims.join('×')} ${header.datatype})`,
     );
   }
-  // Inflated bytes are ours: view them in place. The caller's bytes are copied, never changed.
-  const voxels = (compressed ? adoptVoxels : copyVoxels)(raw, voxOffset, datatype, count, header.littleEndian);
+  return voxelsOf(bytes, header.voxOffset, header.datatype, count, header.littleEndian, bytesOwned);
+}
+
+function niftiVolume({ header, count }: NiftiPlan, voxels: VoxelArray, options: ReadOptions): Volume {
+  const frameCount = header.dims[0] * header.dims[1] * header.dims[2];
   return {
     format: header.format,
-    dims,
+    dims: header.dims,
     spacing: header.pixdim,
-    datatype,
-    data: options.allFrames ? voxels.subarray(0, frameCount) : voxels,
+    datatype: header.datatype,
+    data: options.allFrames && count > frameCount ? voxels.subarray(0, frameCount) : voxels,
     ...(options.allFrames ? { allFrames: voxels } : {}),
     sclSlope: header.sclSlope,
     sclInter: header.sclInter,
     affine: header.affine,
     frames: header.frames,
+    warnings: header.warnings,
   };
 }
 
-/** An ArrayBuffer holding exactly these bytes (nifti-reader-js wants one). */
-function exactArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer as ArrayBuffer;
+/**
+ * Reads a whole NIfTI file: the first frame of a 4D file, or every frame with `allFrames`.
+ * `bytesOwned`: the bytes were read for this call, and the volume may view (and byte-swap) them
+ * in place; otherwise they are never changed.
+ */
+export function readNifti(bytes: Uint8Array, options: ReadOptions = {}, bytesOwned = false): Volume {
+  const plan = planNifti(bytes, options);
+  if (!isGzip(bytes)) return niftiVolume(plan, uncompressedVoxels(bytes, plan, bytesOwned), options);
+  const out = inflateTarget(bytes, plan.dataBytes, plan.header.voxOffset);
+  requireFilled(gunzipInto(bytes, out, plan.header.voxOffset), plan.dataBytes);
+  return niftiVolume(plan, adoptVoxels(out, 0, plan.header.datatype, plan.count, plan.header.littleEndian), options);
+}
+
+/** `readNifti`, with gzip inflated on Node's thread pool (the event loop keeps running). */
+export async function readNiftiAsync(bytes: Uint8Array, options: ReadOptions = {}, bytesOwned = false): Promise<Volume> {
+  const plan = planNifti(bytes, options);
+  if (!isGzip(bytes)) return niftiVolume(plan, uncompressedVoxels(bytes, plan, bytesOwned), options);
+  const out = inflateTarget(bytes, plan.dataBytes, plan.header.voxOffset);
+  requireFilled(await gunzipIntoAsync(bytes, out, plan.header.voxOffset), plan.dataBytes);
+  return niftiVolume(plan, adoptVoxels(out, 0, plan.header.datatype, plan.count, plan.header.littleEndian), options);
 }

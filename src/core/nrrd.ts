@@ -3,12 +3,24 @@
  * small parser: nrrd-js cannot gunzip, and nearly every real NRRD is gzip. Encodings raw,
  * gzip, ascii and hex; every scalar type; both byte orders; `space` with `space directions`
  * and `space origin` turned into the voxel-to-RAS affine; 3D Slicer `.seg.nrrd` segments.
+ *
+ * Every number the header gives is parsed strictly (`byte skip: abc` is an error, not 0); ascii
+ * values must fit the type; a non-spatial axis holds at most MAX_LIST_AXIS layers or frames; the
+ * affine is always finite and invertible (unusable directions fall back to axis-aligned voxels,
+ * with a warning).
  */
-import { BYTES_PER_VOXEL, adoptVoxels, copyVoxels, typedArrayOf, type DataType, type VoxelArray } from './datatypes';
+import { BYTES_PER_VOXEL, adoptVoxels, typedArrayOf, voxelsOf, type DataType, type VoxelArray } from './datatypes';
 import { VolumeError } from './errors';
-import type { Mat4, Vec3 } from './geometry';
-import { checkAllocation, gunzipBounded, isGzip } from './gzip';
+import { affineProblem, completeDirections, type Mat4, type Vec3 } from './geometry';
+import { checkAllocation, gunzipInto, gunzipIntoAsync, inflateTarget, isGzip, requireFilled } from './gzip';
 import type { ReadOptions, SegmentInfo, Volume } from './volume';
+
+/**
+ * The most elements a non-spatial axis (Slicer's layers, components, time frames) may have:
+ * each layer becomes an array of its own, and a header asking for millions would hang the
+ * reader long before memory ran out.
+ */
+export const MAX_LIST_AXIS = 1024;
 
 /** Every spelling of each scalar type the NRRD format allows. */
 const TYPE_NAMES: Record<string, DataType> = {};
@@ -28,6 +40,17 @@ const UNSUPPORTED_TYPES = new Set([
   'longlong', 'long long', 'long long int', 'signed long long', 'signed long long int', 'int64', 'int64_t',
   'ulonglong', 'unsigned long long', 'unsigned long long int', 'uint64', 'uint64_t', 'block',
 ]);
+
+/** Range of each integer type, for ascii values. */
+const INTEGER_RANGE: Partial<Record<DataType, [number, number]>> = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-2147483648, 2147483647],
+  uint32: [0, 4294967295],
+};
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 /** World frames NRRD names, as the sign of each RAS axis: LPS = (−1, −1, +1). */
 const SPACES: Record<string, Vec3> = {
@@ -119,14 +142,71 @@ function normalizeFieldName(name: string): string {
   return aliases[lower.replace(/ /g, '')] ?? lower;
 }
 
-/** Reads the file a detached header names, relative to the header's folder. */
-export type SiblingReader = (name: string) => Uint8Array;
-
 /**
- * Reads a NRRD volume. `readSibling` supplies detached data files (`.nhdr`); it is not called
- * for attached headers.
+ * Reads the file a detached header names (relative to the header's folder). The reader may view
+ * and change the bytes it returns: return a fresh array.
  */
-export function readNrrd(bytes: Uint8Array, readSibling?: SiblingReader, options: ReadOptions = {}): Volume {
+export type SiblingReader = (name: string) => Uint8Array;
+/** `SiblingReader` that does not block. */
+export type AsyncSiblingReader = (name: string) => Promise<Uint8Array>;
+
+// ---------------------------------------------------------------- strict numbers
+
+const REAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const NON_FINITE = /^[+-]?(?:nan|inf|infinity)$/i;
+const INTEGER = /^[+-]?\d+$/;
+
+/** A decimal number (`nan`, `inf` where `nonFinite`), or undefined where `text` is anything else. */
+function strictReal(text: string, nonFinite: boolean): number | undefined {
+  if (REAL.test(text)) return Number(text);
+  if (nonFinite && NON_FINITE.test(text)) {
+    const negative = text.startsWith('-');
+    return /nan/i.test(text) ? NaN : negative ? -Infinity : Infinity;
+  }
+  return undefined;
+}
+
+/** The integer a header field holds, in [min, max]; anything else (`abc`, `1.5`, `0x10`, empty) is an error. */
+function integerField(name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = INTEGER.test(text) ? Number(text) : NaN;
+  if (!(value >= min && value <= max)) {
+    throw new VolumeError('bad-header', `NRRD field "${name}: ${text}" must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** A parenthesised vector "(x,y,z)" of numbers (nan and inf allowed; the affine check decides). */
+function parseVector(text: string, what: string): number[] {
+  const match = /^\((.*)\)$/.exec(text.trim());
+  const values = match ? match[1].split(',').map((v) => strictReal(v.trim(), true)) : [undefined];
+  if (values.some((v) => v === undefined)) throw new VolumeError('bad-header', `NRRD ${what} "${text}" is not a vector of numbers`);
+  return values as number[];
+}
+
+// ---------------------------------------------------------------- the plan
+
+/** What reading the data needs, all from the header. */
+interface NrrdPlan {
+  header: NrrdHeader;
+  datatype: DataType;
+  sizes: number[];
+  layout: { spatial: number[]; list?: number };
+  dims: Vec3;
+  /** Values in the file (every axis), and their bytes. */
+  total: number;
+  dataBytes: number;
+  encoding: 'raw' | 'gzip' | 'ascii' | 'hex';
+  littleEndian: boolean;
+  lineSkip: number;
+  /** Bytes skipped before the data (after inflating, for gzip); −1: the data ends the file (raw only). */
+  byteSkip: number;
+  /** The detached data file the header names, if any. */
+  dataFile?: string;
+  affine: Mat4;
+  warnings: string[];
+}
+
+function planNrrd(bytes: Uint8Array, options: ReadOptions): NrrdPlan {
   const header = parseNrrdHeader(bytes);
   const { fields } = header;
   const field = (name: string): string => {
@@ -144,45 +224,195 @@ export function readNrrd(bytes: Uint8Array, readSibling?: SiblingReader, options
     throw new VolumeError('bad-header', `NRRD header has an unknown type "${typeName}"`);
   }
 
-  const dimension = Number(field('dimension'));
-  if (!Number.isInteger(dimension) || dimension < 1 || dimension > 16) {
-    throw new VolumeError('bad-dimensions', `invalid NRRD dimension ${field('dimension')}`);
+  const dimensionText = field('dimension');
+  if (!INTEGER.test(dimensionText) || Number(dimensionText) < 1 || Number(dimensionText) > 16) {
+    throw new VolumeError('bad-dimensions', `invalid NRRD dimension ${dimensionText}`);
   }
-  const sizes = field('sizes').split(/\s+/).map(Number);
+  const dimension = Number(dimensionText);
+  const sizeTexts = field('sizes').split(/\s+/);
+  const sizes = sizeTexts.map((t) => (INTEGER.test(t) ? Number(t) : NaN));
   if (sizes.length !== dimension || sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1)) {
     throw new VolumeError('bad-dimensions', `invalid dimensions in the header: sizes "${field('sizes')}" for dimension ${dimension}`);
   }
 
   const layout = axisLayout(fields, sizes);
+  if (layout.list !== undefined && sizes[layout.list] > MAX_LIST_AXIS) {
+    throw new VolumeError(
+      'too-large',
+      `the NRRD's non-spatial axis ${layout.list} has ${sizes[layout.list]} elements: at most ${MAX_LIST_AXIS} layers or frames are read`,
+    );
+  }
   const dims: Vec3 = [1, 1, 1];
   layout.spatial.forEach((axis, d) => (dims[d] = sizes[axis]));
   const total = sizes.reduce((a, b) => a * b, 1);
-  const bytesPer = BYTES_PER_VOXEL[datatype];
-  const dataBytes = total * bytesPer;
+  const dataBytes = total * BYTES_PER_VOXEL[datatype];
   checkAllocation(dataBytes, `a ${sizes.join('×')} ${datatype} NRRD`, options.maxBytes);
 
-  const encoding = (fields.get('encoding') ?? 'raw').toLowerCase();
-  const littleEndian = (fields.get('endian') ?? 'little').toLowerCase() !== 'big';
-  const raw = readEncodedData(header, bytes, encoding, dataBytes, datatype, total, readSibling);
-  const all =
-    encoding === 'ascii' || encoding === 'text' || encoding === 'txt'
-      ? (raw as VoxelArray)
-      : (encoding === 'raw' ? copyVoxels : adoptVoxels)(raw as Uint8Array, 0, datatype, total, littleEndian);
+  const encodingName = (fields.get('encoding') ?? 'raw').toLowerCase();
+  const encoding = ENCODINGS[encodingName];
+  if (!encoding) {
+    if (encodingName === 'bzip2' || encodingName === 'bz2') {
+      throw new VolumeError('unsupported-encoding', 'NRRD encoding "bzip2" is not supported: save the volume with gzip or raw encoding');
+    }
+    throw new VolumeError('unsupported-encoding', `NRRD encoding "${encodingName}" is not supported (raw, gzip, ascii and hex are)`);
+  }
+  const endian = (fields.get('endian') ?? 'little').toLowerCase();
+  if (endian !== 'little' && endian !== 'big') throw new VolumeError('bad-header', `NRRD field "endian: ${endian}" must be little or big`);
+  const lineSkip = integerField('line skip', fields.get('line skip') ?? '0', 0);
+  const byteSkip = integerField('byte skip', fields.get('byte skip') ?? '0', -1);
+  if (byteSkip === -1 && encoding !== 'raw') {
+    throw new VolumeError('bad-header', `NRRD "byte skip: -1" (the data ends the file) works only with raw encoding, not ${encodingName}`);
+  }
+  const dataFile = fields.get('data file');
+  if (dataFile !== undefined && (/^LIST\b/.test(dataFile) || dataFile.includes('%'))) {
+    throw new VolumeError('unsupported-format', `NRRD "data file: ${dataFile}" (several data files) is not supported; use a single data file`);
+  }
+  const warnings: string[] = [];
+  const affine = affineFromHeader(fields, layout.spatial, sizes.length, warnings);
+  return {
+    header,
+    datatype,
+    sizes,
+    layout,
+    dims,
+    total,
+    dataBytes,
+    encoding,
+    littleEndian: endian === 'little',
+    lineSkip,
+    byteSkip,
+    dataFile,
+    affine,
+    warnings,
+  };
+}
 
-  const affine = affineFromHeader(fields, layout.spatial, sizes.length);
-  const spacing = [0, 1, 2].map((c) => Math.hypot(affine[0][c], affine[1][c], affine[2][c]) || 1) as Vec3;
+const ENCODINGS: Record<string, NrrdPlan['encoding']> = { raw: 'raw', gzip: 'gzip', gz: 'gzip', ascii: 'ascii', text: 'ascii', txt: 'ascii', hex: 'hex' };
+
+// ---------------------------------------------------------------- reading
+
+/**
+ * Reads a NRRD volume. `readSibling` supplies detached data files (`.nhdr`); it is not called
+ * for attached headers. `bytesOwned`: the bytes were read for this call, and the volume may view
+ * them in place; otherwise they are never changed.
+ */
+export function readNrrd(bytes: Uint8Array, readSibling?: SiblingReader, options: ReadOptions = {}, bytesOwned = false): Volume {
+  const plan = planNrrd(bytes, options);
+  const source = plan.dataFile === undefined ? attachedData(plan, bytes, bytesOwned) : detachedData(plan.dataFile, readSibling);
+  const data = skipLines(plan, source.bytes);
+  const all = plan.encoding === 'gzip' ? inflated(plan, data, gunzipInto) : decodeData(plan, data, source.owned);
+  return nrrdVolume(plan, all, options);
+}
+
+/** `readNrrd`, with the data file read and gzip inflated without blocking the event loop. */
+export async function readNrrdAsync(bytes: Uint8Array, readSibling?: AsyncSiblingReader, options: ReadOptions = {}, bytesOwned = false): Promise<Volume> {
+  const plan = planNrrd(bytes, options);
+  const source = plan.dataFile === undefined ? attachedData(plan, bytes, bytesOwned) : await detachedDataAsync(plan.dataFile, readSibling);
+  const data = skipLines(plan, source.bytes);
+  const all = plan.encoding === 'gzip' ? await inflatedAsync(plan, data) : decodeData(plan, data, source.owned);
+  return nrrdVolume(plan, all, options);
+}
+
+/** The data bytes and whether the reader owns them (may view them in place) or must copy. */
+interface DataSource {
+  bytes: Uint8Array;
+  owned: boolean;
+}
+
+function attachedData(plan: NrrdPlan, file: Uint8Array, owned: boolean): DataSource {
+  if (plan.header.dataOffset < 0) {
+    throw new VolumeError('truncated', 'the NRRD header never ends (no empty line) and names no data file: the data is missing');
+  }
+  return { bytes: file.subarray(plan.header.dataOffset), owned };
+}
+
+function siblingFailure(name: string, error: unknown): VolumeError {
+  // A refused file says which rule refused it; anything else is a data file that cannot be read.
+  if (error instanceof VolumeError) return error;
+  return new VolumeError('missing-data-file', `the detached data file "${name}" cannot be read (${(error as Error).message})`);
+}
+
+function detachedData(name: string, readSibling?: SiblingReader): DataSource {
+  if (!readSibling) throw new VolumeError('missing-data-file', `the detached data file "${name}" cannot be read from here`);
+  try {
+    return { bytes: readSibling(name), owned: true };
+  } catch (error) {
+    throw siblingFailure(name, error);
+  }
+}
+
+async function detachedDataAsync(name: string, readSibling?: AsyncSiblingReader): Promise<DataSource> {
+  if (!readSibling) throw new VolumeError('missing-data-file', `the detached data file "${name}" cannot be read from here`);
+  try {
+    return { bytes: await readSibling(name), owned: true };
+  } catch (error) {
+    throw siblingFailure(name, error);
+  }
+}
+
+function skipLines(plan: NrrdPlan, source: Uint8Array): Uint8Array {
+  let data = source;
+  for (let skipped = 0; skipped < plan.lineSkip; skipped++) {
+    const nl = data.indexOf(0x0a);
+    if (nl < 0) throw new VolumeError('truncated', `the data ends before the ${plan.lineSkip} lines the header says to skip`);
+    data = data.subarray(nl + 1);
+  }
+  return data;
+}
+
+function checkGzip(data: Uint8Array): void {
+  if (!isGzip(data)) throw new VolumeError('corrupt-gzip', 'the NRRD says its data is gzip, but the data does not start with the gzip magic number');
+}
+
+/** Gzip data inflated straight into a buffer of the declared size (after `byte skip` bytes). */
+function inflated(plan: NrrdPlan, data: Uint8Array, gunzip: typeof gunzipInto): VoxelArray {
+  checkGzip(data);
+  const out = inflateTarget(data, plan.dataBytes, plan.byteSkip);
+  requireFilled(gunzip(data, out, plan.byteSkip), plan.dataBytes);
+  return adoptVoxels(out, 0, plan.datatype, plan.total, plan.littleEndian);
+}
+
+async function inflatedAsync(plan: NrrdPlan, data: Uint8Array): Promise<VoxelArray> {
+  checkGzip(data);
+  const out = inflateTarget(data, plan.dataBytes, plan.byteSkip);
+  requireFilled(await gunzipIntoAsync(data, out, plan.byteSkip), plan.dataBytes);
+  return adoptVoxels(out, 0, plan.datatype, plan.total, plan.littleEndian);
+}
+
+/** Raw, ascii and hex data. */
+function decodeData(plan: NrrdPlan, data: Uint8Array, owned: boolean): VoxelArray {
+  const { dataBytes, datatype, total, littleEndian, byteSkip } = plan;
+  switch (plan.encoding) {
+    case 'raw': {
+      const start = byteSkip === -1 ? data.length - dataBytes : byteSkip;
+      if (start < 0 || data.length - start < dataBytes) throw truncated(Math.max(0, data.length - Math.max(0, start)), dataBytes);
+      // A data file read for us may be viewed in place; the caller's bytes are copied.
+      return voxelsOf(data, start, datatype, total, littleEndian, owned);
+    }
+    case 'ascii':
+      return parseAscii(data.subarray(byteSkip), datatype, total);
+    case 'hex':
+      return adoptVoxels(parseHex(data.subarray(byteSkip), dataBytes), 0, datatype, total, littleEndian);
+    default:
+      throw new Error(`${plan.encoding} data is inflated, not decoded here`);
+  }
+}
+
+function nrrdVolume(plan: NrrdPlan, all: VoxelArray, options: ReadOptions): Volume {
+  const { dims, layout, sizes, affine } = plan;
+  const spacing = [0, 1, 2].map((c) => Math.hypot(affine[0][c], affine[1][c], affine[2][c])) as Vec3;
   const volume: Volume = {
     format: 'nrrd',
     dims,
     spacing,
-    datatype,
+    datatype: plan.datatype,
     data: all,
     sclSlope: 1,
     sclInter: 0,
     affine,
     frames: 1,
+    warnings: plan.warnings,
   };
-
   const count = dims[0] * dims[1] * dims[2];
   if (layout.list !== undefined) {
     // One non-spatial axis: fastest (interleaved components, e.g. Slicer's layers) or slowest (time).
@@ -196,7 +426,7 @@ export function readNrrd(bytes: Uint8Array, readSibling?: SiblingReader, options
     }
     if (options.allFrames) volume.allFrames = all;
   }
-  const segments = slicerSegments(header.keyValues);
+  const segments = slicerSegments(plan.header.keyValues);
   if (segments.length) volume.segments = segments;
   return volume;
 }
@@ -204,6 +434,9 @@ export function readNrrd(bytes: Uint8Array, readSibling?: SiblingReader, options
 /** Which NRRD axes are spatial (up to 3, in order) and which one, if any, is not. */
 function axisLayout(fields: Map<string, string>, sizes: number[]): { spatial: number[]; list?: number } {
   const kinds = fields.get('kinds')?.split(/\s+/).map((k) => k.toLowerCase());
+  if (kinds && kinds.length !== sizes.length) {
+    throw new VolumeError('bad-header', `NRRD kinds "${fields.get('kinds')}" name ${kinds.length} axes, not ${sizes.length}`);
+  }
   const directions = fields.get('space directions') ? splitDirections(fields.get('space directions')!) : undefined;
   const isSpatial = (axis: number): boolean => {
     if (directions) return directions[axis] !== 'none';
@@ -226,18 +459,28 @@ function axisLayout(fields: Map<string, string>, sizes: number[]): { spatial: nu
 }
 
 function splitDirections(text: string): string[] {
+  if (text.replace(/\([^)]*\)|none|\s/g, '') !== '') {
+    throw new VolumeError('bad-header', `NRRD space directions "${text}" hold something other than vectors and "none"`);
+  }
   return text.match(/\([^)]*\)|none/g) ?? [];
 }
 
-function parseVector(text: string, what: string): number[] {
-  const inner = text.trim().replace(/^\(|\)$/g, '');
-  const values = inner.split(',').map((v) => Number(v.trim()));
-  if (values.some((v) => !Number.isFinite(v))) throw new VolumeError('bad-header', `NRRD ${what} "${text}" is not a vector of numbers`);
-  return values;
+/** The number of coordinates the header's world space has: `space dimension`, else the `space` name's. */
+function spaceDimension(fields: Map<string, string>): number | undefined {
+  const given = fields.get('space dimension');
+  if (given !== undefined) return integerField('space dimension', given, 1, 4);
+  const space = fields.get('space');
+  if (space === undefined) return undefined;
+  return /-time$|^[A-Z]{3}T$/.test(space) ? 4 : 3;
 }
 
-/** Voxel → RAS affine from `space`, `space directions`, `space origin` (or `spacings`). */
-function affineFromHeader(fields: Map<string, string>, spatial: number[], axisCount: number): Mat4 {
+/**
+ * Voxel → RAS affine from `space`, `space directions`, `space origin` (or `spacings`). A 2D or
+ * 1D image gets slice normals perpendicular to its axes. Directions that give no invertible
+ * matrix (a zero vector, parallel ones, a NaN) are replaced by axis-aligned voxels of their
+ * lengths, with a warning.
+ */
+function affineFromHeader(fields: Map<string, string>, spatial: number[], axisCount: number, warnings: string[]): Mat4 {
   const spaceName = fields.get('space');
   let sign: Vec3 = [-1, -1, 1]; // ITK's reading of NRRDs without a space: LPS.
   if (spaceName !== undefined) {
@@ -245,113 +488,84 @@ function affineFromHeader(fields: Map<string, string>, spatial: number[], axisCo
     if (!known) throw new VolumeError('bad-header', `NRRD space "${spaceName}" is not one this reader knows`);
     sign = known;
   }
-  const columns: number[][] = [];
+  const coordinates = spaceDimension(fields);
+  const checkLength = (vector: number[], what: string) => {
+    if (coordinates !== undefined && vector.length !== coordinates) {
+      throw new VolumeError('bad-header', `NRRD ${what} has ${vector.length} coordinates where the space has ${coordinates}`);
+    }
+  };
+  let columns: number[][] = [];
   const directionsText = fields.get('space directions');
   if (directionsText) {
     const all = splitDirections(directionsText);
     if (all.length !== axisCount) {
       throw new VolumeError('bad-header', `NRRD space directions give ${all.length} vectors for ${axisCount} axes`);
     }
-    for (const axis of spatial) columns.push(parseVector(all[axis], 'space direction'));
+    for (const axis of spatial) {
+      const vector = parseVector(all[axis], 'space direction');
+      checkLength(vector, `space direction "${all[axis]}"`);
+      columns.push([vector[0] ?? 0, vector[1] ?? 0, vector[2] ?? 0]);
+    }
   } else {
-    const spacings = (fields.get('spacings') ?? '').split(/\s+/).map(Number);
+    const spacingsText = fields.get('spacings');
+    const spacings = spacingsText === undefined ? [] : spacingsText.split(/\s+/).map((t) => strictReal(t, true));
+    if (spacingsText !== undefined && (spacings.length !== axisCount || spacings.some((v) => v === undefined))) {
+      throw new VolumeError('bad-header', `NRRD spacings "${spacingsText}" must be ${axisCount} numbers (nan for a non-spatial axis)`);
+    }
     spatial.forEach((axis, d) => {
       const s = spacings[axis];
       const column = [0, 0, 0];
-      column[d] = Number.isFinite(s) && s !== 0 ? s : 1;
+      const usable = s !== undefined && Number.isFinite(s) && s !== 0;
+      if (s !== undefined && !usable) warnings.push(`the NRRD spacing of axis ${axis} is ${s}, not a voxel size: 1 mm is used`);
+      column[d] = usable ? s : 1;
       columns.push(column);
     });
   }
-  const origin = fields.get('space origin') ? parseVector(fields.get('space origin')!, 'space origin') : [0, 0, 0];
-  while (columns.length < 3) {
-    // A 2D image: the missing axis is the unit normal.
-    const normal = [0, 0, 0];
-    normal[columns.length] = 1;
-    columns.push(normal);
+  let origin = [0, 0, 0];
+  const originText = fields.get('space origin');
+  if (originText) {
+    const vector = parseVector(originText, 'space origin');
+    checkLength(vector, 'space origin');
+    origin = [vector[0] ?? 0, vector[1] ?? 0, vector[2] ?? 0];
+    if (origin.some((v) => !Number.isFinite(v))) {
+      warnings.push(`the NRRD space origin ${originText} is not a point: the origin is put at 0`);
+      origin = [0, 0, 0];
+    }
   }
-  const m: Mat4 = [0, 1, 2].map((r) => [
-    sign[r] * (columns[0][r] ?? 0),
-    sign[r] * (columns[1][r] ?? 0),
-    sign[r] * (columns[2][r] ?? 0),
-    sign[r] * (origin[r] ?? 0),
-  ]);
-  m.push([0, 0, 0, 1]);
-  return m;
-}
-
-function readEncodedData(
-  header: NrrdHeader,
-  file: Uint8Array,
-  encoding: string,
-  dataBytes: number,
-  datatype: DataType,
-  total: number,
-  readSibling?: SiblingReader,
-): Uint8Array | VoxelArray {
-  const { fields } = header;
-  let source: Uint8Array;
-  const dataFile = fields.get('data file');
-  if (dataFile !== undefined) {
-    if (/^LIST\b/.test(dataFile) || dataFile.includes('%')) {
-      throw new VolumeError('unsupported-format', `NRRD "data file: ${dataFile}" (several data files) is not supported; use a single data file`);
-    }
-    if (!readSibling) throw new VolumeError('missing-data-file', `the detached data file "${dataFile}" cannot be read from here`);
-    try {
-      source = readSibling(dataFile);
-    } catch (error) {
-      throw new VolumeError('missing-data-file', `the detached data file "${dataFile}" cannot be read (${(error as Error).message})`);
-    }
-  } else {
-    if (header.dataOffset < 0) {
-      throw new VolumeError('truncated', 'the NRRD header never ends (no empty line) and names no data file: the data is missing');
-    }
-    source = file.subarray(header.dataOffset);
-  }
-
-  const lineSkip = Number(fields.get('line skip') ?? 0);
-  for (let skipped = 0; skipped < lineSkip; skipped++) {
-    const nl = source.indexOf(0x0a);
-    if (nl < 0) throw new VolumeError('truncated', `the data ends before the ${lineSkip} lines the header says to skip`);
-    source = source.subarray(nl + 1);
-  }
-  const byteSkip = Number(fields.get('byte skip') ?? 0);
-
-  switch (encoding) {
-    case 'raw': {
-      const start = byteSkip === -1 ? source.length - dataBytes : byteSkip;
-      if (start < 0 || source.length - start < dataBytes) {
-        throw truncated(Math.max(0, source.length - Math.max(0, start)), dataBytes);
-      }
-      return source.subarray(start, start + dataBytes);
-    }
-    case 'gzip':
-    case 'gz': {
-      if (!isGzip(source)) throw new VolumeError('corrupt-gzip', 'the NRRD says its data is gzip, but the data does not start with the gzip magic number');
-      const skip = Math.max(0, byteSkip);
-      const out = gunzipBounded(source, skip + dataBytes);
-      if (out.length < skip + dataBytes) throw truncated(Math.max(0, out.length - skip), dataBytes);
-      return out.subarray(skip, skip + dataBytes);
-    }
-    case 'ascii':
-    case 'text':
-    case 'txt':
-      return parseAscii(source.subarray(Math.max(0, byteSkip)), datatype, total);
-    case 'hex':
-      return parseHex(source.subarray(Math.max(0, byteSkip)), dataBytes);
-    case 'bzip2':
-    case 'bz2':
-      throw new VolumeError('unsupported-encoding', 'NRRD encoding "bzip2" is not supported: save the volume with gzip or raw encoding');
-    default:
-      throw new VolumeError('unsupported-encoding', `NRRD encoding "${encoding}" is not supported (raw, gzip, ascii and hex are)`);
-  }
+  const build = (cols: number[][]): Mat4 => [
+    ...[0, 1, 2].map((r) => [sign[r] * cols[0][r], sign[r] * cols[1][r], sign[r] * cols[2][r], sign[r] * origin[r]]),
+    [0, 0, 0, 1],
+  ];
+  const complete = completeDirections(columns);
+  const m = complete ? build(complete) : undefined;
+  const problem = m ? affineProblem(m) : 'two of its voxel axes are parallel or have no length';
+  if (!problem) return m!;
+  // Axis-aligned voxels of the directions' lengths (1 mm where a length is unusable).
+  columns = [0, 1, 2].map((d) => {
+    const length = d < columns.length ? Math.hypot(columns[d][0], columns[d][1], columns[d][2]) : 1;
+    const column = [0, 0, 0];
+    column[d] = Number.isFinite(length) && length > 0 ? length : 1;
+    return column;
+  });
+  warnings.push(`the NRRD space directions are not usable (${problem}): axis-aligned voxels of their lengths are used, so the orientation shown is not the file's`);
+  return build(columns);
 }
 
 function truncated(have: number, need: number): VolumeError {
   return new VolumeError('truncated', `the image data is shorter than the header says: ${have} of ${need} bytes`);
 }
 
+/**
+ * Parses ascii values: integers for integer types, within the type's range; decimal numbers
+ * (and nan, inf) for float and double, within float's range for float. Anything else is an error.
+ */
 function parseAscii(bytes: Uint8Array, datatype: DataType, total: number): VoxelArray {
+  // Each value takes a character and all but the last a separator: refuse what cannot hold them before allocating.
+  if (bytes.length < 2 * total - 1) {
+    throw new VolumeError('truncated', `the ascii data (${bytes.length} bytes) is too short for the ${total} values the header says`);
+  }
   const out = typedArrayOf(datatype, new ArrayBuffer(total * BYTES_PER_VOXEL[datatype]));
+  const range = INTEGER_RANGE[datatype];
   let n = 0;
   let i = 0;
   const len = bytes.length;
@@ -360,22 +574,33 @@ function parseAscii(bytes: Uint8Array, datatype: DataType, total: number): Voxel
     const start = i;
     while (i < len && bytes[i] > 0x20 && bytes[i] !== 0x2c) i++;
     if (i === start) break;
-    const value = Number(String.fromCharCode(...bytes.subarray(start, i)));
-    if (Number.isNaN(value)) throw new VolumeError('bad-header', `the ascii data holds a value that is not a number at byte ${start}`);
+    const text = String.fromCharCode(...bytes.subarray(start, Math.min(i, start + 64)));
+    const value = strictReal(text, !range);
+    if (value === undefined || i - start > 64) {
+      throw new VolumeError('bad-header', `the ascii data holds "${text.slice(0, 20)}" at byte ${start}, which is not a number`);
+    }
+    if (range ? !(Number.isInteger(value) && value >= range[0] && value <= range[1]) : datatype === 'float32' && Number.isFinite(value) && Math.abs(value) > FLOAT32_MAX) {
+      throw new VolumeError('bad-header', `the ascii value ${text} at byte ${start} does not fit the type ${datatype}${range ? ` (integers ${range[0]} to ${range[1]})` : ''}`);
+    }
     out[n++] = value;
   }
   if (n < total) throw new VolumeError('truncated', `the ascii data holds ${n} of the ${total} values the header says`);
   return out;
 }
 
+/** Parses hex data: pairs of hex digits, white space between them allowed, nothing else. */
 function parseHex(bytes: Uint8Array, dataBytes: number): Uint8Array {
+  if (bytes.length < 2 * dataBytes) throw truncated(Math.floor(bytes.length / 2), dataBytes);
   const out = new Uint8Array(dataBytes);
   let n = 0;
   let high = -1;
   for (let i = 0; i < bytes.length && n < dataBytes; i++) {
     const c = bytes[i];
     const v = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-    if (v < 0) continue;
+    if (v < 0) {
+      if (c <= 0x20) continue;
+      throw new VolumeError('bad-header', `the hex data holds "${String.fromCharCode(c)}" at byte ${i}, which is not a hex digit`);
+    }
     if (high < 0) high = v;
     else {
       out[n++] = (high << 4) | v;
@@ -411,11 +636,13 @@ export function slicerSegments(keyValues: Map<string, string>): SegmentInfo[] {
     .sort((a, b) => a[0] - b[0])
     .map(([index, f]) => {
       const color = (f.get('Color') ?? '').split(/\s+/).map(Number);
+      const labelValue = f.get('LabelValue');
+      const layer = f.get('Layer');
       const segment: SegmentInfo = {
-        value: Number(f.get('LabelValue') ?? index + 1),
+        value: labelValue === undefined ? index + 1 : integerField(`Segment${index}_LabelValue`, labelValue.trim(), 0, 65535),
         name: f.get('Name') ?? `Segment ${index + 1}`,
         color: color.length === 3 && color.every(Number.isFinite) ? (color as [number, number, number]) : [0.5, 0.5, 0.5],
-        layer: Number(f.get('Layer') ?? 0),
+        layer: layer === undefined ? 0 : integerField(`Segment${index}_Layer`, layer.trim(), 0, MAX_LIST_AXIS - 1),
       };
       const id = f.get('ID');
       if (id !== undefined) segment.id = id;

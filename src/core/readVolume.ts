@@ -1,10 +1,15 @@
-/** Reading any supported volume file, by content (magic number), with the file name as a hint. */
-import * as fs from 'node:fs';
+/**
+ * Reading any supported volume file, by content (magic number), with the file name as a hint.
+ * Files are read by the rules of `regularFile.ts` (regular files only; a detached header's data
+ * file inside `dataFileRoots` where given). The `…Async` readers inflate on Node's thread pool and
+ * read files without blocking: the editor's extension host uses them.
+ */
 import * as path from 'node:path';
 import { VolumeError } from './errors';
 import { isGzip } from './gzip';
-import { looksLikeNifti, readNifti } from './nifti';
-import { readNrrd, type SiblingReader } from './nrrd';
+import { looksLikeNifti, readNifti, readNiftiAsync } from './nifti';
+import { readNrrd, readNrrdAsync, type AsyncSiblingReader, type SiblingReader } from './nrrd';
+import { readRegularFile, readRegularFileAsync, type FileRule } from './regularFile';
 import type { ReadOptions, Volume } from './volume';
 
 /** File name patterns of the volumes we open. */
@@ -14,17 +19,62 @@ function startsWithNrrdMagic(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x4e && bytes[1] === 0x52 && bytes[2] === 0x52 && bytes[3] === 0x44;
 }
 
-/** Reads a volume from its bytes. `readSibling` resolves a detached NRRD header's data file. */
-export function readVolumeBytes(bytes: Uint8Array, fileName: string, readSibling?: SiblingReader, options: ReadOptions = {}): Volume {
+/** Which reader a file's bytes call for; throws when none does. */
+function formatOf(bytes: Uint8Array, fileName: string): 'nrrd' | 'nifti' {
   if (bytes.length === 0) throw new VolumeError('truncated', 'the file is empty');
-  if (startsWithNrrdMagic(bytes)) return readNrrd(bytes, readSibling, options);
-  if (isGzip(bytes) || looksLikeNifti(bytes) || /\.nii(\.gz)?$/i.test(fileName)) return readNifti(bytes, options);
+  if (startsWithNrrdMagic(bytes)) return 'nrrd';
+  if (isGzip(bytes) || looksLikeNifti(bytes) || /\.nii(\.gz)?$/i.test(fileName)) return 'nifti';
   throw new VolumeError('unsupported-format', `${path.basename(fileName)} is neither NIfTI nor NRRD (unknown magic number)`);
 }
 
-/** Reads a volume file from disk (a `.nhdr` reads its data file from the same folder). */
+/**
+ * Reads a volume from its bytes. `readSibling` resolves a detached NRRD header's data file.
+ * `bytesOwned`: the bytes were read for this call and the volume may view (and byte-swap) them
+ * in place, so an uncompressed file costs its size once; otherwise they are never changed.
+ */
+export function readVolumeBytes(bytes: Uint8Array, fileName: string, readSibling?: SiblingReader, options: ReadOptions = {}, bytesOwned = false): Volume {
+  return formatOf(bytes, fileName) === 'nrrd' ? readNrrd(bytes, readSibling, options, bytesOwned) : readNifti(bytes, options, bytesOwned);
+}
+
+/** `readVolumeBytes` without blocking the event loop on inflating or on a data file. */
+export async function readVolumeBytesAsync(
+  bytes: Uint8Array,
+  fileName: string,
+  readSibling?: AsyncSiblingReader,
+  options: ReadOptions = {},
+  bytesOwned = false,
+): Promise<Volume> {
+  return formatOf(bytes, fileName) === 'nrrd' ? readNrrdAsync(bytes, readSibling, options, bytesOwned) : readNiftiAsync(bytes, options, bytesOwned);
+}
+
+/** The rule a detached header's data file `name` is read by (beside `header`, inside `options.dataFileRoots`). */
+function dataFileRule(header: string, name: string, options: ReadOptions): { file: string; rule: FileRule } {
+  return {
+    file: path.resolve(path.dirname(header), name),
+    rule: {
+      what: `the detached data file "${name}"`,
+      roots: options.dataFileRoots,
+      rootsRule: 'in a restricted (untrusted) workspace a detached header may only name data files inside the workspace folders',
+    },
+  };
+}
+
+/** Reads a volume file from disk (a `.nhdr` reads its data file from beside it). */
 export function readVolumeFile(file: string, options: ReadOptions = {}): Volume {
-  const bytes = fs.readFileSync(file);
-  const folder = path.dirname(file);
-  return readVolumeBytes(bytes, file, (name) => fs.readFileSync(path.resolve(folder, name)), options);
+  const bytes = readRegularFile(file, { what: path.basename(file) });
+  const readSibling = (name: string) => {
+    const { file: dataFile, rule } = dataFileRule(file, name, options);
+    return readRegularFile(dataFile, rule);
+  };
+  return readVolumeBytes(bytes, file, readSibling, options, true);
+}
+
+/** `readVolumeFile` without blocking the event loop: files are read, and gzip inflated, asynchronously. */
+export async function readVolumeFileAsync(file: string, options: ReadOptions = {}): Promise<Volume> {
+  const bytes = await readRegularFileAsync(file, { what: path.basename(file) });
+  const readSibling = (name: string) => {
+    const { file: dataFile, rule } = dataFileRule(file, name, options);
+    return readRegularFileAsync(dataFile, rule);
+  };
+  return readVolumeBytesAsync(bytes, file, readSibling, options, true);
 }

@@ -46,6 +46,12 @@ export interface Volume {
    * is layer 0.
    */
   layers?: VoxelArray[];
+  /**
+   * What the reader had to work around, one sentence each, for the user (e.g. an unusable sform
+   * replaced by the qform). The CLI's `info` prints them and the editor shows them. Absent or
+   * empty when the file was read as it says.
+   */
+  warnings?: string[];
 }
 
 /** Options of the readers. */
@@ -54,6 +60,12 @@ export interface ReadOptions {
   allFrames?: boolean;
   /** Refuse, from the header, files whose voxels would need more bytes than this. */
   maxBytes?: number;
+  /**
+   * Folders a detached header's data file must lie in (symbolic links resolved), by
+   * `readVolumeFile`; unset: anywhere. The editor passes the workspace folders in an untrusted
+   * workspace.
+   */
+  dataFileRoots?: readonly string[];
 }
 
 export function voxelCount(dims: readonly number[]): number {
@@ -65,31 +77,51 @@ export function voxelIndex(dims: readonly number[], i: number, j: number, k: num
   return i + dims[0] * (j + dims[1] * k);
 }
 
-/** Min, max, sum and mean of the scaled voxels (scaling applied, first frame). */
+/** Statistics of the scaled voxels (scaling applied), of the finite ones only. */
 export interface VolumeStats {
+  /** Smallest, largest, sum and mean of the finite voxels; NaN when none is finite. */
   min: number;
   max: number;
   sum: number;
   mean: number;
+  /** Voxels the figures are from (the finite ones). */
+  count: number;
+  /** Voxels left out: NaN, and +Infinity or −Infinity (float volumes only). */
+  nanCount: number;
+  infiniteCount: number;
 }
 
-/** Statistics of the scaled intensities, computed on the stored values (no float copy). */
+/**
+ * Statistics of the scaled intensities, computed on the stored values (no float copy). NaN and
+ * ±Infinity are left out of every figure and counted apart.
+ */
 export function volumeStats(volume: Pick<Volume, 'data' | 'sclSlope' | 'sclInter'>, data = volume.data): VolumeStats {
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
+  let nanCount = 0;
+  let infiniteCount = 0;
   const n = data.length;
+  const float = data instanceof Float32Array || data instanceof Float64Array;
   for (let i = 0; i < n; i++) {
     const v = data[i];
+    if (float && v - v !== 0) {
+      // v − v is NaN for NaN and ±Infinity only.
+      if (v !== v) nanCount++;
+      else infiniteCount++;
+      continue;
+    }
     if (v < min) min = v;
     if (v > max) max = v;
     sum += v;
   }
+  const count = n - nanCount - infiniteCount;
+  if (count === 0) return { min: NaN, max: NaN, sum: 0, mean: NaN, count, nanCount, infiniteCount };
   const { sclSlope: slope, sclInter: inter } = volume;
   const a = min * slope + inter;
   const b = max * slope + inter;
-  const scaledSum = sum * slope + inter * n;
-  return { min: Math.min(a, b), max: Math.max(a, b), sum: scaledSum, mean: n ? scaledSum / n : NaN };
+  const scaledSum = sum * slope + inter * count;
+  return { min: Math.min(a, b), max: Math.max(a, b), sum: scaledSum, mean: scaledSum / count, count, nanCount, infiniteCount };
 }
 
 /** Orientation codes of a volume's voxel axes, e.g. "LPS". */

@@ -3,6 +3,7 @@
  * webview renders with it. Intensities are scaled values (`stored · slope + inter`).
  */
 import type { DataType, VoxelArray } from './datatypes';
+import { sampleFinite } from './sampling';
 
 /** A display window in scaled intensity units: `level − width/2` is black, `level + width/2` white. */
 export interface WindowLevel {
@@ -26,13 +27,15 @@ export const CT_PRESETS: readonly WindowPreset[] = [
 
 /** A window from the `low` and `high` intensities (black at low, white at high). */
 export function windowOfRange(low: number, high: number): WindowLevel {
+  if (!Number.isFinite(low) || !Number.isFinite(high)) return { width: 1, level: 0.5 }; // no finite intensity at all
   const width = Math.max(high - low, Number.EPSILON * Math.max(1, Math.abs(low)));
   return { width, level: low + width / 2 };
 }
 
 /**
  * The intensities at the `lowPercent` and `highPercent` percentiles, from at most `maxSamples`
- * voxels taken at a regular stride (NaN skipped). Used for the automatic default window.
+ * voxels spread over the whole volume (`sampleFinite`: no axis favoured; NaN and ±Infinity left
+ * out). Used for the automatic default window.
  */
 export function intensityPercentiles(
   data: VoxelArray,
@@ -42,17 +45,9 @@ export function intensityPercentiles(
   highPercent: number,
   maxSamples = 1 << 18,
 ): [number, number] {
-  const n = data.length;
-  if (n === 0) return [0, 1];
-  const step = Math.max(1, Math.floor(n / maxSamples));
-  const samples = new Float64Array(Math.ceil(n / step));
-  let count = 0;
-  for (let i = 0; i < n; i += step) {
-    const v = data[i];
-    if (v === v) samples[count++] = v; // skip NaN
-  }
+  const sorted = sampleFinite(data, maxSamples).sort();
+  const count = sorted.length;
   if (count === 0) return [0, 1];
-  const sorted = samples.subarray(0, count).sort();
   const at = (p: number) => sorted[Math.min(count - 1, Math.max(0, Math.round((p / 100) * (count - 1))))];
   const a = at(lowPercent) * slope + inter;
   const b = at(highPercent) * slope + inter;

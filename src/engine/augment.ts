@@ -5,7 +5,7 @@
  */
 import type { Vec3 } from '../core/geometry';
 import { randomDisplacementField, type DisplacementField } from './deformation';
-import type { Random } from './random';
+import type { Random } from '../core/random';
 import type { AugmentationSettings } from '../protocol/settings';
 
 /**

@@ -3,7 +3,7 @@
  * points, interpolated to every voxel of a patch by a cubic B-spline (C² smooth).
  */
 import type { Vec3 } from '../core/geometry';
-import type { Random } from './random';
+import type { Random } from '../core/random';
 
 /**
  * A displacement field over a patch, in voxels of the volume.

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomicWrite';
+import { makeFolders } from '../core/folders';
 import { networkOps, type BatchNormParams } from './ops';
 import { tf, type Tensor, type Tensor1D, type Tensor5D, type Variable } from './tf';
 import { countParameters, describeNetwork, inputLengthFor, outputLength, UNetConfigError, validateConfig, variableSpecs, type LayerRow, type UNetConfig, type VariableSpec } from '../protocol/network';
@@ -152,7 +153,7 @@ class UNet3D implements UNet {
   }
 
   async save(dir: string): Promise<void> {
-    fs.mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
     const named = [...this.variables].map(([name, variable]) => ({ name, tensor: variable as Tensor }));
     const { data, specs } = await tf.io.encodeWeights(named);
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(tf.io.concatenateArrayBuffers(data));

@@ -4,6 +4,7 @@
  * figures are stored with the model (run.json) so prediction normalizes the same way.
  */
 import type { Vec3 } from '../core/geometry';
+import { sampleFinite } from '../core/sampling';
 import type { Volume } from '../core/volume';
 import type { ChannelNormalization, VolumeNormalization } from '../protocol/run';
 import { DEFAULT_NORMALIZATION, type NormalizationSettings } from '../protocol/settings';
@@ -22,7 +23,7 @@ export interface NormalizedImage {
   normalization: VolumeNormalization;
 }
 
-/** The most voxels a percentile is computed from; larger volumes are subsampled with a fixed stride. */
+/** The most voxels a percentile is computed from; larger volumes are sampled (`sampleFinite`, no axis favoured). */
 const PERCENTILE_SAMPLE = 1 << 21;
 
 /** The channels of a volume: every frame of a 4D file (read with `allFrames`), else its one frame. */
@@ -36,16 +37,20 @@ function channelView(volume: Volume, channel: number): ArrayLike<number> {
   return frames.subarray(channel * n, (channel + 1) * n);
 }
 
-/** The p-th percentiles (0–100) of `values` (linear interpolation between order statistics). */
-export function percentiles(values: ArrayLike<number>, ps: number[], slope = 1, inter = 0): number[] {
-  const n = values.length;
-  if (n === 0) throw new RangeError('percentiles of an empty array');
-  const stride = Math.max(1, Math.ceil(n / PERCENTILE_SAMPLE));
-  const sample = new Float64Array(Math.ceil(n / stride));
-  for (let i = 0, o = 0; i < n; i += stride) sample[o++] = values[i] * slope + inter;
+/**
+ * The p-th percentiles (0–100) of the finite `values` (NaN and ±Infinity left out), scaled by
+ * `slope` and `inter`, interpolating linearly between order statistics; from a sample of
+ * PERCENTILE_SAMPLE voxels spread over the volume where there are more. `exclude` leaves one
+ * stored value out too (a fill value).
+ */
+export function percentiles(values: ArrayLike<number>, ps: number[], slope = 1, inter = 0, exclude?: number): number[] {
+  if (values.length === 0) throw new RangeError('percentiles of an empty array');
+  for (const p of ps) if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile ${p} is outside 0–100`);
+  const sample = sampleFinite(values, PERCENTILE_SAMPLE, exclude);
+  if (sample.length === 0) throw new RangeError('the image has no finite intensity (every voxel is NaN or infinite)');
+  for (let i = 0; i < sample.length; i++) sample[i] = sample[i] * slope + inter;
   sample.sort();
   return ps.map((p) => {
-    if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile ${p} is outside 0–100`);
     const pos = (p / 100) * (sample.length - 1);
     const lo = Math.floor(pos);
     const hi = Math.min(lo + 1, sample.length - 1);
@@ -72,20 +77,28 @@ export function channelNormalization(values: ArrayLike<number>, settings: Normal
   if (!(settings.lowPercentile < settings.highPercentile)) {
     throw new RangeError(`the low percentile (${settings.lowPercentile}) must be below the high one (${settings.highPercentile})`);
   }
+  // Every figure is of the finite voxels: NaN and ±Infinity are left out (normalizeVolume maps NaN to the mean).
   const n = values.length;
   let min = Infinity;
-  for (let i = 0; i < n; i++) if (values[i] < min) min = values[i];
+  let finite = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v - v !== 0) continue;
+    finite++;
+    if (v < min) min = v;
+  }
   let atMin = 0;
   for (let i = 0; i < n; i++) if (values[i] === min) atMin++;
-  const fill = atMin >= FILL_SHARE * n && atMin < n ? min : undefined;
-  // Percentiles from (a strided sample of) the voxels that are not fill; mean and spread from all of them.
-  const [low, high] = percentiles(fill === undefined ? values : sampleWithout(values, fill, n - atMin), [settings.lowPercentile, settings.highPercentile], slope, inter);
+  const fill = atMin >= FILL_SHARE * finite && atMin < finite ? min : undefined;
+  // Percentiles from (a sample of) the voxels that are not fill; mean and spread from all of them.
+  const [low, high] = percentiles(values, [settings.lowPercentile, settings.highPercentile], slope, inter, fill);
   let sum = 0;
   let sumSq = 0;
   let m = 0;
   for (let i = 0; i < n; i++) {
-    if (values[i] === fill) continue;
-    const v = Math.min(high, Math.max(low, values[i] * slope + inter));
+    const stored = values[i];
+    if (stored === fill || stored - stored !== 0) continue;
+    const v = Math.min(high, Math.max(low, stored * slope + inter));
     sum += v;
     sumSq += v * v;
     m++;
@@ -95,17 +108,6 @@ export function channelNormalization(values: ArrayLike<number>, settings: Normal
   // A constant image has no spread; dividing by 1 keeps it finite (and zero after centring).
   const std = variance > 1e-12 ? Math.sqrt(variance) : 1;
   return fill === undefined ? { low, high, mean, std } : { low, high, mean, std, fill: fill * slope + inter };
-}
-
-/** The values other than `fill` (`count` of them), every k-th one where there are more than PERCENTILE_SAMPLE. */
-function sampleWithout(values: ArrayLike<number>, fill: number, count: number): Float64Array {
-  const stride = Math.max(1, Math.ceil(count / PERCENTILE_SAMPLE));
-  const sample = new Float64Array(Math.ceil(count / stride));
-  for (let i = 0, seen = 0, o = 0; i < values.length; i++) {
-    if (values[i] === fill) continue;
-    if (seen++ % stride === 0) sample[o++] = values[i];
-  }
-  return sample;
 }
 
 /** The normalization figures of every channel of a volume. */
@@ -135,7 +137,7 @@ export function normalizeVolume(volume: Volume, normalization: VolumeNormalizati
     const inv = 1 / std;
     for (let i = 0, o = c; i < n; i++, o += channels) {
       const v = Math.min(high, Math.max(low, values[i] * slope + inter));
-      data[o] = (v - mean) * inv;
+      data[o] = v === v ? (v - mean) * inv : 0; // a NaN voxel reads as the mean
     }
   }
   return { dims: [...volume.dims], spacing: [...volume.spacing], channels, data, normalization };

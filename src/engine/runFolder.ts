@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomicWrite';
 import * as os from 'node:os';
 import { parseRunRecord, RUN_FILE, RUN_LOCK_FILE, type FileRecord, type RunLock, type RunRecord } from '../protocol/run';
+import { createEmptyFolder, makeFolders } from '../core/folders';
 
 /** SHA-256 of a file's bytes, with its path and size. */
 export function fileRecord(file: string): FileRecord {
@@ -19,11 +20,7 @@ export function fileRecord(file: string): FileRecord {
 
 /** Creates the run folder; refuses one that holds anything already (a run is never overwritten). */
 export function createRunFolder(dir: string): void {
-  if (fs.existsSync(dir)) {
-    if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir} exists and is not a folder`);
-    if (fs.readdirSync(dir).length > 0) throw new Error(`the run folder ${dir} is not empty; choose a new one`);
-  }
-  fs.mkdirSync(dir, { recursive: true });
+  createEmptyFolder(dir, 'the run folder');
 }
 
 export function writeRunRecord(dir: string, record: RunRecord): void {
@@ -102,7 +99,7 @@ export async function writeCheckpoint(runDir: string, name: string, save: (dir: 
   const fresh = path.join(runDir, `.${name}.writing`);
   const old = path.join(runDir, `.${name}.old`);
   fs.rmSync(fresh, { recursive: true, force: true });
-  fs.mkdirSync(fresh, { recursive: true });
+  makeFolders(fresh);
   await save(fresh);
   fs.rmSync(old, { recursive: true, force: true });
   if (fs.existsSync(target)) fs.renameSync(target, old);

@@ -12,7 +12,7 @@ import type { PatchGeometry } from '../protocol/training';
 import { augmentGrayValues, IDENTITY_TRANSFORM, randomPatchTransform, type PatchTransform } from './augment';
 import type { AugmentationSettings } from '../protocol/settings';
 import type { NormalizedImage } from './normalize';
-import type { Random } from './random';
+import type { Random } from '../core/random';
 
 
 

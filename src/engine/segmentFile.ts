@@ -34,6 +34,7 @@ import { AnnotationsNeededError, loadRun, normalizationFor, predictVolume, runPr
 import type { SegmentOptions, SegmentResult, SegmentStart, TileProgress } from '../protocol/segment';
 import type { RunRecord, VolumeRecord } from '../protocol/run';
 import type { LabelArray } from '../core/editDeltas';
+import { checkSegmentOutputs } from './segmentOutputs';
 import { readLabelMapOnGrid } from './trainingData';
 import type { Volume } from '../core/volume';
 
@@ -109,9 +110,12 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
   const probabilitiesFile = options.probabilities === undefined ? undefined : path.resolve(options.probabilities);
   if (probabilitiesFile !== undefined && !NIFTI_SUFFIX.test(probabilitiesFile)) throw new RangeError(`the probability map ${path.basename(probabilitiesFile)} must end in .nii.gz or .nii`);
   if (probabilitiesFile !== undefined && (probabilitiesFile === out || probabilitiesFile === image)) throw new RangeError('the probability map needs a file of its own');
-  for (const dir of new Set([path.dirname(out), ...(probabilitiesFile ? [path.dirname(probabilitiesFile)] : [])])) {
-    if (!fs.existsSync(dir)) throw new Error(`the output folder ${dir} does not exist`);
-  }
+  const companionFiles = segmentationCompanions(out);
+  checkSegmentOutputs({
+    image,
+    outputs: [out, companionFiles.classesFile, companionFiles.segNrrd, ...(probabilitiesFile ? [probabilitiesFile] : [])],
+    inputs: options.labels === undefined ? [] : [path.resolve(options.labels)],
+  });
   const volume = readVolumeFile(image, { allFrames: true });
   const backend = await initBackend(options.backend ?? 'auto');
   const run = await loadRun(runDir, options.checkpoint ?? 'best');

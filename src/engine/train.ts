@@ -14,7 +14,7 @@ import type { LossKind } from '../protocol/settings';
 import { createUNet, type UNet } from './model';
 import { PRESETS, type UNetConfig } from '../protocol/network';
 import { Optimizer } from './optimizer';
-import { Random } from './random';
+import { Random } from '../core/random';
 import { createRunFolder, removeRunLock, writeCheckpoint, writeRunLock, writeRunRecord } from './runFolder';
 import { RUN_SCHEMA_VERSION, type RunRecord } from '../protocol/run';
 import { PatchSampler } from './sampler';

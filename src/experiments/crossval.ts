@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { evaluateDensifier, foregroundLabels, type DenseIoU, type DensifyInput, type SliceIoU } from './densifyEvaluation';
 import type { Vec3, Mat4 } from '../core/geometry';
 import { readLabelsAs, type ConvertedLabels, type LabelConvention } from '../core/labelConvention';
+import { makeFolders } from '../core/folders';
 import { writeLabelMapNifti } from '../core/labelMapIO';
 import { scoreLabels, type ClassScore } from '../core/metrics';
 import { readVolumeFile } from '../core/readVolume';
@@ -173,7 +174,7 @@ interface TrainAndPredict {
 
 /** Trains one run on the given labels (written as label files in the editor's convention); returns the summary and the run folder. */
 async function trainRun(job: TrainAndPredict, hooks: CrossvalHooks): Promise<{ summary: RunSummary; runDir: string; settings: TrainSettings }> {
-  fs.mkdirSync(job.dir, { recursive: true });
+  makeFolders(job.dir);
   const volumes = job.volumes.map((v, i) => {
     const labels = path.join(job.dir, `train-${i + 1}.labels.nii.gz`);
     writeLabelMapNifti(labels, { dims: v.dims, affine: v.affine, data: v.labels }, 'unet3d crossval labels: 0 unlabeled');
@@ -241,7 +242,7 @@ export async function semiAutomatedCrossval(options: SemiCrossvalOptions, hooks:
   if (!dense && !slice) throw new RangeError(labelsKind === 'sparse' ? 'sparse labels have only the slice k-fold to score, and it is switched off' : 'nothing to score: both the slice k-fold and the dense evaluation are off');
   const runs: RunOutcome[] = [];
   let firstSettings: TrainSettings | undefined;
-  fs.mkdirSync(options.workDir, { recursive: true });
+  makeFolders(options.workDir);
   const densify = async (input: DensifyInput): Promise<Uint8Array | Uint16Array> => {
     const label = input.fold === null ? 'dense' : `fold ${input.fold + 1}`;
     const t0 = performance.now();
@@ -375,7 +376,7 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
   const folds: FullEvaluationResult['folds'] = [];
   const volumes: VolumeScore[] = [];
   let firstSettings: TrainSettings | undefined;
-  fs.mkdirSync(options.workDir, { recursive: true });
+  makeFolders(options.workDir);
   for (let f = 0; f < plan.length; f++) {
     const { train, test } = plan[f];
     const label = `fold ${f + 1}`;

@@ -34,6 +34,8 @@ export interface VolumeInfo {
   byteLength: number;
   /** Frames of a 4D file (only the first is shown). */
   frames: number;
+  /** What the reader worked around (e.g. an unusable sform), one sentence each; shown in the status line. */
+  warnings: string[];
 }
 
 /** Editor settings the webview follows (from `unet3d.editor.*`). */

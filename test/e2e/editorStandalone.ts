@@ -42,7 +42,7 @@ function standInHost(volume: SyntheticVolume): void {
       ];
       post({
         type: 'init',
-        volume: { fileName: 'synthetic.nii.gz', format: 'nifti1', dims: volume.dims, spacing: volume.spacing, affine, datatype: 'int16', sclSlope: 1, sclInter: 0, axisCodes: 'LAS', byteLength: nx * ny * nz * 2, frames: 1 },
+        volume: { fileName: 'synthetic.nii.gz', format: 'nifti1', dims: volume.dims, spacing: volume.spacing, affine, datatype: 'int16', sclSlope: 1, sclInter: 0, axisCodes: 'LAS', byteLength: nx * ny * nz * 2, frames: 1, warnings: [] },
         classes: [
           { value: 1, name: 'background', color: '#3b6fb6' },
           { value: 2, name: 'foreground', color: '#e6194b' },

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../../src/core/atomicWrite';
 import type { Mat4, Vec3 } from '../../src/core/geometry';
 import { encodeNiftiGz } from '../../src/core/niftiWriter';
-import { Random } from '../../src/engine/random';
+import { Random } from '../../src/core/random';
 import { trainSettings, type TrainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
 
 export interface BallVolume {

@@ -122,17 +122,17 @@ test('a checked message holds only the fields its type defines, an edit its deco
   assert.deepEqual(loaded.envelope.body, { type: 'loaded', receiveMs: 5, firstRenderMs: 3 });
 });
 
-test('a backup restores labels and classes exactly; one for another grid is refused', { skip: SKIP_WITHOUT_DATA }, () => {
+test('a backup restores labels and classes exactly; one for another grid is refused', { skip: SKIP_WITHOUT_DATA }, async () => {
   const volume = readVolumeFile(dataPath('semi', 'spinalcord', 't2.nii.gz'));
   const { labels } = labelArrayOf(readVolumeFile(dataPath('semi', 'spinalcord', 't2_seg-manual.nii.gz')), 'seg');
   labels[0] = 3;
   const classes = classesUpTo(defaultClasses(), 3);
-  const restored = decodeBackup(encodeBackup(volume, 't2.nii.gz', labels, classes), volume);
+  const restored = await decodeBackup(encodeBackup(volume, 't2.nii.gz', labels, classes), volume);
   assert.deepEqual(restored.labels, labels);
   assert.deepEqual(restored.classes, classes);
   const other = readVolumeFile(dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz'));
-  assert.throws(() => decodeBackup(encodeBackup(volume, 't2.nii.gz', labels, classes), other), /not on the volume's grid/);
-  assert.throws(() => decodeBackup(new Uint8Array([1, 2, 3]), volume), /not a 3D U-Net labels backup/);
+  await assert.rejects(decodeBackup(encodeBackup(volume, 't2.nii.gz', labels, classes), other), /not on the volume's grid/);
+  await assert.rejects(decodeBackup(new Uint8Array([1, 2, 3]), volume), /not a 3D U-Net labels backup/);
 });
 
 test('a label file is used only on the volume grid, and must hold labels', { skip: SKIP_WITHOUT_DATA }, () => {

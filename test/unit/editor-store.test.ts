@@ -23,6 +23,7 @@ import { SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
 function volumeInfo(volume: Volume, fileName: string): VolumeInfo {
   return {
     fileName,
+    warnings: volume.warnings ?? [],
     format: volume.format,
     dims: volume.dims,
     spacing: volume.spacing,

@@ -152,6 +152,7 @@ test('the wheel: a mouse notch steps one slice, trackpad deltas add up to a slic
 test('a pane draws the labels and the prediction only where they have something on its slice, rows masked', () => {
   const info: VolumeInfo = {
     fileName: 'cube.nii',
+    warnings: [],
     format: 'nifti1',
     dims: DIMS,
     spacing: [1, 1, 2],

@@ -22,7 +22,7 @@ import { computeNormalization, normalizeVolume, withCoordinateChannels, type Nor
 import { DEFAULT_NORMALIZATION } from '../../src/protocol/settings';
 import { AnnotationsNeededError, loadRun, predictVolume, runNetworkOnTile, runPredictOptions } from '../../src/engine/predict';
 import { planPrediction } from '../../src/engine/predictionPlan';
-import { Random } from '../../src/engine/random';
+import { Random } from '../../src/core/random';
 import { readRunRecord } from '../../src/engine/runFolder';
 import { PatchSampler, samplePatch } from '../../src/engine/sampler';
 import { logitAdjustment } from '../../src/engine/loss';

@@ -5,7 +5,7 @@ import { augmentationSettings, NO_AUGMENTATION } from '../../src/protocol/settin
 import { augmentGrayValues, IDENTITY_TRANSFORM, randomPatchTransform } from '../../src/engine/augment';
 import { bsplineUpsample, controlPointCount, randomDisplacementField } from '../../src/engine/deformation';
 import type { NormalizedImage } from '../../src/engine/normalize';
-import { Random } from '../../src/engine/random';
+import { Random } from '../../src/core/random';
 import { samplePatch } from '../../src/engine/sampler';
 import type { PatchGeometry } from '../../src/protocol/training';
 

@@ -4,7 +4,7 @@ import type { Vec3 } from '../../src/core/geometry';
 import { augmentationSettings, NO_AUGMENTATION } from '../../src/protocol/settings';
 import { IDENTITY_TRANSFORM } from '../../src/engine/augment';
 import type { NormalizedImage } from '../../src/engine/normalize';
-import { Random } from '../../src/engine/random';
+import { Random } from '../../src/core/random';
 import { extractPatch, mirrorCoordinate, outputMargin, patchAnchor, PatchSampler, samplePatch } from '../../src/engine/sampler';
 import type { PatchGeometry } from '../../src/protocol/training';
 

@@ -16,7 +16,12 @@ export interface InfoJson {
   min: number;
   max: number;
   mean: number;
+  /** Voxels left out of min, max and mean: NaN, and ±Infinity. */
+  nanCount: number;
+  infiniteCount: number;
   frames: number;
+  /** What the reader worked around (e.g. an unusable sform), one sentence each. */
+  warnings: string[];
   segments?: { value: number; name: string; color: number[] }[];
 }
 
@@ -25,8 +30,11 @@ export const info: CliCommand = {
   usage: `Usage: unet3d info FILE [--json]
 
   FILE    a .nii, .nii.gz, .nrrd or .nhdr volume
-  --json  one JSON object: format, dims, spacing, datatype, axcodes, affine (4×4 rows), min, max, mean
-Statistics are of the scaled voxels (scl_slope, scl_inter applied), over every frame of a 4D file.`,
+  --json  one JSON object: format, dims, spacing, datatype, axcodes, affine (4×4 rows), min, max, mean,
+          nanCount, infiniteCount, warnings
+Statistics are of the scaled voxels (scl_slope, scl_inter applied), over every frame of a 4D file;
+NaN and ±Infinity voxels are left out of them and counted. Warnings say what the reader worked
+around (e.g. an sform that is not invertible, replaced by the qform).`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
     if (positionals.length !== 1) throw new UsageError('expected exactly one FILE');
@@ -43,7 +51,10 @@ Statistics are of the scaled voxels (scl_slope, scl_inter applied), over every f
       min: stats.min,
       max: stats.max,
       mean: stats.mean,
+      nanCount: stats.nanCount,
+      infiniteCount: stats.infiniteCount,
       frames: volume.frames,
+      warnings: volume.warnings ?? [],
     };
     if (volume.segments) report.segments = volume.segments.map((s) => ({ value: s.value, name: s.name, color: s.color }));
     if (values.json) {
@@ -62,11 +73,13 @@ Statistics are of the scaled voxels (scl_slope, scl_inter applied), over every f
       `min        ${fmt(stats.min)}`,
       `max        ${fmt(stats.max)}`,
       `mean       ${fmt(stats.mean)}`,
+      `NaN        ${stats.nanCount} voxels${stats.infiniteCount ? `; ±Infinity ${stats.infiniteCount} voxels` : ''} (left out of min, max and mean)`,
     ];
     if (volume.layers) lines.push(`layers     ${volume.layers.length} (overlapping segments)`);
     if (volume.segments) {
       lines.push(`segments   ${volume.segments.map((s) => `${s.value}: ${s.name}${volume.layers ? ` (layer ${s.layer})` : ''}`).join('\n           ')}`);
     }
+    for (const warning of report.warnings) lines.push(`warning    ${warning}`);
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   },

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { createEmptyFolder } from '../../core/folders';
 import { TRAIN_DEFAULTS as D, trainSettings, type TrainSettingsInput } from '../../protocol/settings';
 import type { RunSummary, TrainEvent } from '../../protocol/training';
 import { parseCommandArgs, parseNumber } from '../args';
@@ -143,6 +144,8 @@ export const train: CliCommand = {
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
+    // A folder that cannot be made (or is not empty) fails now, not after TensorFlow.js has loaded.
+    createEmptyFolder(settings.outDir, 'the run folder');
     const report = terminalReporter();
     // Always in the engine's worker process (dist/worker.js), as the extension trains; `--worker`,
     // once needed for that, is still accepted.

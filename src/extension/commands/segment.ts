@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../../core/atomicWrite';
+import { makeFolders } from '../../core/folders';
 import { volumeBaseName } from '../../core/labels';
 import type { SegmentResult } from '../../protocol/segment';
 import { readSegmentations, SEGMENTATIONS_FILE, serializeSegmentations, type RunEntry, type SegmentationRecord } from '../runs/runEntry';
@@ -154,7 +155,7 @@ export async function segmentCommand(ctx: LoopContext, arg?: unknown, selection?
 async function runSegmentJob(ctx: LoopContext, run: RunEntry, volumes: vscode.Uri[], probabilities: boolean): Promise<SegmentCommandResult> {
   const outcome: SegmentCommandResult = { run: run.dir, results: [], failed: [], cancelled: false };
   const title = volumes.length === 1 ? `Segmenting ${fileName(volumes[0])}` : `Segmenting ${volumes.length} volumes`;
-  if (probabilities) fs.mkdirSync(path.join(run.dir, PROBABILITIES_FOLDER), { recursive: true });
+  if (probabilities) makeFolders(path.join(run.dir, PROBABILITIES_FOLDER));
   const backend = readLoopSettings(volumes[0]).backend;
   await ctx.jobs.run('segment', title, (job) =>
     vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `3D U-Net: ${title} with ${run.name}`, cancellable: true }, async (progress, token) => {

@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import type { LabelArray, LabelDelta } from '../../core/editDeltas';
 import { checkClasses, classesUpTo, defaultClasses, labelFileNames, type LabelClass } from '../../core/labels';
-import { readVolumeBytes } from '../../core/readVolume';
+import { readVolumeBytesAsync } from '../../core/readVolume';
 import type { Volume } from '../../core/volume';
 import type { ClassEdit, EditLabel } from '../../protocol/webview';
 import { LabelLayer, type LayerChange, type LayerEdit } from './labelLayer';
@@ -16,12 +16,12 @@ import { decodeBackup, encodeBackup, labelArrayOf } from './labelVolumes';
 import {
   readClassesFile,
   readIfExists,
-  readVolumeUri,
   siblingUri,
   uriFileName,
   writeFileAtomic,
   writeLabelFiles,
 } from './labelFiles';
+import { readVolumeUri } from './volumeFile';
 
 /** What changed in a document, for its webviews. */
 export type DocumentChange = LayerChange | { kind: 'prediction' };
@@ -67,9 +67,10 @@ export class VolumeDocument implements vscode.CustomDocument {
    */
   static async open(uri: vscode.Uri, backupId: string | undefined, log: vscode.LogOutputChannel, askIgnore: AskIgnoreLabels): Promise<VolumeDocument> {
     const volume = await readVolumeUri(uri);
+    for (const warning of volume.warnings ?? []) log.warn(`${uriFileName(uri)}: ${warning}`);
     if (backupId) {
       const bytes = await vscode.workspace.fs.readFile(vscode.Uri.parse(backupId));
-      const { labels, classes } = decodeBackup(bytes, volume);
+      const { labels, classes } = await decodeBackup(bytes, volume);
       const problem = checkClasses(classes);
       if (problem) throw new Error(`the backup's classes are not usable: ${problem}`);
       log.info(`${uriFileName(uri)}: labels restored from a backup`);
@@ -99,7 +100,7 @@ export class VolumeDocument implements vscode.CustomDocument {
     if (!bytes) return { labels: empty().labels, classes: classes ?? defaultClasses() };
     let problem: string | undefined;
     try {
-      const labelVolume = readVolumeBytes(bytes, names.labelMap);
+      const labelVolume = await readVolumeBytesAsync(bytes, names.labelMap);
       problem = gridMismatch(volume, labelVolume, names.labelMap);
       if (!problem) {
         const { labels, maxValue } = labelArrayOf(labelVolume, names.labelMap);

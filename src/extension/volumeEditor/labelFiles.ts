@@ -1,20 +1,13 @@
 /**
  * Reading and writing a volume's files through `vscode.workspace.fs` (so remote workspaces
- * work): the volume itself, its label map and class list, the Slicer export, the prediction.
+ * work): its label map and class list, the Slicer export, the prediction. The volume itself is
+ * read by `volumeFile.ts`.
  */
 import * as vscode from 'vscode';
-import { VolumeError, formatBytes } from '../../core/errors';
 import { labelFileNames, parseLabelsFile, type LabelClass } from '../../core/labels';
 import type { LabelArray } from '../../core/editDeltas';
-import { readVolumeBytes } from '../../core/readVolume';
 import type { Volume } from '../../core/volume';
 import { encodeLabelFiles, writeFileSet, type FileSetIO } from '../../core/volumeFiles';
-
-/**
- * The most voxel bytes one volume may hold: the webview keeps the voxels in one ArrayBuffer,
- * and Chromium's limit is about 2 GiB.
- */
-export const MAX_WEBVIEW_VOLUME_BYTES = 2 ** 31 - 1;
 
 /** The last path segment of a URI. */
 export function uriFileName(uri: vscode.Uri): string {
@@ -57,44 +50,6 @@ export async function writeFileAtomic(uri: vscode.Uri, bytes: Uint8Array): Promi
   } catch (error) {
     await vscode.workspace.fs.delete(tmp).then(undefined, () => undefined);
     throw error;
-  }
-}
-
-/**
- * Reads a volume file. The size is checked before the voxels are decompressed (from the file
- * size, then from the header), so a volume the webview cannot hold is refused with a message
- * saying so. A detached NRRD header's data file is read from the same folder.
- */
-export async function readVolumeUri(uri: vscode.Uri, maxBytes = MAX_WEBVIEW_VOLUME_BYTES): Promise<Volume> {
-  const name = uriFileName(uri);
-  const stat = await vscode.workspace.fs.stat(uri);
-  if (stat.size > maxBytes + 64 * 1024 * 1024) {
-    throw new VolumeError(
-      'too-large',
-      `${name} is ${formatBytes(stat.size)} on disk: the editor holds at most ${formatBytes(maxBytes)} of voxels (the webview's buffer limit). Crop or downsample it first.`,
-    );
-  }
-  const bytes = await vscode.workspace.fs.readFile(uri);
-  const siblings = new Map<string, Uint8Array>();
-  // The reader asks for a detached data file synchronously: the first try names it, we read it, the second try uses it.
-  for (;;) {
-    let missing: string | undefined;
-    const readSibling = (file: string): Uint8Array => {
-      const found = siblings.get(file);
-      if (found) return found;
-      missing = file;
-      throw new Error('not read yet');
-    };
-    try {
-      return readVolumeBytes(bytes, name, readSibling, { maxBytes });
-    } catch (error) {
-      if (error instanceof VolumeError && error.code === 'too-large') {
-        throw new VolumeError('too-large', `${name}: ${error.message}. The editor's webview holds at most ${formatBytes(maxBytes)} in one buffer: crop or downsample the volume first.`);
-      }
-      if (missing === undefined || siblings.has(missing)) throw error;
-      const target = missing.startsWith('/') ? uri.with({ path: missing }) : siblingUri(uri, missing);
-      siblings.set(missing, await vscode.workspace.fs.readFile(target));
-    }
   }
 }
 

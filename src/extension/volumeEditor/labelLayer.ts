@@ -8,6 +8,7 @@ import {
   applyDelta,
   checkDelta,
   deltaMatches,
+  labelsForClasses,
   removeClassDelta,
   type DeltaDirection,
   type LabelArray,
@@ -36,12 +37,17 @@ export interface LayerEdit {
 export type EditOutcome = { edit: LayerEdit; problem?: undefined } | { edit?: undefined; problem: string };
 
 export class LabelLayer {
+  private labelArray: LabelArray;
+
+  /** `labels` is widened to 16 bits where the classes need it (more than 255). */
   constructor(
     readonly dims: Vec3,
-    private labelArray: LabelArray,
+    labels: LabelArray,
     private classList: LabelClass[],
     private readonly notify: (change: LayerChange) => void,
-  ) {}
+  ) {
+    this.labelArray = labelsForClasses(labels, classList.length);
+  }
 
   get labels(): LabelArray {
     return this.labelArray;
@@ -53,7 +59,7 @@ export class LabelLayer {
 
   /** Replaces labels and classes (revert); the undo stack's deltas still apply afterwards, value by value. */
   replace(labels: LabelArray, classes: LabelClass[]): void {
-    this.labelArray = labels;
+    this.labelArray = labelsForClasses(labels, classes.length);
     this.classList = classes;
     this.notify({ kind: 'labels', reason: 'revert' });
     this.notify({ kind: 'classes' });

@@ -7,7 +7,7 @@ import type { LabelArray } from '../../core/editDeltas';
 import { gridMismatch, toLabelArray } from '../../core/volumeFiles';
 import type { LabelClass } from '../../core/labels';
 import { encodeNiftiGz } from '../../core/niftiWriter';
-import { readVolumeBytes } from '../../core/readVolume';
+import { readVolumeBytesAsync } from '../../core/readVolume';
 import type { Volume } from '../../core/volume';
 
 /** Converts a volume of label values to a label array; throws on values that are not labels. */
@@ -47,14 +47,14 @@ export function encodeBackup(volume: Volume, volumeName: string, labels: LabelAr
   return out;
 }
 
-/** Reads a backup written by `encodeBackup` for `volume`; throws with the reason when it does not fit. */
-export function decodeBackup(bytes: Uint8Array, volume: Volume): { labels: LabelArray; classes: LabelClass[] } {
+/** Reads a backup written by `encodeBackup` for `volume` (inflating off the event loop); throws with the reason when it does not fit. */
+export async function decodeBackup(bytes: Uint8Array, volume: Volume): Promise<{ labels: LabelArray; classes: LabelClass[] }> {
   const magic = new TextEncoder().encode(BACKUP_MAGIC);
   if (bytes.length < magic.length || magic.some((b, i) => bytes[i] !== b)) throw new Error('not a 3D U-Net labels backup');
   const end = bytes.indexOf(0x0a, magic.length);
   if (end < 0) throw new Error('the backup header is cut short');
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(magic.length, end))) as BackupHeader;
-  const labelsVolume = readVolumeBytes(bytes.subarray(end + 1), 'backup.nii.gz');
+  const labelsVolume = await readVolumeBytesAsync(bytes.subarray(end + 1), 'backup.nii.gz');
   const mismatch = gridMismatch(volume, labelsVolume, 'the backup');
   if (mismatch) throw new Error(mismatch);
   const { labels } = labelArrayOf(labelsVolume, 'the backup');

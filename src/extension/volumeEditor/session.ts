@@ -5,6 +5,7 @@
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import * as vscode from 'vscode';
+import { exactArrayBuffer } from '../../core/bytes';
 import { encodeDelta, encodeLabelRuns } from '../../core/editDeltas';
 import type { Vec3 } from '../../core/geometry';
 import { volumeAxisCodes } from '../../core/volume';
@@ -29,10 +30,10 @@ async function packChunk(raw: Uint8Array): Promise<{ encoding: 'raw' | 'deflate-
   // zlib runs on Node's thread pool: the extension host stays responsive.
   const packed = await deflateRaw(raw, { level: 1 });
   if (packed.length < raw.length * 0.8) {
-    return { encoding: 'deflate-raw', bytes: packed.buffer.slice(packed.byteOffset, packed.byteOffset + packed.length) as ArrayBuffer };
+    return { encoding: 'deflate-raw', bytes: exactArrayBuffer(packed) };
   }
   // A view would drag its whole underlying buffer along: copy exactly.
-  return { encoding: 'raw', bytes: raw.slice().buffer as ArrayBuffer };
+  return { encoding: 'raw', bytes: exactArrayBuffer(raw) };
 }
 
 export class EditorSession implements vscode.Disposable {
@@ -131,6 +132,7 @@ export class EditorSession implements vscode.Disposable {
         axisCodes: volumeAxisCodes(volume),
         byteLength: data.byteLength,
         frames: volume.frames,
+        warnings: volume.warnings ?? [],
       },
       classes: [...this.document.classes],
       labelType: labelTypeOf(this.document.labels),
