@@ -293,6 +293,7 @@ function niftiVolume({ header, count }: NiftiPlan, voxels: VoxelArray, options: 
     affine: header.affine,
     frames: header.frames,
     warnings: header.warnings,
+    xformCodes: { qform: header.qformCode, sform: header.sformCode },
   };
 }
 

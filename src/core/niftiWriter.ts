@@ -3,6 +3,7 @@ import * as zlib from 'node:zlib';
 import { BYTES_PER_VOXEL, dataTypeOf, type VoxelArray } from './datatypes';
 import { affineToQuaternion, type Mat4, type Vec3 } from './geometry';
 import { NIFTI_INTENT_LABEL, niftiDatatypeCode } from './nifti';
+import type { XformCodes } from './volume';
 
 export interface NiftiWriteOptions {
   dims: Vec3;
@@ -18,6 +19,23 @@ export interface NiftiWriteOptions {
   sclInter?: number;
   /** gzip level 1–9; 6 by default. */
   level?: number;
+  /**
+   * The qform_code and sform_code of the volume this file lies on (see writtenXformCodes): a label
+   * map or prediction says its affine maps to the same space as its image's. Default: aligned (2).
+   */
+  xformCodes?: XformCodes;
+}
+
+/**
+ * The codes to write for a file on the grid of a volume with `source` codes: the source's, and
+ * where it gave only one of the two (both matrices are written), that one for both. A source with
+ * neither keeps neither, so every reader falls back to the voxel sizes as it did for the source.
+ */
+export function writtenXformCodes(source: XformCodes | undefined): XformCodes {
+  if (!source) return { qform: XFORM_ALIGNED_ANAT, sform: XFORM_ALIGNED_ANAT };
+  const qform = source.qform > 0 ? source.qform : source.sform;
+  const sform = source.sform > 0 ? source.sform : source.qform;
+  return { qform: Math.max(0, qform), sform: Math.max(0, sform) };
 }
 
 const HEADER_BYTES = 348;
@@ -51,8 +69,9 @@ export function encodeNifti1(options: NiftiWriteOptions): Uint8Array {
   view.setFloat32(116, options.sclInter ?? 0, true);
   out[123] = 10; // xyzt_units: mm and seconds
   writeAscii(out, 148, 80, options.description ?? '3D U-Net for VS Code');
-  view.setInt16(252, XFORM_ALIGNED_ANAT, true); // qform_code
-  view.setInt16(254, XFORM_ALIGNED_ANAT, true); // sform_code
+  const codes = writtenXformCodes(options.xformCodes);
+  view.setInt16(252, codes.qform, true); // qform_code
+  view.setInt16(254, codes.sform, true); // sform_code
   view.setFloat32(256, q.quatern[0], true);
   view.setFloat32(260, q.quatern[1], true);
   view.setFloat32(264, q.quatern[2], true);

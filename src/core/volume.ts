@@ -52,6 +52,17 @@ export interface Volume {
    * empty when the file was read as it says.
    */
   warnings?: string[];
+  /**
+   * A NIfTI file's qform_code and sform_code (what space its affine maps to: 1 scanner, 2 aligned,
+   * 3 Talairach, 4 MNI), so files written on its grid say the same; absent for NRRD.
+   */
+  xformCodes?: XformCodes;
+}
+
+/** NIfTI's qform_code and sform_code. */
+export interface XformCodes {
+  qform: number;
+  sform: number;
 }
 
 /** Options of the readers. */

@@ -34,11 +34,11 @@ export function classesFileName(labelMapName: string): string {
  * The label files of a volume: `NAME.labels.nii.gz` (0 = unlabeled, 1.. the classes),
  * `NAME.labels.json` (the class list) and, for an NRRD volume, `NAME.labels.seg.nrrd` for 3D Slicer.
  */
-export function encodeLabelFiles(volumeFileName: string, volume: Pick<Volume, 'dims' | 'affine' | 'format'>, labels: LabelArray, classes: readonly LabelClass[]): NamedFile[] {
+export function encodeLabelFiles(volumeFileName: string, volume: Pick<Volume, 'dims' | 'affine' | 'format' | 'xformCodes'>, labels: LabelArray, classes: readonly LabelClass[]): NamedFile[] {
   const names = labelFileNames(volumeFileName);
   const grid = { dims: volume.dims, affine: volume.affine, data: labels };
   const files: NamedFile[] = [
-    { name: names.labelMap, bytes: encodeNiftiGz({ ...grid, description: 'unet3d labels: 0 unlabeled, 1.. classes' }) },
+    { name: names.labelMap, bytes: encodeNiftiGz({ ...grid, xformCodes: volume.xformCodes, description: 'unet3d labels: 0 unlabeled, 1.. classes' }) },
     { name: names.classes, bytes: new TextEncoder().encode(serializeLabelsFile(makeLabelsFile(volumeFileName, classes))) },
   ];
   if (volume.format === 'nrrd') files.push({ name: names.segNrrd, bytes: encodeSegNrrd({ ...grid, segments: segmentsOfClasses(classes) }) });

@@ -149,12 +149,12 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
     const { dims, affine } = volume;
     const companions = segmentationCompanions(out);
     // The label map, its class list, the Slicer file and the probabilities: written as one set.
-    const files: FileSetEntry<string>[] = [{ target: out, bytes: encodeNiftiGz({ dims, affine, data: predicted.labels, description: 'unet3d prediction: 1 background, 2.. classes' }) }];
+    const files: FileSetEntry<string>[] = [{ target: out, bytes: encodeNiftiGz({ dims, affine, xformCodes: volume.xformCodes, data: predicted.labels, description: 'unet3d prediction: 1 background, 2.. classes' }) }];
     let probabilities: string | undefined;
     if (probabilitiesFile && predicted.probabilities) {
       files.push({
         target: probabilitiesFile,
-        bytes: encodeNiftiGz({ dims, affine, data: predicted.probabilities, frames: classes.length, intentCode: 0, description: 'unet3d class probabilities x255, frame c = class c+1' }),
+        bytes: encodeNiftiGz({ dims, affine, xformCodes: volume.xformCodes, data: predicted.probabilities, frames: classes.length, intentCode: 0, description: 'unet3d class probabilities x255, frame c = class c+1' }),
       });
       probabilities = probabilitiesFile;
     }

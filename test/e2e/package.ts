@@ -82,7 +82,7 @@ function main(): void {
     if (outAt >= 0 && userArgs[outAt + 1]) userArgs[outAt + 1] = path.resolve(userArgs[outAt + 1]!);
     const out = outAt >= 0 ? [] : ['--out', path.join(REPO_ROOT, `${manifest.name}-${manifest.version}.vsix`)];
     // The repository field and a LICENSE file are not there yet; README images stay relative.
-    vsce(['package', '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links', ...out, ...userArgs], staging);
+    vsce(['package', '--allow-missing-repository', '--no-rewrite-relative-links', ...out, ...userArgs], staging);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { BACKEND_DESCRIPTIONS, BACKEND_ORDER, type BackendChoice } from '../../src/protocol/backends';
 import { PRESET_DESCRIPTIONS, PRESET_NAMES } from '../../src/protocol/network';
 import { TRAIN_DEFAULTS } from '../../src/protocol/settings';
+import { foldersHoldingVolumes } from '../../src/extension/commands/folderSet';
 import { REPO_ROOT } from '../helpers/data';
 
 const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
@@ -60,4 +61,35 @@ test("the settings' defaults and choices in package.json are the contract's", ()
   assert.equal(props['unet3d.training.iterations'].default, TRAIN_DEFAULTS.iterations);
   assert.equal(props['unet3d.training.minutes'].default, TRAIN_DEFAULTS.minutes);
   assert.equal(props['unet3d.training.validationFraction'].default, TRAIN_DEFAULTS.validationFraction);
+});
+
+test('the walkthrough: every step runs a command that exists, and its pictures ship', () => {
+  const declared = new Set(manifest.contributes.commands.map((c: { command: string }) => c.command));
+  const [walkthrough] = manifest.contributes.walkthroughs;
+  assert.ok(walkthrough && walkthrough.steps.length >= 5);
+  const ids = walkthrough.steps.map((s: { id: string }) => s.id);
+  assert.deepEqual(ids, ['open', 'paint', 'train', 'segment', 'runs', 'correct']);
+  const shipped = fs.readFileSync(path.join(REPO_ROOT, '.vscodeignore'), 'utf8');
+  for (const step of walkthrough.steps as { description: string; media: { image?: string; markdown?: string } }[]) {
+    const commands = [...step.description.matchAll(/\(command:([\w.]+)\)/g)].map((m) => m[1]);
+    assert.ok(commands.length > 0, `${step.description} runs no command`);
+    for (const c of commands) assert.ok(declared.has(c) || /^workbench\./.test(c), `${c} is not a command of the extension`);
+    const media = step.media.image ?? step.media.markdown!;
+    assert.ok(fs.existsSync(path.join(REPO_ROOT, media)), `${media} is missing`);
+    assert.ok(shipped.includes(`!${media}`) || shipped.includes(`!${media.split('/')[0]}/**`), `${media} is not in the package (.vscodeignore)`);
+  }
+});
+
+test('Train, Segment and Evaluate in the explorer: on volume files and on folders that hold some, never on label or prediction files', () => {
+  for (const item of manifest.contributes.menus['explorer/context'] as { command: string; when: string }[]) {
+    assert.match(item.when, /explorerResourceIsFolder && resourcePath in unet3d\.volumeFolders/);
+    const regex = /resourceFilename =~ \/(.*)\/ \|\|/.exec(item.when)![1];
+    const volume = new RegExp(regex);
+    for (const name of ['ct.nii', 'ct.nii.gz', 'ct.nrrd', 'ct.nhdr', 'a.b.nii.gz']) assert.ok(volume.test(name), `${item.command} on ${name}`);
+    for (const name of ['ct.labels.nii.gz', 'ct.seg.nii.gz', 'ct.labels.seg.nrrd', 'ct.seg.nrrd', 'ct.prob.nii.gz', 'ct.raw', 'notes.txt', 'ct.labels.json']) assert.ok(!volume.test(name), `${item.command} not on ${name}`);
+  }
+  assert.deepEqual(
+    foldersHoldingVolumes(['/w/a/b/ct.nii.gz', '/w/a/mr.nrrd', '/x/c.nii'], ['/w']).sort(),
+    ['/w', '/w/a', '/w/a/b'],
+  );
 });

@@ -14,6 +14,7 @@ import { segmentCommand } from './segment';
 import { registerBackendReport, showBackendCommand } from './showBackend';
 import { suggestNextSliceCommand } from './suggestNextSlice';
 import { trainCommand } from './train';
+import { registerVolumeFolders } from './volumeFolders';
 
 export function registerLoopCommands(
   context: vscode.ExtensionContext,
@@ -25,6 +26,7 @@ export function registerLoopCommands(
   const ctx: LoopContext = { log, jobs, runs: runs.model, curves: runs.curves, editor, state: context.workspaceState };
   const publishBackendReport = registerBackendReport(context);
   registerJobStatusBar(context, jobs);
+  registerVolumeFolders(context);
   context.subscriptions.push(
     vscode.commands.registerCommand('unet3d.train', (arg?: unknown, selection?: unknown) => trainCommand(ctx, arg, selection)),
     vscode.commands.registerCommand('unet3d.segment', (arg?: unknown, selection?: unknown) => segmentCommand(ctx, arg, selection)),

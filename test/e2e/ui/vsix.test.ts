@@ -42,8 +42,13 @@ test('the .vsix holds the bundles, media and the packages they load, and no sour
   for (const required of ['package.json', 'readme.md', 'dist/extension.js', 'media/unet3d.svg']) {
     assert.ok(files.has(required), `${required} is missing from the .vsix`);
   }
-  const unwanted = [...files.keys()].filter((f) => /^(src|test|webview|scripts|\.ci|\.vscode|\.test-work|docs)\//.test(f) || /\.(map|ts)$/.test(f));
+  // Of docs/, only the screenshots the README and the walkthrough show.
+  const unwanted = [...files.keys()].filter((f) => /^(src|test|webview|scripts|\.ci|\.vscode|\.test-work)\//.test(f) || /^docs\/(?!screenshots\/[\w-]+\.png$)/.test(f) || /\.(map|ts)$/.test(f));
   assert.deepEqual(unwanted.slice(0, 10), [], 'sources, tests or source maps went into the .vsix');
+  // The README's pictures resolve inside the package (the Details page shows them from there).
+  const readme = files.get('readme.md')?.toString() ?? '';
+  for (const [, image] of readme.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) assert.ok(files.has(image), `the README shows ${image}, which is not in the .vsix`);
+  for (const required of ['LICENSE.txt', 'changelog.md', 'media/icon.png']) assert.ok(files.has(required) || files.has(required.toLowerCase()) || files.has(required.replace('.txt', '')), `${required} is missing`);
 
   // Every package a bundle requires ships, and so does each dependency of those, where Node finds it.
   const shipped = dependencyClosure([...new Set(requires.map(packageOf))], (dir) => {
