@@ -187,18 +187,26 @@ test('the worker previews a running training on request, and stops when asked', 
     const previews: TrainEvent[] = [];
     let progressAfterStop = 0;
     let stopped = false;
+    // The stop request crosses the channel while the worker trains on, so a preview already under
+    // way may still arrive; after a few more steps none may.
+    let previewsSettled = -1;
     const handle = client.train(settings, (e) => {
       if (e.type === 'started') handle.preview({ image, voxel: [10, 12, 4] });
       if (e.type === 'preview') {
         previews.push(e);
-        handle.preview(null);
+        if (!stopped) handle.preview(null);
         stopped = true;
       }
-      if (e.type === 'progress' && stopped && ++progressAfterStop === 40) handle.cancel();
+      if (e.type === 'progress' && stopped) {
+        progressAfterStop++;
+        if (progressAfterStop === 10) previewsSettled = previews.length;
+        if (progressAfterStop === 50) handle.cancel();
+      }
     });
     const summary = await handle.done;
     assert.equal(summary.status, 'cancelled');
-    assert.equal(previews.length, 1, 'one preview, then none once stopped');
+    assert.ok(previews.length >= 1 && previews.length <= 2, `a preview, then at most one already under way (${previews.length})`);
+    assert.equal(previews.length, previewsSettled, 'no preview once the stop has arrived');
     const p = previews[0];
     assert.ok(p.type === 'preview' && p.planes.length === 3 && p.planes.map((q) => q.index).join() === '10,12,4');
     assert.ok(p.type === 'preview' && p.planes[2].labels instanceof Uint8Array, 'label arrays cross the channel as typed arrays');
