@@ -18,6 +18,7 @@ import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { REPO_ROOT } from '../helpers/data';
 import { openWorkbenchPage } from './browser';
 import { installExtension, startCodeServer, type CodeServer } from './codeServer';
+import { reportSymptom, WEBVIEW_NEVER_LOADED } from './rerunPolicy';
 import { ensureToolchain } from './toolchain';
 import { prepareWorkspace, SAMPLE_FILES } from './workspace';
 
@@ -96,11 +97,27 @@ export async function launchWorkbench(options: WorkbenchOptions): Promise<Workbe
 export async function useWorkbench(t: TestContext, options: WorkbenchOptions): Promise<Workbench> {
   const wb = await launchWorkbench(options);
   t.after(async () => {
+    // The harness's known symptom, told to the runner (it reruns a failed file only for this).
+    if (await webviewNeverLoaded(wb.page).catch(() => false)) reportSymptom(WEBVIEW_NEVER_LOADED, options.name);
     // A picture of the last state helps to read a failure; it goes beside the logs.
     await wb.page.screenshot({ path: path.join(E2E_WORK_DIR, 'logs', `${options.name}-last.png`) }).catch(() => undefined);
     await wb.close();
   });
   return wb;
+}
+
+/**
+ * True when a visible webview iframe is still not loaded (VS Code's outer `iframe.webview` without
+ * its `ready` class) after `graceMs`: code-server's webview that never loads on a loaded machine.
+ */
+export async function webviewNeverLoaded(page: Page, graceMs = 5000): Promise<boolean> {
+  const pending = page.locator('iframe.webview:not(.ready) >> visible=true');
+  const deadline = Date.now() + graceMs;
+  while ((await pending.count()) > 0) {
+    if (Date.now() > deadline) return true;
+    await page.waitForTimeout(250);
+  }
+  return false;
 }
 
 export async function saveScreenshot(page: Page, name: string): Promise<string> {

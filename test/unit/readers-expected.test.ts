@@ -15,7 +15,7 @@ import { parseNrrdHeader } from '../../src/core/nrrd';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { VolumeError } from '../../src/core/errors';
 import { volumeStats, type Volume } from '../../src/core/volume';
-import { HAVE_DATA, REPO_ROOT, SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
+import { REPO_ROOT, SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
 
 interface Expected {
   format: 'nifti1' | 'nifti2' | 'nrrd';
@@ -40,9 +40,7 @@ interface Expected {
 }
 
 const NIFTI_CODES: Record<number, string> = { 2: 'uint8', 4: 'int16', 8: 'int32', 16: 'float32', 64: 'float64', 256: 'int8', 512: 'uint16', 768: 'uint32' };
-const expected: Record<string, Expected> = HAVE_DATA
-  ? JSON.parse(fs.readFileSync(dataPath('formats', 'expected.json'), 'utf8'))
-  : {};
+const expected: Record<string, Expected> = SKIP_WITHOUT_DATA ? {} : JSON.parse(fs.readFileSync(dataPath('formats', 'expected.json'), 'utf8'));
 
 /** What the independent Python reader found (test/fixtures/formats_axis_sums.py writes it). */
 interface AxisSums {

@@ -1,7 +1,7 @@
 /** The extension inside a real VS Code: present, activates, declares what it contributes. */
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { HAVE_DATA, REPO_ROOT } from '../../helpers/data';
+import { REPO_ROOT, SKIP_WITHOUT_DATA } from '../../helpers/data';
 
 const EXTENSION_ID = 'unet3d.unet3d-vscode';
 
@@ -55,7 +55,7 @@ describe('the 3D U-Net extension', () => {
   });
 
   it('sees the sample volumes in the workspace', async function () {
-    if (!HAVE_DATA) this.skip();
+    if (SKIP_WITHOUT_DATA) this.skip();
     const volumes = await vscode.workspace.findFiles('**/*.{nii,nii.gz,nrrd,nhdr}');
     assert.ok(volumes.length > 0, `no volumes found in ${vscode.workspace.workspaceFolders?.[0]?.uri.fsPath}`);
   });
@@ -63,7 +63,7 @@ describe('the 3D U-Net extension', () => {
 
 describe('opening a volume', () => {
   it('opens a .nii.gz in the unet3d.volume custom editor', async function () {
-    if (!HAVE_DATA) this.skip();
+    if (SKIP_WITHOUT_DATA) this.skip();
     const [volume] = await vscode.workspace.findFiles('**/t2.nii.gz');
     assert.ok(volume, 'no t2.nii.gz in the workspace');
     // Not awaited: until the editor's provider is registered, opening never completes.

@@ -24,7 +24,7 @@ import type { SegmentCommandResult } from '../../../src/extension/commands/segme
 import type { SuggestResult } from '../../../src/extension/commands/suggestNextSlice';
 import type { TrainArgs, TrainResult } from '../../../src/extension/commands/train';
 import type { BackendReport } from '../../../src/engine/backends';
-import { HAVE_DATA } from '../../helpers/data';
+import { SKIP_WITHOUT_DATA } from '../../helpers/data';
 
 const EXTENSION_ID = 'unet3d.unet3d-vscode';
 /** A network and patch small enough for a few seconds per run on two cores. */
@@ -83,7 +83,7 @@ describe('the loop: train, segment, suggest, evaluate', function () {
   let runDir: string;
 
   before(async function () {
-    if (!HAVE_DATA || process.platform !== 'linux') this.skip();
+    if (SKIP_WITHOUT_DATA || process.platform !== 'linux') this.skip();
     await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
     const image = path.join(workspaceDir(), 'semi', 'spinalcord', 't2.nii.gz');
     assert.ok(fs.existsSync(image), `no ${image} in the test workspace`);
@@ -171,7 +171,7 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
   let volume: vscode.Uri;
 
   before(async function () {
-    if (!HAVE_DATA || process.platform !== 'linux') this.skip();
+    if (SKIP_WITHOUT_DATA || process.platform !== 'linux') this.skip();
     volume = vscode.Uri.file(path.join(workspaceDir(), 'semi', 'spinalcord', 't2.nii.gz'));
     if (!fs.existsSync(path.join(path.dirname(volume.fsPath), 't2.labels.nii.gz'))) this.skip();
   });
