@@ -147,10 +147,11 @@ test('bad input fails with a clear message, recorded in run.json', async () => {
 
 /**
  * The least dense IoU of the spleen run below (100 iterations), against the manual truth off the
- * annotated slices: it measured 0.313 and 0.316 here (wasm); predicting spleen everywhere gives
- * about 0.12, nothing or a misplaced prediction about 0.
+ * annotated slices: it measured 0.313 and 0.316 here (wasm). The same prediction reversed in
+ * voxel order scores 0.213 (the network over-predicts the spleen about threefold), spleen
+ * everywhere about 0.12, nothing 0: the floor sits between those and what was measured.
  */
-const SPLEEN_DENSE_IOU_FLOOR = 0.2;
+const SPLEEN_DENSE_IOU_FLOOR = 0.27;
 
 test('spleen from 9 annotated slices: the loss falls and held-out IoU beats the untrained network by far', { skip: SKIP_WITHOUT_DATA, timeout: 600_000 }, async () => {
   const imageFile = dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz');
