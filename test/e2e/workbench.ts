@@ -39,6 +39,8 @@ export interface WorkbenchOptions {
   extension?: 'development' | { vsix: string };
   /** User settings merged over the seeded ones. */
   settings?: Record<string, unknown>;
+  /** Keep workspace trust on: the workspace opens in Restricted Mode (see ServerOptions.workspaceTrust). */
+  workspaceTrust?: boolean;
 }
 
 export interface Workbench {
@@ -67,7 +69,7 @@ export async function launchWorkbench(options: WorkbenchOptions): Promise<Workbe
   if (extension !== 'development') installExtension(tools, extension.vsix, folders);
   // The smoke-test driver makes the workbench honour the URL's extensionDevelopmentPath (a built
   // workbench ignores it otherwise); it also hides notification toasts: read notifications().
-  const server = await startCodeServer(tools, { ...folders, port: 0, smokeTestDriver: true, settings: options.settings });
+  const server = await startCodeServer(tools, { ...folders, port: 0, smokeTestDriver: true, settings: options.settings, workspaceTrust: options.workspaceTrust });
   let browser: Awaited<ReturnType<typeof openWorkbenchPage>>;
   try {
     browser = await openWorkbenchPage(tools, server, {

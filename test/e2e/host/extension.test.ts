@@ -41,6 +41,17 @@ describe('the 3D U-Net extension', () => {
     }
   });
 
+  it('registers every command it declares, as VS Code reports them', async () => {
+    await extension().activate();
+    const registered = new Set(await vscode.commands.getCommands(true));
+    const declared = ((extension().packageJSON.contributes as Contributes).commands ?? []).map((c) => c.command);
+    assert.ok(declared.length >= 30, `${declared.length} commands declared`);
+    const missing = declared.filter((id) => !registered.has(id));
+    assert.deepEqual(missing, [], `declared but not registered: ${missing.join(', ')}`);
+    // And the ones tests and scripts call that the manifest does not list.
+    for (const id of ['unet3d.runs.rows']) assert.ok(registered.has(id), `${id} is not registered`);
+  });
+
   it('declares the volume editor for NIfTI and NRRD files', () => {
     const editors = (extension().packageJSON.contributes as Contributes).customEditors ?? [];
     const volume = editors.find((e) => e.viewType === 'unet3d.volume');
