@@ -156,7 +156,19 @@ export async function quickOpen(page: Page, relativePath: string): Promise<void>
 
 /** Runs a command from the palette by its full title, e.g. '3D U-Net: Train'. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
+  // F1 once more when the palette does not open: a key pressed while the focus moves (out of a
+  // webview, or while a quick input closes) can be lost on a busy machine. F1 leaves an open
+  // palette open.
+  const input = page.locator('.quick-input-widget:not(.quick-input-widget-closing) input');
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
   await pickInQuickInput(page, `>${title}`, title);
 }
 
