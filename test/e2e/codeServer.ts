@@ -30,6 +30,12 @@ export interface ServerOptions extends ServerFolders {
   settings?: Record<string, unknown>;
   /** Whether to reach the extension gallery (Open VSX); off by default, tests run offline. */
   gallery?: boolean;
+  /**
+   * Keep VS Code's workspace trust on. Off by default (`--disable-workspace-trust`, and the
+   * seeded setting): every folder is trusted. On: a folder opens in Restricted Mode, without the
+   * startup prompt, until trusted.
+   */
+  workspaceTrust?: boolean;
 }
 
 export interface CodeServer {
@@ -44,6 +50,13 @@ export interface CodeServer {
   /** Stops the whole process group (SIGTERM, then SIGKILL after 5 s). */
   stop(): Promise<void>;
 }
+
+/** Settings of a server with workspace trust kept on: untrusted folders open restricted, unasked. */
+const TRUST_ON_SETTINGS: Record<string, unknown> = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+  'security.workspace.trust.emptyWindow': false,
+};
 
 /** Settings that keep a test run quiet and deterministic. */
 export const SEEDED_SETTINGS: Record<string, unknown> = {
@@ -78,7 +91,7 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]
 export async function startCodeServer(tools: Toolchain, options: ServerOptions): Promise<CodeServer> {
   const { userDataDir, extensionsDir, homeDir, logFile } = options;
   for (const dir of [userDataDir, extensionsDir, homeDir, path.dirname(logFile)]) fs.mkdirSync(dir, { recursive: true });
-  seedSettings(userDataDir, options.settings);
+  seedSettings(userDataDir, { ...(options.workspaceTrust ? TRUST_ON_SETTINGS : {}), ...options.settings });
   // Our own config file, so that code-server writes no default one (with a password) elsewhere.
   const configFile = path.join(homeDir, 'code-server.yaml');
   fs.writeFileSync(configFile, 'auth: none\ncert: false\n');
@@ -91,7 +104,7 @@ export async function startCodeServer(tools: Toolchain, options: ServerOptions):
     '--extensions-dir', extensionsDir,
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(options.workspaceTrust ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--ignore-last-opened',
     // Extension hosts otherwise linger for hours after the page closes.

@@ -6,7 +6,9 @@
  *     runTests() with our launcher as the VS Code executable, or with desktop VS Code when
  *     UNET3D_E2E_DESKTOP=1 (downloads VS Code; needs internet and a display),
  *  4. runs the UI tests (ui/*.test.ts, node:test + Playwright), packaging the .vsix first
- *     when the packaging test is among them.
+ *     when the packaging test is among them; a file that fails is run again only when it
+ *     reported the harness's known symptom (rerunPolicy.ts).
+ * Under CI (CI=true) a missing ../shared/data is an error, not a reason to skip.
  * Arguments keep only the test files whose names contain one of them.
  */
 import { runTests } from '@vscode/test-electron';
@@ -14,7 +16,8 @@ import { spawnSync } from 'node:child_process';
 import * as esbuild from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../helpers/data';
+import { DATA_REQUIRED, HAVE_DATA, REPO_ROOT, requireData } from '../helpers/data';
+import { runWithRerunPolicy, SYMPTOM_FILE_ENV, takeSymptoms, type FileRun } from './rerunPolicy';
 import { ensureToolchain, isProcessAlive } from './toolchain';
 import { E2E_WORK_DIR } from './workbench';
 import { prepareWorkspace } from './workspace';
@@ -98,31 +101,33 @@ function packageVsix(): boolean {
   return result.status === 0 && fs.existsSync(VSIX);
 }
 
-function runUiTests(files: string[]): boolean {
+async function runUiTests(files: string[]): Promise<boolean> {
   const started = Date.now();
   console.log(`\n[e2e] UI tests (${files.length} file(s))`);
   // One file at a time: each test holds a VS Code server and a Chromium (about 2 GiB together).
   // A test that sets no timeout of its own gets 5 minutes: a hang fails instead of stalling CI.
-  const runFile = (file: string) => {
+  const runFile = async (file: string): Promise<FileRun> => {
     const output = path.join(BUNDLE_DIR, path.relative(SOURCE_DIR, file)).replace(/\.ts$/, '.js');
+    const symptomFile = path.join(BUNDLE_DIR, `symptoms-${path.basename(file)}.txt`);
+    fs.rmSync(symptomFile, { force: true });
     const args = ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=300000', '--test-reporter=spec', output];
-    return spawnSync(process.execPath, args, { cwd: REPO_ROOT, stdio: 'inherit', env: { ...process.env, UNET3D_VSIX: VSIX } }).status === 0;
+    const env = { ...process.env, UNET3D_VSIX: VSIX, [SYMPTOM_FILE_ENV]: symptomFile };
+    const ok = spawnSync(process.execPath, args, { cwd: REPO_ROOT, stdio: 'inherit', env }).status === 0;
+    return { ok, symptoms: takeSymptoms(symptomFile) };
   };
-  const failed = files.filter((file) => !runFile(file));
-  // A file that fails is run once more: code-server's webview iframe has failed to load now and
-  // then on a loaded machine. Both outcomes are printed, so a flaky test stays visible.
-  const failedTwice = failed.filter((file) => {
-    console.log(`\n[e2e] ${path.relative(SOURCE_DIR, file)} failed; running it once more`);
-    const ok = runFile(file);
-    console.log(`[e2e] ${path.relative(SOURCE_DIR, file)} ${ok ? 'passed on the second run (FLAKY: see the first run above)' : 'failed again'}`);
-    return !ok;
-  });
-  console.log(`[e2e] UI tests took ${elapsed(started)}${failed.length ? `; flaky: ${failed.length - failedTwice.length}, failed: ${failedTwice.length}` : ''}`);
-  return failedTwice.length === 0;
+  // Rerun policy (rerunPolicy.ts): only a file that failed with the known symptom of the harness
+  // (code-server's webview iframe never loading) runs once more; any other failure stands.
+  const outcomes = await runWithRerunPolicy(files.map((f) => path.relative(SOURCE_DIR, f)), (relative) => runFile(path.join(SOURCE_DIR, relative)));
+  const count = (status: string) => outcomes.filter((o) => o.status === status).length;
+  const failed = outcomes.filter((o) => o.status === 'failed').map((o) => o.file);
+  console.log(`[e2e] UI tests took ${elapsed(started)}; passed: ${count('passed')}, flaky: ${count('flaky')}, failed: ${failed.length}${failed.length ? ` (${failed.join(', ')})` : ''}`);
+  return failed.length === 0;
 }
 
 async function main(): Promise<number> {
   const started = Date.now();
+  // Under CI the shared data must be there: its tests fail rather than skip (test/helpers/data.ts).
+  if (DATA_REQUIRED && !HAVE_DATA) requireData();
   ensureToolchain();
   removeStaleWork();
 
@@ -142,7 +147,7 @@ async function main(): Promise<number> {
       // The package step left production bundles in dist/; put the development build back.
       spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     }
-    ok = runUiTests(uiFiles) && ok;
+    ok = (await runUiTests(uiFiles)) && ok;
   }
   if (!process.env.UNET3D_E2E_KEEP) fs.rmSync(BUNDLE_DIR, { recursive: true, force: true });
   console.log(`\n[e2e] ${ok ? 'passed' : 'FAILED'} in ${elapsed(started)}${ok ? '' : ` (server logs and last screenshots: ${path.join(E2E_WORK_DIR, 'logs')})`}`);

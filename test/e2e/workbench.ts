@@ -18,6 +18,7 @@ import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { REPO_ROOT } from '../helpers/data';
 import { openWorkbenchPage } from './browser';
 import { installExtension, startCodeServer, type CodeServer } from './codeServer';
+import { reportSymptom, WEBVIEW_NEVER_LOADED } from './rerunPolicy';
 import { ensureToolchain } from './toolchain';
 import { prepareWorkspace, SAMPLE_FILES } from './workspace';
 
@@ -38,6 +39,8 @@ export interface WorkbenchOptions {
   extension?: 'development' | { vsix: string };
   /** User settings merged over the seeded ones. */
   settings?: Record<string, unknown>;
+  /** Keep workspace trust on: the workspace opens in Restricted Mode (see ServerOptions.workspaceTrust). */
+  workspaceTrust?: boolean;
 }
 
 export interface Workbench {
@@ -66,7 +69,7 @@ export async function launchWorkbench(options: WorkbenchOptions): Promise<Workbe
   if (extension !== 'development') installExtension(tools, extension.vsix, folders);
   // The smoke-test driver makes the workbench honour the URL's extensionDevelopmentPath (a built
   // workbench ignores it otherwise); it also hides notification toasts: read notifications().
-  const server = await startCodeServer(tools, { ...folders, port: 0, smokeTestDriver: true, settings: options.settings });
+  const server = await startCodeServer(tools, { ...folders, port: 0, smokeTestDriver: true, settings: options.settings, workspaceTrust: options.workspaceTrust });
   let browser: Awaited<ReturnType<typeof openWorkbenchPage>>;
   try {
     browser = await openWorkbenchPage(tools, server, {
@@ -96,11 +99,27 @@ export async function launchWorkbench(options: WorkbenchOptions): Promise<Workbe
 export async function useWorkbench(t: TestContext, options: WorkbenchOptions): Promise<Workbench> {
   const wb = await launchWorkbench(options);
   t.after(async () => {
+    // The harness's known symptom, told to the runner (it reruns a failed file only for this).
+    if (await webviewNeverLoaded(wb.page).catch(() => false)) reportSymptom(WEBVIEW_NEVER_LOADED, options.name);
     // A picture of the last state helps to read a failure; it goes beside the logs.
     await wb.page.screenshot({ path: path.join(E2E_WORK_DIR, 'logs', `${options.name}-last.png`) }).catch(() => undefined);
     await wb.close();
   });
   return wb;
+}
+
+/**
+ * True when a visible webview iframe is still not loaded (VS Code's outer `iframe.webview` without
+ * its `ready` class) after `graceMs`: code-server's webview that never loads on a loaded machine.
+ */
+export async function webviewNeverLoaded(page: Page, graceMs = 5000): Promise<boolean> {
+  const pending = page.locator('iframe.webview:not(.ready) >> visible=true');
+  const deadline = Date.now() + graceMs;
+  while ((await pending.count()) > 0) {
+    if (Date.now() > deadline) return true;
+    await page.waitForTimeout(250);
+  }
+  return false;
 }
 
 export async function saveScreenshot(page: Page, name: string): Promise<string> {
@@ -137,7 +156,19 @@ export async function quickOpen(page: Page, relativePath: string): Promise<void>
 
 /** Runs a command from the palette by its full title, e.g. '3D U-Net: Train'. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
+  // F1 once more when the palette does not open: a key pressed while the focus moves (out of a
+  // webview, or while a quick input closes) can be lost on a busy machine. F1 leaves an open
+  // palette open.
+  const input = page.locator('.quick-input-widget:not(.quick-input-widget-closing) input');
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
   await pickInQuickInput(page, `>${title}`, title);
 }
 

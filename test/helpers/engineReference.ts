@@ -180,3 +180,46 @@ export function relativeErrorAt(actual: ArrayLike<number>, expected: ArrayLike<n
     indices.map((i) => expected[i]),
   );
 }
+
+/**
+ * The training's weighted sparse cross-entropy in float64: logits [v, k]; labels 0 = unlabeled,
+ * c + 1 = class c; Σ w(c)·(log Σ exp l − l[c]) / Σ w(c) over the labeled voxels, 0 when none is.
+ */
+export function sparseWeightedCrossEntropyRef(logits: Float64Array, k: number, labels: readonly number[], weights: readonly number[]): number {
+  let total = 0;
+  let weightSum = 0;
+  labels.forEach((label, i) => {
+    if (label === 0) return;
+    const row = logits.subarray(i * k, i * k + k);
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((s, l) => s + Math.exp(l - m), 0));
+    total += weights[label - 1] * (lse - row[label - 1]);
+    weightSum += weights[label - 1];
+  });
+  return weightSum > 0 ? total / weightSum : 0;
+}
+
+/**
+ * Soft Dice as a loss in float64, over the labeled voxels only: −mean over the foreground classes
+ * c ≥ 1 of (2·Σ p·y + ε) / (Σ p + Σ y + ε), p the softmax of the logits, y the one-hot label.
+ */
+export function sparseSoftDiceRef(logits: Float64Array, k: number, labels: readonly number[], epsilon = 1e-5): number {
+  const intersection = new Float64Array(k);
+  const sizes = new Float64Array(k);
+  labels.forEach((label, i) => {
+    if (label === 0) return;
+    const row = logits.subarray(i * k, i * k + k);
+    const m = Math.max(...row);
+    const e = Array.from(row, (l) => Math.exp(l - m));
+    const s = e.reduce((a, b) => a + b, 0);
+    for (let c = 0; c < k; c++) {
+      const p = e[c] / s;
+      const y = label - 1 === c ? 1 : 0;
+      intersection[c] += p * y;
+      sizes[c] += p + y;
+    }
+  });
+  let dice = 0;
+  for (let c = 1; c < k; c++) dice += (2 * intersection[c] + epsilon) / (sizes[c] + epsilon);
+  return -dice / (k - 1);
+}

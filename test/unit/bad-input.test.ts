@@ -9,12 +9,12 @@ import * as zlib from 'node:zlib';
 import { after, describe, test } from 'node:test';
 import { VolumeError, type VolumeErrorCode } from '../../src/core/errors';
 import { readVolumeBytes, readVolumeFile } from '../../src/core/readVolume';
-import { HAVE_DATA, SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
+import { SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
 
 const dir = tempDir('bad-input');
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const read = (name: string) => (HAVE_DATA ? fs.readFileSync(dataPath('formats', name)) : Buffer.alloc(0));
+const read = (name: string) => (SKIP_WITHOUT_DATA ? Buffer.alloc(0) : fs.readFileSync(dataPath('formats', name)));
 /** The uncompressed anatomical.nii (big-endian NIfTI-1, int16 33×41×25). */
 const nii = () => Buffer.from(read('anatomical.nii'));
 /** niivue_FLAIR.nii.gz, little-endian, gzip. */

@@ -4,10 +4,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { HAVE_DATA, REPO_ROOT, dataPath } from '../helpers/data';
+import { REPO_ROOT, SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
-const skip = !fs.existsSync(CLI) ? 'dist/cli.js is not built (npm run build)' : !HAVE_DATA ? 'shared data absent' : false;
+const skip = !fs.existsSync(CLI) ? 'dist/cli.js is not built (npm run build)' : SKIP_WITHOUT_DATA;
 
 function cli(...args: string[]) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });

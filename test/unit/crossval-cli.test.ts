@@ -91,6 +91,54 @@ test('semi-automated from full labels: the protocol makes the slices; dense IoU 
   assert.ok(!fs.existsSync(r.runs[0].runDir), 'the temporary run folders are removed');
 });
 
+/**
+ * Scores a written segmentation against its truth by counting voxels here (no code of
+ * src/core/metrics): truth read as a mask (0 → class 1, > 0 → class 2), segmentation labels 1..K.
+ * Per class: IoU = |S ∩ T| / |S ∪ T|, Dice = 2|S ∩ T| / (|S| + |T|), and the voxel counts.
+ */
+function rescore(segmentationFile: string, truthFile: string): Record<string, { iou: number | null; dice: number | null; truthVoxels: number; predictedVoxels: number }> {
+  const seg = readVolumeFile(segmentationFile).data;
+  const truth = readVolumeFile(truthFile).data;
+  assert.equal(seg.length, truth.length);
+  const out: ReturnType<typeof rescore> = {};
+  for (const c of [1, 2]) {
+    let both = 0;
+    let s = 0;
+    let t = 0;
+    for (let i = 0; i < seg.length; i++) {
+      const inSeg = seg[i] === c;
+      const inTruth = (truth[i] > 0 ? 2 : 1) === c;
+      if (inSeg) s++;
+      if (inTruth) t++;
+      if (inSeg && inTruth) both++;
+    }
+    out[c] = { iou: s + t > 0 ? both / (s + t - both) : null, dice: s + t > 0 ? (2 * both) / (s + t) : null, truthVoxels: t, predictedVoxels: s };
+  }
+  return out;
+}
+
+/** Every volume's reported scores equal a rescoring of the segmentation it wrote; the means follow. */
+function assertReportedScoresMatchWrittenSegmentations(r: FullEvaluationResult): void {
+  for (const v of r.volumes) {
+    const mine = rescore(v.segmentation, v.labels);
+    for (const c of ['1', '2']) {
+      const reported = v.classes[c];
+      assert.ok(reported, `class ${c} of ${v.image} is reported`);
+      assert.equal(reported.truthVoxels, mine[c].truthVoxels, `class ${c}: truth voxels`);
+      assert.equal(reported.predictedVoxels, mine[c].predictedVoxels, `class ${c}: predicted voxels`);
+      for (const m of ['iou', 'dice'] as const) {
+        if (mine[c][m] === null) assert.equal(reported[m], null);
+        else assert.ok(Math.abs((reported[m] ?? NaN) - mine[c][m]!) < 1e-9, `class ${c} ${m}: reported ${reported[m]}, rescored ${mine[c][m]}`);
+      }
+    }
+    assert.equal(v.meanIoU, mine['2'].iou, 'one foreground class: the mean is its IoU');
+  }
+  const defined = r.volumes.map((v) => v.meanIoU).filter((x): x is number => x !== null);
+  const mean = defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : null;
+  if (mean === null) assert.equal(r.meanIoU, null);
+  else assert.ok(Math.abs(r.meanIoU! - mean) < 1e-12, `mean IoU ${r.meanIoU} vs ${mean}`);
+}
+
 /** Crops a box of `size` voxels centred on the lesions of an msles patient into `dir` (image and labels, geometry kept). */
 function cropPatient(patient: string, size: Vec3): { image: string; labels: string } {
   const image = readVolumeFile(dataPath('full', 'msles', `${patient}_flair.nii.gz`));
@@ -142,6 +190,7 @@ test('fully-automated: rotation over volumes, and given test volumes', { skip: S
     assert.deepEqual(seg.dims, image.dims);
     assert.ok(seg.affine.every((row, a) => row.every((x, b) => Math.abs(x - image.affine[a][b]) < 1e-4)));
   }
+  assertReportedScoresMatchWrittenSegmentations(r);
   const withTest = (await crossval(...pairs.slice(0, 8), '--test', patients[2].image, '--test-labels', patients[2].labels, ...QUICK)) as FullEvaluationResult;
   assert.equal(withTest.folds.length, 1);
   assert.deepEqual(withTest.folds[0].train, [patients[0].image, patients[1].image]);
@@ -156,6 +205,7 @@ test('fully-automated: rotation over volumes, and given test volumes', { skip: S
     assert.ok(v.trainingVoxels.reduce((a, b) => a + b, 0) < 0.5 * 40 * 40 * 24, 'most voxels unlabeled');
   }
   assert.equal(sparse.volumes[0].voxels, 40 * 40 * 24, 'the test volume is scored on its full labels');
+  assertReportedScoresMatchWrittenSegmentations(sparse);
 });
 
 test('crossval refuses bad input with a clear message', { skip: SKIP_WITHOUT_DATA }, async () => {

@@ -51,6 +51,38 @@ test('the created paper network holds exactly those weights (plus batch norm)', 
   }
 });
 
+test('small networks counted by hand: the count, parameterCount() and the created variables agree with it', async () => {
+  await initBackend('cpu');
+  // SMALL_SAME (filters 4,4 | 8,8 | 8,12; 2 in, 3 classes): 3×3×3 kernels + biases; up-convs 2×2×2 without bias.
+  const same =
+    (27 * 2 * 4 + 4) + (27 * 4 * 4 + 4) + // enc0
+    (27 * 4 * 8 + 8) + (27 * 8 * 8 + 8) + // enc1
+    (27 * 8 * 8 + 8) + (27 * 8 * 12 + 12) + // enc2
+    8 * 12 * 12 + (27 * (12 + 8) * 8 + 8) + (27 * 8 * 8 + 8) + // up1, dec1 (concat with enc1's 8)
+    8 * 8 * 8 + (27 * (8 + 4) * 4 + 4) + (27 * 4 * 4 + 4) + // up0, dec0 (concat with enc0's 4)
+    (4 * 3 + 3); // final 1×1×1
+  assert.equal(same, 17_083);
+  // SMALL_VALID (2 levels, base 4, the paper's doubling: 4,8 | 8,16; 1 in, 2 classes).
+  const valid = (27 * 1 * 4 + 4) + (27 * 4 * 8 + 8) + (27 * 8 * 8 + 8) + (27 * 8 * 16 + 16) + 8 * 16 * 16 + (27 * (16 + 8) * 8 + 8) + (27 * 8 * 8 + 8) + (8 * 2 + 2);
+  assert.equal(valid, 15_186);
+  for (const [config, byHand, bnChannels] of [
+    [SMALL_SAME, same, [4, 4, 8, 8, 8, 12, 8, 8, 4, 4]],
+    [SMALL_VALID, valid, [4, 8, 8, 16, 8, 8]],
+  ] as [UNetConfig, number, number[]][]) {
+    assert.equal(countParameters(config), byHand);
+    const net = createUNet(config, 1);
+    try {
+      assert.equal(net.parameterCount(), byHand);
+      const weights = net.trainableVariables.filter((v) => !v.name.includes('/bn/')).reduce((n, v) => n + v.size, 0);
+      assert.equal(weights, byHand, 'the created kernels and biases');
+      const bn = net.trainableVariables.filter((v) => v.name.includes('/bn/')).reduce((n, v) => n + v.size, 0);
+      assert.equal(bn, 2 * bnChannels.reduce((a, b) => a + b, 0), 'batch norm: a scale and a shift per channel of every 3×3×3 conv');
+    } finally {
+      net.dispose();
+    }
+  }
+});
+
 test('sizes the network cannot take are refused with the nearest that fit', () => {
   assert.throws(() => outputSizeFor(PRESETS.paper, [115, 132, 132]), (e: Error) => e instanceof UNetConfigError && /115 along z/.test(e.message) && /nearest sizes that fit are/.test(e.message));
   assert.throws(() => outputSizeFor(PRESETS.fast, [63, 64, 64]), /multiple of 4/);

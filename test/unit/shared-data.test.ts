@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { volumeStats } from '../../src/core/volume';
 import { gridMismatch } from '../../src/core/volumeFiles';
-import { SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
+import { DATA_DIR, DATA_REQUIRED, HAVE_DATA, SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
 
 const PAIRS: { set: string; image: string; labels: string; maxLabel: number }[] = [
   { set: 'semi/ctchest', image: 'CTChest4.nrrd', labels: 'Segmentation.seg.nrrd', maxLabel: 7 },
@@ -26,4 +26,9 @@ describe('shared real data', { skip: SKIP_WITHOUT_DATA }, () => {
       assert.ok(imageStats.max > imageStats.min, 'the image is not constant');
     });
   }
+});
+
+test('under CI the shared data is there (tests that need it fail rather than skip)', () => {
+  assert.ok(HAVE_DATA || !DATA_REQUIRED, `CI=true and no shared data at ${DATA_DIR}`);
+  assert.equal(SKIP_WITHOUT_DATA === false, HAVE_DATA || DATA_REQUIRED);
 });

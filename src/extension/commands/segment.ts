@@ -138,7 +138,9 @@ export async function segmentCommand(ctx: LoopContext, arg?: unknown, selection?
       run = entry;
     } else run = await pickRun(ctx, !fromCode && !(arg instanceof vscode.Uri));
     if (!run) return undefined;
-    volumes ??= fromCode ? [] : await pickTargets();
+    // No targets came with the call (the palette, the Runs view's Segment with This Run, the
+    // Segment button after training): ask, the open volume first.
+    volumes ??= await pickTargets();
     if (!volumes || volumes.length === 0) return undefined;
     const bad = volumes.filter((v) => !isVolumeFile(fileName(v)));
     if (bad.length) throw new Error(`${bad.map(fileName).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not a volume to segment`);

@@ -12,6 +12,7 @@ import { readVolumeFile } from '../../core/readVolume';
 import type { SegmentationRecord } from '../runs/runEntry';
 import type { LoopContext } from './loopContext';
 import { annotatedSliceSets, mostUncertainSlices, sliceEntropy, type SliceEntropy, type SuggestedSlice } from './sliceEntropy';
+import { requireTrust } from './trust';
 import { activeVolume, fileName, labelsUriOf } from './volumes';
 
 export interface SuggestResult {
@@ -58,6 +59,8 @@ function entropyOf(file: string): { entropy: SliceEntropy; dims: Vec3; codes: st
 }
 
 export async function suggestNextSliceCommand(ctx: LoopContext, arg?: unknown): Promise<SuggestResult | undefined> {
+  // The run records of an untrusted workspace name the probability files to read: any file.
+  if (!requireTrust('Suggest Next Slice', "It reads the class probabilities that this workspace's run records point to")) return undefined;
   const volume = arg instanceof vscode.Uri ? arg : typeof arg === 'string' ? vscode.Uri.file(path.resolve(arg)) : activeVolume();
   if (!volume) {
     void vscode.window.showInformationMessage('3D U-Net: open a volume in the volume editor first; Suggest Next Slice moves its crosshair.');

@@ -1,7 +1,7 @@
 /** The extension inside a real VS Code: present, activates, declares what it contributes. */
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { HAVE_DATA, REPO_ROOT } from '../../helpers/data';
+import { REPO_ROOT, SKIP_WITHOUT_DATA } from '../../helpers/data';
 
 const EXTENSION_ID = 'unet3d.unet3d-vscode';
 
@@ -41,6 +41,17 @@ describe('the 3D U-Net extension', () => {
     }
   });
 
+  it('registers every command it declares, as VS Code reports them', async () => {
+    await extension().activate();
+    const registered = new Set(await vscode.commands.getCommands(true));
+    const declared = ((extension().packageJSON.contributes as Contributes).commands ?? []).map((c) => c.command);
+    assert.ok(declared.length >= 30, `${declared.length} commands declared`);
+    const missing = declared.filter((id) => !registered.has(id));
+    assert.deepEqual(missing, [], `declared but not registered: ${missing.join(', ')}`);
+    // And the ones tests and scripts call that the manifest does not list.
+    for (const id of ['unet3d.runs.rows']) assert.ok(registered.has(id), `${id} is not registered`);
+  });
+
   it('declares the volume editor for NIfTI and NRRD files', () => {
     const editors = (extension().packageJSON.contributes as Contributes).customEditors ?? [];
     const volume = editors.find((e) => e.viewType === 'unet3d.volume');
@@ -55,7 +66,7 @@ describe('the 3D U-Net extension', () => {
   });
 
   it('sees the sample volumes in the workspace', async function () {
-    if (!HAVE_DATA) this.skip();
+    if (SKIP_WITHOUT_DATA) this.skip();
     const volumes = await vscode.workspace.findFiles('**/*.{nii,nii.gz,nrrd,nhdr}');
     assert.ok(volumes.length > 0, `no volumes found in ${vscode.workspace.workspaceFolders?.[0]?.uri.fsPath}`);
   });
@@ -63,7 +74,7 @@ describe('the 3D U-Net extension', () => {
 
 describe('opening a volume', () => {
   it('opens a .nii.gz in the unet3d.volume custom editor', async function () {
-    if (!HAVE_DATA) this.skip();
+    if (SKIP_WITHOUT_DATA) this.skip();
     const [volume] = await vscode.workspace.findFiles('**/t2.nii.gz');
     assert.ok(volume, 'no t2.nii.gz in the workspace');
     // Not awaited: until the editor's provider is registered, opening never completes.

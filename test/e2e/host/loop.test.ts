@@ -24,7 +24,8 @@ import type { SegmentCommandResult } from '../../../src/extension/commands/segme
 import type { SuggestResult } from '../../../src/extension/commands/suggestNextSlice';
 import type { TrainArgs, TrainResult } from '../../../src/extension/commands/train';
 import type { BackendReport } from '../../../src/protocol/backends';
-import { HAVE_DATA } from '../../helpers/data';
+import type { RunRecord } from '../../../src/protocol/run';
+import { SKIP_WITHOUT_DATA } from '../../helpers/data';
 
 const EXTENSION_ID = 'unet3d.unet3d-vscode';
 /** A network and patch small enough for a few seconds per run on two cores. */
@@ -75,15 +76,57 @@ function readRun(dir: string): { status: string; error?: string; summary?: { bes
   return JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
 }
 
+/** The whole run.json, typed. */
+function readRecord(dir: string): RunRecord {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')) as RunRecord;
+}
+
+const sliceKey = (s: { axis: number; index: number }) => `${s.axis}:${s.index}`;
+
+/**
+ * Mean entropy (bits) of each slice along each axis, from a probability map read here: K uint8
+ * volumes one after another, each voxel's values taken as p = v / Σv (Σv = 0: uniform).
+ */
+function sliceEntropies(file: string): { perAxis: number[][]; dims: number[]; classes: number } {
+  const map = readVolumeFile(file, { allFrames: true });
+  const data = map.allFrames ?? map.data;
+  const [nx, ny, nz] = map.dims;
+  const n = nx * ny * nz;
+  const K = map.frames;
+  const sums = [new Array<number>(nx).fill(0), new Array<number>(ny).fill(0), new Array<number>(nz).fill(0)];
+  for (let i = 0; i < n; i++) {
+    let total = 0;
+    for (let k = 0; k < K; k++) total += data[k * n + i];
+    let h = Math.log2(K);
+    if (total > 0) {
+      h = 0;
+      for (let k = 0; k < K; k++) {
+        const p = data[k * n + i] / total;
+        if (p > 0) h -= p * Math.log2(p);
+      }
+    }
+    const x = i % nx;
+    const y = Math.floor(i / nx) % ny;
+    const z = Math.floor(i / (nx * ny));
+    sums[0][x] += h;
+    sums[1][y] += h;
+    sums[2][z] += h;
+  }
+  const perSlice = [ny * nz, nx * nz, nx * ny];
+  return { perAxis: sums.map((s, a) => s.map((v) => v / perSlice[a])), dims: map.dims, classes: K };
+}
+
 describe('the loop: train, segment, suggest, evaluate', function () {
   this.timeout(240_000);
   let volume: vscode.Uri;
   let labels: string;
   let labelsHash: string;
   let runDir: string;
+  /** The 9 annotated slices of the fixture (axis:index). */
+  let fixtureSlices: Set<string>;
 
   before(async function () {
-    if (!HAVE_DATA || process.platform !== 'linux') this.skip();
+    if (SKIP_WITHOUT_DATA || process.platform !== 'linux') this.skip();
     await vscode.extensions.getExtension(EXTENSION_ID)?.activate();
     const image = path.join(workspaceDir(), 'semi', 'spinalcord', 't2.nii.gz');
     assert.ok(fs.existsSync(image), `no ${image} in the test workspace`);
@@ -91,6 +134,7 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     // Sparse labels per QUALITY.md, written where the volume editor keeps them.
     const truth = readLabelsAs(path.join(path.dirname(image), 't2_seg-manual.nii.gz'), 'mask');
     const slices = chooseAnnotatedSlices(truth.data, truth.dims);
+    fixtureSlices = new Set(slices.map(sliceKey));
     labels = path.join(path.dirname(image), 't2.labels.nii.gz');
     writeLabelMapNifti(labels, { dims: truth.dims, affine: truth.affine, data: sparseLabels(truth.data, truth.dims, slices) });
     labelsHash = sha256(labels);
@@ -116,6 +160,17 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     assert.match(mine.tooltip ?? '', /Backend: \w+/);
     assert.deepEqual(mine.children?.filter((c) => c.id.startsWith('iou-')).map((c) => c.label), ['background', 'foreground']);
     assert.equal(sha256(labels), labelsHash, 'training must not touch the label file');
+    // What the fixture fixes: its 9 slices, split between training and validation.
+    const full = readRecord(runDir);
+    const { trainingSlices, validationSlices } = full.volumes[0];
+    assert.ok(validationSlices.length >= 1 && trainingSlices.length >= 1, `${trainingSlices.length} training, ${validationSlices.length} validation slices`);
+    assert.deepEqual(new Set([...trainingSlices, ...validationSlices].map(sliceKey)), fixtureSlices);
+    assert.equal(trainingSlices.length + validationSlices.length, 9, 'no slice on both sides');
+    // The IoU shown is the best validation's: the highest, and (one foreground class) the cord's own.
+    const validated = full.validation.map((v) => v.meanForegroundIoU ?? -1);
+    assert.equal(iou, Math.max(...validated));
+    const best = full.validation.find((v) => v.meanForegroundIoU === iou)!;
+    assert.equal(best.iou[1], iou, "the mean over one foreground class is the cord's IoU");
   });
 
   it('segments the volume: NAME.seg.nii.gz on the volume grid, recorded with the run', async () => {
@@ -136,6 +191,23 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     }
     assert.ok(min >= 1 && max <= 2, `labels ${min}..${max}, expected within 1..2 (1 = background, no 0)`);
     assert.ok(result.results[0].probabilities && fs.existsSync(result.results[0].probabilities), 'no probability map');
+    // The probabilities agree with the labels: two classes summing to 255 (rounding aside), and
+    // the cord wherever it is labeled at least as likely as background (the clean-up only ever
+    // turns stray cord components into background).
+    const map = readVolumeFile(result.results[0].probabilities, { allFrames: true });
+    assert.equal(gridMismatch(map, image, 'the probability map'), undefined, 'the probability map is on the volume grid');
+    assert.equal(map.frames, 2);
+    const p = map.allFrames!;
+    const n = seg.data.length;
+    let cord = 0;
+    for (let i = 0; i < n; i++) {
+      assert.ok(Math.abs(p[i] + p[n + i] - 255) <= 2, `voxel ${i}: probabilities ${p[i]} + ${p[n + i]}`);
+      if (seg.data[i] === 2) {
+        cord++;
+        assert.ok(p[n + i] >= p[i] - 1, `voxel ${i} is cord at ${p[n + i]}/255 against background ${p[i]}/255`);
+      }
+    }
+    assert.ok(cord > 0 && cord < n, `${cord} cord voxels of ${n}`);
     const segs = await waitFor('the segmentation under the run', rows, (list) => list.find((r) => r.runDir === runDir)?.children?.find((c) => c.id === 'segmentations')?.description === '1');
     assert.equal(segs.find((r) => r.runDir === runDir)?.children?.find((c) => c.id === 'segmentations')?.children?.[0].resource, out);
     assert.equal(sha256(labels), labelsHash);
@@ -151,6 +223,16 @@ describe('the loop: train, segment, suggest, evaluate', function () {
       assert.ok(s.entropy >= 0 && s.entropy <= 1, `entropy ${s.entropy} of 2 classes`);
     }
     assert.deepEqual(result.voxel, [result.slices[0].index, result.slices[1].index, result.slices[2].index]);
+    // The same choice from the probability map, computed here: per axis the unannotated slice of
+    // highest mean entropy, and that entropy.
+    const { perAxis, classes } = sliceEntropies(result.probabilities);
+    assert.equal(classes, 2);
+    for (const s of result.slices) {
+      const candidates = perAxis[s.axis].map((h, index) => ({ h, index })).filter((c) => !fixtureSlices.has(`${s.axis}:${c.index}`));
+      const top = candidates.reduce((a, b) => (b.h > a.h ? b : a));
+      assert.equal(s.index, top.index, `axis ${s.axis}: slice ${s.index} suggested, ${top.index} has the most entropy`);
+      assert.ok(Math.abs(s.entropy - top.h) < 1e-9, `axis ${s.axis}: entropy ${s.entropy} vs ${top.h}`);
+    }
   });
 
   it("evaluates with the paper's k-fold check, recorded as an entry with one run per fold", async () => {
@@ -163,6 +245,24 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     const list = await waitFor('the evaluation in the Runs view', rows, (l) => l.some((r) => r.runDir === result.dir && /3-fold IoU/.test(r.description ?? '')));
     const row = list.find((r) => r.runDir === result.dir)!;
     assert.deepEqual(row.children?.filter((c) => /^fold-\d$/.test(c.label)).map((c) => c.label), ['fold-1', 'fold-2', 'fold-3']);
+    // The folds deal the fixture's 9 slices: each held out once, trained on in the other folds.
+    const heldOut = new Map<string, number>();
+    result.evaluation.results.forEach((fold, f) => {
+      const record = readRecord(path.join(result.dir, `fold-${f + 1}`));
+      const { trainingSlices, validationSlices } = record.volumes[0];
+      assert.ok(validationSlices.length >= 1);
+      for (const s of validationSlices) heldOut.set(sliceKey(s), (heldOut.get(sliceKey(s)) ?? 0) + 1);
+      assert.deepEqual(new Set([...trainingSlices, ...validationSlices].map(sliceKey)), fixtureSlices, `fold ${f + 1} uses the 9 slices`);
+      assert.equal(trainingSlices.length + validationSlices.length, 9);
+      // Each fold's IoU is its run's last validation (on its held-out slices).
+      const last = record.validation.at(-1)!;
+      assert.equal(fold.meanForegroundIoU, last.meanForegroundIoU, `fold ${f + 1}`);
+      assert.deepEqual(fold.iou, last.iou);
+    });
+    assert.deepEqual([...heldOut.keys()].sort(), [...fixtureSlices].sort(), 'every slice is held out');
+    assert.ok([...heldOut.values()].every((count) => count === 1), 'and only once');
+    const scored = result.evaluation.results.map((f) => f.meanForegroundIoU).filter((x): x is number => x !== null);
+    assert.ok(Math.abs(result.evaluation.meanForegroundIoU! - scored.reduce((a, b) => a + b, 0) / scored.length) < 1e-12, 'the mean of the folds');
   });
 
   it('continues from the newest run of the volume (warm start), says so in the Runs view, and segments the open volume at once', async () => {
@@ -190,7 +290,7 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
   let volume: vscode.Uri;
 
   before(async function () {
-    if (!HAVE_DATA || process.platform !== 'linux') this.skip();
+    if (SKIP_WITHOUT_DATA || process.platform !== 'linux') this.skip();
     volume = vscode.Uri.file(path.join(workspaceDir(), 'semi', 'spinalcord', 't2.nii.gz'));
     if (!fs.existsSync(path.join(path.dirname(volume.fsPath), 't2.labels.nii.gz'))) this.skip();
   });
