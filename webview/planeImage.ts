@@ -29,7 +29,7 @@ export function rowMask(counts: ArrayLike<number>, layout: Pick<PlaneLayout, 'he
 export function planeImageInput(
   plane: PlaneSlice,
   store: Pick<DocumentStore, 'info' | 'voxels' | 'labels' | 'counts' | 'colors' | 'prediction' | 'predictionCounts'>,
-  view: Pick<ViewState, 'showPrediction' | 'predictionOpacity' | 'predictionOutline' | 'labelOpacity' | 'outline'>,
+  view: Pick<ViewState, 'showPrediction' | 'predictionOpacity' | 'predictionLook' | 'labelOpacity' | 'outline'>,
   gray: Pick<GrayWindow, 'lookup' | 'window'>,
 ): PlaneImageInput {
   const { layout, slice } = plane;
@@ -40,13 +40,13 @@ export function planeImageInput(
       values: store.prediction,
       colors: store.colors,
       opacity: view.predictionOpacity,
-      outline: view.predictionOutline,
+      look: view.predictionLook,
       minValue: 2,
       rowMask: rowMask(store.predictionCounts[layout.rowAxis], layout),
     });
   }
   if (store.counts[axis][slice] > 0) {
-    layers.push({ values: store.labels, colors: store.colors, opacity: view.labelOpacity, outline: view.outline, minValue: 1, rowMask: rowMask(store.counts[layout.rowAxis], layout) });
+    layers.push({ values: store.labels, colors: store.colors, opacity: view.labelOpacity, look: view.outline ? 'outline' : 'filled', minValue: 1, rowMask: rowMask(store.counts[layout.rowAxis], layout) });
   }
   const info = store.info;
   return {

@@ -48,7 +48,7 @@ const REPORT: BackendReport = {
   statuses: [
     { name: 'tensorflow-gpu', available: false, reason: 'the CUDA library libcudnn.so.8 was not found', fix: 'install CUDA 11.2 and cuDNN 8.1' },
     { name: 'tensorflow', available: false, reason: '@tensorflow/tfjs-node is not installed', fix: 'run `npm install @tensorflow/tfjs-node@4.22.0`' },
-    { name: 'wasm', available: true, detail: 'WebAssembly SIMD, 1 thread(s)' },
+    { name: 'wasm', available: true, detail: "WebAssembly with SIMD: the engine's WebAssembly SIMD kernels (convolutions, batch norm, pooling) on 2 cores; TensorFlow.js's other operations on 1 thread" },
     { name: 'cpu', available: true, detail: 'plain JavaScript' },
   ],
 };

@@ -4,6 +4,7 @@
  * and for each backend that does not load, why and how to fix it, in a Markdown preview.
  */
 import * as vscode from 'vscode';
+import { plural } from '../../core/words';
 import type { BackendReport } from '../../protocol/backends';
 import { backendReportMarkdown, chosenBackend } from './backendReport';
 import { readLoopSettings } from '../settings';
@@ -41,7 +42,7 @@ export async function showBackendCommand(ctx: LoopContext, publish: (text: strin
     const missing = report.statuses.filter((s) => !s.available).length;
     void vscode.window.showInformationMessage(
       chosen.name
-        ? `3D U-Net computes on ${chosen.name}${missing ? `; ${missing} backend(s) do not load here (see why in the report)` : ''}.`
+        ? `3D U-Net computes on ${chosen.name}${missing ? `; ${plural(missing, 'other backend does', 'other backends do')} not load here (the report says why)` : ''}.`
         : `3D U-Net: ${chosen.note}.`,
     );
     try {

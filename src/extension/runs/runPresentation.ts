@@ -14,7 +14,8 @@
  */
 import * as path from 'node:path';
 import type { RunRecord } from '../../protocol/run';
-import type { ValidationResult } from '../../protocol/training';
+import { plural } from '../../core/words';
+import { describeStop, type ValidationResult } from '../../protocol/training';
 import type { BrokenEntry, Entry, EvaluationEntry, RunEntry, SegmentationRecord } from './runEntry';
 
 /** What a training in progress in this window last reported (fresher than run.json). */
@@ -227,7 +228,7 @@ function settingsRows(r: RunRecord): RowData[] {
   }
   if (s.seed !== undefined) rows.push(detail('seed', 'seed', String(s.seed)));
   rows.push(detail('backend', 'backend', `${r.backend ?? '–'} (asked: ${s.backend ?? 'auto'})`));
-  if (r.summary) rows.push(detail('stop', 'stopped', `${r.summary.stopReason} after ${r.summary.iterations} iterations`));
+  if (r.summary) rows.push(detail('stop', 'stopped', describeStop(r.summary)));
   return rows;
 }
 
@@ -291,7 +292,7 @@ function presentEvaluation(entry: EvaluationEntry, options: PresentOptions): Row
   const tooltip = [
     `**${entry.name}** — ${e.folds}-fold evaluation, ${status}`,
     '',
-    `- Mean foreground IoU over ${done} fold(s): ${formatIoU(e.meanForegroundIoU)}`,
+    `- Mean foreground IoU over ${plural(done, 'fold')}: ${formatIoU(e.meanForegroundIoU)}`,
     ...e.results.map((f) => `- Fold ${f.fold + 1}: ${formatIoU(f.meanForegroundIoU)}`),
     `- Preset: ${e.preset}`,
     `- Duration: ${formatDuration(runSeconds(e, options.now))}`,
