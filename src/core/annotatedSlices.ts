@@ -8,7 +8,7 @@
  * holding the most labeled voxels not yet covered first), which for slice-wise annotations gives
  * back the slices that were painted, and kept up to date slice by slice after each edit.
  */
-import type { LabelArray, SliceLabelCounts } from './editDeltas';
+import { sliceLabelCounts, type LabelArray, type SliceLabelCounts } from './editDeltas';
 import type { Vec3 } from './geometry';
 import { sliceAxes, type Axis } from './slices';
 
@@ -133,4 +133,30 @@ export function nearlyEmptyLimit(sliceVoxels: number): number {
 /** True when an annotated slice of `sliceVoxels` voxels holds fewer than nearlyEmptyLimit labeled voxels of its own. */
 export function isNearlyEmptySlice(ownVoxels: number, sliceVoxels: number): boolean {
   return ownVoxels < nearlyEmptyLimit(sliceVoxels);
+}
+
+/** An annotated slice with hardly any labels of its own (see isNearlyEmptySlice). */
+export interface NearlyEmptySlice {
+  axis: Axis;
+  index: number;
+  /** Labeled voxels no annotated slice of another axis holds. */
+  ownVoxels: number;
+  sliceVoxels: number;
+}
+
+/**
+ * The almost empty slices among `slices` (the annotated slices of `labels`, as any finder gives
+ * them): those holding fewer labeled voxels of their own than nearlyEmptyLimit.
+ */
+export function nearlyEmptySlices(labels: LabelArray, dims: Vec3, slices: readonly { axis: Axis; index: number }[], counts = sliceLabelCounts(labels, dims)): NearlyEmptySlice[] {
+  const annotated: AnnotatedSlices = [new Set(), new Set(), new Set()];
+  for (const s of slices) annotated[s.axis].add(s.index);
+  const out: NearlyEmptySlice[] = [];
+  for (const { axis, index } of slices) {
+    const [u, v] = sliceAxes(axis);
+    const sliceVoxels = dims[u] * dims[v];
+    const ownVoxels = ownLabeledVoxels(labels, dims, counts, annotated, axis, index);
+    if (isNearlyEmptySlice(ownVoxels, sliceVoxels)) out.push({ axis, index, ownVoxels, sliceVoxels });
+  }
+  return out;
 }

@@ -19,6 +19,7 @@ import { plural } from '../../core/words';
 import type { SegmentResult } from '../../protocol/segment';
 import { readSegmentations, SEGMENTATIONS_FILE, serializeSegmentations, type RunEntry, type SegmentationRecord } from '../runs/runEntry';
 import { bestValidation, formatDuration, formatIoU } from '../runs/runPresentation';
+import { showCommandError, showFailure } from '../notices';
 import { readLoopSettings } from '../settings';
 import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
@@ -147,7 +148,7 @@ export async function segmentCommand(ctx: LoopContext, arg?: unknown, selection?
   } catch (error) {
     const message = (error as Error).message;
     ctx.log.error(`segment: ${message}`);
-    void vscode.window.showErrorMessage(`3D U-Net: cannot segment: ${message.split('\n')[0]}`);
+    void showCommandError('segment', message, ctx.log);
     return undefined;
   }
 }
@@ -209,15 +210,16 @@ async function runSegmentJob(ctx: LoopContext, run: RunEntry, volumes: vscode.Ur
     }),
   );
   ctx.runs.reread();
-  report(outcome, run, volumes);
+  report(outcome, run, volumes, ctx.log);
   return outcome;
 }
 
-function report(outcome: SegmentCommandResult, run: RunEntry, volumes: vscode.Uri[]): void {
+function report(outcome: SegmentCommandResult, run: RunEntry, volumes: vscode.Uri[], log: vscode.LogOutputChannel): void {
   const done = outcome.results.length;
   if (outcome.failed.length) {
     const first = outcome.failed[0];
-    void vscode.window.showErrorMessage(`3D U-Net: segmenting ${path.basename(first.volume)} failed: ${first.error.split('\n')[0]}${outcome.failed.length > 1 ? ` (and ${outcome.failed.length - 1} more)` : ''}`);
+    const more = outcome.failed.length > 1 ? ` (and ${plural(outcome.failed.length - 1, 'more volume', 'more volumes')})` : '';
+    void showFailure(`segmenting ${path.basename(first.volume)} failed${more}.`, outcome.failed.map((f) => `${path.basename(f.volume)}: ${f.error}`).join('\n'), log);
   }
   if (outcome.cancelled) {
     void vscode.window.showInformationMessage(`3D U-Net: segmentation cancelled after ${done} of ${plural(volumes.length, 'volume')}.`);

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { plural } from '../../core/words';
 import type { BackendReport } from '../../protocol/backends';
 import { backendReportMarkdown, chosenBackend } from './backendReport';
+import { showCommandError } from '../notices';
 import { readLoopSettings } from '../settings';
 import type { LoopContext } from './loopContext';
 
@@ -54,7 +55,7 @@ export async function showBackendCommand(ctx: LoopContext, publish: (text: strin
   } catch (error) {
     const message = (error as Error).message;
     ctx.log.error(`backend probe: ${message}`);
-    void vscode.window.showErrorMessage(`3D U-Net: the engine worker could not probe the backends: ${message.split('\n')[0]}`);
+    void showCommandError('probe the compute backends', `the engine worker could not probe them: ${message}`, ctx.log);
     return undefined;
   }
 }

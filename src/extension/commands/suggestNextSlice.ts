@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { axisCodes, type Vec3 } from '../../core/geometry';
 import { readVolumeFile } from '../../core/readVolume';
+import { showCommandError } from '../notices';
 import type { SegmentationRecord } from '../runs/runEntry';
 import type { LoopContext } from './loopContext';
 import { annotatedSliceSets, mostUncertainSlices, sliceEntropy, type SliceEntropy, type SuggestedSlice } from './sliceEntropy';
@@ -105,7 +106,7 @@ export async function suggestNextSliceCommand(ctx: LoopContext, arg?: unknown): 
   } catch (error) {
     const message = (error as Error).message;
     ctx.log.error(`suggest next slice: ${message}`);
-    void vscode.window.showErrorMessage(`3D U-Net: cannot suggest a slice: ${message}`);
+    void showCommandError('suggest a slice', message, ctx.log);
     return undefined;
   }
 }

@@ -109,10 +109,11 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     assert.equal(record.status, 'succeeded');
     const iou = record.summary?.best?.meanForegroundIoU;
     assert.equal(typeof iou, 'number');
-    const row = await waitFor('the run in the Runs view', rows, (list) => list.some((r) => r.runDir === runDir && /IoU \d\.\d{3}/.test(r.description ?? '')));
+    const row = await waitFor('the run in the Runs view', rows, (list) => list.some((r) => r.runDir === runDir && /IoU \d\.\d{3}/.test(r.label)));
     const mine = row.find((r) => r.runDir === runDir)!;
-    assert.equal(mine.label, 'first');
-    assert.equal(mine.description, `IoU ${iou!.toFixed(3)}`);
+    assert.equal(mine.name, 'first');
+    assert.equal(mine.label, `IoU ${iou!.toFixed(3)}`);
+    assert.match(mine.description ?? '', /^(\d\d:\d\d|\d+ \w{3} \d\d:\d\d) · first$/, 'when, then which run');
     assert.match(mine.tooltip ?? '', /Backend: \w+/);
     assert.deepEqual(mine.children?.filter((c) => c.id.startsWith('iou-')).map((c) => c.label), ['background', 'foreground']);
     assert.equal(sha256(labels), labelsHash, 'training must not touch the label file');
@@ -160,9 +161,9 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     assert.equal(result.evaluation.results.length, 3);
     assert.equal(typeof result.evaluation.meanForegroundIoU, 'number');
     for (const fold of ['fold-1', 'fold-2', 'fold-3']) assert.equal(readRun(path.join(result.dir, fold)).status, 'succeeded');
-    const list = await waitFor('the evaluation in the Runs view', rows, (l) => l.some((r) => r.runDir === result.dir && /3-fold IoU/.test(r.description ?? '')));
+    const list = await waitFor('the evaluation in the Runs view', rows, (l) => l.some((r) => r.runDir === result.dir && /3-fold IoU/.test(r.label)));
     const row = list.find((r) => r.runDir === result.dir)!;
-    assert.deepEqual(row.children?.filter((c) => /^fold-\d$/.test(c.label)).map((c) => c.label), ['fold-1', 'fold-2', 'fold-3']);
+    assert.deepEqual(row.children?.filter((c) => /^fold-\d$/.test(c.name ?? '')).map((c) => c.name), ['fold-1', 'fold-2', 'fold-3']);
   });
 });
 
@@ -181,7 +182,7 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
     const done = vscode.commands.executeCommand<TrainResult | undefined>('unet3d.train', { volumes: [volume], iterations: 5000, validationFraction: 0.34, settings: TINY, name });
     const dir = path.join(runsDir(), name);
     // Live progress (iteration > 0) comes from the job's events, before run.json has any.
-    await waitFor(`${name} running`, rows, (list) => /^running · iteration [1-9]\d*\//.test(list.find((r) => r.runDir === dir)?.description ?? ''), 90_000);
+    await waitFor(`${name} running`, rows, (list) => /^iteration [1-9]\d*\//.test(list.find((r) => r.runDir === dir)?.label ?? ''), 90_000);
     return { done, dir };
   }
 
@@ -197,7 +198,7 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
     assert.ok(record.checkpoints.last && fs.existsSync(path.join(dir, record.checkpoints.last.dir, 'model.json')), 'no checkpoint kept');
     const row = (await rows()).find((r) => r.runDir === dir);
     assert.ok(row?.contextValue.split(':').includes('model'), 'a cancelled run can segment with its checkpoint');
-    await waitFor('the cancelled run', rows, (list) => /^cancelled/.test(list.find((r) => r.runDir === dir)?.description ?? ''));
+    await waitFor('the cancelled run', rows, (list) => /^cancelled/.test(list.find((r) => r.runDir === dir)?.label ?? ''));
     await waitFor('its worker gone', workerPids, (pids) => pids.length === 0, 20_000);
   });
 
@@ -212,7 +213,7 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
     const record = readRun(dir);
     assert.equal(record.status, 'failed');
     assert.match(record.error ?? '', /the engine worker was killed by SIGKILL/);
-    await waitFor('the failed run', rows, (list) => /^failed: the engine worker was killed by SIGKILL/.test(list.find((r) => r.runDir === dir)?.description ?? ''));
+    await waitFor('the failed run', rows, (list) => list.find((r) => r.runDir === dir)?.label === 'failed' && /· the engine worker was killed by SIGKILL/.test(list.find((r) => r.runDir === dir)?.description ?? ''));
   });
 
   it('a corrupt or half-written run.json shows as a broken run with the reason', async () => {
@@ -220,20 +221,21 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'run.json'), '{"schemaVersion": 1, "status": "runn');
     const list = await waitFor('the broken run', rows, (l) => l.some((r) => r.runDir === dir));
-    assert.match(list.find((r) => r.runDir === dir)!.description ?? '', /^broken: run\.json is not valid JSON \(half-written or corrupt\)/);
-    assert.ok(list.some((r) => r.label === 'first'), 'the other runs are still listed');
+    assert.equal(list.find((r) => r.runDir === dir)!.label, 'broken');
+    assert.match(list.find((r) => r.runDir === dir)!.description ?? '', /^half-written · run\.json is not valid JSON \(half-written or corrupt\)/);
+    assert.ok(list.some((r) => r.name === 'first'), 'the other runs are still listed');
   });
 
   it('renames and deletes runs', async () => {
     const from = path.join(runsDir(), 'to-cancel');
     const renamed = await vscode.commands.executeCommand<string>('unet3d.runs.rename', from, 'cancelled run');
     assert.equal(renamed, path.join(runsDir(), 'cancelled run'));
-    await waitFor('the renamed run', rows, (l) => l.some((r) => r.label === 'cancelled run') && !l.some((r) => r.label === 'to-cancel'));
+    await waitFor('the renamed run', rows, (l) => l.some((r) => r.name === 'cancelled run') && !l.some((r) => r.name === 'to-cancel'));
     for (const name of ['cancelled run', 'half-written']) {
       assert.equal(await vscode.commands.executeCommand('unet3d.runs.delete', path.join(runsDir(), name), true), true);
       assert.equal(fs.existsSync(path.join(runsDir(), name)), false);
     }
-    await waitFor('the deleted runs gone', rows, (l) => !l.some((r) => r.label === 'cancelled run' || r.label === 'half-written'));    // Only entries of the runs folder: any other folder given as an argument is refused and kept.
+    await waitFor('the deleted runs gone', rows, (l) => !l.some((r) => r.name === 'cancelled run' || r.name === 'half-written'));    // Only entries of the runs folder: any other folder given as an argument is refused and kept.
     const outside = fs.mkdtempSync(path.join(path.dirname(runsDir()), 'not-a-run-'));
     assert.equal(await vscode.commands.executeCommand('unet3d.runs.delete', outside, true), false);
     assert.equal(await vscode.commands.executeCommand('unet3d.runs.rename', outside, 'moved'), undefined);
