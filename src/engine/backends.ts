@@ -149,7 +149,7 @@ let wasmPathsSet = false;
 /** What the engine's own SIMD kernels run and on how many cores (they do most of a step's work). */
 function kernelsDetail(): string {
   const runtime = simdRuntime();
-  return `the engine's WebAssembly SIMD kernels (convolutions, batch norm, pooling) on ${plural(runtime.threads, 'core')}${runtime.relaxed ? ' with fused multiply-add' : ''}`;
+  return `the engine's SIMD kernels (convolutions, batch norm, pooling) on ${plural(runtime.threads, 'core')}${runtime.relaxed ? ' with fused multiply-add' : ''}`;
 }
 
 /**
