@@ -141,7 +141,7 @@ async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSetti
         : `3D U-Net: ${title} ${describeStop(summary)}; its best checkpoint was kept (mean IoU ${formatIoU(iou)}).`;
     void vscode.window.showInformationMessage(text, segment, curves).then((answer) => {
       if (answer === segment) void vscode.commands.executeCommand('unet3d.segment', { run: runDir });
-      if (answer === curves) ctx.curves.show(runDir);
+      if (answer === curves) void ctx.curves.show(runDir);
     });
     ctx.log.info(`${runName}: ${summary.status}, ${describeStop(summary)}, IoU ${formatIoU(iou)}`);
     return { runDir, status: summary.status, summary };

@@ -21,6 +21,7 @@ import { gridMismatch } from '../../../src/core/volumeFiles';
 import type { RowData } from '../../../src/extension/runs/runPresentation';
 import type { EvaluateResult } from '../../../src/extension/commands/evaluate';
 import type { SegmentCommandResult } from '../../../src/extension/commands/segment';
+import { rimWidth } from '../../../src/extension/commands/sliceEntropy';
 import type { SuggestResult } from '../../../src/extension/commands/suggestNextSlice';
 import type { TrainArgs, TrainResult } from '../../../src/extension/commands/train';
 import type { BackendReport } from '../../../src/protocol/backends';
@@ -150,6 +151,9 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     for (const s of result.slices) {
       assert.ok(!annotated.has(`${s.axis}:${s.index}`), `slice ${s.index} of axis ${s.axis} is labeled already`);
       assert.ok(s.entropy >= 0 && s.entropy <= 1, `entropy ${s.entropy} of 2 classes`);
+      assert.equal(s.number, s.index + 1, 'numbered as the panes number slices');
+      const rim = rimWidth(s.count);
+      assert.ok(s.index >= rim && s.index < s.count - rim, `${s.plane} slice ${s.number} of ${s.count} is on the volume's rim`);
     }
     assert.deepEqual(result.voxel, [result.slices[0].index, result.slices[1].index, result.slices[2].index]);
   });
