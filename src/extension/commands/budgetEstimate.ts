@@ -5,6 +5,7 @@
  * give the seconds per iteration (validations included) and the time around the loop (reading
  * the volumes, building the network, the last checkpoint). Pure: unit-tested.
  */
+import { median } from '../../core/statistics';
 import type { RunRecord } from '../../protocol/run';
 import type { TrainSettings } from '../../protocol/settings';
 import type { Budget } from './budget';
@@ -42,12 +43,6 @@ export function runTiming(record: RunRecord): { secondsPerIteration: number; ove
   const loop = record.summary?.seconds;
   if (Number.isFinite(total) && loop !== undefined && total >= loop) overheadSeconds = total - loop;
   return { secondsPerIteration, overheadSeconds };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**
