@@ -119,7 +119,7 @@ export class Sidebar {
   private readonly predictionName: HTMLDivElement;
   private readonly showPrediction: Checkable;
   private readonly predictionOpacity: HTMLInputElement;
-  private readonly lookButtons = new Map<LayerLook, Checkable>();
+  private readonly lookButtons = new Map<LayerLook, HTMLButtonElement>();
   private readonly legend: HTMLDivElement;
   private readonly acceptButton: Checkable;
   private readonly windowChips: HTMLDivElement;
@@ -181,11 +181,12 @@ export class Sidebar {
     this.predictionOpacity = slider(0, 1, 0.05, (v) => host.setOpacity('prediction', v));
     const predictionOpacityRow = el('div', 'row');
     predictionOpacityRow.append(el('span', 'row-label', 'Opacity'), this.predictionOpacity);
-    const looks = el('div', 'look-buttons');
+    const looks = el('div', 'chips');
+    looks.title = 'How the prediction is drawn';
     for (const l of LOOKS) {
-      const b = custom<Checkable>('vscode-button', { title: l.title });
+      const b = el('button', 'chip', l.label);
+      b.title = l.title;
       b.dataset.look = l.look;
-      b.textContent = l.label;
       b.addEventListener('click', () => host.setPredictionLook(l.look));
       this.lookButtons.set(l.look, b);
       looks.append(b);
@@ -197,7 +198,7 @@ export class Sidebar {
     this.acceptButton.addEventListener('click', () => host.acceptPrediction());
 
     // Window: every preset a button (a drop-down list was cut off at the editor's bottom edge).
-    this.windowChips = el('div', 'window-chips');
+    this.windowChips = el('div', 'chips');
     this.windowChips.title = 'Window presets (right-drag on a pane adjusts the window)';
     this.windowText = el('div', 'window-text');
 
@@ -242,9 +243,8 @@ export class Sidebar {
     this.predictionOpacity.value = String(view.predictionOpacity);
     this.predictionOpacity.disabled = !hasPrediction;
     for (const [look, b] of this.lookButtons) {
-      b.toggleAttribute('secondary', look !== view.predictionLook);
       b.classList.toggle('selected', look === view.predictionLook);
-      b.toggleAttribute('disabled', !hasPrediction);
+      b.disabled = !hasPrediction;
     }
     this.refreshLegend(hasPrediction);
     this.acceptButton.toggleAttribute('disabled', !hasPrediction);
@@ -279,7 +279,7 @@ export class Sidebar {
       this.windowSignature = signature;
       this.windowChips.textContent = '';
       for (const preset of gray.presets) {
-        const chip = el('button', 'window-chip', preset.name);
+        const chip = el('button', 'chip window-chip', preset.name);
         chip.dataset.window = preset.name;
         chip.title = `Width ${formatWindowValue(preset.width)} · Level ${formatWindowValue(preset.level)}`;
         chip.addEventListener('click', () => {
@@ -288,7 +288,7 @@ export class Sidebar {
         });
         this.windowChips.append(chip);
       }
-      const customChip = el('button', 'window-chip custom', 'Custom');
+      const customChip = el('button', 'chip window-chip custom', 'Custom');
       customChip.dataset.window = 'Custom';
       customChip.disabled = true;
       customChip.title = 'Right-drag on a pane: left/right sets the width, up/down the level';
