@@ -92,12 +92,6 @@ export class CurvesView implements vscode.WebviewViewProvider, vscode.Disposable
     }
   }
 
-  /** The run whose curves are shown now (for tests and the status bar), if the view is open. */
-  get shown(): string[] {
-    const dir = this.shownRun();
-    return this.view && dir ? [dir] : [];
-  }
-
   /** The chosen run, else the newest run of the workspace. */
   private shownRun(): string | undefined {
     if (this.runDir) return this.runDir;
