@@ -165,7 +165,11 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   const curves = page.frameLocator('iframe.webview.ready >> visible=true').last().frameLocator('#active-frame');
   await curves.locator('#plot svg path.line.s0').waitFor({ state: 'attached', timeout: 30_000 });
   assert.match(await curves.locator('#summary').innerText(), new RegExp(`${runDir} · succeeded · iteration ${ITERATIONS}/${ITERATIONS}`));
-  await page.locator('.part.panel').getByText('Training Curves').first().waitFor({ state: 'visible' });
+  // The webview lies over the bottom panel (webviews are drawn over the part that holds them).
+  const frame = await page.locator('iframe.webview.ready >> visible=true').last().boundingBox();
+  const panel = await page.locator('.part.panel').boundingBox();
+  assert.ok(frame && panel, 'the panel and the curves are shown');
+  assert.ok(frame.y >= panel.y - 2 && frame.y + frame.height <= panel.y + panel.height + 2, `the curves (y ${frame.y}–${frame.y + frame.height}) are not in the panel (y ${panel.y}–${panel.y + panel.height})`);
   const widthAfter = (await editor.canvas('axial').boundingBox())!.width;
   assert.ok(widthAfter >= 0.95 * paneWidth, `the editor's panes went from ${paneWidth} to ${widthAfter} px wide`);
   await wb.screenshot('curves');
