@@ -148,7 +148,7 @@ test('the suggestion is said with the panes\' numbering (from 1) and the slice t
   ];
   assert.equal(
     suggestionMessage(slices, slices[1], true),
-    'Least certain (near the predicted foreground): sagittal 80 of 164 (0.41 bits), axial 13 of 26 (0.52 bits). Start with axial slice 13.',
+    'Least certain near the predicted foreground: sagittal 80 of 164 (0.41 bits), axial 13 of 26 (0.52). Start with axial 13.',
   );
-  assert.match(suggestionMessage(slices, slices[0], false), /^Least certain \(the model predicts no foreground yet\)/);
+  assert.match(suggestionMessage(slices, slices[0], false), /^Least certain anywhere \(no foreground predicted yet\): /);
 });

@@ -216,7 +216,7 @@ export function mostUncertainSlices(entropy: SliceEntropy, exclude?: readonly Re
  * it, its mean entropy, and the one to start with.
  */
 export function suggestionMessage(slices: readonly (SuggestedSlice & { plane: PlaneName; count: number })[], top: SuggestedSlice & { plane: PlaneName }, foreground: boolean): string {
-  const where = foreground ? 'near the predicted foreground' : 'the model predicts no foreground yet';
-  const list = slices.map((s) => `${s.plane} ${s.index + 1} of ${s.count} (${s.entropy.toFixed(2)} bits)`).join(', ');
-  return `Least certain (${where}): ${list}. Start with ${top.plane} slice ${top.index + 1}.`;
+  const where = foreground ? 'near the predicted foreground' : 'anywhere (no foreground predicted yet)';
+  const list = slices.map((s, i) => `${s.plane} ${s.index + 1} of ${s.count} (${s.entropy.toFixed(2)}${i === 0 ? ' bits' : ''})`).join(', ');
+  return `Least certain ${where}: ${list}. Start with ${top.plane} ${top.index + 1}.`;
 }
