@@ -159,7 +159,9 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
 
   // The run's inline action (its context menu holds the same): the curves open in the panel,
   // and the editor keeps its width.
-  const paneWidth = (await editor.canvas('axial').boundingBox())!.width;
+  // The editor's webview (the first one made; the curves' comes after it).
+  const editorFrame = page.locator('iframe.webview.ready >> visible=true').first();
+  const paneWidth = (await editorFrame.boundingBox())!.width;
   await runRow.hover();
   await runRow.locator('.action-label[aria-label="Show Training Curves"]').click();
   const curves = page.frameLocator('iframe.webview.ready >> visible=true').last().frameLocator('#active-frame');
@@ -170,8 +172,8 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   const panel = await page.locator('.part.panel').boundingBox();
   assert.ok(frame && panel, 'the panel and the curves are shown');
   assert.ok(frame.y >= panel.y - 2 && frame.y + frame.height <= panel.y + panel.height + 2, `the curves (y ${frame.y}–${frame.y + frame.height}) are not in the panel (y ${panel.y}–${panel.y + panel.height})`);
-  const widthAfter = (await editor.canvas('axial').boundingBox())!.width;
-  assert.ok(widthAfter >= 0.95 * paneWidth, `the editor's panes went from ${paneWidth} to ${widthAfter} px wide`);
+  const widthAfter = (await editorFrame.boundingBox())!.width;
+  assert.ok(widthAfter >= 0.95 * paneWidth, `the editor went from ${paneWidth} to ${widthAfter} px wide`);
   await wb.screenshot('curves');
   assert.ok(fs.existsSync(path.join(folder, 't2.labels.nii.gz')));
 
