@@ -6,9 +6,10 @@
  * window (grayWindow), the host's messages (hostMessages), the input (input) and the frames
  * (schedule); each reaches the editor only through the small host interface it declares.
  */
-import { encodeDelta, type LabelDelta } from '../src/core/editDeltas';
+import { isNearlyEmptySlice } from '../src/core/annotatedSlices';
+import { deltaValueCounts, encodeDelta, type LabelDelta } from '../src/core/editDeltas';
 import { voxelToWorld, type Vec3 } from '../src/core/geometry';
-import { planeLayouts, type PlaneName } from '../src/core/planes';
+import { describeSlice, planeLayouts, type PlaneName } from '../src/core/planes';
 import type { Axis } from '../src/core/slices';
 import type { WindowLevel } from '../src/core/windowLevel';
 import type {
@@ -25,10 +26,11 @@ import type {
 import { adjacentAnnotatedSlice, AnnotatedSliceList, noAdjacentSliceMessage, type AnnotatedListHost } from './annotatedList';
 import { GrayWindow } from './grayWindow';
 import { HostMessages, type HostMessageTarget } from './hostMessages';
+import { acceptedPredictionMessage, capitalized, nearlyEmptySliceMessage } from './messages';
 import { EditorInput, type InputHost } from './input';
 import { Pane, type PaneHost } from './pane';
 import { planeImageInput } from './planeImage';
-import type { PlaneImageInput } from './render';
+import type { LayerLook, PlaneImageInput } from './render';
 import { coalesce, FrameScheduler } from './schedule';
 import { Sidebar, type SidebarHost } from './sidebar';
 import { StatusBar, type StatusBarHost } from './statusBar';
@@ -38,6 +40,7 @@ import {
   clampBrushSize,
   initialViewState,
   isPlaneVisible,
+  isSidebarHidden,
   restoreViewState,
   savedViewState,
   type LayoutMode,
@@ -63,6 +66,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   private readonly sidebar: Sidebar;
   private readonly status: StatusBar;
   private readonly grid: HTMLDivElement;
+  private readonly root: HTMLElement;
   private readonly annotatedList: AnnotatedSliceList;
   private readonly loadStart = performance.now();
   private receiveMs = 0;
@@ -103,7 +107,10 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.grid.append(axial.element, sagittal.element, coronal.element, this.annotatedList.element);
     this.status = new StatusBar(this);
     main.append(this.grid, this.status.element);
-    root.append(this.sidebar.element, main);
+    root.append(this.sidebar.strip, this.sidebar.element, main);
+    this.root = root;
+    new ResizeObserver(() => this.applySidebar()).observe(root);
+    this.applySidebar();
     this.applyLayoutMode();
     this.input.attachKeys(window);
     this.status.setMessage(`Loading ${info.fileName}…`);
@@ -267,9 +274,14 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.frames.invalidateImages();
   }
 
-  setOutline(layer: 'labels' | 'prediction', outline: boolean): void {
-    if (layer === 'labels') this.view.outline = outline;
-    else this.view.predictionOutline = outline;
+  setOutline(outline: boolean): void {
+    this.view.outline = outline;
+    this.invalidateAll();
+    this.persist();
+  }
+
+  setPredictionLook(look: LayerLook): void {
+    this.view.predictionLook = look;
     this.invalidateAll();
     this.persist();
   }
@@ -277,6 +289,20 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   setShowPrediction(show: boolean): void {
     this.view.showPrediction = show;
     this.invalidateAll();
+  }
+
+  setSidebarHidden(hidden: boolean): void {
+    // The user's choice; when it is what the editor's width would give anyway, back to automatic.
+    const automatic = isSidebarHidden('auto', this.root.clientWidth);
+    this.view.sidebar = hidden === automatic ? 'auto' : hidden ? 'hidden' : 'shown';
+    this.applySidebar();
+    this.persist();
+  }
+
+  private applySidebar(): void {
+    const hidden = isSidebarHidden(this.view.sidebar, this.root.clientWidth);
+    this.root.classList.toggle('sidebar-hidden', hidden);
+    document.body.dataset.sidebar = hidden ? 'hidden' : 'shown';
   }
 
   toggleMaximize(pane: Pane): void {
@@ -312,7 +338,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     if (!this.ready) return;
     const pane = this.activePane;
     const delta = this.painter.fillUnlabeled(pane.layout, pane.slice, this.view.activeClass);
-    if (!delta) this.status.setMessage(`Slice ${pane.slice + 1} has no unlabeled voxel.`);
+    if (!delta) this.status.setMessage(`${capitalized(describeSlice(pane.plane, pane.slice, pane.layout.sliceCount))} has no unlabeled voxel.`);
   }
 
   /** Takes the prediction on the active pane's slice into the labels. */
@@ -332,7 +358,12 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     }
     const pane = this.activePane;
     const delta = this.painter.acceptPrediction(pane.layout, pane.slice);
-    if (!delta) this.status.setMessage(`The labels of slice ${pane.slice + 1} already match the prediction.`);
+    const where = describeSlice(pane.plane, pane.slice, pane.layout.sliceCount);
+    if (!delta) {
+      this.status.setMessage(`The labels of ${where} already match the prediction: nothing to accept.`);
+      return;
+    }
+    this.status.setMessage(acceptedPredictionMessage(pane.plane, pane.slice, pane.layout.sliceCount, deltaValueCounts(delta), (v) => store.classOf(v)?.name));
   }
 
   /** Redraws what a label change touched; an edit made here goes to the host. */
@@ -342,7 +373,19 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       return;
     }
     if (this.frames.invalidateBox(change.box)) this.refreshAnnotatedListSoon();
-    if (change.kind === 'edited') this.sendEdit(change.label, change.delta);
+    if (change.kind !== 'edited') return;
+    this.sendEdit(change.label, change.delta);
+    if (change.newlyAnnotated) this.warnIfNearlyEmpty(change.newlyAnnotated.axis, change.newlyAnnotated.index);
+  }
+
+  /** A slice that just became annotated with hardly any labels of its own (a stray click?) is worth a word. */
+  private warnIfNearlyEmpty(axis: Axis, index: number): void {
+    const pane = this.panes.find((p) => p.layout.sliceAxis === axis);
+    if (!pane) return;
+    const own = this.store.ownLabeledVoxels(axis, index);
+    if (isNearlyEmptySlice(own, pane.layout.width * pane.layout.height)) {
+      this.status.setMessage(nearlyEmptySliceMessage(pane.plane, index, pane.layout.sliceCount, own), 'warning');
+    }
   }
 
   /** Sends an edit made here (already applied here) to the host. */
@@ -417,6 +460,10 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
 
   labeledSlices(axis: Axis): number[] {
     return this.store.labeledSlices(axis);
+  }
+
+  ownLabeledVoxels(axis: Axis, index: number): number {
+    return this.store.ownLabeledVoxels(axis, index);
   }
 
   goToAnnotated(pane: Pane, slice: number): void {

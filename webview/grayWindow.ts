@@ -8,6 +8,7 @@ import {
   automaticWindow,
   CT_PRESETS,
   grayLookupTable,
+  initialWindow,
   intensityPercentiles,
   looksLikeCt,
   windowOfRange,
@@ -30,13 +31,19 @@ export class GrayWindow {
 
   constructor(private readonly info: Pick<VolumeInfo, 'datatype' | 'sclSlope' | 'sclInter'>) {}
 
-  /** Takes the automatic window from the voxels, and the presets: automatic, full range, 2–98 %, and CT windows for CT. */
+  /**
+   * Takes the presets from the voxels (automatic, full range, 2–98 %, and CT windows for CT) and
+   * the window to open with: CT soft tissue for a CT, else the automatic one.
+   */
   fit(voxels: VoxelArray): void {
     const { sclSlope, sclInter } = this.info;
     const stats = volumeStats({ data: voxels, sclSlope, sclInter });
-    this.window = automaticWindow(voxels, sclSlope, sclInter);
+    const automatic = automaticWindow(voxels, sclSlope, sclInter);
+    const initial = initialWindow(automatic, stats.min, stats.max);
+    this.window = { width: initial.width, level: initial.level };
+    this.name = initial.name;
     const presets: WindowPreset[] = [
-      { name: 'Automatic', ...this.window },
+      { name: 'Automatic', ...automatic },
       { name: 'Full range', ...windowOfRange(stats.min, stats.max) },
       { name: '2–98 %', ...windowOfRange(...intensityPercentiles(voxels, sclSlope, sclInter, 2, 98)) },
     ];

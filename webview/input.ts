@@ -36,6 +36,41 @@ export function wheelSteps(remainder: number, deltaY: number, deltaMode: number)
   return { steps, remainder: notch ? 0 : total - steps * WHEEL_STEP };
 }
 
+/** What a key does on the active pane: step slices, jump to the first or last, or zoom. */
+export type KeyAction = { kind: 'step'; step: number } | { kind: 'first' } | { kind: 'last' } | { kind: 'zoom'; factor: number };
+
+/**
+ * The action of a key press, or undefined when it is not one of the editor's own keys. With Alt,
+ * Ctrl or Cmd a key is VS Code's (Alt+↑/↓ jump between annotated slices): it reaches the editor
+ * as a command from the host and must not also step here, or the two cancel out.
+ */
+export function keyAction(e: Pick<KeyboardEvent, 'key' | 'shiftKey' | 'altKey' | 'ctrlKey' | 'metaKey'>): KeyAction | undefined {
+  if (e.altKey || e.ctrlKey || e.metaKey) return undefined;
+  switch (e.key) {
+    case 'ArrowUp':
+    case 'ArrowRight':
+      return { kind: 'step', step: e.shiftKey ? 10 : 1 };
+    case 'ArrowDown':
+    case 'ArrowLeft':
+      return { kind: 'step', step: e.shiftKey ? -10 : -1 };
+    case 'PageUp':
+      return { kind: 'step', step: 10 };
+    case 'PageDown':
+      return { kind: 'step', step: -10 };
+    case 'Home':
+      return { kind: 'first' };
+    case 'End':
+      return { kind: 'last' };
+    case '+':
+    case '=':
+      return { kind: 'zoom', factor: 1.25 };
+    case '-':
+      return { kind: 'zoom', factor: 0.8 };
+    default:
+      return undefined;
+  }
+}
+
 /** What the input needs from the editor around it. */
 export interface InputHost {
   /** The volume and labels are there: input does nothing before. */
@@ -159,44 +194,19 @@ export class EditorInput {
   private onKey(e: KeyboardEvent): boolean {
     const { host } = this;
     if (!host.ready || isTextInput(e.target)) return false;
-    const pane = host.activePane;
-    switch (e.key) {
-      case 'ArrowUp':
-      case 'ArrowRight':
-        host.stepSlice(pane, e.shiftKey ? 10 : 1);
-        return true;
-      case 'ArrowDown':
-      case 'ArrowLeft':
-        host.stepSlice(pane, e.shiftKey ? -10 : -1);
-        return true;
-      case 'PageUp':
-        host.stepSlice(pane, 10);
-        return true;
-      case 'PageDown':
-        host.stepSlice(pane, -10);
-        return true;
-      case 'Home':
-        host.goToSlice(pane, 0);
-        return true;
-      case 'End':
-        host.goToSlice(pane, pane.layout.sliceCount - 1);
-        return true;
-      case '+':
-      case '=':
-        this.zoomCentre(pane, 1.25);
-        return true;
-      case '-':
-        this.zoomCentre(pane, 0.8);
-        return true;
-      case 'Escape':
-        if (this.drag?.kind === 'stroke') {
-          this.painter.cancelStroke(this.drag.stroke);
-          this.drag = undefined;
-        }
-        return false;
-      default:
-        return false;
+    if (e.key === 'Escape' && this.drag?.kind === 'stroke') {
+      this.painter.cancelStroke(this.drag.stroke);
+      this.drag = undefined;
+      return false;
     }
+    const action = keyAction(e);
+    if (!action) return false;
+    const pane = host.activePane;
+    if (action.kind === 'step') host.stepSlice(pane, action.step);
+    else if (action.kind === 'first') host.goToSlice(pane, 0);
+    else if (action.kind === 'last') host.goToSlice(pane, pane.layout.sliceCount - 1);
+    else this.zoomCentre(pane, action.factor);
+    return true;
   }
 
   private zoomCentre(pane: Pane, factor: number): void {

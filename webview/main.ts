@@ -64,6 +64,8 @@ function exposeForTests(): void {
         slices: Object.fromEntries(a.panes.map((p) => [p.plane, p.slice])),
         prediction: a.store.predictionName,
         window: a.gray.window,
+        windowName: a.gray.name,
+        predictionLook: view.predictionLook,
       };
     },
     /** The canvas-relative CSS point of a voxel's centre on a pane. */

@@ -5,10 +5,13 @@
  */
 import type { Vec3 } from '../src/core/geometry';
 import { pixelOfVoxel, planeVoxelIndices, voxelOfPixel, type PlaneLayout, type PlaneName } from '../src/core/planes';
-import { composeGray, composeLayers, type PlaneImageInput } from './render';
+import { composeGray, composeHatchMask, composeLayers, type PlaneImageInput } from './render';
 
 /** Width of the slice bar at the canvas's right edge, CSS pixels. */
 const BAR_WIDTH = 14;
+/** The hatch of a hatched layer: a diagonal line this many CSS pixels wide every HATCH_PERIOD. */
+const HATCH_PERIOD = 6;
+const HATCH_LINE = 2;
 
 /** What a pane needs from the editor around it. */
 export interface PaneHost {
@@ -49,6 +52,16 @@ export class Pane {
   /** The gray levels of the current slice, cached while the slice and the window stay. */
   private gray: Uint32Array | undefined;
   private grayKey = '';
+  /** The hatched layer's regions in colour (transparent elsewhere), at the image's resolution, and its opacity. */
+  private readonly maskCanvas: HTMLCanvasElement;
+  private readonly maskContext: CanvasRenderingContext2D;
+  private maskData: ImageData | undefined;
+  private hatchOpacity = 0;
+  /** The slice holds a hatched layer (drawn over the image at screen resolution). */
+  private hatched = false;
+  /** Scratch canvas at the canvas's size, where the hatch is cut out of the mask; and the stripe pattern. */
+  private hatchCanvas: HTMLCanvasElement | undefined;
+  private hatchPattern: { dpr: number; pattern: CanvasPattern } | undefined;
   /** Rows whose labels changed (inclusive), when only part of the image must be composed again. */
   private dirtyRows: [number, number] | undefined;
   private indices: Uint32Array | undefined;
@@ -96,6 +109,8 @@ export class Pane {
     this.context = this.canvas.getContext('2d', { alpha: false })!;
     this.imageCanvas = document.createElement('canvas');
     this.imageContext = this.imageCanvas.getContext('2d', { willReadFrequently: false })!;
+    this.maskCanvas = document.createElement('canvas');
+    this.maskContext = this.maskCanvas.getContext('2d')!;
     this.attachEvents();
     new ResizeObserver(() => this.resize()).observe(this.canvas);
   }
@@ -245,6 +260,9 @@ export class Pane {
     if (!this.imageData || !this.pixels || !this.gray) {
       this.imageCanvas.width = width;
       this.imageCanvas.height = height;
+      this.maskCanvas.width = width;
+      this.maskCanvas.height = height;
+      this.maskData = this.maskContext.createImageData(width, height);
       this.imageData = this.imageContext.createImageData(width, height);
       this.pixels = new Uint32Array(this.imageData.data.buffer);
       this.gray = new Uint32Array(width * height);
@@ -271,6 +289,12 @@ export class Pane {
       this.pixels.set(this.gray.subarray(first * width, end * width), first * width);
       composeLayers(this.pixels, input, first, end);
       this.imageContext.putImageData(this.imageData, 0, 0, 0, first, width, end - first);
+      // The hatched layer (the prediction) changes with the slice, not with a label edit.
+      if (first === 0 && end === height) {
+        this.hatched = composeHatchMask(new Uint32Array(this.maskData!.data.buffer), input);
+        if (this.hatched) this.maskContext.putImageData(this.maskData!, 0, 0);
+        this.hatchOpacity = input.layers.find((l) => l.look === 'hatched')?.opacity ?? 0;
+      }
       this.imageDirty = false;
       this.dirtyRows = undefined;
       this.canvasDirty = true;
@@ -290,11 +314,61 @@ export class Pane {
     const dh = height * this.layout.rowSpacing * scale;
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(this.imageCanvas, ox, oy, dw, dh);
+    if (this.hatched) this.drawHatch(ctx, ox, oy, dw, dh);
     this.drawCrosshair(ctx);
     this.drawBrushOutline(ctx, scale);
     this.drawEdgeLetters(ctx);
     this.drawSliceBar(ctx);
     this.updateHeader();
+  }
+
+  /**
+   * Draws the hatched layer: its mask scaled onto a scratch canvas, kept only under diagonal
+   * stripes fixed to the screen (so they stay fine at any zoom), then blended over the image.
+   */
+  private drawHatch(ctx: CanvasRenderingContext2D, ox: number, oy: number, dw: number, dh: number): void {
+    const { width, height } = this.canvas;
+    const hatch = (this.hatchCanvas ??= document.createElement('canvas'));
+    if (hatch.width !== width || hatch.height !== height) {
+      hatch.width = width;
+      hatch.height = height;
+    }
+    const hc = hatch.getContext('2d')!;
+    hc.globalCompositeOperation = 'source-over';
+    hc.setTransform(1, 0, 0, 1, 0, 0);
+    hc.clearRect(0, 0, width, height);
+    hc.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    hc.imageSmoothingEnabled = false;
+    hc.drawImage(this.maskCanvas, ox, oy, dw, dh);
+    hc.setTransform(1, 0, 0, 1, 0, 0);
+    hc.globalCompositeOperation = 'destination-in';
+    hc.fillStyle = this.stripes(hc);
+    hc.fillRect(0, 0, width, height);
+    hc.globalCompositeOperation = 'source-over';
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    // Stripes cover a third of the area: twice the layer's opacity keeps them as visible as a fill.
+    ctx.globalAlpha = Math.min(1, this.hatchOpacity * 2);
+    ctx.drawImage(hatch, 0, 0);
+    ctx.restore();
+  }
+
+  /** The stripe pattern at the current device pixel ratio: opaque where (x + y) mod period < line. */
+  private stripes(context: CanvasRenderingContext2D): CanvasPattern {
+    if (this.hatchPattern?.dpr === this.dpr) return this.hatchPattern.pattern;
+    const period = Math.max(3, Math.round(HATCH_PERIOD * this.dpr));
+    const line = Math.max(1, Math.round(HATCH_LINE * this.dpr));
+    const tile = document.createElement('canvas');
+    tile.width = period;
+    tile.height = period;
+    const tc = tile.getContext('2d')!;
+    const data = tc.createImageData(period, period);
+    const px = new Uint32Array(data.data.buffer);
+    for (let y = 0; y < period; y++) for (let x = 0; x < period; x++) if ((x + y) % period < line) px[x + y * period] = 0xffffffff;
+    tc.putImageData(data, 0, 0);
+    const pattern = context.createPattern(tile, 'repeat')!;
+    this.hatchPattern = { dpr: this.dpr, pattern };
+    return pattern;
   }
 
   private drawCrosshair(ctx: CanvasRenderingContext2D): void {

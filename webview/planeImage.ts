@@ -47,7 +47,7 @@ export function previewPixels(indices: Uint32Array, dims: readonly number[], axi
 export function planeImageInput(
   plane: PlaneSlice,
   store: Pick<DocumentStore, 'info' | 'voxels' | 'labels' | 'counts' | 'colors' | 'prediction' | 'predictionCounts' | 'trainingPreview'>,
-  view: Pick<ViewState, 'showPrediction' | 'predictionOpacity' | 'predictionOutline' | 'labelOpacity' | 'outline'>,
+  view: Pick<ViewState, 'showPrediction' | 'predictionOpacity' | 'predictionLook' | 'labelOpacity' | 'outline'>,
   gray: Pick<GrayWindow, 'lookup' | 'window'>,
 ): PlaneImageInput {
   const { layout, slice } = plane;
@@ -57,19 +57,19 @@ export function planeImageInput(
   // the network in the middle of learning, not a saved segmentation.
   const preview = view.showPrediction ? store.trainingPreview?.planes.get(axis) : undefined;
   if (preview && preview.index === slice) {
-    layers.push({ values: previewPixels(plane.indices, store.info.dims, axis, preview), pixels: true, colors: store.colors, opacity: view.predictionOpacity, outline: true, minValue: 2 });
+    layers.push({ values: previewPixels(plane.indices, store.info.dims, axis, preview), pixels: true, colors: store.colors, opacity: view.predictionOpacity, look: 'outline', minValue: 2 });
   } else if (store.prediction && view.showPrediction && store.predictionCounts && store.predictionCounts[axis][slice] > 0) {
     layers.push({
       values: store.prediction,
       colors: store.colors,
       opacity: view.predictionOpacity,
-      outline: view.predictionOutline,
+      look: view.predictionLook,
       minValue: 2,
       rowMask: rowMask(store.predictionCounts[layout.rowAxis], layout),
     });
   }
   if (store.counts[axis][slice] > 0) {
-    layers.push({ values: store.labels, colors: store.colors, opacity: view.labelOpacity, outline: view.outline, minValue: 1, rowMask: rowMask(store.counts[layout.rowAxis], layout) });
+    layers.push({ values: store.labels, colors: store.colors, opacity: view.labelOpacity, look: view.outline ? 'outline' : 'filled', minValue: 1, rowMask: rowMask(store.counts[layout.rowAxis], layout) });
   }
   const info = store.info;
   return {

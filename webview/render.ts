@@ -8,12 +8,22 @@ import type { LabelArray } from '../src/core/editDeltas';
 import type { WindowLevel } from '../src/core/windowLevel';
 import type { ColorTable } from './store';
 
-/** A label layer to draw: values (0 = nothing), colours, opacity 0–1, outline only or filled. */
+/**
+ * How a label layer looks: `filled` (its class colour blended over the image), `outline` (only
+ * its regions' edges, opaque), or `hatched` (opaque edges here, and a diagonal hatch over its
+ * regions drawn at screen resolution by the pane from `composeHatchMask`): painted labels are
+ * filled, a prediction is hatched by default, so the two can be told apart on any slice.
+ */
+export type LayerLook = 'filled' | 'outline' | 'hatched';
+
+export const LAYER_LOOKS: readonly LayerLook[] = ['hatched', 'outline', 'filled'];
+
+/** A label layer to draw: values (0 = nothing), colours, opacity 0–1, and its look. */
 export interface LayerStyle {
   values: LabelArray;
   colors: ColorTable;
   opacity: number;
-  outline: boolean;
+  look: LayerLook;
   /** Values below this are not drawn (the prediction skips background, value 1). */
   minValue: number;
   /**
@@ -79,7 +89,8 @@ export function composeLayers(out: Uint32Array, input: PlaneImageInput, rowStart
   for (const layer of layers) {
     const alpha = Math.round(Math.max(0, Math.min(1, layer.opacity)) * 256);
     if (alpha === 0) continue;
-    const { values, colors, outline, minValue, rowMask } = layer;
+    const { values, colors, minValue, rowMask } = layer;
+    const outline = layer.look !== 'filled';
     const byVoxel = layer.pixels ? undefined : indices;
     const { r: cr, g: cg, b: cb } = colors;
     for (let r = rowStart; r < rowEnd; r++) {
@@ -101,6 +112,31 @@ export function composeLayers(out: Uint32Array, input: PlaneImageInput, rowStart
       }
     }
   }
+}
+
+/**
+ * The regions of the hatched layer (if any) in its class colours, opaque, over transparent
+ * elsewhere, rows `rowStart`..`rowEnd` of `out` (0xAABBGGRR): the pane hatches this mask at screen
+ * resolution. Returns false when no layer is hatched (`out` untouched).
+ */
+export function composeHatchMask(out: Uint32Array, input: PlaneImageInput, rowStart = 0, rowEnd = input.height): boolean {
+  const layer = input.layers.find((l) => l.look === 'hatched');
+  if (!layer) return false;
+  const { indices, width } = input;
+  const { values, colors, minValue, rowMask } = layer;
+  const { r: cr, g: cg, b: cb } = colors;
+  for (let r = rowStart; r < rowEnd; r++) {
+    let o = r * width;
+    if (rowMask && !rowMask[r]) {
+      out.fill(0, o, o + width);
+      continue;
+    }
+    for (let c = 0; c < width; c++, o++) {
+      const v = values[indices[o]];
+      out[o] = v < minValue || v === 0 || v >= cr.length ? 0 : 0xff000000 | (cb[v] << 16) | (cg[v] << 8) | cr[v];
+    }
+  }
+  return true;
 }
 
 /** The whole plane: gray levels, then the layers. */

@@ -1,17 +1,17 @@
 /**
  * The editor's side panel: tools and brush size, the class list (select, add, rename, recolor,
- * remove), label and prediction display, window/level presets and the layout switch. Controls
- * are @vscode-elements components, coloured by the VS Code theme.
+ * remove), window/level presets, label and prediction display (with a legend telling painted
+ * labels from the prediction) and the layout switch; a button hides it (the panes get the room).
+ * Controls are @vscode-elements components, coloured by the VS Code theme.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
-import '@vscode-elements/elements/dist/vscode-option/index.js';
-import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import type { WindowLevel } from '../src/core/windowLevel';
 import type { ClassEdit, ToolName } from '../src/protocol/webview';
 import type { GrayWindow } from './grayWindow';
+import type { LayerLook } from './render';
 import type { DocumentStore } from './store';
 import { MAX_BRUSH, type LayoutMode, type ViewState } from './viewState';
 
@@ -30,10 +30,13 @@ export interface SidebarHost {
   fillSlice(): void;
   acceptPrediction(): void;
   setOpacity(layer: 'labels' | 'prediction', opacity: number): void;
-  setOutline(layer: 'labels' | 'prediction', outline: boolean): void;
+  setOutline(outline: boolean): void;
+  setPredictionLook(look: LayerLook): void;
   setShowPrediction(show: boolean): void;
   setWindow(window: WindowLevel, name: string): void;
   setLayoutMode(mode: LayoutMode): void;
+  /** Shows or hides the side bar (the user's choice; it is hidden on its own when the editor is narrow). */
+  setSidebarHidden(hidden: boolean): void;
 }
 
 interface Checkable extends HTMLElement {
@@ -43,6 +46,12 @@ interface Checkable extends HTMLElement {
 interface Valued extends HTMLElement {
   value: string;
 }
+
+const LOOKS: { look: LayerLook; label: string; title: string }[] = [
+  { look: 'hatched', label: 'Hatched', title: 'Diagonal stripes over the predicted regions, their edges drawn: told apart from painted labels' },
+  { look: 'outline', label: 'Outline', title: 'Only the edges of the predicted regions' },
+  { look: 'filled', label: 'Filled', title: 'The predicted regions filled like painted labels' },
+];
 
 const TOOLS: { tool: ToolName; label: string; key: string; title: string }[] = [
   { tool: 'navigate', label: 'Navigate', key: 'N', title: 'Click or drag to move the crosshair' },
@@ -85,6 +94,10 @@ function slider(min: number, max: number, step: number, onInput: (v: number) => 
   return input;
 }
 
+function formatWindowValue(v: number): string {
+  return String(Math.abs(v) >= 100 ? v.toFixed(0) : +v.toPrecision(3));
+}
+
 /** Keeps typing inside a text field from reaching VS Code's keybindings (single-letter tool keys). */
 function keepKeys(element: HTMLElement): void {
   element.addEventListener('keydown', (e) => {
@@ -94,6 +107,8 @@ function keepKeys(element: HTMLElement): void {
 
 export class Sidebar {
   readonly element: HTMLElement;
+  /** What shows instead while the side bar is hidden: a narrow strip with a button to show it. */
+  readonly strip: HTMLElement;
   private readonly toolButtons = new Map<ToolName, HTMLElement>();
   private readonly brushSlider: HTMLInputElement;
   private readonly brushValue: HTMLSpanElement;
@@ -104,15 +119,26 @@ export class Sidebar {
   private readonly predictionName: HTMLDivElement;
   private readonly showPrediction: Checkable;
   private readonly predictionOpacity: HTMLInputElement;
-  private readonly predictionOutline: Checkable;
+  private readonly lookButtons = new Map<LayerLook, HTMLButtonElement>();
+  private readonly legend: HTMLDivElement;
   private readonly acceptButton: Checkable;
-  private readonly windowSelect: Valued;
+  private readonly windowChips: HTMLDivElement;
   private windowSignature = '';
   private readonly windowText: HTMLDivElement;
   private readonly layoutButton: HTMLElement;
 
   constructor(private readonly host: SidebarHost) {
     this.element = el('aside', 'sidebar');
+    const hide = el('button', 'sidebar-hide', '«');
+    hide.title = 'Hide the side bar (the panes get the room)';
+    hide.addEventListener('click', () => host.setSidebarHidden(true));
+    const top = el('div', 'sidebar-top');
+    top.append(el('span', 'sidebar-title', '3D U-Net'), hide);
+    this.strip = el('div', 'sidebar-strip');
+    const show = el('button', 'sidebar-show', '»');
+    show.title = 'Show the side bar: tools, classes, window, prediction';
+    show.addEventListener('click', () => host.setSidebarHidden(false));
+    this.strip.append(show);
 
     // Tools
     const tools = el('div', 'tool-buttons');
@@ -146,7 +172,7 @@ export class Sidebar {
     const opacityRow = el('div', 'row');
     opacityRow.append(el('span', 'row-label', 'Opacity'), this.labelOpacity);
     this.outline = custom<Checkable>('vscode-checkbox', { label: 'Outline only (O)' });
-    this.outline.addEventListener('change', () => host.setOutline('labels', this.outline.checked));
+    this.outline.addEventListener('change', () => host.setOutline(this.outline.checked));
 
     // Prediction
     this.predictionName = el('div', 'prediction-name');
@@ -155,21 +181,25 @@ export class Sidebar {
     this.predictionOpacity = slider(0, 1, 0.05, (v) => host.setOpacity('prediction', v));
     const predictionOpacityRow = el('div', 'row');
     predictionOpacityRow.append(el('span', 'row-label', 'Opacity'), this.predictionOpacity);
-    this.predictionOutline = custom<Checkable>('vscode-checkbox', { label: 'Outline only' });
-    this.predictionOutline.addEventListener('change', () => host.setOutline('prediction', this.predictionOutline.checked));
+    const looks = el('div', 'chips');
+    looks.title = 'How the prediction is drawn';
+    for (const l of LOOKS) {
+      const b = el('button', 'chip', l.label);
+      b.title = l.title;
+      b.dataset.look = l.look;
+      b.addEventListener('click', () => host.setPredictionLook(l.look));
+      this.lookButtons.set(l.look, b);
+      looks.append(b);
+    }
+    this.legend = el('div', 'legend');
     this.acceptButton = custom<Checkable>('vscode-button', { secondary: true, title: 'Replace the labels of the active slice with the prediction (Shift+A)' });
     this.acceptButton.textContent = 'Accept on this slice';
     this.acceptButton.className = 'wide';
     this.acceptButton.addEventListener('click', () => host.acceptPrediction());
 
-    // Window
-    this.windowSelect = custom<Valued>('vscode-single-select', { title: 'Window presets (right-drag on a pane adjusts it)' });
-    this.windowSelect.className = 'wide';
-    this.windowSelect.addEventListener('change', () => {
-      const preset = host.gray.presets.find((p) => p.name === this.windowSelect.value);
-      if (preset) host.setWindow(preset, preset.name);
-      this.refresh();
-    });
+    // Window: every preset a button (a drop-down list was cut off at the editor's bottom edge).
+    this.windowChips = el('div', 'chips');
+    this.windowChips.title = 'Window presets (right-drag on a pane adjusts the window)';
     this.windowText = el('div', 'window-text');
 
     // View
@@ -178,11 +208,12 @@ export class Sidebar {
     this.layoutButton.addEventListener('click', () => host.setLayoutMode(host.view.layoutMode === 'three' ? 'single' : 'three'));
 
     this.element.append(
+      top,
       section('Tools', tools, brushRow, fillSlice),
       section('Classes', this.classList, addClass),
+      section('Window', this.windowChips, this.windowText),
       section('Labels', opacityRow, this.outline),
-      section('Prediction', this.predictionName, this.showPrediction, predictionOpacityRow, this.predictionOutline, this.acceptButton),
-      section('Window', this.windowSelect, this.windowText),
+      section('Prediction', this.predictionName, this.showPrediction, predictionOpacityRow, looks, this.legend, this.acceptButton),
       section('View', this.layoutButton),
     );
     this.refresh();
@@ -211,11 +242,34 @@ export class Sidebar {
     this.showPrediction.disabled = !hasPrediction;
     this.predictionOpacity.value = String(view.predictionOpacity);
     this.predictionOpacity.disabled = !hasPrediction;
-    this.predictionOutline.checked = view.predictionOutline;
-    this.predictionOutline.disabled = !hasPrediction;
+    for (const [look, b] of this.lookButtons) {
+      b.classList.toggle('selected', look === view.predictionLook);
+      b.disabled = !hasPrediction;
+    }
+    this.refreshLegend(hasPrediction);
     this.acceptButton.toggleAttribute('disabled', !hasPrediction);
     this.refreshWindow();
     this.layoutButton.textContent = view.layoutMode === 'three' ? 'One pane' : 'Three panes';
+  }
+
+  /** Painted labels are filled, the prediction drawn in its look: a swatch of each, in the active class's colour. */
+  private refreshLegend(hasPrediction: boolean): void {
+    const { view, store } = this.host;
+    const color = store.classes.find((c) => c.value === view.activeClass)?.color ?? store.classes[0]?.color ?? '#ff0000';
+    const signature = `${color}|${view.predictionLook}|${view.outline}|${hasPrediction}`;
+    if (this.legend.dataset.signature === signature) return;
+    this.legend.dataset.signature = signature;
+    this.legend.textContent = '';
+    this.legend.style.setProperty('--swatch', color);
+    const row = (swatchClass: string, text: string) => {
+      const r = el('div', 'legend-row');
+      r.append(el('span', `legend-swatch ${swatchClass}`), el('span', undefined, text));
+      return r;
+    };
+    this.legend.append(
+      row(view.outline ? 'outline' : 'filled', view.outline ? 'Painted labels (outline)' : 'Painted labels'),
+      row(view.predictionLook, `Prediction${hasPrediction ? '' : ' (none yet)'}`),
+    );
   }
 
   private refreshWindow(): void {
@@ -223,16 +277,25 @@ export class Sidebar {
     const signature = gray.presets.map((p) => p.name).join('|');
     if (signature !== this.windowSignature) {
       this.windowSignature = signature;
-      this.windowSelect.textContent = '';
-      for (const name of [...gray.presets.map((p) => p.name), 'Custom']) {
-        const option = custom<Valued>('vscode-option', { value: name });
-        option.textContent = name;
-        this.windowSelect.append(option);
+      this.windowChips.textContent = '';
+      for (const preset of gray.presets) {
+        const chip = el('button', 'chip window-chip', preset.name);
+        chip.dataset.window = preset.name;
+        chip.title = `Width ${formatWindowValue(preset.width)} · Level ${formatWindowValue(preset.level)}`;
+        chip.addEventListener('click', () => {
+          this.host.setWindow(preset, preset.name);
+          this.refresh();
+        });
+        this.windowChips.append(chip);
       }
+      const customChip = el('button', 'chip window-chip custom', 'Custom');
+      customChip.dataset.window = 'Custom';
+      customChip.disabled = true;
+      customChip.title = 'Right-drag on a pane: left/right sets the width, up/down the level';
+      this.windowChips.append(customChip);
     }
-    if (this.windowSelect.value !== gray.name) this.windowSelect.value = gray.name;
-    const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : +v.toPrecision(3));
-    this.windowText.textContent = `Width ${fmt(gray.window.width)} · Level ${fmt(gray.window.level)}`;
+    for (const chip of this.windowChips.children) (chip as HTMLElement).classList.toggle('selected', (chip as HTMLElement).dataset.window === gray.name);
+    this.windowText.textContent = `Width ${formatWindowValue(gray.window.width)} · Level ${formatWindowValue(gray.window.level)}`;
   }
 
   private refreshClasses(): void {

@@ -46,14 +46,18 @@ export class StatusBar {
       parts.push(`Prediction ${p === 0 ? '–' : `${store.classOf(p)?.name ?? `class ${p}`} (${p})`}`);
     }
     this.voxel.textContent = parts.join('  ·  ');
+    this.voxel.title = this.voxel.textContent;
   }
 
   clearVoxel(): void {
     this.voxel.textContent = '';
+    this.voxel.title = '';
   }
 
   setMessage(text: string, level: 'info' | 'warning' | 'error' = 'info'): void {
     this.message.textContent = text;
+    // The whole sentence on hover, should the line be too narrow for it.
+    this.message.title = text;
     this.message.dataset.level = level;
   }
 }

@@ -21,7 +21,7 @@ import {
   type LabelDelta,
   type SliceLabelCounts,
 } from '../src/core/editDeltas';
-import { findAnnotatedSlices, updateAnnotatedSlices, type AnnotatedSlices } from '../src/core/annotatedSlices';
+import { findAnnotatedSlices, ownLabeledVoxels, updateAnnotatedSlices, type AnnotatedSlices } from '../src/core/annotatedSlices';
 import type { Vec3 } from '../src/core/geometry';
 import { defaultClassColor, hexToRgb, type LabelClass } from '../src/core/labels';
 import { extractSlice, type Axis } from '../src/core/slices';
@@ -58,6 +58,7 @@ export function growBox(box: VoxelBox, ijk: Vec3): void {
  * - `replaced`: every label is new (the document opened, was reverted or sent again);
  * - `painted`: a stroke step, shown at once; the stroke becomes one edit when it ends;
  * - `edited`: an edit made here, already applied: the host must hear of it (`label`, `delta`);
+ *   `newlyAnnotated` when it made its slice an annotated slice;
  * - `applied`: a delta from the host (undo, redo, a class removal);
  * - `reverted`: a stroke put back as it was (cancelled).
  * `box` holds every voxel that changed.
@@ -65,7 +66,7 @@ export function growBox(box: VoxelBox, ijk: Vec3): void {
 export type LabelChange =
   | { kind: 'replaced' }
   | { kind: 'painted'; box: VoxelBox }
-  | { kind: 'edited'; box: VoxelBox; label: EditLabel; delta: LabelDelta }
+  | { kind: 'edited'; box: VoxelBox; label: EditLabel; delta: LabelDelta; newlyAnnotated?: { axis: Axis; index: number } }
   | { kind: 'applied'; box: VoxelBox }
   | { kind: 'reverted'; box: VoxelBox };
 
@@ -186,8 +187,8 @@ export class DocumentStore {
     change(after, extracted.width, extracted.height);
     const delta = diffLabels({ kind: 'slice', axis, index: slice }, extracted.data, after);
     if (delta) {
-      this.apply(delta, 'forward');
-      this.onChange({ kind: 'edited', box: deltaBounds(delta, this.dims), label, delta });
+      const newlyAnnotated = this.apply(delta, 'forward');
+      this.onChange({ kind: 'edited', box: deltaBounds(delta, this.dims), label, delta, newlyAnnotated });
     }
     return delta;
   }
@@ -235,8 +236,8 @@ export class DocumentStore {
         open = false;
         const delta = diff();
         if (delta) {
-          this.noteEdited(delta);
-          this.onChange({ kind: 'edited', box: deltaBounds(delta, dims), label, delta });
+          const newlyAnnotated = this.noteEdited(delta);
+          this.onChange({ kind: 'edited', box: deltaBounds(delta, dims), label, delta, newlyAnnotated });
         }
         return delta;
       },
@@ -253,20 +254,31 @@ export class DocumentStore {
     };
   }
 
-  /** Applies a delta with the counts and the annotated slices. */
-  private apply(delta: LabelDelta, direction: DeltaDirection): void {
+  /** Applies a delta with the counts and the annotated slices; returns the slice it made annotated, if any. */
+  private apply(delta: LabelDelta, direction: DeltaDirection): { axis: Axis; index: number } | undefined {
     applyDelta(this.labelValues, this.dims, delta, direction);
     updateSliceLabelCounts(this.labelCounts, this.dims, delta, direction);
-    this.noteEdited(delta);
+    return this.noteEdited(delta);
   }
 
-  /** Keeps the annotated slices in step after `delta` was applied. */
-  private noteEdited(delta: LabelDelta): void {
-    if (delta.frame.kind === 'slice') {
-      updateAnnotatedSlices(this.annotatedSlices, this.labelValues, this.dims, this.labelCounts, delta.frame.axis, delta.frame.index);
-    } else {
+  /** Keeps the annotated slices in step after `delta` was applied; returns the slice it made annotated, if any. */
+  private noteEdited(delta: LabelDelta): { axis: Axis; index: number } | undefined {
+    if (delta.frame.kind !== 'slice') {
       this.annotatedSlices = findAnnotatedSlices(this.labelValues, this.dims, this.labelCounts);
+      return undefined;
     }
+    const { axis, index } = delta.frame;
+    const before = this.annotatedSlices[axis].has(index);
+    updateAnnotatedSlices(this.annotatedSlices, this.labelValues, this.dims, this.labelCounts, axis, index);
+    return !before && this.annotatedSlices[axis].has(index) ? { axis, index } : undefined;
+  }
+
+  /**
+   * Labeled voxels of annotated slice `index` along `axis` that no annotated slice of another
+   * axis holds (what it alone teaches).
+   */
+  ownLabeledVoxels(axis: Axis, index: number): number {
+    return ownLabeledVoxels(this.labelValues, this.dims, this.labelCounts, this.annotatedSlices, axis, index);
   }
 
   setClasses(classes: LabelClass[]): void {

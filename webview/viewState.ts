@@ -6,12 +6,27 @@
 import type { Vec3 } from '../src/core/geometry';
 import { PLANES, type PlaneName } from '../src/core/planes';
 import { TOOL_NAMES, type EditorSettings, type ToolName } from '../src/protocol/webview';
+import { LAYER_LOOKS, type LayerLook } from './render';
 
 /** The largest brush, voxels. */
 export const MAX_BRUSH = 99;
 
 /** Three panes side by side, or one maximized. */
 export type LayoutMode = 'three' | 'single';
+
+/**
+ * Whether the side bar shows: `auto` hides it when the editor is narrower than
+ * SIDEBAR_MIN_EDITOR_WIDTH (the panes need the room), `shown` and `hidden` are the user's choice.
+ */
+export type SidebarMode = 'auto' | 'shown' | 'hidden';
+
+/** Below this editor width (CSS pixels) an `auto` side bar is hidden. */
+export const SIDEBAR_MIN_EDITOR_WIDTH = 760;
+
+/** Whether the side bar is hidden in `mode` for an editor `width` CSS pixels wide. */
+export function isSidebarHidden(mode: SidebarMode, width: number): boolean {
+  return mode === 'hidden' || (mode === 'auto' && width < SIDEBAR_MIN_EDITOR_WIDTH);
+}
 
 /** The editor's view settings. */
 export interface ViewState {
@@ -31,9 +46,10 @@ export interface ViewState {
   labelOpacity: number;
   /** Prediction layer opacity, 0–1. */
   predictionOpacity: number;
-  /** Prediction drawn as outlines only. */
-  predictionOutline: boolean;
+  /** How the prediction is drawn (hatched by default: told apart from the painted labels). */
+  predictionLook: LayerLook;
   showPrediction: boolean;
+  sidebar: SidebarMode;
 }
 
 /** What the webview remembers across reloads, for the file it names. */
@@ -46,6 +62,8 @@ export interface SavedViewState {
   layoutMode: LayoutMode;
   maximized: PlaneName;
   outline: boolean;
+  predictionLook: LayerLook;
+  sidebar: SidebarMode;
 }
 
 /** The view a volume of `dims` opens with: crosshair at the centre, class 2 (foreground) when there is one. */
@@ -60,8 +78,9 @@ export function initialViewState(dims: Vec3, classCount: number, settings: Edito
     outline: false,
     labelOpacity: settings.labelOpacity,
     predictionOpacity: settings.predictionOpacity,
-    predictionOutline: false,
+    predictionLook: 'hatched',
     showPrediction: true,
+    sidebar: 'auto',
   };
 }
 
@@ -82,6 +101,8 @@ export function restoreViewState(view: ViewState, saved: unknown, fileName: stri
   if (s.layoutMode === 'single' || s.layoutMode === 'three') view.layoutMode = s.layoutMode;
   if (PLANES.includes(s.maximized as PlaneName)) view.maximized = s.maximized as PlaneName;
   if (typeof s.outline === 'boolean') view.outline = s.outline;
+  if (LAYER_LOOKS.includes(s.predictionLook as LayerLook)) view.predictionLook = s.predictionLook as LayerLook;
+  if (s.sidebar === 'auto' || s.sidebar === 'shown' || s.sidebar === 'hidden') view.sidebar = s.sidebar;
 }
 
 /** The part of `view` to remember for file `fileName`. */
@@ -95,6 +116,8 @@ export function savedViewState(view: ViewState, fileName: string): SavedViewStat
     layoutMode: view.layoutMode,
     maximized: view.maximized,
     outline: view.outline,
+    predictionLook: view.predictionLook,
+    sidebar: view.sidebar,
   };
 }
 

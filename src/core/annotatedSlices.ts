@@ -8,7 +8,7 @@
  * holding the most labeled voxels not yet covered first), which for slice-wise annotations gives
  * back the slices that were painted, and kept up to date slice by slice after each edit.
  */
-import type { LabelArray, SliceLabelCounts } from './editDeltas';
+import { sliceLabelCounts, type LabelArray, type SliceLabelCounts } from './editDeltas';
 import type { Vec3 } from './geometry';
 import { sliceAxes, type Axis } from './slices';
 
@@ -95,4 +95,68 @@ export function updateAnnotatedSlices(annotated: AnnotatedSlices, labels: LabelA
   if (hasUncoveredLabels(labels, dims, axis, index, annotated)) annotated[axis].add(index);
   else annotated[axis].delete(index);
   for (let a = 0; a < 3; a++) for (const s of [...annotated[a]]) if (counts[a][s] === 0) annotated[a].delete(s);
+}
+
+/**
+ * Labeled voxels of slice `index` along `axis` that no annotated slice of another axis holds:
+ * what this slice alone adds to training (a stray click on a slice crossing annotated slices
+ * is a few voxels, whatever lines cross it). From the per-slice `counts`, by inclusion and
+ * exclusion over the lines where annotated slices of the other axes cross it: costs a few lines,
+ * not the slice.
+ */
+export function ownLabeledVoxels(labels: LabelArray, dims: Vec3, counts: SliceLabelCounts, annotated: AnnotatedSlices, axis: Axis, index: number): number {
+  const [u, v] = sliceAxes(axis);
+  const stride = [1, dims[0], dims[0] * dims[1]];
+  const base = index * stride[axis];
+  let crossing = 0;
+  // The line where slice `t` of axis `a` crosses this slice runs along the third axis `b`.
+  for (const [a, b] of [[u, v], [v, u]] as const) {
+    for (const t of annotated[a]) {
+      const line = base + t * stride[a];
+      for (let p = 0; p < dims[b]; p++) if (labels[line + p * stride[b]] !== 0) crossing++;
+    }
+  }
+  // A voxel where two such lines meet was counted twice.
+  for (const t of annotated[u]) for (const r of annotated[v]) if (labels[base + t * stride[u] + r * stride[v]] !== 0) crossing--;
+  return counts[axis][index] - crossing;
+}
+
+/**
+ * The fewest labeled voxels of its own an annotated slice should hold: 1 % of the slice, at
+ * least 10 and at most 200. Fewer looks like a stray click (a brush dab is tens of voxels);
+ * training learns from every annotated slice, so such a slice is worth a word to the user.
+ */
+export function nearlyEmptyLimit(sliceVoxels: number): number {
+  return Math.max(10, Math.min(200, Math.round(sliceVoxels * 0.01)));
+}
+
+/** True when an annotated slice of `sliceVoxels` voxels holds fewer than nearlyEmptyLimit labeled voxels of its own. */
+export function isNearlyEmptySlice(ownVoxels: number, sliceVoxels: number): boolean {
+  return ownVoxels < nearlyEmptyLimit(sliceVoxels);
+}
+
+/** An annotated slice with hardly any labels of its own (see isNearlyEmptySlice). */
+export interface NearlyEmptySlice {
+  axis: Axis;
+  index: number;
+  /** Labeled voxels no annotated slice of another axis holds. */
+  ownVoxels: number;
+  sliceVoxels: number;
+}
+
+/**
+ * The almost empty slices among `slices` (the annotated slices of `labels`, as any finder gives
+ * them): those holding fewer labeled voxels of their own than nearlyEmptyLimit.
+ */
+export function nearlyEmptySlices(labels: LabelArray, dims: Vec3, slices: readonly { axis: Axis; index: number }[], counts = sliceLabelCounts(labels, dims)): NearlyEmptySlice[] {
+  const annotated: AnnotatedSlices = [new Set(), new Set(), new Set()];
+  for (const s of slices) annotated[s.axis].add(s.index);
+  const out: NearlyEmptySlice[] = [];
+  for (const { axis, index } of slices) {
+    const [u, v] = sliceAxes(axis);
+    const sliceVoxels = dims[u] * dims[v];
+    const ownVoxels = ownLabeledVoxels(labels, dims, counts, annotated, axis, index);
+    if (isNearlyEmptySlice(ownVoxels, sliceVoxels)) out.push({ axis, index, ownVoxels, sliceVoxels });
+  }
+  return out;
 }

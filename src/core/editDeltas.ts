@@ -68,6 +68,14 @@ export function diffLabels(frame: DeltaFrame, before: ArrayLike<number>, after: 
   return runs.length ? { frame, runs: Uint32Array.from(runs) } : undefined;
 }
 
+/** How many voxels a delta gives each value (after the change), by value. */
+export function deltaValueCounts(delta: LabelDelta): Map<number, number> {
+  const counts = new Map<number, number>();
+  const { runs } = delta;
+  for (let r = 0; r < runs.length; r += 4) counts.set(runs[r + 3], (counts.get(runs[r + 3]) ?? 0) + runs[r + 1]);
+  return counts;
+}
+
 /**
  * Calls `visit(voxelIndex, before, after)` for every voxel a delta changes, `voxelIndex`
  * being the linear index in the volume (x fastest).

@@ -45,6 +45,19 @@ const XFORM_ALIGNED_ANAT = 2;
 
 /** Encodes a NIfTI-1 single file (`n+1`), header and voxels, little-endian, uncompressed. */
 export function encodeNifti1(options: NiftiWriteOptions): Uint8Array {
+  const header = niftiHeader(options);
+  const out = new Uint8Array(VOX_OFFSET + options.data.byteLength);
+  out.set(header);
+  out.set(voxelBytes(options.data), VOX_OFFSET);
+  return out;
+}
+
+function voxelBytes(data: VoxelArray): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** The header of a NIfTI-1 single file, up to where its voxels start (VOX_OFFSET bytes). */
+function niftiHeader(options: NiftiWriteOptions): Uint8Array {
   const { dims, affine, data } = options;
   const frames = options.frames ?? 1;
   const datatype = dataTypeOf(data);
@@ -52,7 +65,7 @@ export function encodeNifti1(options: NiftiWriteOptions): Uint8Array {
   const count = dims[0] * dims[1] * dims[2] * frames;
   if (data.length !== count) throw new RangeError(`voxel array has ${data.length} values, the dimensions need ${count}`);
   if ([...dims, frames].some((n) => n > 32767)) throw new RangeError(`NIfTI-1 holds at most 32767 voxels per axis, not ${dims.join('×')}`);
-  const out = new Uint8Array(VOX_OFFSET + count * bpv);
+  const out = new Uint8Array(VOX_OFFSET);
   const view = new DataView(out.buffer);
   const q = affineToQuaternion(affine);
   view.setInt32(0, HEADER_BYTES, true);
@@ -82,13 +95,32 @@ export function encodeNifti1(options: NiftiWriteOptions): Uint8Array {
   if (options.intentCode === undefined || options.intentCode === NIFTI_INTENT_LABEL) writeAscii(out, 328, 16, 'labels');
   writeAscii(out, 344, 4, 'n+1');
   // bytes 348..351: no extensions
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), VOX_OFFSET);
   return out;
 }
 
 /** Encodes a gzip-compressed NIfTI-1 file (`.nii.gz`). */
 export function encodeNiftiGz(options: NiftiWriteOptions): Uint8Array {
   return zlib.gzipSync(encodeNifti1(options), { level: options.level ?? 6 });
+}
+
+/**
+ * encodeNiftiGz with the compression on Node's thread pool, streaming the header and then the
+ * voxels in place (no uncompressed copy of the file): the calling thread (the extension host)
+ * stays free. `options.data` must not change until the promise settles.
+ */
+export async function encodeNiftiGzAsync(options: NiftiWriteOptions): Promise<Uint8Array> {
+  const header = niftiHeader(options);
+  const gzip = zlib.createGzip({ level: options.level ?? 6 });
+  const chunks: Buffer[] = [];
+  gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const done = new Promise<void>((resolve, reject) => {
+    gzip.on('end', resolve);
+    gzip.on('error', reject);
+  });
+  gzip.write(header);
+  gzip.end(voxelBytes(options.data));
+  await done;
+  return Buffer.concat(chunks);
 }
 
 function writeAscii(out: Uint8Array, offset: number, max: number, text: string): void {

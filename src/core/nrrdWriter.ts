@@ -1,4 +1,5 @@
 /** Writing label maps as 3D Slicer segmentations (`.seg.nrrd`, gzip NRRD with segment fields). */
+import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { dataTypeOf, type DataType, type VoxelArray } from './datatypes';
 import type { Mat4, Vec3 } from './geometry';
@@ -32,6 +33,29 @@ function num(v: number): string {
 
 /** Encodes a `.seg.nrrd` file: a gzip NRRD in LPS space with 3D Slicer's segment metadata. */
 export function encodeSegNrrd(options: SegNrrdWriteOptions): Uint8Array {
+  return joined(segNrrdHeader(options), zlib.gzipSync(voxelBytes(options.data), { level: options.level ?? 6 }));
+}
+
+const gzipAsync = promisify(zlib.gzip);
+
+/** encodeSegNrrd with the compression on Node's thread pool: the calling thread stays free (the extension host). */
+export async function encodeSegNrrdAsync(options: SegNrrdWriteOptions): Promise<Uint8Array> {
+  return joined(segNrrdHeader(options), await gzipAsync(voxelBytes(options.data), { level: options.level ?? 6 }));
+}
+
+function voxelBytes(data: VoxelArray): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function joined(header: Uint8Array, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(header.length + body.length);
+  out.set(header);
+  out.set(body, header.length);
+  return out;
+}
+
+/** The header of a `.seg.nrrd` (up to and including the blank line before the data). */
+function segNrrdHeader(options: SegNrrdWriteOptions): Uint8Array {
   const { dims, affine, data, segments } = options;
   const count = dims[0] * dims[1] * dims[2];
   if (data.length !== count) throw new RangeError(`voxel array has ${data.length} values, the dimensions need ${count}`);
@@ -70,10 +94,5 @@ export function encodeSegNrrd(options: SegNrrdWriteOptions): Uint8Array {
       `Segment${i}_Tags:=Segmentation.Status:inprogress|`,
     );
   });
-  const header = new TextEncoder().encode(lines.join('\n') + '\n\n');
-  const body = zlib.gzipSync(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { level: options.level ?? 6 });
-  const out = new Uint8Array(header.length + body.length);
-  out.set(header);
-  out.set(body, header.length);
-  return out;
+  return new TextEncoder().encode(lines.join('\n') + '\n\n');
 }

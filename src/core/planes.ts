@@ -86,6 +86,20 @@ export function planeLayout(plane: PlaneName, dims: Vec3, spacing: Vec3, affine:
   };
 }
 
+/** The plane whose slices lie across voxel axis `axis` (the one whose pane steps along it). */
+export function planeOfAxis(affine: Mat4, axis: Axis): PlaneName {
+  const world = voxelAxesOfWorld(affine).findIndex((a) => a.axis === axis);
+  return (['sagittal', 'coronal', 'axial'] as const)[world];
+}
+
+/**
+ * A slice as the panes number it, from 1: "axial slice 28 of 55" (`index` counts from 0, as
+ * voxel indices do; every message a user reads uses this numbering).
+ */
+export function describeSlice(plane: PlaneName, index: number, count: number): string {
+  return `${plane} slice ${index + 1} of ${count}`;
+}
+
 /** The three layouts, axial, coronal, sagittal. */
 export function planeLayouts(dims: Vec3, spacing: Vec3, affine: Mat4, leftRight: LeftRightConvention): PlaneLayout[] {
   return PLANES.map((p) => planeLayout(p, dims, spacing, affine, leftRight));

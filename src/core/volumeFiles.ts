@@ -12,8 +12,8 @@
 import type { LabelArray } from './editDeltas';
 import { VolumeError } from './errors';
 import { labelFileNames, makeLabelsFile, segmentsOfClasses, serializeLabelsFile, type LabelClass } from './labels';
-import { encodeNiftiGz } from './niftiWriter';
-import { encodeSegNrrd } from './nrrdWriter';
+import { encodeNiftiGz, encodeNiftiGzAsync, type NiftiWriteOptions } from './niftiWriter';
+import { encodeSegNrrd, encodeSegNrrdAsync, type SegNrrdWriteOptions } from './nrrdWriter';
 import type { Volume } from './volume';
 
 /** How far two voxel-to-world matrices may differ (mm, per entry) and still be one grid: float32 headers round. */
@@ -35,13 +35,33 @@ export function classesFileName(labelMapName: string): string {
  * `NAME.labels.json` (the class list) and, for an NRRD volume, `NAME.labels.seg.nrrd` for 3D Slicer.
  */
 export function encodeLabelFiles(volumeFileName: string, volume: Pick<Volume, 'dims' | 'affine' | 'format' | 'xformCodes'>, labels: LabelArray, classes: readonly LabelClass[]): NamedFile[] {
+  return labelFiles(volumeFileName, volume, labels, classes, { nifti: encodeNiftiGz, segNrrd: encodeSegNrrd, text: (bytes) => bytes });
+}
+
+/**
+ * encodeLabelFiles with the compression on Node's thread pool: for the extension host, which
+ * must stay responsive while a large label map is saved (a 512³ map takes seconds to compress).
+ */
+export async function encodeLabelFilesAsync(volumeFileName: string, volume: Pick<Volume, 'dims' | 'affine' | 'format' | 'xformCodes'>, labels: LabelArray, classes: readonly LabelClass[]): Promise<NamedFile[]> {
+  const files = labelFiles(volumeFileName, volume, labels, classes, { nifti: encodeNiftiGzAsync, segNrrd: encodeSegNrrdAsync, text: async (bytes) => bytes });
+  return Promise.all(files.map(async (f) => ({ name: f.name, bytes: await f.bytes })));
+}
+
+/** The files of a label set and how each is encoded (`T`: bytes, or their promise). */
+function labelFiles<T>(
+  volumeFileName: string,
+  volume: Pick<Volume, 'dims' | 'affine' | 'format' | 'xformCodes'>,
+  labels: LabelArray,
+  classes: readonly LabelClass[],
+  encode: { nifti: (options: NiftiWriteOptions) => T; segNrrd: (options: SegNrrdWriteOptions) => T; text: (bytes: Uint8Array) => T },
+): { name: string; bytes: T }[] {
   const names = labelFileNames(volumeFileName);
   const grid = { dims: volume.dims, affine: volume.affine, data: labels };
-  const files: NamedFile[] = [
-    { name: names.labelMap, bytes: encodeNiftiGz({ ...grid, xformCodes: volume.xformCodes, description: 'unet3d labels: 0 unlabeled, 1.. classes' }) },
-    { name: names.classes, bytes: new TextEncoder().encode(serializeLabelsFile(makeLabelsFile(volumeFileName, classes))) },
+  const files = [
+    { name: names.labelMap, bytes: encode.nifti({ ...grid, xformCodes: volume.xformCodes, description: 'unet3d labels: 0 unlabeled, 1.. classes' }) },
+    { name: names.classes, bytes: encode.text(new TextEncoder().encode(serializeLabelsFile(makeLabelsFile(volumeFileName, classes)))) },
   ];
-  if (volume.format === 'nrrd') files.push({ name: names.segNrrd, bytes: encodeSegNrrd({ ...grid, segments: segmentsOfClasses(classes) }) });
+  if (volume.format === 'nrrd') files.push({ name: names.segNrrd, bytes: encode.segNrrd({ ...grid, segments: segmentsOfClasses(classes) }) });
   return files;
 }
 

@@ -61,6 +61,20 @@ export function automaticWindow(data: VoxelArray, slope: number, inter: number):
   return windowOfRange(low, high);
 }
 
+/** The window a CT opens with: soft tissue, where organs differ by tens of HU. */
+export const CT_DEFAULT_WINDOW: WindowPreset = CT_PRESETS[0];
+
+/**
+ * The window a volume opens with, and its name. A CT in Hounsfield units gets the soft-tissue
+ * window: its percentile window spans air, padding and bone (on an abdominal CT about 1400 HU
+ * wide), which leaves organs a few gray levels apart. Anything else gets the automatic
+ * percentile window (`automatic`, from automaticWindow).
+ */
+export function initialWindow(automatic: WindowLevel, minIntensity: number, maxIntensity: number): WindowPreset {
+  if (looksLikeCt(minIntensity, maxIntensity)) return { ...CT_DEFAULT_WINDOW };
+  return { name: 'Automatic', width: automatic.width, level: automatic.level };
+}
+
 /** True where the intensities look like CT in Hounsfield units (air near −1000). */
 export function looksLikeCt(minIntensity: number, maxIntensity: number): boolean {
   return minIntensity <= -900 && minIntensity >= -3100 && maxIntensity >= 200;

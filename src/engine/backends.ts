@@ -9,6 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tfjsWasm from '@tensorflow/tfjs-backend-wasm';
 import { BACKEND_ORDER, type BackendName, type BackendReport, type BackendStatus } from '../protocol/backends';
+import { plural } from '../core/words';
+import { simdRuntime } from './ops/simd/runtime';
 import { tf } from './tf';
 
 /** No backend (or not the one asked for) could be loaded; `report` holds every reason. */
@@ -132,17 +134,23 @@ const LOADERS: Record<BackendName, () => Promise<BackendStatus>> = {
     if (failure !== undefined) return { name: 'wasm', available: false, reason: failure };
     shareDataOnWasmClone();
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-    return { name: 'wasm', available: true, detail: `WebAssembly${simd ? ' SIMD' : ' (no SIMD)'}, ${wasm.getThreadsCount()} thread(s); convolutions by the engine's own SIMD kernels` };
+    return { name: 'wasm', available: true, detail: `WebAssembly${simd ? ' with SIMD' : ' (no SIMD)'}: ${kernelsDetail()}; TensorFlow.js's other operations on ${plural(wasm.getThreadsCount(), 'thread')}` };
   },
   async cpu() {
     nodeRequire(NPM_PACKAGE.cpu);
     const failure = await setTfjsBackend('cpu');
     if (failure !== undefined) return { name: 'cpu', available: false, reason: failure };
-    return { name: 'cpu', available: true, detail: "plain JavaScript, 1 thread; convolutions by the engine's own SIMD kernels" };
+    return { name: 'cpu', available: true, detail: `plain JavaScript: ${kernelsDetail()}; TensorFlow.js's other operations on 1 thread` };
   },
 };
 
 let wasmPathsSet = false;
+
+/** What the engine's own SIMD kernels run and on how many cores (they do most of a step's work). */
+function kernelsDetail(): string {
+  const runtime = simdRuntime();
+  return `the engine's SIMD kernels (convolutions, batch norm, pooling) on ${plural(runtime.threads, 'core')}${runtime.relaxed ? ' with fused multiply-add' : ''}`;
+}
 
 /**
  * tfjs clones every tensor a custom-gradient op saves for its backward pass; the wasm backend's

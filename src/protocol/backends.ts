@@ -38,7 +38,7 @@ export interface BackendStatus {
   reason?: string;
   /** What a user can do to make it load. */
   fix?: string;
-  /** For a loaded backend: what it runs on, e.g. "WebAssembly SIMD, 1 thread". */
+  /** For a loaded backend: what runs on it and on how many cores or threads. */
   detail?: string;
 }
 

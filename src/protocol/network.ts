@@ -66,12 +66,20 @@ export const PRESET_INPUT_SIZE: Record<PresetName, [number, number, number]> = {
 /** The presets in the order pickers list them. */
 export const PRESET_NAMES: readonly PresetName[] = ['fast', 'paper', 'bench'];
 
-/** One line per preset, for pickers, help and the setting's enumDescriptions. */
-export const PRESET_DESCRIPTIONS: Record<PresetName, string> = {
-  fast: '3 levels, 16 filters, same padding: sized for a CPU',
-  paper: "The paper's network: 4 levels, 32–512 filters, valid padding, 19 M parameters (wants a GPU)",
-  bench: 'The benchmark network: as fast, measured at 64³ by npm run bench',
+/**
+ * How the Train pick shows each preset: a few words beside its name and one short line under it
+ * (a quick pick cuts a line at about 80 characters).
+ */
+export const PRESET_PICK: Record<PresetName, { summary: string; detail: string }> = {
+  fast: { summary: 'sized for a CPU', detail: '3 levels, 16–64 filters, same padding' },
+  paper: { summary: '19 M parameters, wants a GPU', detail: "The paper's network: 4 levels, 32–512 filters, valid padding" },
+  bench: { summary: 'for speed comparisons', detail: 'The network of the published speed figures (as fast)' },
 };
+
+/** One line per preset, for the setting's enumDescriptions. */
+export const PRESET_DESCRIPTIONS: Record<PresetName, string> = Object.fromEntries(
+  Object.entries(PRESET_PICK).map(([name, p]) => [name, `${p.detail}: ${p.summary}`]),
+) as Record<PresetName, string>;
 
 export function isPresetName(text: string): text is PresetName {
   return Object.prototype.hasOwnProperty.call(PRESETS, text);

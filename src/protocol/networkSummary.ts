@@ -3,6 +3,7 @@
  * volume dimensions are given in, e.g. the paper's 132×132×116), from the engine's z, y, x order.
  * Needs no TensorFlow.js.
  */
+import { plural } from '../core/words';
 import { countParameters, describeNetwork, outputSizeFor, resolveFilters, type UNetConfig } from './network';
 
 /** What `unet3d model --json` prints. Every shape is [x, y, z, channels] for batch 1. */
@@ -42,7 +43,7 @@ export function formatModelSummary(s: ModelSummary): string {
   const shapeWidth = Math.max(16, ...s.layers.map((l) => shape(l.outputShape).length));
   const c = s.config;
   const lines = [
-    `3D U-Net: ${c.levels} levels, filters ${c.filters.map((f) => f.join(',')).join(' | ')}, '${c.padding}' padding${c.batchNorm ? ', batch norm' : ''}, ${c.inChannels} input channel(s), ${c.classes} classes`,
+    `3D U-Net: ${c.levels} levels, filters ${c.filters.map((f) => f.join(',')).join(' | ')}, '${c.padding}' padding${c.batchNorm ? ', batch norm' : ''}, ${plural(c.inChannels, 'input channel')}, ${plural(c.classes, 'class', 'classes')}`,
     `${'layer'.padEnd(nameWidth)}  ${'kind'.padEnd(kindWidth)}  ${'output x×y×z×c'.padEnd(shapeWidth)}  ${'parameters'.padStart(11)}`,
     ...s.layers.map((l) => `${l.name.padEnd(nameWidth)}  ${l.kind.padEnd(kindWidth)}  ${shape(l.outputShape).padEnd(shapeWidth)}  ${l.parameters.toLocaleString('en-US').padStart(11)}`),
     `input   ${shape(s.inputShape)} (x × y × z × channels)`,

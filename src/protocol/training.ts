@@ -3,6 +3,7 @@
  * its request's `id`) and the results the run record keeps. Part of the engine's contract.
  */
 import type { Vec3 } from '../core/geometry';
+import { plural } from '../core/words';
 import type { BackendName, BackendReport } from './backends';
 import type { UNetConfig } from './network';
 import type { RunParent } from './run';
@@ -87,6 +88,26 @@ export interface CheckpointEvent {
 
 /** Why a run stopped. */
 export type StopReason = 'iterations' | 'time' | 'early-stop' | 'cancelled' | 'interrupted';
+
+/**
+ * How a run stopped, in words that follow its name: "ran its 1,000 iterations", "used its time
+ * budget (612 iterations)", "stopped early after 400 iterations: validation stopped improving".
+ */
+export function describeStop(summary: Pick<RunSummary, 'stopReason' | 'iterations'>): string {
+  const n = plural(summary.iterations, 'iteration');
+  switch (summary.stopReason) {
+    case 'iterations':
+      return `ran its ${n}`;
+    case 'time':
+      return `used its time budget (${n})`;
+    case 'early-stop':
+      return `stopped early after ${n}: validation stopped improving`;
+    case 'cancelled':
+      return `was cancelled after ${n}`;
+    case 'interrupted':
+      return `was interrupted after ${n}`;
+  }
+}
 
 /** How a run ended. */
 export interface RunSummary {

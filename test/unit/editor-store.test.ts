@@ -140,6 +140,43 @@ test('a brush stroke paints at once and becomes one edit when it ends, which the
   assertInStep(opened);
 });
 
+test('an edit that makes a slice annotated says so; its own labeled voxels leave out the annotated slices crossing it', { skip: SKIP_WITHOUT_DATA }, () => {
+  const opened = openSpinalCord();
+  const { store, changes, painter } = opened;
+  const axial = opened.layouts.find((l) => l.plane === 'axial')!;
+  const sagittal = opened.layouts.find((l) => l.plane === 'sagittal')!;
+  const annotatedAxial = store.labeledSlices(axial.sliceAxis);
+  // A stray dab on a sagittal slice through the cord, across an annotated axial slice.
+  const slice = Math.floor(sagittal.sliceCount / 2);
+  const voxel = [0, 0, 0];
+  voxel[sagittal.sliceAxis] = slice;
+  voxel[axial.sliceAxis] = annotatedAxial[0];
+  voxel[3 - sagittal.sliceAxis - axial.sliceAxis] = Math.floor(store.dims[3 - sagittal.sliceAxis - axial.sliceAxis] / 2);
+  const [c, r] = pixelOfVoxel(sagittal, voxel);
+  changes.length = 0;
+  painter.endStroke(painter.beginStroke('Brush', sagittal, slice, 2, 3, c + 0.5, r + 0.5));
+  const [edit] = editsIn(changes);
+  assert.deepEqual(edit.newlyAnnotated, { axis: sagittal.sliceAxis, index: slice });
+  // By brute force: labeled voxels of the sagittal slice off every annotated axial slice.
+  const plane = extractSlice(store.labels, store.dims, sagittal.sliceAxis, slice);
+  let own = 0;
+  const [u, v] = [0, 1, 2].filter((a) => a !== sagittal.sliceAxis);
+  for (let b = 0; b < plane.height; b++) {
+    for (let a = 0; a < plane.width; a++) {
+      const at = [0, 0, 0];
+      at[u] = a;
+      at[v] = b;
+      if (plane.data[a + b * plane.width] !== 0 && !annotatedAxial.includes(at[axial.sliceAxis])) own++;
+    }
+  }
+  assert.ok(own > 0 && own < store.counts[sagittal.sliceAxis][slice], `the dab (${own} own voxels) crosses the axial slice's labels`);
+  assert.equal(store.ownLabeledVoxels(sagittal.sliceAxis, slice), own);
+  // The same slice painted again is annotated already: nothing new to say.
+  changes.length = 0;
+  painter.endStroke(painter.beginStroke('Brush', sagittal, slice, 2, 3, c + 4.5, r + 0.5));
+  assert.equal(editsIn(changes)[0].newlyAnnotated, undefined);
+});
+
 test('a cancelled stroke puts its slice back and is no edit; an ended stroke takes no more paint', { skip: SKIP_WITHOUT_DATA }, () => {
   const opened = openSpinalCord();
   const { store, changes, painter } = opened;

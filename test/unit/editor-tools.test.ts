@@ -10,6 +10,7 @@ import {
   dragWindow,
   grayLookupTable,
   grayOf,
+  initialWindow,
   intensityPercentiles,
   looksLikeCt,
   lookupOffset,
@@ -56,6 +57,42 @@ test('the automatic window of real volumes spans their bulk, and CT is recognise
   const fw = automaticWindow(functional.data, functional.sclSlope, functional.sclInter);
   const fStats = volumeStats(functional);
   assert.ok(fw.level > fStats.min && fw.level < fStats.max, JSON.stringify(fw));
+});
+
+test('a CT opens in the soft-tissue window, where the spleen stands out from what surrounds it; an MRI in the automatic one', { skip: SKIP_WITHOUT_DATA }, () => {
+  const ct = readVolumeFile(dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz'));
+  const spleen = readVolumeFile(dataPath('semi', 'spleen', 'sub-spleen2_ct_seg-manual.nii.gz'));
+  const stats = volumeStats(ct);
+  const automatic = automaticWindow(ct.data, ct.sclSlope, ct.sclInter);
+  const initial = initialWindow(automatic, stats.min, stats.max);
+  assert.deepEqual(initial, { name: 'CT soft tissue', width: 400, level: 40 });
+  // Median intensities of the spleen and of a 4-voxel ring around it, in plane.
+  const [nx, ny, nz] = ct.dims;
+  const inside: number[] = [];
+  const ring: number[] = [];
+  const isSpleen = (i: number, j: number, k: number) => spleen.data[i + nx * (j + ny * k)] > 0;
+  for (let k = 0; k < nz; k++) {
+    for (let j = 0; j < ny; j++) {
+      for (let i = 0; i < nx; i++) {
+        const value = ct.data[i + nx * (j + ny * k)] * ct.sclSlope + ct.sclInter;
+        if (isSpleen(i, j, k)) inside.push(value);
+        else {
+          let near = false;
+          for (let dj = -4; dj <= 4 && !near; dj++) for (let di = -4; di <= 4 && !near; di++) near = i + di >= 0 && j + dj >= 0 && i + di < nx && j + dj < ny && isSpleen(i + di, j + dj, k);
+          if (near) ring.push(value);
+        }
+      }
+    }
+  }
+  const median = (list: number[]) => list.sort((a, b) => a - b)[list.length >> 1];
+  const contrast = (w: { width: number; level: number }) => grayOf(median(inside), w) - grayOf(median(ring), w);
+  // The percentile window spans air to bone: the spleen is a few gray levels above its surroundings.
+  assert.ok(contrast(initial) >= 3 * contrast(automatic) && contrast(initial) >= 50, `gray contrast ${contrast(initial)} (soft tissue) vs ${contrast(automatic)} (automatic)`);
+
+  const mri = readVolumeFile(dataPath('semi', 'spinalcord', 't2.nii.gz'));
+  const mriStats = volumeStats(mri);
+  const mriAutomatic = automaticWindow(mri.data, mri.sclSlope, mri.sclInter);
+  assert.deepEqual(initialWindow(mriAutomatic, mriStats.min, mriStats.max), { name: 'Automatic', ...mriAutomatic });
 });
 
 test('dragging right widens the window, dragging down raises the level', () => {

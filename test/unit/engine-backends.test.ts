@@ -1,5 +1,6 @@
 /** Backend choice: what loads, and why the others did not, in words a user can act on. */
 import assert from 'node:assert/strict';
+import * as os from 'node:os';
 import { test } from 'node:test';
 import { BackendError, explainText, initBackend, probeBackends } from '../../src/engine/backends';
 import { tf } from '../../src/engine/tf';
@@ -17,7 +18,13 @@ test('probeBackends tries every backend; here tfjs-node(-gpu) are absent and was
     assert.match(byName[native].fix ?? '', /npm (install|rebuild) @tensorflow\/tfjs-node|CUDA 11\.2/);
   }
   assert.equal(byName.wasm.available, true);
-  assert.match(byName.wasm.detail ?? '', /SIMD/);
+  // The engine's kernels run on every core (the env's UNET3D_THREADS aside); tfjs's own wasm ops on one thread.
+  const cores = Number(process.env.UNET3D_THREADS) || Math.min(16, os.availableParallelism());
+  const kernels = new RegExp(`the engine's SIMD kernels \\(convolutions, batch norm, pooling\\) on ${cores} cores?`);
+  assert.match(byName.wasm.detail ?? '', kernels);
+  assert.match(byName.wasm.detail ?? '', /TensorFlow\.js's other operations on 1 thread$/);
+  assert.match(byName.cpu.detail ?? '', kernels);
+  assert.doesNotMatch(`${byName.wasm.detail} ${byName.cpu.detail}`, /\(s\)/);
   assert.equal(byName.cpu.available, true);
   assert.equal(report.active, report.statuses.find((s) => s.available)?.name);
   assert.equal(tf.getBackend(), report.active === 'tensorflow-gpu' ? 'tensorflow' : report.active);

@@ -48,7 +48,7 @@ const REPORT: BackendReport = {
   statuses: [
     { name: 'tensorflow-gpu', available: false, reason: 'the CUDA library libcudnn.so.8 was not found', fix: 'install CUDA 11.2 and cuDNN 8.1' },
     { name: 'tensorflow', available: false, reason: '@tensorflow/tfjs-node is not installed', fix: 'run `npm install @tensorflow/tfjs-node@4.22.0`' },
-    { name: 'wasm', available: true, detail: 'WebAssembly SIMD, 1 thread(s)' },
+    { name: 'wasm', available: true, detail: "WebAssembly with SIMD: the engine's SIMD kernels (convolutions, batch norm, pooling) on 2 cores; TensorFlow.js's other operations on 1 thread" },
     { name: 'cpu', available: true, detail: 'plain JavaScript' },
   ],
 };
@@ -56,7 +56,7 @@ const REPORT: BackendReport = {
 test('the backend report names the one in use and, for each one that does not load, why and the fix', () => {
   const md = backendReportMarkdown(REPORT, 'auto');
   assert.match(md, /run on \*\*wasm\*\*/);
-  assert.match(md, /\| WebAssembly \(wasm\) \| ✓ \(in use\) \| WebAssembly SIMD/);
+  assert.match(md, /\| WebAssembly \(wasm\) \| ✓ \(in use\) \| WebAssembly with SIMD: the engine's SIMD kernels \(convolutions, batch norm, pooling\) on 2 cores/);
   assert.match(md, /### TensorFlow with CUDA \(tensorflow-gpu\)\n\n- Why: the CUDA library libcudnn\.so\.8 was not found\n- Fix: install CUDA 11\.2 and cuDNN 8\.1/);
   assert.match(md, /- Why: @tensorflow\/tfjs-node is not installed/);
   assert.deepEqual(chosenBackend(REPORT, 'cpu'), { name: 'cpu', note: 'the setting unet3d.backend asks for it' });

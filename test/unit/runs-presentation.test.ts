@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Entry, EvaluationEntry, RunEntry } from '../../src/extension/runs/runEntry';
-import { displayStatus, formatDuration, presentEntry, type RowData } from '../../src/extension/runs/runPresentation';
+import { displayStatus, formatDuration, formatShortTime, presentEntry, shortRunName, type RowData } from '../../src/extension/runs/runPresentation';
 import { runRecord } from './runs-fixtures';
 
 const NOW = Date.parse('2026-11-27T12:00:00.000Z');
+/** When the fixture's run started, as the view shows it (local time). */
+const STARTED = formatShortTime('2026-11-27T10:00:00.000Z', NOW);
 
 function run(over: Parameters<typeof runRecord>[0] = {}, segmentations: RunEntry['segmentations'] = []): RunEntry {
   const record = runRecord(over);
@@ -15,10 +17,12 @@ function run(over: Parameters<typeof runRecord>[0] = {}, segmentations: RunEntry
 const child = (row: RowData, id: string) => row.children?.find((c) => c.id === id);
 const tokens = (row: RowData) => row.contextValue.split(':');
 
-test('a succeeded run: name, mean IoU in the description, backend, preset and duration in the tooltip', () => {
+test('a succeeded run leads with its mean IoU, then when and which run; backend, preset and duration in the tooltip', () => {
   const row = presentEntry(run(), { now: NOW });
-  assert.equal(row.label, 'run-a');
-  assert.equal(row.description, 'IoU 0.820');
+  assert.equal(row.label, 'IoU 0.820');
+  assert.equal(row.name, 'run-a');
+  assert.equal(row.description, `${STARTED} · run-a`);
+  assert.match(row.tooltip ?? '', /^\*\*run-a\*\* — succeeded/);
   assert.match(row.tooltip ?? '', /Backend: wasm/);
   assert.match(row.tooltip ?? '', /Preset: fast \(3 levels, base 16, same padding, BN\), 394,258 parameters/);
   assert.match(row.tooltip ?? '', /Duration: 2 min 05 s, 100 iterations/);
@@ -39,7 +43,7 @@ test('its children: IoU per class by name, the volumes, the settings, the segmen
   assert.equal(settings.validation, '20 % of the annotated slices held out');
   assert.equal(settings.patch, '40×40×40 → 40×40×40 voxels');
   assert.equal(settings.augmentation, 'deformation');
-  assert.equal(settings.stopped, 'iterations after 100 iterations');
+  assert.equal(settings.stopped, 'ran its 100 iterations');
   const segs = child(row, 'segmentations');
   assert.equal(segs?.description, '1');
   assert.equal(segs?.children?.[0].label, 't2.seg.nii.gz');
@@ -49,7 +53,11 @@ test('its children: IoU per class by name, the volumes, the settings, the segmen
 test('a run in progress shows its live iteration and best IoU, and can be cancelled but not deleted', () => {
   const entry = run({ status: 'running', finishedAt: undefined, summary: undefined, updatedAt: '2026-11-27T11:59:50.000Z' });
   const row = presentEntry(entry, { now: NOW, live: { iteration: 120, totalIterations: 1000, smoothedLoss: 0.31, etaSeconds: 190, bestIoU: 0.71 } });
-  assert.equal(row.description, 'running · iteration 120/1000 · IoU 0.710');
+  assert.equal(row.label, 'iteration 120/1000 · IoU 0.710');
+  assert.equal(row.description, `${STARTED} · run-a`);
+  assert.equal(presentEntry(entry, { now: NOW, active: true }).label, 'iteration 100/100 · IoU 0.820', 'before its first progress: what run.json says');
+  const fresh = run({ status: 'running', finishedAt: undefined, summary: undefined, loss: [], validation: [], updatedAt: '2026-11-27T11:59:50.000Z' });
+  assert.equal(presentEntry(fresh, { now: NOW, active: true }).label, 'starting…');
   assert.match(row.tooltip ?? '', /Loss 0\.3100, about 3 min 10 s to go/);
   assert.ok(tokens(row).includes('running'));
   assert.ok(!tokens(row).includes('deletable'));
@@ -61,7 +69,7 @@ test('a run left "running" that nothing updates is shown as interrupted', () => 
   assert.equal(displayStatus(entry, { now: NOW }), 'interrupted');
   assert.equal(displayStatus(entry, { now: NOW, staleAfterMs: 2 * 3600_000 }), 'running');
   const row = presentEntry(entry, { now: NOW });
-  assert.match(row.description ?? '', /^interrupted · IoU 0\.820/);
+  assert.equal(row.label, 'interrupted · IoU 0.820');
   assert.ok(tokens(row).includes('deletable'));
 });
 
@@ -77,31 +85,34 @@ test('a running run whose training process is gone (its lock names a dead proces
 
 test('a run the worker marked interrupted says why', () => {
   const row = presentEntry(run({ status: 'interrupted', error: 'the process that started the run went away' }), { now: NOW });
-  assert.match(row.description ?? '', /^interrupted/);
+  assert.match(row.label, /^interrupted/);
   assert.match(row.tooltip ?? '', /Why: the process that started the run went away/);
   assert.equal(row.icon, 'debug-disconnect');
 });
 
 test('failed and cancelled runs say so; a failed run leads its children with the error', () => {
   const failed = presentEntry(run({ status: 'failed', error: 'the engine worker was killed by SIGKILL', summary: undefined, validation: [], checkpoints: {} }), { now: NOW });
-  assert.equal(failed.description, 'failed: the engine worker was killed by SIGKILL');
+  assert.equal(failed.label, 'failed');
+  assert.equal(failed.description, `${STARTED} · run-a · the engine worker was killed by SIGKILL`);
   assert.equal(failed.children?.[0].description, 'the engine worker was killed by SIGKILL');
   assert.ok(!tokens(failed).includes('model'));
   const cancelled = presentEntry(run({ status: 'cancelled' }), { now: NOW });
-  assert.equal(cancelled.description, 'cancelled · IoU 0.820');
+  assert.equal(cancelled.label, 'cancelled · IoU 0.820');
 });
 
 test('without a summary the best validation so far gives the IoU', () => {
   const row = presentEntry(run({ summary: undefined }), { now: NOW });
-  assert.equal(row.description, 'IoU 0.820');
+  assert.equal(row.label, 'IoU 0.820');
   const none = presentEntry(run({ summary: undefined, validation: [] }), { now: NOW });
-  assert.equal(none.description, 'IoU –');
+  assert.equal(none.label, 'IoU –');
 });
 
 test('a broken entry shows the reason and can be deleted', () => {
   const entry: Entry = { kind: 'broken', dir: '/r/x', name: 'x', createdMs: 0, reason: 'run.json is not valid JSON (half-written or corrupt): Unexpected end' };
   const row = presentEntry(entry, { now: NOW });
-  assert.equal(row.description, 'broken: run.json is not valid JSON (half-written or corrupt): Unexpected end');
+  assert.equal(row.label, 'broken');
+  assert.equal(row.name, 'x');
+  assert.equal(row.description, 'x · run.json is not valid JSON (half-written or corrupt): Unexpected end');
   assert.deepEqual(tokens(row), ['unet3d', 'broken', 'deletable', 'renamable', 'reveal']);
   assert.equal(row.children, undefined);
 });
@@ -131,12 +142,24 @@ test('an evaluation: the k-fold mean IoU, per-class means, and its folds as runs
     },
   };
   const row = presentEntry(entry, { now: NOW });
-  assert.equal(row.description, '3-fold IoU 0.800');
+  assert.equal(row.label, '3-fold IoU 0.800');
+  assert.equal(row.description, `${STARTED} · eval`);
   assert.deepEqual(row.children?.filter((c) => c.id.startsWith('iou-')).map((c) => `${c.label} ${c.description}`), ['background IoU 0.900', 'cord IoU 0.800']);
-  const foldRow = row.children?.find((c) => c.label === 'fold-1');
+  const foldRow = row.children?.find((c) => c.name === 'fold-1');
   assert.ok(foldRow);
   assert.ok(!tokens(foldRow).includes('deletable'), 'a fold is deleted with its evaluation');
   assert.ok(tokens(foldRow).includes('model'));
+});
+
+test('short times and names: the time of day today, the date before; the name without its date and time', () => {
+  const now = new Date(2026, 11, 6, 15, 30).getTime();
+  assert.equal(formatShortTime(new Date(2026, 11, 6, 3, 34).toISOString(), now), '03:34');
+  assert.equal(formatShortTime(new Date(2026, 11, 5, 23, 59).toISOString(), now), '5 Dec 23:59');
+  assert.equal(formatShortTime(new Date(2025, 0, 9, 8, 0).toISOString(), now), '9 Jan 2025');
+  assert.equal(formatShortTime('not a date', now), '–');
+  assert.equal(shortRunName('20261206-033429-sub-spleen2_ct'), 'sub-spleen2_ct');
+  assert.equal(shortRunName('20261206-033429-eval-t2-2'), 'eval-t2-2');
+  assert.equal(shortRunName('first'), 'first');
 });
 
 test('durations', () => {

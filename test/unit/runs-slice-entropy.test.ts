@@ -1,7 +1,19 @@
-/** Suggest Next Slice: the mean entropy of class probabilities per slice, and the most uncertain unlabeled slice per axis. */
+/**
+ * Suggest Next Slice: the mean entropy of class probabilities per slice; where uncertainty can
+ * teach (near the predicted foreground, off the rim) and the slice of each axis with the most of
+ * it; the message, numbering slices as the panes do.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { annotatedSliceSets, mostUncertainSlices, sliceEntropy } from '../../src/extension/commands/sliceEntropy';
+import {
+  annotatedSliceSets,
+  bestTeachingSlices,
+  mostUncertainSlices,
+  rimWidth,
+  sliceEntropy,
+  suggestionMessage,
+  teachingScores,
+} from '../../src/extension/commands/sliceEntropy';
 import type { Vec3 } from '../../src/core/geometry';
 
 /** Probabilities (classes volumes one after another) from a per-voxel function returning the classes' values 0..255. */
@@ -76,4 +88,67 @@ test('the fast formula equals −Σ p log2 p computed directly', () => {
 test('bad input is refused with the reason', () => {
   assert.throws(() => sliceEntropy(new Uint8Array(5), [2, 2, 1], 2), /5 probability values do not make 2 volumes of 2×2×1/);
   assert.throws(() => sliceEntropy(new Uint8Array(4), [2, 2, 1], 1), /at least 2 classes/);
+});
+
+/**
+ * A ball of foreground (radius 6 at the centre of 40×40×20) whose boundary shell is uncertain,
+ * and, far from it, a slab of high uncertainty at x = 38 (the field of view's edge, padding): as
+ * the spleen CT gave (sagittal 159 of 164, coronal 163 of 166).
+ */
+function ballWithNoisyEdge(): { p: Uint8Array; dims: Vec3 } {
+  const dims: Vec3 = [40, 40, 20];
+  const p = probabilities(dims, 2, (x, y, z) => {
+    if (x === 38) return [128, 127];
+    const r = Math.hypot(x - 20, y - 20, (z - 10) * 2);
+    if (r < 5) return [10, 245];
+    if (r < 7) return [150, 105]; // the uncertain boundary
+    return [250, 5];
+  });
+  return { p, dims };
+}
+
+test('the plain mean entropy picks the noisy edge; weighed where it can teach, a slice through the object wins', () => {
+  const { p, dims } = ballWithNoisyEdge();
+  assert.deepEqual(mostUncertainSlices(sliceEntropy(p, dims, 2)).map((s) => [s.axis, s.index])[0], [0, 38], 'the old pick: the edge slab');
+  const scores = teachingScores(p, dims, 2, [1, 1, 2]);
+  assert.ok(scores.foreground);
+  const picks = bestTeachingSlices(scores);
+  assert.equal(picks.length, 3);
+  for (const s of picks) {
+    const centre = [20, 20, 10][s.axis];
+    assert.ok(Math.abs(s.index - centre) <= 6, `axis ${s.axis}: slice ${s.index} is not through the ball`);
+    assert.ok(s.entropy > 0.1 && s.entropy < 1, `axis ${s.axis}: ${s.entropy} bits`);
+  }
+  // The slab is 18 voxels from the ball: beyond a 10 mm margin, within a 20 mm one it counts.
+  assert.equal(scores.score[0][38], 0);
+  assert.ok(teachingScores(p, dims, 2, [1, 1, 2], { marginMm: 20 }).score[0][37] > 0);
+  // Labeled slices are left out.
+  const labeled = [new Set([picks[0].index]), new Set<number>(), new Set<number>()];
+  const again = bestTeachingSlices(scores, labeled);
+  assert.notEqual(again[0].index, picks[0].index);
+  assert.ok(Math.abs(again[0].index - 20) <= 6);
+});
+
+test('the rim is never suggested; without predicted foreground everything off the rim counts', () => {
+  assert.deepEqual([1, 2, 3, 20, 26, 52, 164].map((n) => rimWidth(n)), [0, 0, 1, 1, 1, 3, 8]);
+  const dims: Vec3 = [30, 30, 30];
+  // All background, uncertain near x = 0 and in the plane x = 15.
+  const p = probabilities(dims, 2, (x) => (x === 0 || x === 15 ? [140, 115] : [250, 5]));
+  const scores = teachingScores(p, dims, 2, [1, 1, 1]);
+  assert.equal(scores.foreground, false);
+  assert.equal(scores.score[0][0], 0, 'x = 0 is rim');
+  assert.equal(bestTeachingSlices(scores)[0].index, 15);
+  assert.throws(() => teachingScores(new Uint8Array(3), [1, 1, 1], 2, [1, 1, 1]), /3 probability values do not make 2 volumes/);
+});
+
+test('the suggestion is said with the panes\' numbering (from 1) and the slice to start with', () => {
+  const slices = [
+    { axis: 0 as const, index: 79, entropy: 0.41, plane: 'sagittal' as const, count: 164 },
+    { axis: 2 as const, index: 12, entropy: 0.52, plane: 'axial' as const, count: 26 },
+  ];
+  assert.equal(
+    suggestionMessage(slices, slices[1], true),
+    'Least certain near the predicted foreground: sagittal 80 of 164 (0.41 bits), axial 13 of 26 (0.52). Start with axial 13.',
+  );
+  assert.match(suggestionMessage(slices, slices[0], false), /^Least certain anywhere \(no foreground predicted yet\): /);
 });

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { after, test } from 'node:test';
 import { writeFileAtomic } from '../../src/core/atomicWrite';
 import { readVolumeFile } from '../../src/core/readVolume';
-import { toLabelArray } from '../../src/core/volumeFiles';
+import { encodeLabelFiles, encodeLabelFilesAsync, toLabelArray } from '../../src/core/volumeFiles';
 import { writeLabelMapNifti, writeLabelMapSegNrrd } from '../../src/core/labelMapIO';
 import { NIFTI_INTENT_LABEL, readNiftiHeader } from '../../src/core/nifti';
 import type { Mat4 } from '../../src/core/geometry';
@@ -83,4 +84,25 @@ test('writes are atomic: no temporary file is left, and a failed write leaves th
   assert.throws(() => writeFileAtomic(blocked, 'data'));
   assert.ok(fs.statSync(blocked).isDirectory());
   assert.deepEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+});
+
+test("the editor's saves compress off the calling thread into the same files as the engine's writers", { skip: SKIP_WITHOUT_DATA }, async () => {
+  const truth = readVolumeFile(dataPath('semi', 'ctchest', 'Segmentation.seg.nrrd'));
+  const labels = toLabelArray(truth.data);
+  const volume = { dims: truth.dims, affine: truth.affine, format: 'nrrd' as const };
+  const classes = [...new Set(labels)].filter((v) => v > 0).sort((a, b) => a - b).map((value) => ({ value, name: `class ${value}`, color: '#ff8000' }));
+  const sync = encodeLabelFiles('CTChest4.nrrd', volume, labels, classes);
+  const async = await encodeLabelFilesAsync('CTChest4.nrrd', volume, labels, classes);
+  assert.deepEqual(async.map((f) => f.name), sync.map((f) => f.name));
+  assert.deepEqual(async.map((f) => f.name), ['CTChest4.labels.nii.gz', 'CTChest4.labels.json', 'CTChest4.labels.seg.nrrd']);
+  // The same bytes once inflated (the gzip headers may differ), and the same when read back.
+  const inflate = (bytes: Uint8Array, name: string) => (name.endsWith('.json') ? bytes : name.endsWith('.nii.gz') ? zlib.gunzipSync(bytes) : bytes);
+  for (let i = 0; i < sync.length; i++) {
+    if (sync[i].name.endsWith('.seg.nrrd')) continue;
+    assert.deepEqual(inflate(async[i].bytes, async[i].name), inflate(sync[i].bytes, sync[i].name), sync[i].name);
+  }
+  const dir = tempDir('async-writers');
+  for (const f of async) fs.writeFileSync(path.join(dir, f.name), f.bytes);
+  assert.deepEqual(readVolumeFile(path.join(dir, 'CTChest4.labels.nii.gz')).data, labels);
+  assert.deepEqual(toLabelArray(readVolumeFile(path.join(dir, 'CTChest4.labels.seg.nrrd')).data), labels);
 });

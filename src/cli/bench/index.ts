@@ -2,6 +2,7 @@
 import { infer } from './infer';
 import { io } from './io';
 import type { BenchKind } from './kind';
+import { save } from './save';
 import { segment } from './segment';
 import { train } from './train';
 
@@ -10,4 +11,5 @@ export const benchKinds: Record<string, BenchKind> = {
   train,
   infer,
   segment,
+  save,
 };

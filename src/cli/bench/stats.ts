@@ -1,11 +1,7 @@
 /** Small helpers shared by the benchmarks. */
 import { spawnSync } from 'node:child_process';
 
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+export { median } from '../../core/statistics';
 
 /** Runs this CLI again in a fresh process (so its peak memory is its own) and parses the JSON it prints last. */
 export function runCliChild<T>(args: string[]): T {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { createEmptyFolder } from '../../core/folders';
 import { TRAIN_DEFAULTS as D, trainSettings, type TrainSettingsInput } from '../../protocol/settings';
-import type { RunSummary, TrainEvent } from '../../protocol/training';
+import { describeStop, type RunSummary, type TrainEvent } from '../../protocol/training';
 import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { TRAIN_OPTIONS, TRAIN_OPTIONS_USAGE, trainInputFromOptions } from '../trainOptions';
@@ -82,7 +82,7 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stderr): (
         if (event.kind === 'last') line(`checkpoint ${event.kind} at iteration ${event.iteration}: ${event.dir}`);
         break;
       case 'finished':
-        line(`${event.summary.status} (${event.summary.stopReason}) after ${event.summary.iterations} iterations, ${formatSeconds(event.summary.seconds)}; model ${event.summary.modelDir}`);
+        line(`${event.summary.status}: ${describeStop(event.summary)} in ${formatSeconds(event.summary.seconds)}; model ${event.summary.modelDir}`);
         break;
     }
   };

@@ -13,11 +13,12 @@ import { writeFileAtomic } from '../../core/atomicWrite';
 import { finishedEvaluation, foldResult, newEvaluationRecord, withFold } from '../runs/evaluation';
 import { EVALUATION_FILE, loadEntry, type EvaluationRecord } from '../runs/runEntry';
 import { formatDuration, formatIoU } from '../runs/runPresentation';
+import { showCommandError, showFailure } from '../notices';
 import { readLoopSettings, trainSettingsInput } from '../settings';
 import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
 import { isTrainArgs } from './train';
-import { budgetFor, pickPreset, volumesToTrainOn } from './trainPicks';
+import { budgetFor, pickPreset, runRecords, timingOfPreset, volumesToTrainOn } from './trainPicks';
 import { classNamesOf, editorDefaultClassNames, requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
 import { newRunDir, trainWithJob } from '../trainingJob';
 
@@ -55,9 +56,11 @@ export async function evaluateCommand(ctx: LoopContext, arg?: unknown, selection
     const loop = readLoopSettings(volumes[0]);
     const folds = args.folds ?? loop.evaluationFolds;
     if (!(Number.isInteger(folds) && folds >= 2)) throw new Error(`the number of folds must be an integer ≥ 2, not ${folds}`);
-    const preset = args.preset ?? (fromCode ? loop.training.preset : await pickPreset(ctx, loop.training));
+    const records = runRecords(ctx);
+    const timingOf = (p: PresetName) => timingOfPreset(records, loop.training, loop.backend, volumes, p, args.settings);
+    const preset = args.preset ?? (fromCode ? loop.training.preset : await pickPreset(ctx, loop.training, timingOf));
     if (!preset) return undefined;
-    const budget = await budgetFor(ctx, args, fromCode, loop.training);
+    const budget = await budgetFor(ctx, args, fromCode, loop.training, timingOf(preset), folds);
     if (!budget) return undefined;
 
     const title = volumesTitle(volumes);
@@ -120,10 +123,10 @@ export async function evaluateCommand(ctx: LoopContext, arg?: unknown, selection
       record = finishedEvaluation(record, 'failed', message);
       writeRecord(dir, record);
       ctx.runs.reread();
-      void vscode.window.showErrorMessage(`3D U-Net: the evaluation failed: ${message.split('\n')[0]}`);
+      void showFailure('the evaluation failed.', message, ctx.log);
       return { dir, evaluation: record };
     }
-    void vscode.window.showErrorMessage(`3D U-Net: cannot evaluate: ${message.split('\n')[0]}`);
+    void showCommandError('evaluate', message, ctx.log);
     return undefined;
   }
 }

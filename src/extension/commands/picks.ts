@@ -16,15 +16,19 @@ export async function pickRemembered<T>(
   state: vscode.Memento,
   memoryKey: string,
   title: string,
-  choices: Choice<T>[],
+  choices: Choice<T>[] | Thenable<Choice<T>[]>,
   key: (value: T) => string,
   placeHolder?: string,
 ): Promise<T | undefined> {
   const last = state.get<string>(memoryKey);
-  const items = choices.map((c) => ({ ...c }));
-  const index = items.findIndex((c) => key(c.value) === last);
-  if (index > 0) items.unshift(...items.splice(index, 1));
-  if (index >= 0) items[0].description = [items[0].description, 'last used'].filter(Boolean).join(' · ');
+  // Choices still being worked out: the quick pick shows its busy bar until they come.
+  const items = Promise.resolve(choices).then((list) => {
+    const out = list.map((c) => ({ ...c }));
+    const index = out.findIndex((c) => key(c.value) === last);
+    if (index > 0) out.unshift(...out.splice(index, 1));
+    if (index >= 0) out[0].description = [out[0].description, 'last used'].filter(Boolean).join(' · ');
+    return out;
+  });
   const picked = await vscode.window.showQuickPick(items, { title, placeHolder, ignoreFocusOut: true });
   if (!picked) return undefined;
   await state.update(memoryKey, key(picked.value));

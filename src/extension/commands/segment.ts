@@ -16,9 +16,11 @@ import * as vscode from 'vscode';
 import { writeFileAtomic } from '../../core/atomicWrite';
 import { makeFolders } from '../../core/folders';
 import { volumeBaseName } from '../../core/labels';
+import { plural } from '../../core/words';
 import type { SegmentResult } from '../../protocol/segment';
 import { readSegmentations, SEGMENTATIONS_FILE, serializeSegmentations, type RunEntry, type SegmentationRecord } from '../runs/runEntry';
 import { bestValidation, formatDuration, formatIoU } from '../runs/runPresentation';
+import { showCommandError, showFailure } from '../notices';
 import { readLoopSettings } from '../settings';
 import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
@@ -149,7 +151,7 @@ export async function segmentCommand(ctx: LoopContext, arg?: unknown, selection?
   } catch (error) {
     const message = (error as Error).message;
     ctx.log.error(`segment: ${message}`);
-    void vscode.window.showErrorMessage(`3D U-Net: cannot segment: ${message.split('\n')[0]}`);
+    void showCommandError('segment', message, ctx.log);
     return undefined;
   }
 }
@@ -175,7 +177,7 @@ async function runSegmentJob(ctx: LoopContext, run: RunEntry, volumes: vscode.Ur
           { runDir: run.dir, image: volume.fsPath, ...(labels ? { labels } : {}), ...(probabilities ? { probabilities: probabilitiesPath(run.dir, volume.fsPath) } : {}), backend },
           (event) => {
             if (event.type === 'segmentStarted') {
-              job.status = `${prefix}${event.info.tiles} tiles on ${event.info.backend.active}`;
+              job.status = `${prefix}${plural(event.info.tiles, 'tile')} on ${event.info.backend.active}`;
               progress.report({ message: job.status });
             } else {
               const p = event.progress;
@@ -193,7 +195,7 @@ async function runSegmentJob(ctx: LoopContext, run: RunEntry, volumes: vscode.Ur
           const result = await handle.done;
           outcome.results.push(result);
           recordSegmentation(run.dir, result, volume.fsPath, (Date.now() - started) / 1000);
-          ctx.log.info(`${name}: segmented with ${run.name} in ${result.seconds.toFixed(1)} s (${result.tiles} tiles, ${result.backend}) → ${result.out}`);
+          ctx.log.info(`${name}: segmented with ${run.name} in ${result.seconds.toFixed(1)} s (${plural(result.tiles, 'tile')}, ${result.backend}) → ${result.out}`);
           // The editor also reloads on the file's change; asking at once shows it without waiting for the watcher.
           await ctx.editor.showPrediction(volume, vscode.Uri.file(result.out)).catch((error: unknown) => {
             ctx.log.warn(`${name}: the prediction is not shown: ${(error as Error).message}`);
@@ -211,18 +213,19 @@ async function runSegmentJob(ctx: LoopContext, run: RunEntry, volumes: vscode.Ur
     }),
   );
   ctx.runs.reread();
-  report(outcome, run, volumes);
+  report(outcome, run, volumes, ctx.log);
   return outcome;
 }
 
-function report(outcome: SegmentCommandResult, run: RunEntry, volumes: vscode.Uri[]): void {
+function report(outcome: SegmentCommandResult, run: RunEntry, volumes: vscode.Uri[], log: vscode.LogOutputChannel): void {
   const done = outcome.results.length;
   if (outcome.failed.length) {
     const first = outcome.failed[0];
-    void vscode.window.showErrorMessage(`3D U-Net: segmenting ${path.basename(first.volume)} failed: ${first.error.split('\n')[0]}${outcome.failed.length > 1 ? ` (and ${outcome.failed.length - 1} more)` : ''}`);
+    const more = outcome.failed.length > 1 ? ` (and ${plural(outcome.failed.length - 1, 'more volume', 'more volumes')})` : '';
+    void showFailure(`segmenting ${path.basename(first.volume)} failed${more}.`, outcome.failed.map((f) => `${path.basename(f.volume)}: ${f.error}`).join('\n'), log);
   }
   if (outcome.cancelled) {
-    void vscode.window.showInformationMessage(`3D U-Net: segmentation cancelled after ${done} of ${volumes.length} volume(s).`);
+    void vscode.window.showInformationMessage(`3D U-Net: segmentation cancelled after ${done} of ${plural(volumes.length, 'volume')}.`);
     return;
   }
   if (done === 0) return;

@@ -4,8 +4,10 @@
  * and for each backend that does not load, why and how to fix it, in a Markdown preview.
  */
 import * as vscode from 'vscode';
+import { plural } from '../../core/words';
 import type { BackendReport } from '../../protocol/backends';
 import { backendReportMarkdown, chosenBackend } from './backendReport';
+import { showCommandError } from '../notices';
 import { readLoopSettings } from '../settings';
 import type { LoopContext } from './loopContext';
 
@@ -41,7 +43,7 @@ export async function showBackendCommand(ctx: LoopContext, publish: (text: strin
     const missing = report.statuses.filter((s) => !s.available).length;
     void vscode.window.showInformationMessage(
       chosen.name
-        ? `3D U-Net computes on ${chosen.name}${missing ? `; ${missing} backend(s) do not load here (see why in the report)` : ''}.`
+        ? `3D U-Net computes on ${chosen.name}${missing ? `; ${plural(missing, 'other backend does', 'other backends do')} not load here (the report says why)` : ''}.`
         : `3D U-Net: ${chosen.note}.`,
     );
     try {
@@ -53,7 +55,7 @@ export async function showBackendCommand(ctx: LoopContext, publish: (text: strin
   } catch (error) {
     const message = (error as Error).message;
     ctx.log.error(`backend probe: ${message}`);
-    void vscode.window.showErrorMessage(`3D U-Net: the engine worker could not probe the backends: ${message.split('\n')[0]}`);
+    void showCommandError('probe the compute backends', `the engine worker could not probe them: ${message}`, ctx.log);
     return undefined;
   }
 }

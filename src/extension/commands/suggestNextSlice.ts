@@ -1,17 +1,20 @@
 /**
  * "3D U-Net: Suggest Next Slice" (`unet3d.suggestNextSlice`): after a segmentation with
- * probabilities, moves the volume editor's crosshair to the slice of each axis where the model is
- * least certain (highest mean entropy of its class probabilities, slices that already carry
- * labels left out), so that the user's next stroke teaches the model most.
+ * probabilities, moves the volume editor's crosshair to the slice of each axis where the model's
+ * uncertainty can teach most (the entropy of its class probabilities near what it predicts as
+ * foreground, away from the volume's rim; slices that already carry labels left out), so that
+ * the user's next stroke teaches the model most. Slices are numbered from 1, as the panes do.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { axisCodes, type Vec3 } from '../../core/geometry';
+import type { Vec3 } from '../../core/geometry';
+import { describeSlice, planeOfAxis, type PlaneName } from '../../core/planes';
 import { readVolumeFile } from '../../core/readVolume';
+import { showCommandError } from '../notices';
 import type { SegmentationRecord } from '../runs/runEntry';
 import type { LoopContext } from './loopContext';
-import { annotatedSliceSets, mostUncertainSlices, sliceEntropy, type SliceEntropy, type SuggestedSlice } from './sliceEntropy';
+import { annotatedSliceSets, bestTeachingSlices, suggestionMessage, teachingScores, type SliceScores, type SuggestedSlice } from './sliceEntropy';
 import { requireTrust } from './trust';
 import { activeVolume, fileName, labelsUriOf } from './volumes';
 
@@ -19,16 +22,14 @@ export interface SuggestResult {
   volume: string;
   /** The probability map used. */
   probabilities: string;
-  /** One per axis (x, y, z), the most uncertain unlabeled slice. */
-  slices: (SuggestedSlice & { plane: string })[];
+  /** One per axis (x, y, z) where there is something to teach: the slice (`index` from 0), its plane, its number as the pane shows it (from 1) and the slices along the axis. */
+  slices: (SuggestedSlice & { plane: PlaneName; number: number; count: number })[];
   /** Where the crosshair was put (i, j, k). */
   voxel: Vec3;
 }
 
-const PLANE_OF_CODE: Record<string, string> = { L: 'sagittal', R: 'sagittal', A: 'coronal', P: 'coronal', S: 'axial', I: 'axial' };
-
-/** Entropy profiles already computed, by probability file (recomputed when the file changes). */
-const cache = new Map<string, { mtimeMs: number; entropy: SliceEntropy; dims: Vec3; codes: string }>();
+/** Scores already computed, by probability file (recomputed when the file changes). */
+const cache = new Map<string, { mtimeMs: number; scores: SliceScores; dims: Vec3; affine: number[][] }>();
 
 /** The newest segmentation of `volume` (any run) whose probability map exists. */
 function latestSegmentation(ctx: LoopContext, volume: string): SegmentationRecord | undefined {
@@ -46,14 +47,14 @@ function latestSegmentation(ctx: LoopContext, volume: string): SegmentationRecor
   return latest;
 }
 
-function entropyOf(file: string): { entropy: SliceEntropy; dims: Vec3; codes: string } {
+function scoresOf(file: string): { scores: SliceScores; dims: Vec3; affine: number[][] } {
   const mtimeMs = fs.statSync(file).mtimeMs;
   const known = cache.get(file);
   if (known && known.mtimeMs === mtimeMs) return known;
   const map = readVolumeFile(file, { allFrames: true });
   const data = map.allFrames ?? map.data;
   if (!(data instanceof Uint8Array)) throw new Error(`${path.basename(file)} is not a uint8 probability map`);
-  const computed = { mtimeMs, entropy: sliceEntropy(data, map.dims, map.frames), dims: map.dims, codes: axisCodes(map.affine) };
+  const computed = { mtimeMs, scores: teachingScores(data, map.dims, map.frames, map.spacing), dims: map.dims, affine: map.affine };
   cache.set(file, computed);
   return computed;
 }
@@ -79,7 +80,7 @@ export async function suggestNextSliceCommand(ctx: LoopContext, arg?: unknown): 
     return undefined;
   }
   try {
-    const { entropy, dims, codes } = entropyOf(segmentation.probabilities);
+    const { scores, dims, affine } = scoresOf(segmentation.probabilities);
     let exclude: Set<number>[] | undefined;
     const labelsFile = labelsUriOf(volume).fsPath;
     if (fs.existsSync(labelsFile)) {
@@ -88,27 +89,26 @@ export async function suggestNextSliceCommand(ctx: LoopContext, arg?: unknown): 
         exclude = annotatedSliceSets(labels.data, dims);
       }
     }
-    const slices = mostUncertainSlices(entropy, exclude).map((s) => ({ ...s, plane: PLANE_OF_CODE[codes[s.axis]] ?? `axis ${'xyz'[s.axis]}` }));
+    const slices = bestTeachingSlices(scores, exclude).map((s) => ({ ...s, plane: planeOfAxis(affine, s.axis), number: s.index + 1, count: dims[s.axis] }));
     if (slices.length === 0) {
-      void vscode.window.showInformationMessage(`3D U-Net: every slice of ${fileName(volume)} carries labels already.`);
+      void vscode.window.showInformationMessage(`3D U-Net: every slice of ${fileName(volume)} where the model is unsure carries labels already.`);
       return undefined;
     }
     const voxel = [0, 1, 2].map((a) => slices.find((s) => s.axis === a)?.index ?? Math.floor(dims[a] / 2)) as Vec3;
     const top = slices.reduce((a, b) => (b.entropy > a.entropy ? b : a));
-    const describe = (s: SuggestedSlice & { plane: string }) => `${s.plane} ${'xyz'[s.axis]} = ${s.index} (${s.entropy.toFixed(2)} bits)`;
-    const message = `Least certain: ${slices.map(describe).join(', ')}. Most of all the ${top.plane} slice ${top.index}.`;
+    const message = suggestionMessage(slices, top, scores.foreground);
     const shown = ctx.editor.revealVoxel(volume, voxel, message);
     if (!shown) {
       await vscode.commands.executeCommand('vscode.openWith', volume, 'unet3d.volume');
       ctx.editor.revealVoxel(volume, voxel, message);
     }
     void vscode.window.showInformationMessage(`3D U-Net: ${message}`);
-    ctx.log.info(`${fileName(volume)}: suggested slices ${slices.map(describe).join(', ')} from ${segmentation.probabilities}`);
+    ctx.log.info(`${fileName(volume)}: suggested ${slices.map((s) => `${describeSlice(s.plane, s.index, s.count)} (${s.entropy.toFixed(2)} bits)`).join(', ')} from ${segmentation.probabilities}`);
     return { volume: volume.fsPath, probabilities: segmentation.probabilities, slices, voxel };
   } catch (error) {
     const message = (error as Error).message;
     ctx.log.error(`suggest next slice: ${message}`);
-    void vscode.window.showErrorMessage(`3D U-Net: cannot suggest a slice: ${message}`);
+    void showCommandError('suggest a slice', message, ctx.log);
     return undefined;
   }
 }

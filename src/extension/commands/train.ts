@@ -11,16 +11,20 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { describeSlice } from '../../core/planes';
+import { plural } from '../../core/words';
 import type { PresetName } from '../../protocol/network';
 import type { RunStatus } from '../../protocol/run';
 import { trainSettings, type NetworkSettings, type TrainSettings, type TrainSettingsInput } from '../../protocol/settings';
-import type { RunSummary } from '../../protocol/training';
+import { describeStop, type RunSummary } from '../../protocol/training';
+import { showCommandError, showFailure } from '../notices';
 import { bestValidation, formatDuration, formatIoU } from '../runs/runPresentation';
 import { readLoopSettings, trainSettingsInput } from '../settings';
 import { newRunDir, trainWithJob } from '../trainingJob';
 import type { LoopContext } from './loopContext';
 import { requireTrust } from './trust';
-import { budgetFor, pickFraction, pickPreset, volumesToTrainOn } from './trainPicks';
+import { almostEmptyWarning, type VolumeAnnotations } from './annotations';
+import { budgetFor, pickFraction, pickPreset, readAnnotations, runRecords, timingOfPreset, volumesToTrainOn } from './trainPicks';
 import { editorDefaultClassNames, openVolumes, requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
 import type { SegmentCommandResult } from './segment';
 import type { RunEntry } from '../runs/runEntry';
@@ -79,12 +83,18 @@ export async function trainCommand(ctx: LoopContext, arg?: unknown, selection?: 
 
     const loop = readLoopSettings(volumes[0]);
     const defaults = loop.training;
-    const preset = args.preset ?? (fromCode ? defaults.preset : await pickPreset(ctx, defaults));
+    // Read while the user answers: the validation pick says what a fraction holds out, and
+    // almost empty annotated slices are pointed out before training starts.
+    const annotations = fromCode ? Promise.resolve([]) : readAnnotations(volumes);
+    const records = runRecords(ctx);
+    const timingOf = (p: PresetName) => timingOfPreset(records, defaults, loop.backend, volumes, p, args.settings);
+    const preset = args.preset ?? (fromCode ? defaults.preset : await pickPreset(ctx, defaults, timingOf));
     if (!preset) return undefined;
-    const budget = await budgetFor(ctx, args, fromCode, defaults);
+    const budget = await budgetFor(ctx, args, fromCode, defaults, timingOf(preset));
     if (!budget) return undefined;
-    const validationFraction = args.validationFraction ?? (fromCode ? defaults.validationFraction : await pickFraction(ctx, defaults));
+    const validationFraction = args.validationFraction ?? (fromCode ? defaults.validationFraction : await pickFraction(ctx, defaults, annotations));
     if (validationFraction === undefined) return undefined;
+    if (!fromCode && !(await confirmAlmostEmpty(ctx, volumes, await annotations))) return undefined;
 
     const outDir = (await newRunDir(volumes, title, args.name)).fsPath;
     const input = trainSettingsInput(defaults, loop.backend, volumes, outDir, { preset, budget, validationFraction, classNames: await editorDefaultClassNames(volumes[0]), extra: args.settings });
@@ -104,7 +114,7 @@ export async function trainCommand(ctx: LoopContext, arg?: unknown, selection?: 
   } catch (error) {
     const message = (error as Error).message;
     ctx.log.error(`train: ${message}`);
-    void vscode.window.showErrorMessage(`3D U-Net: cannot train: ${message}`);
+    void showCommandError('train', message, ctx.log);
     return undefined;
   }
 }
@@ -159,6 +169,29 @@ async function startFrom(
   return picked.value === 'continue' ? { init: latest.dir, initOptional: true } : {};
 }
 
+/**
+ * Asks before training on almost empty annotated slices (a stray click makes a slice an annotated
+ * one): train anyway, show the first such slice in the editor (and not train), or cancel.
+ */
+async function confirmAlmostEmpty(ctx: LoopContext, volumes: readonly vscode.Uri[], annotations: VolumeAnnotations[]): Promise<boolean> {
+  const warning = almostEmptyWarning(annotations);
+  if (!warning) return true;
+  const train = 'Train Anyway';
+  const show = 'Show the Slice';
+  const answer = await vscode.window.showWarningMessage(warning.message, { modal: true, detail: warning.detail }, train, show);
+  if (answer === train) return true;
+  if (answer === show) {
+    const first = annotations.flatMap((a) => a.almostEmpty)[0];
+    const volume = volumes.find((v) => path.basename(v.fsPath) === first.volume) ?? volumes[0];
+    const where = `${describeSlice(first.plane, first.index, first.count)}: ${plural(first.ownVoxels, 'labeled voxel')}, almost empty`;
+    if (!ctx.editor.revealVoxel(volume, first.voxel, where)) {
+      await vscode.commands.executeCommand('vscode.openWith', volume, 'unet3d.volume');
+      ctx.editor.revealVoxel(volume, first.voxel, where);
+    }
+  }
+  return false;
+}
+
 /** Runs one training as a job with its progress notification; tells the user how it ended. */
 async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSettings, preview = true): Promise<TrainResult> {
   const runDir = path.resolve(settings.outDir);
@@ -176,20 +209,19 @@ async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSetti
     const curves = 'Show Curves';
     const text =
       summary.status === 'succeeded'
-        ? `3D U-Net: ${title} finished (${summary.stopReason}) after ${summary.iterations} iterations, ${formatDuration(summary.seconds)}: mean IoU ${formatIoU(iou)}.`
-        : `3D U-Net: ${title} was cancelled after ${summary.iterations} iterations; its best checkpoint was kept (mean IoU ${formatIoU(iou)}).`;
+        ? `3D U-Net: ${title} ${describeStop(summary)} in ${formatDuration(summary.seconds)}: mean IoU ${formatIoU(iou)}.`
+        : `3D U-Net: ${title} ${describeStop(summary)}; its best checkpoint was kept (mean IoU ${formatIoU(iou)}).`;
     void vscode.window.showInformationMessage(text, segment, curves).then((answer) => {
       if (answer === segment) void vscode.commands.executeCommand('unet3d.segment', { run: runDir });
-      if (answer === curves) ctx.curves.show(runDir);
+      if (answer === curves) void ctx.curves.show(runDir);
     });
-    ctx.log.info(`${runName}: ${summary.status} (${summary.stopReason}), ${summary.iterations} iterations, IoU ${formatIoU(iou)}`);
+    ctx.log.info(`${runName}: ${summary.status}, ${describeStop(summary)}, IoU ${formatIoU(iou)}`);
     return { runDir, status: summary.status, summary, ...(settings.init ? { parent: settings.init } : {}) };
   } catch (error) {
     ctx.runs.reread();
     const message = (error as Error).message;
     ctx.log.error(`${runName}: failed: ${message}`);
-    const showLog = 'Show Log';
-    void vscode.window.showErrorMessage(`3D U-Net: ${title} failed: ${message.split('\n')[0]}`, showLog).then((a) => a === showLog && ctx.log.show());
+    void showFailure(`${title} failed.`, message, ctx.log);
     return { runDir, status: 'failed', error: message };
   }
 }

@@ -27,6 +27,9 @@ export interface CurvesData {
   totalIterations?: number;
 }
 
+/** The two charts one above the other (a tall place), or side by side (a wide one, e.g. the panel). */
+export type ChartArrangement = 'stacked' | 'side-by-side';
+
 const WIDTH = 720;
 const CHART_HEIGHT = 230;
 const MARGIN = { left: 56, right: 150, top: 26, bottom: 34 };
@@ -63,10 +66,10 @@ interface Series {
   dots: boolean;
 }
 
-function chart(title: string, series: Series[], xMax: number, yRange: [number, number], top: number, emptyText: string): string {
+function chart(title: string, series: Series[], xMax: number, yRange: [number, number], [left, top]: [number, number], emptyText: string): string {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = CHART_HEIGHT - MARGIN.top - MARGIN.bottom;
-  const x0 = MARGIN.left;
+  const x0 = left + MARGIN.left;
   const y0 = top + MARGIN.top;
   const [yLo, yHi] = yRange;
   const sx = (x: number) => x0 + (xMax > 0 ? (x / xMax) * plotW : 0);
@@ -100,7 +103,7 @@ function chart(title: string, series: Series[], xMax: number, yRange: [number, n
 }
 
 /** Both charts as one `<svg>` element (scales with its container's width). */
-export function curvesSvg(data: CurvesData): string {
+export function curvesSvg(data: CurvesData, arrangement: ChartArrangement = 'stacked'): string {
   const lastIteration = Math.max(0, ...data.loss.map((p) => p.iteration), ...data.validation.map((v) => v.iteration));
   const xMax = Math.max(lastIteration, data.totalIterations ?? 0, 1);
   const losses = data.loss.map((p) => p.loss).filter(Number.isFinite);
@@ -128,11 +131,12 @@ export function curvesSvg(data: CurvesData): string {
       dots: true,
     });
   }
-  const height = 2 * CHART_HEIGHT;
+  const side = arrangement === 'side-by-side';
+  const [width, height] = side ? [2 * WIDTH, CHART_HEIGHT] : [WIDTH, 2 * CHART_HEIGHT];
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="training curves">` +
-    chart('Loss', lossSeries, xMax, [lossLo, lossHi > lossLo ? lossHi * 1.05 : lossLo + 1], 0, 'no loss recorded yet') +
-    chart('Validation IoU', iouSeries, xMax, [0, 1], CHART_HEIGHT, 'no validation yet') +
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="training curves">` +
+    chart('Loss', lossSeries, xMax, [lossLo, lossHi > lossLo ? lossHi * 1.05 : lossLo + 1], [0, 0], 'no loss recorded yet') +
+    chart('Validation IoU', iouSeries, xMax, [0, 1], side ? [WIDTH, 0] : [0, CHART_HEIGHT], 'no validation yet') +
     '</svg>'
   );
 }

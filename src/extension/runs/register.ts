@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { WorkerJobs } from '../workerJobs';
-import { CurvesPanels } from './curvesPanel';
+import { CurvesView } from './curvesView';
 import { checkRunName } from './runEntry';
 import { RunsModel } from './runsModel';
 import { isRunsNode, RunsTreeProvider } from './runsTree';
@@ -14,7 +14,7 @@ import { isRunsNode, RunsTreeProvider } from './runsTree';
 export interface RunsView {
   model: RunsModel;
   tree: RunsTreeProvider;
-  curves: CurvesPanels;
+  curves: CurvesView;
   view: vscode.TreeView<unknown>;
 }
 
@@ -29,7 +29,7 @@ export function targetPath(arg: unknown): string | undefined {
 export function registerRunsView(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, jobs: WorkerJobs): RunsView {
   const model = new RunsModel(jobs, log);
   const tree = new RunsTreeProvider(model);
-  const curves = new CurvesPanels(model);
+  const curves = new CurvesView(model);
   const view = vscode.window.createTreeView('unet3d.runs', { treeDataProvider: tree, showCollapseAll: true });
   const updateMessage = () => {
     view.message = vscode.workspace.isTrusted ? undefined : 'Restricted Mode: training, segmenting and evaluating are disabled.';
@@ -78,7 +78,8 @@ export function registerRunsView(context: vscode.ExtensionContext, log: vscode.L
     }),
     vscode.commands.registerCommand('unet3d.runs.showCurves', (arg: unknown) => {
       const dir = need(arg, 'show its training curves');
-      if (dir) curves.show(dir);
+      if (dir) return curves.show(dir);
+      return undefined;
     }),
     vscode.commands.registerCommand('unet3d.runs.segmentWith', (arg: unknown) => {
       const dir = need(arg, 'segment with');

@@ -14,7 +14,8 @@
  */
 import * as path from 'node:path';
 import type { RunRecord } from '../../protocol/run';
-import type { ValidationResult } from '../../protocol/training';
+import { plural } from '../../core/words';
+import { describeStop, type ValidationResult } from '../../protocol/training';
 import type { BrokenEntry, Entry, EvaluationEntry, RunEntry, SegmentationRecord } from './runEntry';
 
 /** What a training in progress in this window last reported (fresher than run.json). */
@@ -44,11 +45,18 @@ export interface PresentOptions {
   staleAfterMs?: number;
 }
 
-/** One row of the view. `children` are shown when it is expanded. */
+/**
+ * One row of the view. `children` are shown when it is expanded. A run's row leads with what
+ * matters (its IoU, or its iteration while it trains) and names it in the description, short
+ * time first: the full name (20261206-033429-sub-spleen2_ct) would fill the row at the side
+ * bar's default width.
+ */
 export interface RowData {
   /** Stable id among its siblings (for the tree's identity). */
   id: string;
   label: string;
+  /** For a run, evaluation or broken entry: its folder's name (in the tooltip, not the label). */
+  name?: string;
   description?: string;
   /** Markdown. */
   tooltip?: string;
@@ -69,6 +77,28 @@ const DEFAULT_STALE_MS = 10 * 60_000;
 
 export function formatIoU(v: number | null | undefined): string {
   return v === null || v === undefined ? '–' : v.toFixed(3);
+}
+
+/** "14:02" on the day of `now`, "6 Dec 14:02" in its year, "6 Dec 2025" before (local time). */
+export function formatShortTime(iso: string, now: number): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '–';
+  const today = new Date(now);
+  const p = (n: number) => String(n).padStart(2, '0');
+  const time = `${p(date.getHours())}:${p(date.getMinutes())}`;
+  if (date.toDateString() === today.toDateString()) return time;
+  const day = `${date.getDate()} ${MONTHS[date.getMonth()]}`;
+  return date.getFullYear() === today.getFullYear() ? `${day} ${time}` : `${day} ${date.getFullYear()}`;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * A run's name without the date and time Train puts in front of it ("20261206-033429-t2" →
+ * "t2"; "eval-t2" for an evaluation); a name given by the user stays as it is.
+ */
+export function shortRunName(name: string): string {
+  return /^\d{8}-\d{6}-(.+)$/.exec(name)?.[1] ?? name;
 }
 
 /** "42 s", "3 min 05 s", "1 h 02 min". */
@@ -154,30 +184,31 @@ function iterationsDone(record: RunRecord): number | undefined {
   return record.summary?.iterations ?? record.loss[record.loss.length - 1]?.iteration;
 }
 
-function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOptions): { description: string; tooltip: string } {
+/** The row's lead (its label) and the line after it (its description): status, IoU, when, which run. */
+function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOptions): { label: string; description: string; tooltip: string } {
   const r = entry.record;
   const live = options.live;
   const best = bestValidation(r);
   const iou = live?.bestIoU ?? best?.meanForegroundIoU ?? null;
-  let description: string;
+  let label: string;
   if (status === 'running') {
-    const iteration = live ? `iteration ${live.iteration}${live.totalIterations ? `/${live.totalIterations}` : ''}` : `iteration ${iterationsDone(r) ?? 0}`;
-    description = `running · ${iteration}${iou !== null ? ` · IoU ${formatIoU(iou)}` : ''}`;
+    const done = live?.iteration ?? iterationsDone(r);
+    const total = live?.totalIterations ?? r.settings.iterations;
+    label = done === undefined || done === 0 ? 'starting…' : `iteration ${done}${total ? `/${total}` : ''}${iou !== null ? ` · IoU ${formatIoU(iou)}` : ''}`;
   } else if (status === 'failed') {
-    description = `failed${r.error ? `: ${r.error}` : ''}`;
-  } else if (status === 'interrupted') {
-    description = `interrupted · IoU ${formatIoU(iou)}`;
+    label = 'failed';
   } else {
-    description = `${status === 'succeeded' ? '' : `${status} · `}IoU ${formatIoU(iou)}`;
+    label = `${status === 'succeeded' ? '' : `${status} · `}IoU ${formatIoU(iou)}`;
   }
   const seconds = runSeconds(r, options.now);
+  const description = [formatShortTime(r.createdAt, options.now), shortRunName(entry.name), status === 'failed' ? r.error : undefined].filter(Boolean).join(' · ');
   const lines = [
     `**${entry.name}** — ${status}`,
     '',
     `- Mean foreground IoU: ${formatIoU(iou)}${best ? ` (validation at iteration ${best.iteration})` : ''}`,
     `- Backend: ${r.backend ?? r.settings.backend ?? '–'}`,
     `- Preset: ${networkText(r)}${r.parameters ? `, ${r.parameters.toLocaleString('en-US')} parameters` : ''}`,
-    `- Duration: ${formatDuration(seconds)}${iterationsDone(r) !== undefined ? `, ${iterationsDone(r)} iterations` : ''}`,
+    `- Duration: ${formatDuration(seconds)}${iterationsDone(r) !== undefined ? `, ${plural(iterationsDone(r)!, 'iteration')}` : ''}`,
     `- Volumes: ${r.settings.volumes.map((v) => path.basename(String(v.image))).join(', ') || '–'}`,
     `- Started: ${new Date(r.createdAt).toLocaleString()}`,
   ];
@@ -185,7 +216,7 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
   if (r.error) lines.push(`- ${r.status === 'interrupted' ? 'Why' : 'Error'}: ${r.error}`);
   if (r.parent) lines.push(`- Continued from: ${path.basename(r.parent.runDir)} (iteration ${r.parent.iteration})`);
   if (live && status === 'running' && Number.isFinite(live.smoothedLoss)) lines.push(`- Loss ${live.smoothedLoss.toFixed(4)}, about ${formatDuration(live.etaSeconds)} to go`);
-  return { description, tooltip: lines.join('\n') };
+  return { label, description, tooltip: lines.join('\n') };
 }
 
 function fileRow(id: string, file: string, description: string, tooltip?: string): RowData {
@@ -228,7 +259,7 @@ function settingsRows(r: RunRecord): RowData[] {
   }
   if (s.seed !== undefined) rows.push(detail('seed', 'seed', String(s.seed)));
   rows.push(detail('backend', 'backend', `${r.backend ?? '–'} (asked: ${s.backend ?? 'auto'})`));
-  if (r.summary) rows.push(detail('stop', 'stopped', `${r.summary.stopReason} after ${r.summary.iterations} iterations`));
+  if (r.summary) rows.push(detail('stop', 'stopped', describeStop(r.summary)));
   return rows;
 }
 
@@ -279,12 +310,13 @@ function hasModel(r: RunRecord): boolean {
 
 function presentRun(entry: RunEntry, options: PresentOptions): RowData {
   const status = displayStatus(entry, options);
-  const { description, tooltip } = describeRun(entry, status, options);
+  const { label, description, tooltip } = describeRun(entry, status, options);
   const [icon, iconColor] = STATUS_ICON[status];
   const running = status === 'running';
   return {
     id: entry.dir,
-    label: entry.name,
+    label,
+    name: entry.name,
     description,
     tooltip,
     contextValue: tokens('run', running && (options.active || options.live) ? 'running' : undefined, hasModel(entry.record) && 'model', 'curves', !running && 'deletable', !running && 'renamable', 'reveal'),
@@ -301,14 +333,15 @@ function presentEvaluation(entry: EvaluationEntry, options: PresentOptions): Row
   const status = displayStatus(entry, options);
   const live = options.live;
   const done = e.results.length;
-  let description: string;
-  if (status === 'running') description = `running · fold ${live?.fold ?? done + 1}/${e.folds}${done ? ` · IoU ${formatIoU(e.meanForegroundIoU)} so far` : ''}`;
-  else if (status === 'failed') description = `failed${e.error ? `: ${e.error}` : ''}`;
-  else description = `${status === 'succeeded' ? '' : `${status} · `}${e.folds}-fold IoU ${formatIoU(e.meanForegroundIoU)}`;
+  let label: string;
+  if (status === 'running') label = `fold ${live?.fold ?? done + 1}/${e.folds}${done ? ` · IoU ${formatIoU(e.meanForegroundIoU)} so far` : ''}`;
+  else if (status === 'failed') label = 'failed';
+  else label = `${status === 'succeeded' ? '' : `${status} · `}${e.folds}-fold IoU ${formatIoU(e.meanForegroundIoU)}`;
+  const description = [formatShortTime(e.createdAt, options.now), shortRunName(entry.name), status === 'failed' ? e.error : undefined].filter(Boolean).join(' · ');
   const tooltip = [
     `**${entry.name}** — ${e.folds}-fold evaluation, ${status}`,
     '',
-    `- Mean foreground IoU over ${done} fold(s): ${formatIoU(e.meanForegroundIoU)}`,
+    `- Mean foreground IoU over ${plural(done, 'fold')}: ${formatIoU(e.meanForegroundIoU)}`,
     ...e.results.map((f) => `- Fold ${f.fold + 1}: ${formatIoU(f.meanForegroundIoU)}`),
     `- Preset: ${e.preset}`,
     `- Duration: ${formatDuration(runSeconds(e, options.now))}`,
@@ -332,7 +365,8 @@ function presentEvaluation(entry: EvaluationEntry, options: PresentOptions): Row
   const running = status === 'running';
   return {
     id: entry.dir,
-    label: entry.name,
+    label,
+    name: entry.name,
     description,
     tooltip,
     contextValue: tokens('evaluation', running && (options.active || live) ? 'running' : undefined, !running && 'deletable', !running && 'renamable', 'reveal'),
@@ -348,8 +382,9 @@ function presentBroken(entry: BrokenEntry): RowData {
   const [icon, iconColor] = STATUS_ICON.broken;
   return {
     id: entry.dir,
-    label: entry.name,
-    description: `broken: ${entry.reason}`,
+    label: 'broken',
+    name: entry.name,
+    description: `${entry.name} · ${entry.reason}`,
     tooltip: `**${entry.name}** cannot be read as a run.\n\n${entry.reason}`,
     contextValue: tokens('broken', 'deletable', 'renamable', 'reveal'),
     icon,

@@ -4,6 +4,7 @@
  * applies them, and hands VS Code one undoable edit per stroke or fill. It also saves,
  * reverts and backs up the labels, and holds the prediction overlay.
  */
+import { createHash } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { LabelArray, LabelDelta } from '../../core/editDeltas';
 import { checkClasses, classesUpTo, defaultClasses, labelFileNames, type LabelClass } from '../../core/labels';
@@ -11,9 +12,11 @@ import { readVolumeBytesAsync } from '../../core/readVolume';
 import type { Volume } from '../../core/volume';
 import type { ClassEdit, EditLabel } from '../../protocol/webview';
 import { LabelLayer, type LayerChange, type LayerEdit } from './labelLayer';
+import { LabelSaver } from './labelSaver';
 import { gridMismatch } from '../../core/volumeFiles';
 import { decodeBackup, encodeBackup, labelArrayOf } from './labelVolumes';
 import {
+  labelMapStamp,
   readClassesFile,
   readIfExists,
   siblingUri,
@@ -22,6 +25,27 @@ import {
   writeLabelFiles,
 } from './labelFiles';
 import { readVolumeUri } from './volumeFile';
+
+/**
+ * A hash of labels and classes, computed a few megabytes at a time so that a 512³ label map never
+ * holds up the extension host for long (the labels are a snapshot nothing else changes).
+ */
+async function fingerprintOf(labels: LabelArray, classes: readonly LabelClass[]): Promise<string> {
+  const hash = createHash('sha1');
+  const bytes = new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength);
+  const step = 8 * 1024 * 1024;
+  for (let offset = 0; offset < bytes.length; offset += step) {
+    hash.update(bytes.subarray(offset, offset + step));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return `${hash.digest('hex')}:${JSON.stringify(classes)}`;
+}
+
+/** What a save writes: the labels and classes as they were when the write began. */
+interface LabelSnapshot {
+  labels: LabelArray;
+  classes: LabelClass[];
+}
 
 /** What changed in a document, for its webviews. */
 export type DocumentChange = LayerChange | { kind: 'prediction' };
@@ -49,6 +73,10 @@ export class VolumeDocument implements vscode.CustomDocument {
   readonly onDidDispose = this.disposeEmitter.event;
   private predictionValue: Prediction | undefined;
   private readonly layer: LabelLayer;
+  /** Bumped by every change of the labels or classes, and when it last happened (ms): what saving goes by. */
+  private revision = 0;
+  private lastChangeAt = Date.now();
+  private readonly saver: LabelSaver<LabelSnapshot>;
 
   private constructor(
     readonly uri: vscode.Uri,
@@ -57,7 +85,24 @@ export class VolumeDocument implements vscode.CustomDocument {
     classes: LabelClass[],
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.layer = new LabelLayer(volume.dims, labels, classes, (change) => this.changeEmitter.fire(change));
+    this.layer = new LabelLayer(volume.dims, labels, classes, (change) => {
+      this.revision++;
+      this.lastChangeAt = Date.now();
+      this.changeEmitter.fire(change);
+    });
+    const document = this;
+    this.saver = new LabelSaver<LabelSnapshot>({
+      get revision() {
+        return document.revision;
+      },
+      get lastChangeAt() {
+        return document.lastChangeAt;
+      },
+      snapshot: () => ({ labels: this.layer.labels.slice(), classes: this.layer.classes.map((c) => ({ ...c })) }),
+      fingerprint: ({ labels, classes }) => fingerprintOf(labels, classes),
+      diskStamp: () => labelMapStamp(this.uri),
+      write: ({ labels, classes }) => writeLabelFiles(this.uri, this.volume, labels, classes),
+    });
   }
 
   /**
@@ -74,10 +119,15 @@ export class VolumeDocument implements vscode.CustomDocument {
       const problem = checkClasses(classes);
       if (problem) throw new Error(`the backup's classes are not usable: ${problem}`);
       log.info(`${uriFileName(uri)}: labels restored from a backup`);
+      // Unsaved labels: the first save writes them, whatever the files hold.
       return new VolumeDocument(uri, volume, labels, classes, log);
     }
-    const { labels, classes } = await VolumeDocument.readLabels(uri, volume, log, askIgnore);
-    return new VolumeDocument(uri, volume, labels, classes, log);
+    const stamp = await labelMapStamp(uri);
+    const { labels, classes, fromFile } = await VolumeDocument.readLabels(uri, volume, log, askIgnore);
+    const document = new VolumeDocument(uri, volume, labels, classes, log);
+    // The files hold these labels: a save with nothing changed writes nothing.
+    if (fromFile) document.saver.markWritten(0, stamp);
+    return document;
   }
 
   /** The labels and classes on disk beside the volume (empty labels and default classes when none). */
@@ -86,10 +136,10 @@ export class VolumeDocument implements vscode.CustomDocument {
     volume: Volume,
     log: vscode.LogOutputChannel,
     askIgnore: AskIgnoreLabels,
-  ): Promise<{ labels: LabelArray; classes: LabelClass[] }> {
+  ): Promise<{ labels: LabelArray; classes: LabelClass[]; fromFile: boolean }> {
     const names = labelFileNames(uriFileName(uri));
     const voxels = volume.dims[0] * volume.dims[1] * volume.dims[2];
-    const empty = () => ({ labels: new Uint8Array(voxels) as LabelArray, classes: defaultClasses() });
+    const empty = () => ({ labels: new Uint8Array(voxels) as LabelArray, classes: defaultClasses(), fromFile: false });
     let classes: LabelClass[] | undefined;
     try {
       classes = await readClassesFile(uri);
@@ -97,7 +147,7 @@ export class VolumeDocument implements vscode.CustomDocument {
       if (!(await askIgnore(`${(error as Error).message}.`))) throw new vscode.CancellationError();
     }
     const bytes = await readIfExists(siblingUri(uri, names.labelMap));
-    if (!bytes) return { labels: empty().labels, classes: classes ?? defaultClasses() };
+    if (!bytes) return { labels: empty().labels, classes: classes ?? defaultClasses(), fromFile: false };
     let problem: string | undefined;
     try {
       const labelVolume = await readVolumeBytesAsync(bytes, names.labelMap);
@@ -105,7 +155,7 @@ export class VolumeDocument implements vscode.CustomDocument {
       if (!problem) {
         const { labels, maxValue } = labelArrayOf(labelVolume, names.labelMap);
         log.info(`${uriFileName(uri)}: labels read from ${names.labelMap} (highest value ${maxValue})`);
-        return { labels, classes: classesUpTo(classes ?? defaultClasses(), Math.max(maxValue, classes?.length ?? 2)) };
+        return { labels, classes: classesUpTo(classes ?? defaultClasses(), Math.max(maxValue, classes?.length ?? 2)), fromFile: classes !== undefined };
       }
     } catch (error) {
       problem = `${names.labelMap} cannot be read: ${(error as Error).message}`;
@@ -159,8 +209,23 @@ export class VolumeDocument implements vscode.CustomDocument {
 
   // ------------------------------------------------------------ save, revert, backup
 
+  /**
+   * Saves the labels beside the volume, through the saver: one write at a time, nothing written
+   * when nothing changed, and with auto-save after a delay only once the document is idle (see
+   * LabelSaver). The time each write takes goes to the log.
+   */
   async save(token: vscode.CancellationToken): Promise<void> {
-    await this.saveAs(this.uri, token);
+    const autoSave = vscode.workspace.getConfiguration('files', this.uri).get<string>('autoSave');
+    const outcome = await this.saver.save({ waitForIdle: autoSave === 'afterDelay', isCancelled: () => token.isCancellationRequested });
+    if (outcome.kind === 'written') {
+      const [nx, ny, nz] = this.volume.dims;
+      this.log.info(
+        `${this.fileName}: labels saved (${nx}×${ny}×${nz}, ${(outcome.bytes / 1024).toFixed(0)} KiB written in ${outcome.ms.toFixed(0)} ms` +
+          `${outcome.writes > 1 ? `, ${outcome.writes} writes: edits came during the first` : ''})`,
+      );
+    } else if (outcome.kind === 'unchanged') {
+      this.log.info(`${this.fileName}: nothing to save (the label files hold these labels)`);
+    }
   }
 
   /**
@@ -177,13 +242,15 @@ export class VolumeDocument implements vscode.CustomDocument {
       await writeFileAtomic(target, await vscode.workspace.fs.readFile(this.uri));
     }
     if (token.isCancellationRequested) return;
-    await writeLabelFiles(target, this.volume, this.layer.labels, this.layer.classes);
+    await writeLabelFiles(target, this.volume, this.layer.labels.slice(), [...this.layer.classes]);
     this.log.info(`${uriFileName(target)}: labels saved`);
   }
 
   async revert(_token: vscode.CancellationToken): Promise<void> {
-    const { labels, classes } = await VolumeDocument.readLabels(this.uri, this.volume, this.log, async () => true);
+    const stamp = await labelMapStamp(this.uri);
+    const { labels, classes, fromFile } = await VolumeDocument.readLabels(this.uri, this.volume, this.log, async () => true);
     this.layer.replace(labels, classes);
+    if (fromFile) this.saver.markWritten(this.revision, stamp);
   }
 
   async backup(destination: vscode.Uri, token: vscode.CancellationToken): Promise<vscode.CustomDocumentBackup> {

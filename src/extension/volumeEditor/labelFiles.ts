@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { labelFileNames, parseLabelsFile, type LabelClass } from '../../core/labels';
 import type { LabelArray } from '../../core/editDeltas';
 import type { Volume } from '../../core/volume';
-import { encodeLabelFiles, writeFileSet, type FileSetIO } from '../../core/volumeFiles';
+import { encodeLabelFilesAsync, writeFileSet, type FileSetIO } from '../../core/volumeFiles';
 
 /** The last path segment of a URI. */
 export function uriFileName(uri: vscode.Uri): string {
@@ -85,13 +85,26 @@ export const WORKSPACE_FILE_SET_IO: FileSetIO<vscode.Uri> = {
 /**
  * Writes the labels beside `volumeUri`: `NAME.labels.nii.gz`, `NAME.labels.json` and, for NRRD
  * volumes, `NAME.labels.seg.nrrd` for 3D Slicer, as one set: a reader sees all the old files or
- * all the new ones, and a failed save leaves the old ones.
+ * all the new ones, and a failed save leaves the old ones. Compressed off the extension host's
+ * thread; `labels` must not change until the returned promise settles (pass a copy). Returns the
+ * bytes written.
  */
-export async function writeLabelFiles(volumeUri: vscode.Uri, volume: Volume, labels: LabelArray, classes: readonly LabelClass[]): Promise<void> {
-  const files = encodeLabelFiles(uriFileName(volumeUri), volume, labels, classes);
+export async function writeLabelFiles(volumeUri: vscode.Uri, volume: Volume, labels: LabelArray, classes: readonly LabelClass[]): Promise<number> {
+  const files = await encodeLabelFilesAsync(uriFileName(volumeUri), volume, labels, classes);
   await writeFileSet(
     WORKSPACE_FILE_SET_IO,
     files.map((f) => ({ target: siblingUri(volumeUri, f.name), bytes: f.bytes })),
   );
+  return files.reduce((n, f) => n + f.bytes.length, 0);
+}
+
+/** The label map's modification time and size (`mtime:size`), or undefined when there is none. */
+export async function labelMapStamp(volumeUri: vscode.Uri): Promise<string | undefined> {
+  try {
+    const stat = await vscode.workspace.fs.stat(siblingUri(volumeUri, labelFileNames(uriFileName(volumeUri)).labelMap));
+    return `${stat.mtime}:${stat.size}`;
+  } catch {
+    return undefined;
+  }
 }
 

@@ -21,6 +21,7 @@ import { gridMismatch } from '../../../src/core/volumeFiles';
 import type { RowData } from '../../../src/extension/runs/runPresentation';
 import type { EvaluateResult } from '../../../src/extension/commands/evaluate';
 import type { SegmentCommandResult } from '../../../src/extension/commands/segment';
+import { rimWidth, teachingScores } from '../../../src/extension/commands/sliceEntropy';
 import type { SuggestResult } from '../../../src/extension/commands/suggestNextSlice';
 import type { TrainArgs, TrainResult } from '../../../src/extension/commands/train';
 import type { BackendReport } from '../../../src/protocol/backends';
@@ -83,39 +84,6 @@ function readRecord(dir: string): RunRecord {
 
 const sliceKey = (s: { axis: number; index: number }) => `${s.axis}:${s.index}`;
 
-/**
- * Mean entropy (bits) of each slice along each axis, from a probability map read here: K uint8
- * volumes one after another, each voxel's values taken as p = v / Σv (Σv = 0: uniform).
- */
-function sliceEntropies(file: string): { perAxis: number[][]; dims: number[]; classes: number } {
-  const map = readVolumeFile(file, { allFrames: true });
-  const data = map.allFrames ?? map.data;
-  const [nx, ny, nz] = map.dims;
-  const n = nx * ny * nz;
-  const K = map.frames;
-  const sums = [new Array<number>(nx).fill(0), new Array<number>(ny).fill(0), new Array<number>(nz).fill(0)];
-  for (let i = 0; i < n; i++) {
-    let total = 0;
-    for (let k = 0; k < K; k++) total += data[k * n + i];
-    let h = Math.log2(K);
-    if (total > 0) {
-      h = 0;
-      for (let k = 0; k < K; k++) {
-        const p = data[k * n + i] / total;
-        if (p > 0) h -= p * Math.log2(p);
-      }
-    }
-    const x = i % nx;
-    const y = Math.floor(i / nx) % ny;
-    const z = Math.floor(i / (nx * ny));
-    sums[0][x] += h;
-    sums[1][y] += h;
-    sums[2][z] += h;
-  }
-  const perSlice = [ny * nz, nx * nz, nx * ny];
-  return { perAxis: sums.map((s, a) => s.map((v) => v / perSlice[a])), dims: map.dims, classes: K };
-}
-
 describe('the loop: train, segment, suggest, evaluate', function () {
   this.timeout(240_000);
   let volume: vscode.Uri;
@@ -153,10 +121,11 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     assert.equal(record.status, 'succeeded');
     const iou = record.summary?.best?.meanForegroundIoU;
     assert.equal(typeof iou, 'number');
-    const row = await waitFor('the run in the Runs view', rows, (list) => list.some((r) => r.runDir === runDir && /IoU \d\.\d{3}/.test(r.description ?? '')));
+    const row = await waitFor('the run in the Runs view', rows, (list) => list.some((r) => r.runDir === runDir && /IoU \d\.\d{3}/.test(r.label)));
     const mine = row.find((r) => r.runDir === runDir)!;
-    assert.equal(mine.label, 'first');
-    assert.equal(mine.description, `IoU ${iou!.toFixed(3)}`);
+    assert.equal(mine.name, 'first');
+    assert.equal(mine.label, `IoU ${iou!.toFixed(3)}`);
+    assert.match(mine.description ?? '', /^(\d\d:\d\d|\d+ \w{3} \d\d:\d\d) · first$/, 'when, then which run');
     assert.match(mine.tooltip ?? '', /Backend: \w+/);
     assert.deepEqual(mine.children?.filter((c) => c.id.startsWith('iou-')).map((c) => c.label), ['background', 'foreground']);
     assert.equal(sha256(labels), labelsHash, 'training must not touch the label file');
@@ -221,17 +190,21 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     for (const s of result.slices) {
       assert.ok(!annotated.has(`${s.axis}:${s.index}`), `slice ${s.index} of axis ${s.axis} is labeled already`);
       assert.ok(s.entropy >= 0 && s.entropy <= 1, `entropy ${s.entropy} of 2 classes`);
+      assert.equal(s.number, s.index + 1, 'numbered as the panes number slices');
+      const rim = rimWidth(s.count);
+      assert.ok(s.index >= rim && s.index < s.count - rim, `${s.plane} slice ${s.number} of ${s.count} is on the volume's rim`);
     }
     assert.deepEqual(result.voxel, [result.slices[0].index, result.slices[1].index, result.slices[2].index]);
-    // The same choice from the probability map, computed here: per axis the unannotated slice of
-    // highest mean entropy, and that entropy.
-    const { perAxis, classes } = sliceEntropies(result.probabilities);
-    assert.equal(classes, 2);
+    // The same choice from the probability map read here: per axis the unannotated slice with the
+    // most to teach (teachingScores, unit-tested on its own), and its mean entropy.
+    const map = readVolumeFile(result.probabilities, { allFrames: true });
+    assert.equal(map.frames, 2);
+    const scores = teachingScores(map.allFrames as Uint8Array, map.dims, map.frames, map.spacing);
     for (const s of result.slices) {
-      const candidates = perAxis[s.axis].map((h, index) => ({ h, index })).filter((c) => !fixtureSlices.has(`${s.axis}:${c.index}`));
+      const candidates = [...scores.score[s.axis]].map((h, index) => ({ h, index })).filter((c) => !fixtureSlices.has(`${s.axis}:${c.index}`));
       const top = candidates.reduce((a, b) => (b.h > a.h ? b : a));
-      assert.equal(s.index, top.index, `axis ${s.axis}: slice ${s.index} suggested, ${top.index} has the most entropy`);
-      assert.ok(Math.abs(s.entropy - top.h) < 1e-9, `axis ${s.axis}: entropy ${s.entropy} vs ${top.h}`);
+      assert.equal(s.index, top.index, `axis ${s.axis}: slice ${s.index} suggested, ${top.index} has the most to teach`);
+      assert.ok(Math.abs(s.entropy - scores.entropy[s.axis][top.index]) < 1e-9, `axis ${s.axis}: entropy ${s.entropy}`);
     }
   });
 
@@ -242,9 +215,9 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     assert.equal(result.evaluation.results.length, 3);
     assert.equal(typeof result.evaluation.meanForegroundIoU, 'number');
     for (const fold of ['fold-1', 'fold-2', 'fold-3']) assert.equal(readRun(path.join(result.dir, fold)).status, 'succeeded');
-    const list = await waitFor('the evaluation in the Runs view', rows, (l) => l.some((r) => r.runDir === result.dir && /3-fold IoU/.test(r.description ?? '')));
+    const list = await waitFor('the evaluation in the Runs view', rows, (l) => l.some((r) => r.runDir === result.dir && /3-fold IoU/.test(r.label)));
     const row = list.find((r) => r.runDir === result.dir)!;
-    assert.deepEqual(row.children?.filter((c) => /^fold-\d$/.test(c.label)).map((c) => c.label), ['fold-1', 'fold-2', 'fold-3']);
+    assert.deepEqual(row.children?.filter((c) => /^fold-\d$/.test(c.name ?? '')).map((c) => c.name), ['fold-1', 'fold-2', 'fold-3']);
     // The folds deal the fixture's 9 slices: each held out once, trained on in the other folds.
     const heldOut = new Map<string, number>();
     result.evaluation.results.forEach((fold, f) => {
@@ -300,7 +273,7 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
     const done = vscode.commands.executeCommand<TrainResult | undefined>('unet3d.train', { volumes: [volume], iterations: 5000, validationFraction: 0.34, settings: TINY, name });
     const dir = path.join(runsDir(), name);
     // Live progress (iteration > 0) comes from the job's events, before run.json has any.
-    await waitFor(`${name} running`, rows, (list) => /^running · iteration [1-9]\d*\//.test(list.find((r) => r.runDir === dir)?.description ?? ''), 90_000);
+    await waitFor(`${name} running`, rows, (list) => /^iteration [1-9]\d*\//.test(list.find((r) => r.runDir === dir)?.label ?? ''), 90_000);
     return { done, dir };
   }
 
@@ -316,7 +289,7 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
     assert.ok(record.checkpoints.last && fs.existsSync(path.join(dir, record.checkpoints.last.dir, 'model.json')), 'no checkpoint kept');
     const row = (await rows()).find((r) => r.runDir === dir);
     assert.ok(row?.contextValue.split(':').includes('model'), 'a cancelled run can segment with its checkpoint');
-    await waitFor('the cancelled run', rows, (list) => /^cancelled/.test(list.find((r) => r.runDir === dir)?.description ?? ''));
+    await waitFor('the cancelled run', rows, (list) => /^cancelled/.test(list.find((r) => r.runDir === dir)?.label ?? ''));
     await waitFor('its worker gone', workerPids, (pids) => pids.length === 0, 20_000);
   });
 
@@ -331,7 +304,7 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
     const record = readRun(dir);
     assert.equal(record.status, 'failed');
     assert.match(record.error ?? '', /the engine worker was killed by SIGKILL/);
-    await waitFor('the failed run', rows, (list) => /^failed: the engine worker was killed by SIGKILL/.test(list.find((r) => r.runDir === dir)?.description ?? ''));
+    await waitFor('the failed run', rows, (list) => list.find((r) => r.runDir === dir)?.label === 'failed' && /· the engine worker was killed by SIGKILL/.test(list.find((r) => r.runDir === dir)?.description ?? ''));
   });
 
   it('a corrupt or half-written run.json shows as a broken run with the reason', async () => {
@@ -339,20 +312,21 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'run.json'), '{"schemaVersion": 1, "status": "runn');
     const list = await waitFor('the broken run', rows, (l) => l.some((r) => r.runDir === dir));
-    assert.match(list.find((r) => r.runDir === dir)!.description ?? '', /^broken: run\.json is not valid JSON \(half-written or corrupt\)/);
-    assert.ok(list.some((r) => r.label === 'first'), 'the other runs are still listed');
+    assert.equal(list.find((r) => r.runDir === dir)!.label, 'broken');
+    assert.match(list.find((r) => r.runDir === dir)!.description ?? '', /^half-written · run\.json is not valid JSON \(half-written or corrupt\)/);
+    assert.ok(list.some((r) => r.name === 'first'), 'the other runs are still listed');
   });
 
   it('renames and deletes runs', async () => {
     const from = path.join(runsDir(), 'to-cancel');
     const renamed = await vscode.commands.executeCommand<string>('unet3d.runs.rename', from, 'cancelled run');
     assert.equal(renamed, path.join(runsDir(), 'cancelled run'));
-    await waitFor('the renamed run', rows, (l) => l.some((r) => r.label === 'cancelled run') && !l.some((r) => r.label === 'to-cancel'));
+    await waitFor('the renamed run', rows, (l) => l.some((r) => r.name === 'cancelled run') && !l.some((r) => r.name === 'to-cancel'));
     for (const name of ['cancelled run', 'half-written']) {
       assert.equal(await vscode.commands.executeCommand('unet3d.runs.delete', path.join(runsDir(), name), true), true);
       assert.equal(fs.existsSync(path.join(runsDir(), name)), false);
     }
-    await waitFor('the deleted runs gone', rows, (l) => !l.some((r) => r.label === 'cancelled run' || r.label === 'half-written'));    // Only entries of the runs folder: any other folder given as an argument is refused and kept.
+    await waitFor('the deleted runs gone', rows, (l) => !l.some((r) => r.name === 'cancelled run' || r.name === 'half-written'));    // Only entries of the runs folder: any other folder given as an argument is refused and kept.
     const outside = fs.mkdtempSync(path.join(path.dirname(runsDir()), 'not-a-run-'));
     assert.equal(await vscode.commands.executeCommand('unet3d.runs.delete', outside, true), false);
     assert.equal(await vscode.commands.executeCommand('unet3d.runs.rename', outside, 'moved'), undefined);

@@ -35,10 +35,9 @@ test('an NRRD volume: labels saved as NIfTI and as a 3D Slicer .seg.nrrd; Revert
   const wb = await useWorkbench(t, { name: 'editor-nrrd', files: ['semi/ctchest'], settings: NO_AUTOSAVE });
   const editor = new EditorDriver(wb.page);
   await editor.open('semi/ctchest/CTChest4.nrrd');
-  // A CT: its window presets are offered.
-  await editor.view.locator('vscode-single-select').click();
-  await editor.view.getByText('CT lung').first().waitFor({ state: 'attached' });
-  await wb.page.keyboard.press('Escape');
+  // A CT: its window presets are offered, and it opens in the soft-tissue window.
+  await editor.view.locator('.window-chip', { hasText: 'CT lung' }).waitFor({ state: 'visible' });
+  assert.equal((await editor.state()).windowName, 'CT soft tissue');
 
   await editor.view.locator('vscode-button[data-tool="brush"]').click();
   const start: Vec3 = [64, 64, 17];

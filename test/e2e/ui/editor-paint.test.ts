@@ -145,12 +145,46 @@ test('a prediction written beside the volume appears, and is accepted on one sli
   let cord: Vec3 | undefined;
   for (let k = 0; k < mask.dims[2] && !cord; k++) for (let i = 0; i < nx && !cord; i++) if (mask.data[i + nx * (slice + ny * k)] === 1) cord = [i, slice, k];
   assert.ok(cord, 'no cord on the slice');
+  // The centre of the cord's cross-section on the slice: inside the region, away from its edge.
+  const onSlice: Vec3[] = [];
+  for (let k = 0; k < mask.dims[2]; k++) for (let i = 0; i < nx; i++) if (mask.data[i + nx * (slice + ny * k)] === 1) onSlice.push([i, slice, k]);
+  const centre: Vec3 = [0, 2].reduce((c, a) => ((c[a] = Math.round(onSlice.reduce((s, v) => s + v[a], 0) / onSlice.length)), c), [0, slice, 0] as Vec3);
+  assert.equal(mask.data[centre[0] + nx * (slice + ny * centre[2])], 1, 'the centre lies in the cord');
+  await editor.setCrosshair([centre[0], slice, centre[2] + 6]); // the crosshair off the sampled pixels
+  assert.equal((await editor.state()).predictionLook, 'hatched');
+
+  // The prediction is hatched: across the cord's pixels the stripes alternate with the image;
+  // where only painted labels lie (none yet) nothing is striped. Read from the canvas itself.
+  const spread = (pixels: [number, number, number][]) => {
+    const luma = pixels.map(([r, g, b]) => 0.3 * r + 0.59 * g + 0.11 * b);
+    return Math.max(...luma) - Math.min(...luma);
+  };
+  const predicted = await editor.pixelsAround('axial', centre, 4);
+  assert.ok(spread(predicted) > 40, `the predicted cord is striped (luma spread ${spread(predicted).toFixed(0)})`);
+  // The legend tells the two apart.
+  const legend = editor.view.locator('.legend');
+  assert.match(await legend.innerText(), /Painted labels\s*Prediction/);
+  assert.equal(await legend.locator('.legend-swatch.hatched').count(), 1);
+
   await editor.setCrosshair(cord);
   await key(editor, 'axial', 'Shift+A');
   await editor.until('the accepted slice', async () => (await editor.labelAt(cord!)) === 2);
   assert.equal(await editor.labelAt([0, slice, 0]), 1);
   assert.equal(await editor.labelAt([0, slice + 1, 0]), 0, 'only the one slice');
   await editor.settled();
+  // Accepting says what it did: the slice as the pane numbers it, the voxels, the classes.
+  const voxels = mask.dims[0] * mask.dims[2];
+  const cordVoxels = onSlice.length;
+  const message = await editor.waitForMessage(/^Accepted the prediction/);
+  assert.equal(
+    message,
+    `Accepted the prediction on axial slice ${slice + 1} of ${ny}: ${voxels.toLocaleString('en-US')} voxels labeled (background ${(voxels - cordVoxels).toLocaleString('en-US')}, foreground ${cordVoxels}). Ctrl+Z undoes it.`,
+  );
+  assert.equal(await editor.paneSlice('axial'), `${slice + 1} / ${ny}`);
+  // Painted background (no prediction over it) is flat; the accepted cord painted and still hatched.
+  await editor.setCrosshair([centre[0], slice, centre[2] + 6]);
+  const background: Vec3 = [Math.max(4, centre[0] - 12), slice, Math.max(4, centre[2] - 12)];
+  assert.ok(spread(await editor.pixelsAround('axial', background, 2)) < spread(await editor.pixelsAround('axial', centre, 4)));
   await wb.screenshot('editor-prediction');
   await key(editor, 'axial', 'Control+Z');
   await editor.until('undo of the accept', async () => (await editor.labelAt(cord!)) === 0);

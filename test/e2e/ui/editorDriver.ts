@@ -20,6 +20,9 @@ export interface EditorState {
   labeledSlices: Record<PlaneName, number[]>;
   slices: Record<PlaneName, number>;
   prediction: string | null;
+  window: { width: number; level: number };
+  windowName: string;
+  predictionLook: string;
 }
 
 interface EditorHandle {
@@ -106,6 +109,43 @@ export class EditorDriver {
     await this.page.mouse.down();
     await this.page.mouse.move(b.x, b.y, { steps: 12 });
     await this.page.mouse.up();
+  }
+
+  /** The status line's message now. */
+  statusMessage(): Promise<string> {
+    return this.view.locator('.status-message').innerText();
+  }
+
+  /** Waits until the status line's message matches `pattern`, and returns it. */
+  async waitForMessage(pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+    let text = '';
+    await this.until(`a status message matching ${pattern}`, async () => pattern.test((text = await this.statusMessage())), timeoutMs);
+    return text;
+  }
+
+  /** The slice a pane's header shows, as it shows it: "28 / 55". */
+  paneSlice(plane: PlaneName): Promise<string> {
+    return this.view.locator(`.pane[data-plane="${plane}"] .pane-slice`).innerText();
+  }
+
+  /**
+   * The RGB of the canvas pixels in a square of `half` CSS pixels either side of a voxel's
+   * centre on a pane (as drawn: image, layers, hatch), one [r, g, b] per pixel.
+   */
+  async pixelsAround(plane: PlaneName, ijk: Vec3, half: number): Promise<[number, number, number][]> {
+    return this.view.locator(`.pane[data-plane="${plane}"] canvas`).evaluate(
+      (canvas, [pl, v, h]) => {
+        const c = canvas as HTMLCanvasElement;
+        const p = (window as unknown as { unet3dEditor: EditorHandle }).unet3dEditor.canvasPoint(pl, v);
+        const scale = c.width / c.getBoundingClientRect().width;
+        const size = Math.round(2 * h * scale);
+        const data = c.getContext('2d')!.getImageData(Math.round((p.x - h) * scale), Math.round((p.y - h) * scale), size, size).data;
+        const out: [number, number, number][] = [];
+        for (let i = 0; i < data.length; i += 4) out.push([data[i], data[i + 1], data[i + 2]]);
+        return out;
+      },
+      [plane, ijk, half] as [PlaneName, Vec3, number],
+    );
   }
 
   /** Moves the mouse over a pane (making it the active pane) and focuses the editor. */

@@ -16,6 +16,9 @@ import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLab
 import { gridMismatch } from '../../../src/core/volumeFiles';
 import { SKIP_WITHOUT_DATA } from '../../helpers/data';
 import { openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, webview } from '../workbench';
+import type { PlaneName } from '../../../src/core/planes';
+import { rimWidth } from '../../../src/extension/commands/sliceEntropy';
+import { EditorDriver } from './editorDriver';
 import { expectVolumeEditor } from './volumeEditor';
 
 /**
@@ -49,13 +52,38 @@ async function startCommand(page: Page, title: string): Promise<void> {
   await pickEntry(page, title);
 }
 
-/** Polls the Runs view until a row matches `pattern`; returns that row's text. */
-async function waitForRun(page: Page, pattern: RegExp, timeoutMs: number): Promise<string> {
+/** A row of the Runs view as shown: its label, its description, and whether the label is cut off. */
+interface ShownRow {
+  label: string;
+  description: string;
+  /** The label's right edge lies beyond what the row shows (it would end in "…"). */
+  labelCut: boolean;
+}
+
+async function shownRows(page: Page): Promise<ShownRow[]> {
+  return viewPane(page, 'Runs')
+    .locator('.monaco-list-row')
+    .evaluateAll((rows) =>
+      rows.map((row) => {
+        const container = row.querySelector('.monaco-icon-label-container');
+        const name = row.querySelector('.label-name');
+        const right = container?.getBoundingClientRect().right ?? 0;
+        return {
+          label: (name?.textContent ?? '').trim(),
+          description: (row.querySelector('.label-description')?.textContent ?? '').trim(),
+          labelCut: !name || name.getBoundingClientRect().right > right + 0.5,
+        };
+      }),
+    );
+}
+
+/** Polls the Runs view until a row's label and description match; returns that row. */
+async function waitForRun(page: Page, label: RegExp, timeoutMs: number, description = /./): Promise<ShownRow> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const row = (await treeItems(page, 'Runs')).find((r) => pattern.test(r));
+    const row = (await shownRows(page)).find((r) => label.test(r.label) && description.test(r.description));
     if (row) return row;
-    if (Date.now() > deadline) throw new Error(`no run matching ${pattern} in the Runs view: ${(await treeItems(page, 'Runs')).join(' | ')}`);
+    if (Date.now() > deadline) throw new Error(`no run matching ${label} in the Runs view: ${(await treeItems(page, 'Runs')).join(' | ')}`);
     await page.waitForTimeout(500);
   }
 }
@@ -93,15 +121,17 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   await pickEntry(page, 'fast');
   await pickEntry(page, `${ITERATIONS} iterations`);
   await pickEntry(page, '20 % of the annotated slices');
-  const running = await waitForRun(page, /running/, 60_000);
-  assert.match(running, /running · iteration/);
+  // The row leads with what matters, whole at the side bar's default width: the live iteration
+  // (and IoU), then when and which run; the long folder name is in the tooltip.
+  const running = await waitForRun(page, /^iteration \d+\/\d+/, 60_000, /^\d\d:\d\d · t2$/);
+  assert.equal(running.labelCut, false, `"${running.label}" is cut off`);
   // While it trains, the editor previews the network on the planes through the crosshair.
   await webview(page).locator('.status-message', { hasText: /preview at iteration \d+/ }).first().waitFor({ state: 'visible', timeout: 120_000 });
   await page.locator('.statusbar-item', { hasText: 'Training t2' }).first().waitFor({ state: 'visible', timeout: 30_000 });
-  // A row's text is its label and description run together ("20261127-101500-t2IoU 0.812").
-  const done = await waitForRun(page, /^\d{8}-\d{6}-t2\s*IoU \d\.\d{3}$/, README_SCREENSHOTS ? 1_200_000 : 300_000);
-  const runName = /^\d{8}-\d{6}-t2/.exec(done)![0];
-  console.log(`# trained through the quick picks in ${((Date.now() - trainStarted) / 1000).toFixed(1)} s: ${done}`);
+  const done = await waitForRun(page, /^IoU \d\.\d{3}$/, README_SCREENSHOTS ? 1_200_000 : 300_000, /^\d\d:\d\d · t2$/);
+  assert.equal(done.labelCut, false, `"${done.label}" is cut off`);
+  const runDir = fs.readdirSync(path.join(wb.workspace, '.unet3d', 'runs')).find((n) => /^\d{8}-\d{6}-t2$/.test(n))!;
+  console.log(`# trained through the quick picks in ${((Date.now() - trainStarted) / 1000).toFixed(1)} s: ${done.label} (${runDir})`);
 
   await startCommand(page, '3D U-Net: Segment');
   await pickEntry(page, 't2.nii.gz');
@@ -111,20 +141,41 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   assert.equal(gridMismatch(readVolumeFile(path.join(folder, 't2.nii.gz')), seg, 't2.seg.nii.gz'), undefined);
 
   // Expand the run: IoU per class, volumes, settings, segmentations.
-  await viewPane(page, 'Runs').locator('.monaco-list-row', { hasText: runName }).first().click();
-  await waitForRun(page, /^foreground\s*IoU \d\.\d{3}$/, 10_000);
+  const runRow = viewPane(page, 'Runs').locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: done.label }) }).first();
+  await runRow.click();
+  await waitForRun(page, /^foreground$/, 10_000, /^IoU \d\.\d{3}$/);
   await wb.screenshot('loop');
 
+  // Suggest Next Slice names the slices as the pane headers number them, and goes there.
   await runCommand(page, '3D U-Net: Suggest Next Slice');
   await status.filter({ hasText: 'Least certain' }).waitFor({ state: 'visible', timeout: 60_000 });
+  const suggestion = await status.innerText();
+  const named = [...suggestion.matchAll(/(axial|coronal|sagittal) (\d+) of (\d+)/g)];
+  assert.equal(named.length, 3, suggestion);
+  const editor = new EditorDriver(page);
+  for (const [, plane, number, count] of named) {
+    assert.equal(await editor.paneSlice(plane as PlaneName), `${number} / ${count}`, `${plane} in "${suggestion}"`);
+    const rim = rimWidth(Number(count));
+    assert.ok(Number(number) > rim && Number(number) <= Number(count) - rim, `${plane} ${number} of ${count} lies on the volume's rim`);
+  }
 
-  // The run's inline action (its context menu holds the same).
-  const runRow = viewPane(page, 'Runs').locator('.monaco-list-row', { hasText: runName }).first();
+  // The run's inline action (its context menu holds the same): the curves open in the panel,
+  // and the editor keeps its width.
+  // The editor's webview (the first one made; the curves' comes after it).
+  const editorFrame = page.locator('iframe.webview.ready >> visible=true').first();
+  const paneWidth = (await editorFrame.boundingBox())!.width;
   await runRow.hover();
   await runRow.locator('.action-label[aria-label="Show Training Curves"]').click();
   const curves = page.frameLocator('iframe.webview.ready >> visible=true').last().frameLocator('#active-frame');
   await curves.locator('#plot svg path.line.s0').waitFor({ state: 'attached', timeout: 30_000 });
-  assert.match(await curves.locator('#summary').innerText(), new RegExp(`succeeded · iteration ${ITERATIONS}/${ITERATIONS}`));
+  assert.match(await curves.locator('#summary').innerText(), new RegExp(`${runDir} · succeeded · iteration ${ITERATIONS}/${ITERATIONS}`));
+  // The webview lies over the bottom panel (webviews are drawn over the part that holds them).
+  const frame = await page.locator('iframe.webview.ready >> visible=true').last().boundingBox();
+  const panel = await page.locator('.part.panel').boundingBox();
+  assert.ok(frame && panel, 'the panel and the curves are shown');
+  assert.ok(frame.y >= panel.y - 2 && frame.y + frame.height <= panel.y + panel.height + 2, `the curves (y ${frame.y}–${frame.y + frame.height}) are not in the panel (y ${panel.y}–${panel.y + panel.height})`);
+  const widthAfter = (await editorFrame.boundingBox())!.width;
+  assert.ok(widthAfter >= 0.95 * paneWidth, `the editor went from ${paneWidth} to ${widthAfter} px wide`);
   await wb.screenshot('curves');
   assert.ok(fs.existsSync(path.join(folder, 't2.labels.nii.gz')));
 
@@ -136,7 +187,7 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   await pickEntry(page, '5000 iterations');
   await pickEntry(page, '20 % of the annotated slices');
   await pickEntry(page, 'Continue from'); // a run of this volume exists: it starts from there by default
-  await waitForRun(page, /running · iteration [1-9]/, 90_000);
+  await waitForRun(page, /^iteration [1-9]/, 90_000);
   assert.equal(workersOf(wb.server.pid).length, 1, 'one worker for the training');
   await page.close();
   const deadline = Date.now() + 60_000;
