@@ -1,7 +1,7 @@
 /** Suggest Next Slice: the mean entropy of class probabilities per slice, and the most uncertain unlabeled slice per axis. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { annotatedSliceSets, mostUncertainSlices, sliceEntropy } from '../../src/extension/commands/sliceEntropy';
+import { annotatedSliceSets, mostUncertainSlices, sliceEntropy } from '../../src/core/sliceEntropy';
 import type { Vec3 } from '../../src/core/geometry';
 
 /** Probabilities (classes volumes one after another) from a per-voxel function returning the classes' values 0..255. */

@@ -11,7 +11,7 @@ import { axisCodes, type Vec3 } from '../../core/geometry';
 import { readVolumeFile } from '../../core/readVolume';
 import type { SegmentationRecord } from '../runs/runEntry';
 import type { LoopContext } from './loopContext';
-import { annotatedSliceSets, mostUncertainSlices, sliceEntropy, type SliceEntropy, type SuggestedSlice } from './sliceEntropy';
+import { annotatedSliceSets, mostUncertainSlices, sliceEntropy, type SliceEntropy, type SuggestedSlice } from '../../core/sliceEntropy';
 import { activeVolume, fileName, labelsUriOf } from './volumes';
 
 export interface SuggestResult {

@@ -4,9 +4,9 @@
  * most uncertain slice of each axis that carries no labels yet, so the next stroke teaches the
  * model most. Pure (no vscode, no Node): unit-tested.
  */
-import type { Vec3 } from '../../core/geometry';
-import type { LabelArray } from '../../core/editDeltas';
-import { findAnnotatedSlices } from '../../core/sparseSplit';
+import type { Vec3 } from './geometry';
+import type { LabelArray } from './editDeltas';
+import { findAnnotatedSlices } from './sparseSplit';
 
 /** x·log2(x) for the quantized probabilities 0..255 (0·log 0 = 0). */
 const X_LOG_X = Float64Array.from({ length: 256 }, (_, v) => (v === 0 ? 0 : v * Math.log2(v)));
