@@ -251,15 +251,16 @@ export class PatchSampler {
   /**
    * Plain (unaugmented) input patches with centres drawn uniformly over the volumes (not only
    * near labels): what the network meets when it predicts whole volumes. [n, z, y, x, channels].
+   * `rng`: draw with another generator than the training's (its sequence is then untouched).
    */
-  uniformBatch(n: number): Float32Array {
+  uniformBatch(n: number, rng: Random = this.rng): Float32Array {
     const { geometry } = this.options;
     const channels = patchChannels(this.volumes[0]);
     const inVoxels = geometry.input[0] * geometry.input[1] * geometry.input[2] * channels;
     const image = new Float32Array(n * inVoxels);
     for (let b = 0; b < n; b++) {
-      const v = this.volumes[this.rng.int(this.volumes.length)];
-      const centre = v.image.dims.map((d) => this.rng.int(d)) as Vec3;
+      const v = this.volumes[rng.int(this.volumes.length)];
+      const centre = v.image.dims.map((d) => rng.int(d)) as Vec3;
       samplePatch(v.image, undefined, centre, geometry, IDENTITY_TRANSFORM, image.subarray(b * inVoxels, (b + 1) * inVoxels), undefined, v.annotation);
     }
     return image;

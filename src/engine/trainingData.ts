@@ -36,6 +36,9 @@ export interface PreparedVolume {
   leftOut: ValidationVolume[];
   /** The held-out slices (absent when nothing is held out of this volume). */
   validation?: ValidationVolume;
+  /** Every annotated slice's labels, held-out ones included, and the slices (what a refit learns from). */
+  allLabels: LabelArray;
+  allSlices: AnnotatedSlice[];
 }
 
 export interface TrainingData {
@@ -190,7 +193,7 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
     const training: TrainingVolume = { name, image: normalized, labels: split.training };
     const groups = annotationChannels ? leaveOutVolumes(name, normalized, split.training, split.trainingSlices, classes) : [];
     const sampled = annotationChannels ? groups.map((g) => g.sampled) : [training];
-    const prepared: PreparedVolume = { files, record, training, sampled, leftOut: groups.map((g) => g.check) };
+    const prepared: PreparedVolume = { files, record, training, sampled, leftOut: groups.map((g) => g.check), allLabels: labels, allSlices: [...split.trainingSlices, ...split.validationSlices] };
     if (split.validationSlices.length > 0) {
       prepared.validation = { name, image: normalized, labels, mask: split.validationMask, slices: split.validationSlices };
       if (annotationChannels) prepared.validation.annotation = annotationField(split.training, image.dims, image.spacing, classes);
@@ -201,6 +204,17 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
   limitValidationSlices(volumes.flatMap((v) => (v.validation ? [v.validation] : [])), settings.maxValidationSlices);
   const extraChannels = (annotationChannels ? annotationChannelCount(classes) : 0) + (coordinateChannels ? 3 : 0);
   return { volumes, classes, classInfo, channels: channels + extraChannels, coordinateChannels, annotationChannels };
+}
+
+/**
+ * What a refit samples from (see TrainSettings.refit): every annotated slice of the volume, the
+ * held-out ones included, with its left-out groups when the network reads annotation channels.
+ */
+export function refitVolumes(volume: PreparedVolume, classes: number, annotationChannels: boolean): TrainingVolume[] {
+  const name = path.basename(volume.files.image);
+  const image = volume.training.image;
+  if (!annotationChannels) return [{ name, image, labels: volume.allLabels }];
+  return leaveOutVolumes(name, image, volume.allLabels, volume.allSlices, classes).map((g) => g.sampled);
 }
 
 /** Keeps at most `max` slices scored in total, spread evenly over the held-out slices of every volume. */

@@ -210,6 +210,14 @@ export interface TrainSettings {
   iterations?: number;
   minutes?: number;
   validation: ValidationSplit;
+  /**
+   * The share (0–1) of the budget spent at the end training on every annotated slice, the
+   * held-out ones included (a refit), so that the network the run leaves learns from every slice
+   * the user annotated. The held-out IoU the run reports is the one of the network before the
+   * refit, which had not seen those slices; run.json records the refit (`refit`). No effect when
+   * nothing is held out. 0: no refit (the network used is the one validated).
+   */
+  refit: number;
   /** Validate every this many iterations (and at the end). */
   validateEvery: number;
   /** Also validate the untrained network (iteration 0), a baseline in the metrics. */
@@ -295,6 +303,8 @@ export const TRAIN_DEFAULTS = {
   minutes: 10,
   /** The share of the annotated slices held out for validation. */
   validationFraction: 0.2,
+  /** The share of the budget spent on every annotated slice at the end (see TrainSettings.refit). */
+  refit: 0.2,
   patchVoxels: 128 * 128 * 8,
   batchSize: 1,
   validateEvery: 50,
@@ -333,6 +343,7 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
     iterations: input.iterations,
     minutes: input.minutes,
     validation: input.validation ?? { fraction: d.validationFraction },
+    refit: input.refit ?? d.refit,
     validateEvery: input.validateEvery ?? d.validateEvery,
     validateAtStart: input.validateAtStart ?? d.validateAtStart,
     patience: input.patience ?? d.patience,
@@ -377,6 +388,7 @@ export function checkSettings(s: TrainSettings): void {
   positiveInteger(s.classes, 'classes');
   if (!(Number.isInteger(s.batchNormCalibration) && s.batchNormCalibration >= 0)) throw new RangeError(`batch-norm calibration must be an integer ≥ 0, not ${s.batchNormCalibration}`);
   if (!(Number.isInteger(s.patience) && s.patience >= 0)) throw new RangeError(`patience must be an integer ≥ 0, not ${s.patience}`);
+  if (!(s.refit >= 0 && s.refit < 1)) throw new RangeError(`the refit share must be in [0, 1), not ${s.refit}`);
   if (s.patchSize) s.patchSize.forEach((n) => positiveInteger(n, 'patch size'));
   if (s.logitAdjustment !== 'auto' && !(s.logitAdjustment >= 0 && s.logitAdjustment <= 1)) throw new RangeError(`the logit adjustment must be in [0, 1], not ${s.logitAdjustment}`);
   if (s.annotationChannels !== 'auto' && typeof s.annotationChannels !== 'boolean') throw new RangeError(`annotation channels must be true, false or 'auto', not ${String(s.annotationChannels)}`);

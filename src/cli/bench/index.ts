@@ -1,6 +1,7 @@
 /** Every `unet3d bench` kind, by name. */
 import { infer } from './infer';
 import { io } from './io';
+import { loop } from './loop';
 import type { BenchKind } from './kind';
 import { segment } from './segment';
 import { train } from './train';
@@ -10,4 +11,5 @@ export const benchKinds: Record<string, BenchKind> = {
   train,
   infer,
   segment,
+  loop,
 };

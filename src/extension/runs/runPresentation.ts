@@ -13,7 +13,7 @@
  *   reveal       it has a folder or file to reveal in the explorer
  */
 import * as path from 'node:path';
-import type { RunRecord } from '../../protocol/run';
+import type { RefitRecord, RunRecord } from '../../protocol/run';
 import type { ValidationResult } from '../../protocol/training';
 import type { BrokenEntry, Entry, EvaluationEntry, RunEntry, SegmentationRecord } from './runEntry';
 
@@ -145,8 +145,9 @@ function budgetText(record: RunRecord): string {
 function validationText(record: RunRecord): string {
   const v = record.settings.validation as { fraction?: number; fold?: number; folds?: number } | undefined;
   if (!v) return '–';
-  if (typeof v.folds === 'number') return `fold ${(v.fold ?? 0) + 1} of ${v.folds} held out`;
-  if (typeof v.fraction === 'number') return v.fraction > 0 ? `${Math.round(v.fraction * 100)} % of the annotated slices held out` : 'none';
+  const refit = typeof record.settings.refit === 'number' && record.settings.refit > 0 ? `, then ${Math.round(record.settings.refit * 100)} % of the budget on every slice` : '';
+  if (typeof v.folds === 'number') return `fold ${(v.fold ?? 0) + 1} of ${v.folds} held out${refit}`;
+  if (typeof v.fraction === 'number') return v.fraction > 0 ? `${Math.round(v.fraction * 100)} % of the annotated slices held out${refit}` : 'none';
   return '–';
 }
 
@@ -168,7 +169,7 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
   } else if (status === 'interrupted') {
     description = `interrupted · IoU ${formatIoU(iou)}`;
   } else {
-    description = `${status === 'succeeded' ? '' : `${status} · `}IoU ${formatIoU(iou)}`;
+    description = `${status === 'succeeded' ? '' : `${status} · `}IoU ${formatIoU(iou)}${r.refit?.done ? ` held out · refit on all ${r.refit.slices} slices` : ''}`;
   }
   const seconds = runSeconds(r, options.now);
   const lines = [
@@ -183,9 +184,15 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
   ];
   if (status === 'interrupted' && r.status === 'running') lines.push(`- No update since ${new Date(r.updatedAt).toLocaleString()}: VS Code or the worker stopped while it trained.`);
   if (r.error) lines.push(`- ${r.status === 'interrupted' ? 'Why' : 'Error'}: ${r.error}`);
+  if (r.refit?.done) lines.push(`- ${refitText(r.refit)}`);
   if (r.parent) lines.push(`- Continued from: ${path.basename(r.parent.runDir)} (iteration ${r.parent.iteration})`);
   if (live && status === 'running' && Number.isFinite(live.smoothedLoss)) lines.push(`- Loss ${live.smoothedLoss.toFixed(4)}, about ${formatDuration(live.etaSeconds)} to go`);
   return { description, tooltip: lines.join('\n') };
+}
+
+/** What a refit did, and what the run's IoU then means. */
+function refitText(refit: RefitRecord): string {
+  return `Refit: then trained ${refit.iterations} iterations on all ${refit.slices} annotated slices, the ${refit.heldOutSlices} held out included; the IoU is the network's before it saw them, and the refit network is the run's model.`;
 }
 
 function fileRow(id: string, file: string, description: string, tooltip?: string): RowData {
@@ -263,6 +270,7 @@ function runChildren(entry: RunEntry): RowData[] {
     rows.push(detail('parent', 'from scratch', r.warmStartSkipped, 'circle-large-outline'));
   }
   const best = bestValidation(r);
+  if (r.refit?.done) rows.push({ ...detail('refit', 'refit on all slices', `${r.refit.iterations} iterations, ${r.refit.heldOutSlices} held-out slices added; IoU below: held out, before the refit`, 'refresh'), tooltip: refitText(r.refit) });
   if (best) rows.push(...classRows(r, best.iou, 'iou'));
   else rows.push(detail('iou', 'IoU', r.status === 'running' ? 'after the first validation' : 'no validation (no slices held out)', 'info'));
   const volumes = r.settings.volumes.map((v, i) => fileRow(`volume-${i}`, String(v.image), `labels: ${path.basename(String(v.labels))}`));
