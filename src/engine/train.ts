@@ -24,7 +24,7 @@ import { choosePatchSize } from './sampler';
 import type { TrainSettings } from '../protocol/settings';
 import { tf } from './tf';
 import { loadTrainingData, refitVolumes, type TrainingData } from './trainingData';
-import { warmStart, WarmStartError } from './warmStart';
+import { heldOutSeenByParent, parentSlices, warmStart, WarmStartError } from './warmStart';
 import { predictPlanes, previewAnnotation, PreviewSchedule, type PreviewSource } from './preview';
 import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate, type ValidationVolume } from './validation';
 
@@ -114,7 +114,9 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
   try {
     const backend = await initBackend(settings.backend);
     record.backend = backend.active;
-    const data = loadTrainingData(settings);
+    // A warm start holds out only slices its parent had: the ones added since always train.
+    const known = settings.init !== undefined ? parentSlices(settings.init, settings.volumes.map((v) => v.image)) : undefined;
+    const data = loadTrainingData(settings, known);
     // run.json records what `auto` became: prediction must give the network the same inputs.
     settings.coordinateChannels = data.coordinateChannels;
     settings.annotationChannels = data.annotationChannels;
@@ -132,6 +134,11 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
         );
         net = started.net;
         record.parent = started.parent;
+        const newSlices = data.volumes.reduce((n, v) => n + v.newSlices.length, 0);
+        if (newSlices > 0) record.parent.newSlices = newSlices;
+        record.parent.heldOutSeen = heldOutSeenByParent(started.record, data.volumes.map((v) => ({ image: v.files.image, validationSlices: v.record.validationSlices })));
+        // The slices added since the parent (a correction) get more of the patches.
+        for (const v of data.volumes) for (const t of v.sampled) t.focus = v.newSlices;
       } catch (error) {
         if (!(settings.initOptional && error instanceof WarmStartError)) throw error;
         record.warmStartSkipped = error.message;
@@ -144,7 +151,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     const rng = new Random(settings.seed);
     const sampler = new PatchSampler(
       data.volumes.flatMap((v) => v.sampled),
-      { geometry, classes: data.classes, foregroundFraction: settings.foregroundFraction, augmentation: settings.augmentation },
+      { geometry, classes: data.classes, foregroundFraction: settings.foregroundFraction, augmentation: settings.augmentation, focusFraction: record.parent ? settings.newSliceFraction : 0 },
       rng,
     );
     const weights = classWeights(sampler.classCounts(), settings.classWeighting);
@@ -450,10 +457,11 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     if (latest?.iteration === iteration) record.validation.pop();
     await runValidation(false);
   }
-  if (refitting && !stopped() && iteration > 0) {
+  const refitTo = refitLimits(settings.refit, { iterations: maxIterations, seconds: budget }, { iterations: iteration, seconds: elapsed(), stoppedEarly: stopReason === 'early-stop' });
+  // A budget spent by the held-out phase and its validation leaves no refit to make.
+  if (refitting && !stopped() && iteration > 0 && iteration < refitTo.iterations && elapsed() < refitTo.seconds) {
     const heldOutStop = stopReason;
     sampler = await refitSampler({ ...ctx, sampler, best, iteration });
-    const heldOut = { iterations: iteration, seconds: elapsed(), stoppedEarly: stopReason === 'early-stop' };
     const from = best ?? latest;
     record.refit = {
       share: settings.refit,
@@ -466,7 +474,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     };
     writeRunRecord(runDir, record);
     const phaseStart = { iteration, seconds: elapsed() };
-    await steps(refitLimits(settings.refit, { iterations: maxIterations, seconds: budget }, heldOut), false);
+    await steps(refitTo, false);
     if (!stopped() && heldOutStop === 'early-stop') stopReason = heldOutStop;
     record.refit.iterations = iteration - phaseStart.iteration;
     record.refit.seconds = elapsed() - phaseStart.seconds;
@@ -518,6 +526,7 @@ async function refitSampler(ctx: LoopContext & { best?: ValidationResult; iterat
       saved.dispose();
     }
   }
-  const volumes = data.volumes.flatMap((v) => refitVolumes(v, data.classes, data.annotationChannels));
-  return new PatchSampler(volumes, { geometry, classes: data.classes, foregroundFraction: settings.foregroundFraction, augmentation: settings.augmentation }, new Random(settings.seed + 1));
+  const volumes = data.volumes.flatMap((v) => refitVolumes(v, data.classes, data.annotationChannels).map((t) => ({ ...t, focus: record.parent ? v.newSlices : undefined })));
+  const options = { geometry, classes: data.classes, foregroundFraction: settings.foregroundFraction, augmentation: settings.augmentation, focusFraction: record.parent ? settings.newSliceFraction : 0 };
+  return new PatchSampler(volumes, options, new Random(settings.seed + 1));
 }

@@ -110,6 +110,14 @@ export interface RunParent {
   meanForegroundIoU?: number | null;
   /** Classes added since the parent (each got a fresh output channel). */
   classesAdded: number;
+  /** Annotated slices the parent did not have (they always train, and get `newSliceFraction` of the patches). */
+  newSlices?: number;
+  /**
+   * True when this run's held-out slices are not independent of the network it started from: the
+   * parent trained on them (as training slices, or in its refit). Its held-out IoU then says how
+   * well the lineage fits slices it has seen, not how it does on new ones.
+   */
+  heldOutSeen?: boolean;
 }
 
 /**

@@ -150,6 +150,12 @@ export const DEFAULT_OPTIMIZER: OptimizerSettings = {
 /** Default peak learning rate per optimizer. */
 export const DEFAULT_LEARNING_RATE: Record<OptimizerKind, number> = { sgd: 0.01, adam: 0.002 };
 
+/**
+ * A warm-started run's peak learning rate by default, as a share of DEFAULT_LEARNING_RATE: it
+ * refines a trained network, which the full rate would first shake (docs/quality.md).
+ */
+export const WARM_START_LEARNING_RATE_SHARE = 0.5;
+
 /** The network to build: a preset with optional changes. The input channels and classes follow the data. */
 export interface NetworkSettings {
   preset: PresetName;
@@ -251,6 +257,12 @@ export interface TrainSettings {
   logitAdjustment: number | 'auto';
   /** Probability that a patch is centred on a foreground voxel. */
   foregroundFraction: number;
+  /**
+   * With `init` (a warm start): the probability that a patch is centred on a labeled voxel of a
+   * slice the parent run did not have (a correction), so that it is learned in the few steps a
+   * correction gets; such slices are never held out either. No effect without new slices.
+   */
+  newSliceFraction: number;
   augmentation: AugmentationSettings;
   normalization: NormalizationSettings;
   /**
@@ -313,6 +325,7 @@ export const TRAIN_DEFAULTS = {
   maxValidationSlices: 9,
   batchNormCalibration: 16,
   foregroundFraction: 0.5,
+  newSliceFraction: 0.5,
   keepLargestComponent: true,
   seed: 1,
   scheduleKind: 'poly' as ScheduleKind,
@@ -326,7 +339,7 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
   const optimizer: OptimizerSettings = { ...DEFAULT_OPTIMIZER, ...input.optimizer };
   const schedule: LearningRateSchedule = {
     kind: d.scheduleKind,
-    initial: DEFAULT_LEARNING_RATE[optimizer.kind],
+    initial: DEFAULT_LEARNING_RATE[optimizer.kind] * (input.init !== undefined ? WARM_START_LEARNING_RATE_SHARE : 1),
     warmup: d.warmup,
     finalFraction: d.finalFraction,
     ...input.schedule,
@@ -355,6 +368,7 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
     loss: input.loss ?? 'auto',
     logitAdjustment: input.logitAdjustment ?? 'auto',
     foregroundFraction: input.foregroundFraction ?? d.foregroundFraction,
+    newSliceFraction: input.newSliceFraction ?? d.newSliceFraction,
     augmentation: augmentationSettings(input.augmentation, TRAINING_AUGMENTATION),
     normalization: { ...DEFAULT_NORMALIZATION, ...input.normalization },
     coordinateChannels: input.coordinateChannels ?? 'auto',
@@ -393,6 +407,7 @@ export function checkSettings(s: TrainSettings): void {
   if (s.logitAdjustment !== 'auto' && !(s.logitAdjustment >= 0 && s.logitAdjustment <= 1)) throw new RangeError(`the logit adjustment must be in [0, 1], not ${s.logitAdjustment}`);
   if (s.annotationChannels !== 'auto' && typeof s.annotationChannels !== 'boolean') throw new RangeError(`annotation channels must be true, false or 'auto', not ${String(s.annotationChannels)}`);
   if (!isLossSetting(s.loss)) throw new RangeError(`the loss must be 'auto', 'ce' or 'ce+dice', not '${String(s.loss)}'`);
+  if (!(s.newSliceFraction >= 0 && s.newSliceFraction <= 1)) throw new RangeError(`the new-slice fraction must be in [0, 1], not ${s.newSliceFraction}`);
   if (!(s.foregroundFraction >= 0 && s.foregroundFraction <= 1)) throw new RangeError(`the foreground fraction must be in [0, 1], not ${s.foregroundFraction}`);
   if (!(s.schedule.initial > 0)) throw new RangeError(`the learning rate must be positive, not ${s.schedule.initial}`);
   if (!['constant', 'poly', 'cosine'].includes(s.schedule.kind)) throw new RangeError(`unknown learning-rate schedule "${s.schedule.kind}"`);

@@ -169,7 +169,7 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
   } else if (status === 'interrupted') {
     description = `interrupted · IoU ${formatIoU(iou)}`;
   } else {
-    description = `${status === 'succeeded' ? '' : `${status} · `}IoU ${formatIoU(iou)}${r.refit?.done ? ` held out · refit on all ${r.refit.slices} slices` : ''}`;
+    description = `${status === 'succeeded' ? '' : `${status} · `}IoU ${formatIoU(iou)}${iouQualifier(r)}`;
   }
   const seconds = runSeconds(r, options.now);
   const lines = [
@@ -185,9 +185,16 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
   if (status === 'interrupted' && r.status === 'running') lines.push(`- No update since ${new Date(r.updatedAt).toLocaleString()}: VS Code or the worker stopped while it trained.`);
   if (r.error) lines.push(`- ${r.status === 'interrupted' ? 'Why' : 'Error'}: ${r.error}`);
   if (r.refit?.done) lines.push(`- ${refitText(r.refit)}`);
+  if (r.parent?.heldOutSeen) lines.push('- Its held-out slices were learned by the run it continued: the IoU is not independent of them.');
   if (r.parent) lines.push(`- Continued from: ${path.basename(r.parent.runDir)} (iteration ${r.parent.iteration})`);
   if (live && status === 'running' && Number.isFinite(live.smoothedLoss)) lines.push(`- Loss ${live.smoothedLoss.toFixed(4)}, about ${formatDuration(live.etaSeconds)} to go`);
   return { description, tooltip: lines.join('\n') };
+}
+
+/** What the run's IoU is of: held-out slices (before a refit), or slices its parent had learned. */
+function iouQualifier(r: RunRecord): string {
+  const seen = r.parent?.heldOutSeen ? ' on slices its parent learned' : r.refit?.done ? ' held out' : '';
+  return `${seen}${r.refit?.done ? ` · refit on all ${r.refit.slices} slices` : ''}`;
 }
 
 /** What a refit did, and what the run's IoU then means. */
