@@ -246,10 +246,11 @@ export function refitLimits(refit: number, budget: PhaseLimits, heldOut: { itera
 async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   const { settings, net, optimizer, weights, lossKind, geometry, validationVolumes, data, record, runDir, emit, hooks } = ctx;
   let sampler = ctx.sampler;
-  const start = performance.now();
+  const clock = settings.clock === 'cpu' ? cpuSeconds : () => performance.now() / 1000;
+  const start = clock();
   // Seconds the training clock stood still (snapshots for measurement: not part of training).
   let paused = 0;
-  const elapsed = () => (performance.now() - start) / 1000 - paused;
+  const elapsed = () => clock() - start - paused;
   const budget = settings.minutes !== undefined ? settings.minutes * 60 : Infinity;
   const maxIterations = settings.iterations ?? Infinity;
   const progressOf = (iteration: number) => Math.min(1, Math.max(iteration / maxIterations, elapsed() / budget));
@@ -323,12 +324,12 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   const snapshotSeconds = [...(hooks.snapshots?.seconds ?? [])].sort((a, b) => a - b);
   let snapshotsTaken = 0;
   const takeSnapshot = async () => {
-    const t0 = performance.now();
+    const t0 = clock();
     calibrate(new Random(settings.seed + 7919 * ++snapshotsTaken));
     const fraction = typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : (chooseAdjustment(adjustmentChecks())?.fraction ?? 0);
     const seconds = elapsed();
     await hooks.snapshots!.take({ net, iteration, seconds, logitAdjustment: fraction });
-    paused += (performance.now() - t0) / 1000;
+    paused += clock() - t0;
   };
 
   if (validating && settings.validateAtStart) await runValidation();
@@ -506,6 +507,12 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     modelDir,
     ...(record.refit?.done ? { refit: { slices: record.refit.slices, heldOutSlices: record.refit.heldOutSlices, iterations: record.refit.iterations } } : {}),
   };
+}
+
+/** CPU seconds of this process, every thread (TrainSettings.clock 'cpu'). */
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
 
 /** Where the held-out phase's best checkpoint goes once a refit has replaced it. */

@@ -27,7 +27,7 @@ import { readVolumeFile } from '../core/readVolume';
 import { writeLabelMapNifti } from '../core/labelMapIO';
 import type { Volume } from '../core/volume';
 import type { LabelArray } from '../core/editDeltas';
-import { trainSettings, type TrainSettings } from '../protocol/settings';
+import { trainSettings, type TrainingClock, type TrainSettings } from '../protocol/settings';
 import type { TrainEvent } from '../protocol/training';
 import { readRunRecord } from '../engine/runFolder';
 import { loadRun, predictVolume, runPredictOptions } from '../engine/predict';
@@ -71,6 +71,12 @@ export interface TimeToQualityOptions {
   workDir: string;
   /** The worker bundle for the warm runs (default: beside this bundle). */
   workerPath?: string;
+  /**
+   * How seconds are counted (TrainSettings.clock): 'wall' (default), or 'cpu': every training's
+   * budget and checkpoints in CPU seconds of its process, and secondsToOverlay as the CPU seconds
+   * of the two workers (Linux: read from /proc), for a shared machine.
+   */
+  clock?: TrainingClock;
 }
 
 export interface TimeToQualityHooks {
@@ -168,7 +174,15 @@ export async function timeToQuality(options: TimeToQualityOptions, hooks: TimeTo
   const { image, truth, slices, sparse, sparseFile } = prepare(options);
   const validation = { fraction: options.validationFraction ?? 0 };
   const settingsFor = (label: string, labels: string, seconds: number, init?: string): TrainSettings =>
-    trainSettings({ ...options.training, volumes: [{ image: path.resolve(options.image), labels }], outDir: path.join(options.workDir, label), minutes: seconds / 60, validation, ...(init ? { init } : {}) });
+    trainSettings({
+      ...options.training,
+      volumes: [{ image: path.resolve(options.image), labels }],
+      outDir: path.join(options.workDir, label),
+      minutes: seconds / 60,
+      validation,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(init ? { init } : {}),
+    });
 
   stage('baselines');
   const baseline = await bestBaseline(image, truth, slices);
@@ -221,15 +235,16 @@ export async function timeToQuality(options: TimeToQualityOptions, hooks: TimeTo
     const settings = settingsFor(`warm-${seconds}s`, correctedFile, seconds, scratchSettings.outDir);
     const out = path.join(options.workDir, `warm-${seconds}s.seg.nii.gz`);
     const t0 = performance.now();
+    const cpu0 = ownCpuSeconds();
     const trained = await inWorker(options.workerPath, (client) => client.train(settings, (e) => hooks.onTrainEvent?.(`warm ${seconds} s`, e)).done);
-    await inWorker(options.workerPath, (client) =>
+    const segmented = await inWorker(options.workerPath, (client) =>
       client.segment({ runDir: settings.outDir, image: path.resolve(options.image), out, labels: correctedFile, probabilities: path.join(options.workDir, `warm-${seconds}s.probabilities.nii.gz`) }).done,
     );
-    const secondsToOverlay = (performance.now() - t0) / 1000;
+    const secondsToOverlay = options.clock === 'cpu' ? trained.cpuSeconds + segmented.cpuSeconds + ownCpuSeconds() - cpu0 : (performance.now() - t0) / 1000;
     const labels = readVolumeFile(out).data as LabelArray;
     after.push({ seconds, iou: denseIoU(labels, truth, image.dims, corrected).meanIoU });
-    warm.push({ seconds, iterations: trained.iterations, secondsToOverlay });
-    stage(`warm start, ${seconds} s (${trained.iterations} steps): dense IoU ${after.at(-1)?.iou?.toFixed(3) ?? '–'}, segmentation after ${secondsToOverlay.toFixed(1)} s`);
+    warm.push({ seconds, iterations: trained.result.iterations, secondsToOverlay });
+    stage(`warm start, ${seconds} s (${trained.result.iterations} steps): dense IoU ${after.at(-1)?.iou?.toFixed(3) ?? '–'}, segmentation after ${secondsToOverlay.toFixed(1)} s`);
   }
 
   stage(`from scratch on the same ${corrected.length} slices, ${budget} s`);
@@ -255,12 +270,38 @@ export async function timeToQuality(options: TimeToQualityOptions, hooks: TimeTo
   };
 }
 
-/** Runs `job` in a fresh engine worker (as the editor's Train and Segment each do), then ends it. */
-async function inWorker<T>(workerPath: string | undefined, job: (client: WorkerClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `job` in a fresh engine worker (as the editor's Train and Segment each do), then ends it;
+ * with the CPU seconds the worker used, start included (NaN where /proc cannot tell).
+ */
+async function inWorker<T>(workerPath: string | undefined, job: (client: WorkerClient) => Promise<T>): Promise<{ result: T; cpuSeconds: number }> {
   const client = await WorkerClient.start(workerPath ? { workerPath } : {});
   try {
-    return await job(client);
+    const result = await job(client);
+    return { result, cpuSeconds: processCpuSeconds(client.pid) };
   } finally {
     await client.dispose();
+  }
+}
+
+/** CPU seconds (user + system, every thread) of this process. */
+function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Clock ticks per second of /proc's times (USER_HZ: 100 on Linux's usual builds). */
+const USER_HZ = 100;
+
+/** CPU seconds used so far by the process `pid`, from /proc/PID/stat (Linux); NaN elsewhere. */
+export function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (in parentheses, which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return NaN;
   }
 }

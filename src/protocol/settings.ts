@@ -180,6 +180,9 @@ export function isLossSetting(text: unknown): text is LossKind | 'auto' {
   return text === 'auto' || text === 'ce' || text === 'ce+dice';
 }
 
+/** How a training's time is counted (TrainSettings.clock). */
+export type TrainingClock = 'wall' | 'cpu';
+
 /** Which annotated slices are held out for validation: a fraction of them, or one fold of a k-fold split. */
 export type ValidationSplit = { fraction: number } | { fold: number; folds: number };
 
@@ -215,6 +218,13 @@ export interface TrainSettings {
   /** Stop after this many iterations, or after `minutes`, whichever comes first (at least one is set). */
   iterations?: number;
   minutes?: number;
+  /**
+   * What `minutes` (and the schedule's progress, and the times in run.json) count: the wall clock
+   * (the default), or the CPU time of the training process, every thread (`cpu`), which a busy
+   * machine inflates far less: benchmarks on a shared machine use it, as a conservative stand-in
+   * for the wall time the training would take alone (docs/benchmarks.md).
+   */
+  clock?: TrainingClock;
   validation: ValidationSplit;
   /**
    * The share (0–1) of the budget spent at the end training on every annotated slice, the
@@ -355,6 +365,7 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
     batchSize: input.batchSize ?? d.batchSize,
     iterations: input.iterations,
     minutes: input.minutes,
+    ...(input.clock !== undefined ? { clock: input.clock } : {}),
     validation: input.validation ?? { fraction: d.validationFraction },
     refit: input.refit ?? d.refit,
     validateEvery: input.validateEvery ?? d.validateEvery,
@@ -394,6 +405,7 @@ export function checkSettings(s: TrainSettings): void {
   if (!s.outDir) throw new RangeError('no run folder given');
   if (s.init !== undefined && (typeof s.init !== 'string' || s.init === '')) throw new RangeError('init must name a run folder');
   positiveInteger(s.iterations, 'iterations');
+  if (s.clock !== undefined && s.clock !== 'wall' && s.clock !== 'cpu') throw new RangeError(`the clock must be 'wall' or 'cpu', not '${String(s.clock)}'`);
   if (s.minutes !== undefined && !(s.minutes > 0 && Number.isFinite(s.minutes))) throw new RangeError(`minutes must be a positive number, not ${s.minutes}`);
   positiveInteger(s.patchVoxels, 'patch voxels');
   positiveInteger(s.batchSize, 'batch size');

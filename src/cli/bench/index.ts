@@ -2,8 +2,10 @@
 import { infer } from './infer';
 import { io } from './io';
 import { loop } from './loop';
+import { preview } from './preview';
 import type { BenchKind } from './kind';
 import { segment } from './segment';
+import { step } from './step';
 import { train } from './train';
 
 export const benchKinds: Record<string, BenchKind> = {
@@ -12,4 +14,6 @@ export const benchKinds: Record<string, BenchKind> = {
   infer,
   segment,
   loop,
+  preview,
+  step,
 };
