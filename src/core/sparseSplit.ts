@@ -108,9 +108,17 @@ function forEachOnPlane(dims: Vec3, axis: Axis, index: number, visit: (i: number
   }
 }
 
-/** Splits a sparse label map into training labels and held-out validation slices. */
-export function splitLabels(labels: LabelArray, dims: Vec3, holdOut: HoldOut, slices = findAnnotatedSlices(labels, dims)): LabelSplit {
-  const held = new Set(heldOutPositions(slices.length, holdOut));
+/**
+ * Splits a sparse label map into training labels and held-out validation slices. With
+ * `eligible` (one flag per slice), only the flagged slices may be held out (the split is made
+ * among them) and the others always train: a warm-started run never holds out the slices added
+ * since its parent.
+ */
+export function splitLabels(labels: LabelArray, dims: Vec3, holdOut: HoldOut, slices = findAnnotatedSlices(labels, dims), eligible?: readonly boolean[]): LabelSplit {
+  const candidates = eligible ? slices.map((_, i) => i).filter((i) => eligible[i]) : slices.map((_, i) => i);
+  // Among fewer than two eligible slices (others always train) nothing is held out.
+  const none = eligible !== undefined && candidates.length < 2;
+  const held = new Set(none ? [] : heldOutPositions(candidates.length, holdOut).map((p) => candidates[p]));
   const trainingSlices = slices.filter((_, i) => !held.has(i));
   const validationSlices = slices.filter((_, i) => held.has(i));
   const Ctor = labels instanceof Uint16Array ? Uint16Array : Uint8Array;

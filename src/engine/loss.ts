@@ -4,6 +4,8 @@
  */
 import { AUTO_UNWEIGHTED_SHARE, type ClassWeighting, type LossKind } from '../protocol/settings';
 import { tf, type Tensor } from './tf';
+import { activeFormulation } from './ops';
+import { customOp } from './ops/customOp';
 
 
 
@@ -147,8 +149,102 @@ export function resolveLossKind(kind: LossKind | 'auto', classes: number): LossK
   return classes > 2 ? 'ce+dice' : 'ce';
 }
 
-/** The training loss: weighted sparse cross-entropy, plus soft Dice for `ce+dice`. */
+/**
+ * The training loss: weighted sparse cross-entropy, plus soft Dice for `ce+dice`. With the
+ * engine's own kernels (cpu and wasm backends) it is computed by fusedTrainingLoss, the same
+ * function in one pass; on the tensorflow backends by the tfjs ops below.
+ */
 export function trainingLoss(kind: LossKind, logits: Tensor, labels: Tensor, weights: readonly number[]): tf.Scalar {
+  if (activeFormulation() === 'simd') return fusedTrainingLoss(kind, logits, labels, weights);
   if (kind === 'ce') return sparseWeightedCrossEntropy(logits, labels, weights);
   return tf.tidy(() => tf.add(sparseWeightedCrossEntropy(logits, labels, weights), sparseSoftDiceLoss(logits, labels)) as tf.Scalar);
+}
+
+/**
+ * The training loss (sparseWeightedCrossEntropy, plus sparseSoftDiceLoss for `ce+dice`) and its
+ * gradient, computed together in plain loops over the voxels: on the cpu and wasm backends the
+ * twenty-odd tfjs kernels of the op-by-op version (gathers, one-hots, softmaxes, their gradients)
+ * cost more than the arithmetic. Sums in float64. `labels` get no gradient.
+ */
+export function fusedTrainingLoss(kind: LossKind, logits: Tensor, labels: Tensor, weights: readonly number[]): tf.Scalar {
+  const K = logitClasses(logits, labels);
+  if (weights.length !== K) throw new RangeError(`${weights.length} class weights for ${K} output classes`);
+  if (kind === 'ce+dice' && K < 2) throw new RangeError('Dice needs at least two classes');
+  const label = labels.dataSync();
+  const op = customOp<tf.Scalar>(1, ([z]) => {
+    const { value, gradient } = lossAndGradient(kind, z.dataSync() as Float32Array, label, weights, K);
+    return {
+      value: tf.scalar(value),
+      gradFunc: (dy) => {
+        const scale = dy.dataSync()[0];
+        if (scale !== 1) for (let i = 0; i < gradient.length; i++) gradient[i] *= scale;
+        return [tf.tensor(gradient, z.shape)];
+      },
+    };
+  });
+  return op(logits);
+}
+
+/** The loss of fusedTrainingLoss and its gradient with respect to the logits (voxels × K, class fastest). */
+function lossAndGradient(kind: LossKind, z: Float32Array, label: ArrayLike<number>, weights: readonly number[], K: number): { value: number; gradient: Float32Array } {
+  const V = label.length;
+  const p = new Float32Array(V * K);
+  const gradient = new Float32Array(V * K);
+  let weightSum = 0;
+  let ce = 0;
+  // Dice's sums per class over the labeled voxels: Σ p·y and Σ p + Σ y.
+  const intersection = new Float64Array(K);
+  const sizes = new Float64Array(K);
+  for (let i = 0; i < V; i++) {
+    const o = i * K;
+    let peak = -Infinity;
+    for (let k = 0; k < K; k++) if (z[o + k] > peak) peak = z[o + k];
+    let total = 0;
+    for (let k = 0; k < K; k++) {
+      const e = Math.exp(z[o + k] - peak);
+      p[o + k] = e;
+      total += e;
+    }
+    for (let k = 0; k < K; k++) p[o + k] /= total;
+    const l = label[i];
+    if (l <= 0) continue;
+    const c = l - 1;
+    const w = weights[c];
+    weightSum += w;
+    // −log p_c from the logits themselves (no log of a rounded probability).
+    ce += w * (peak + Math.log(total) - z[o + c]);
+    if (kind === 'ce+dice') {
+      for (let k = 0; k < K; k++) sizes[k] += p[o + k];
+      intersection[c] += p[o + c];
+      sizes[c] += 1;
+    }
+  }
+  // Σw can be 0 (a patch without labels): the loss and its gradient are then 0, not NaN.
+  const W = Math.max(weightSum, 1e-12);
+  let value = ce / W;
+  const g = new Float64Array(K);
+  const dice = new Float64Array(K);
+  if (kind === 'ce+dice') {
+    for (let k = 1; k < K; k++) {
+      dice[k] = (2 * intersection[k] + DICE_EPSILON) / (sizes[k] + DICE_EPSILON);
+      value -= dice[k] / (K - 1);
+    }
+  }
+  for (let i = 0; i < V; i++) {
+    const l = label[i];
+    if (l <= 0) continue;
+    const c = l - 1;
+    const o = i * K;
+    const w = weights[c] / W;
+    for (let k = 0; k < K; k++) gradient[o + k] = w * (p[o + k] - (k === c ? 1 : 0));
+    if (kind !== 'ce+dice') continue;
+    // d(−mean Dice)/dp_k for the foreground classes, then through the softmax.
+    let pg = 0;
+    for (let k = 0; k < K; k++) {
+      g[k] = k === 0 ? 0 : -((k === c ? 2 : 0) - dice[k]) / (sizes[k] + DICE_EPSILON) / (K - 1);
+      pg += p[o + k] * g[k];
+    }
+    for (let k = 0; k < K; k++) gradient[o + k] += p[o + k] * (g[k] - pg);
+  }
+  return { value, gradient };
 }

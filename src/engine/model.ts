@@ -101,7 +101,8 @@ class UNet3D implements UNet {
     const { levels, padding } = this.config;
     const block = (name: string, inputs: Tensor5D[]): Tensor5D => {
       const layer = this.conv(name);
-      const y = ops.conv(inputs, layer.kernel as Tensor as Tensor5D, layer.bias as Tensor as Tensor1D, padding);
+      // The first convolution reads the input itself: no gradient flows into data.
+      const y = ops.conv(inputs, layer.kernel as Tensor as Tensor5D, layer.bias as Tensor as Tensor1D, padding, { inputGradient: inputs[0] !== input });
       return layer.bn ? ops.batchNormRelu(y, layer.bn, training) : ops.relu(y);
     };
     const positionChannels = this.config.positionChannels ?? 0;
@@ -176,14 +177,9 @@ class UNet3D implements UNet {
   }
 }
 
-/**
- * Channels `[first, first + count)` of a 5-D input. Sliced as a [voxels, channels] matrix: the
- * wasm backend's 5-D channel slice is ~20× slower.
- */
+/** Channels `[first, first + count)` of a 5-D input (the formulation's channel slice). */
 function inputChannels(input: Tensor5D, first: number, count: number): Tensor5D {
-  const [n, d, h, w, c] = input.shape;
-  const columns = tf.slice(tf.reshape(input, [-1, c]), [0, first], [-1, count]);
-  return tf.reshape(columns, [n, d, h, w, count]);
+  return networkOps().channels(input, first, count);
 }
 
 /** The first `classes` channels of `input` (the annotation one-hot) on the output grid `out`: centre-cropped for a 'valid' network. */

@@ -90,6 +90,13 @@ export function runModelDir(dir: string, record: RunRecord = readRunRecord(dir))
   return path.join(dir, checkpoint.dir);
 }
 
+/** Renames the checkpoint folder `from` of a run to `to` (replacing any folder of that name). */
+export function moveCheckpoint(runDir: string, from: string, to: string): void {
+  const target = path.join(runDir, to);
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.renameSync(path.join(runDir, from), target);
+}
+
 /**
  * Writes a checkpoint through `save` into a fresh folder beside `dir`, then swaps it in, so a
  * reader sees the old checkpoint or the new one, never a half-written one.

@@ -13,6 +13,7 @@ import { augmentGrayValues, IDENTITY_TRANSFORM, randomPatchTransform, type Patch
 import type { AugmentationSettings } from '../protocol/settings';
 import type { NormalizedImage } from './normalize';
 import type { Random } from '../core/random';
+import type { AnnotatedSlice } from '../core/sparseLabels';
 
 
 
@@ -26,6 +27,8 @@ export interface TrainingVolume {
    * first in a patch, before the image's channels. Built without the slices `labels` holds.
    */
   annotation?: AnnotationField;
+  /** Slices to draw more patches around (SamplerOptions.focusFraction): those added since a parent run. */
+  focus?: readonly Pick<AnnotatedSlice, 'axis' | 'index'>[];
 }
 
 /** Input channels of a patch of `v`: its annotation channels, then the image's. */
@@ -169,6 +172,11 @@ export interface SamplerOptions {
   /** Probability that a patch is centred on a foreground voxel (a class ≥ 2, chosen uniformly among the classes present). */
   foregroundFraction: number;
   augmentation: AugmentationSettings;
+  /**
+   * Probability that a patch is centred on a labeled voxel of a volume's `focus` slices (where
+   * any volume has some); the rest are drawn as usual. Default 0.
+   */
+  focusFraction?: number;
 }
 
 interface VolumeIndex {
@@ -176,9 +184,24 @@ interface VolumeIndex {
   labeled: Uint32Array;
   /** Labeled voxel indices per label value (index = label value; 0 and absent classes empty). */
   byLabel: Uint32Array[];
+  /** Labeled voxel indices on the volume's focus slices. */
+  focus: Uint32Array;
 }
 
-function indexLabels(labels: LabelArray, classes: number): VolumeIndex {
+/** The labeled voxels of `labels` that lie on one of `slices`. */
+function focusVoxels(labels: LabelArray, dims: Vec3, slices: readonly Pick<AnnotatedSlice, 'axis' | 'index'>[] | undefined): Uint32Array {
+  if (!slices || slices.length === 0) return new Uint32Array(0);
+  const [nx, ny] = dims;
+  const out: number[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] === 0) continue;
+    const p = [i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))];
+    if (slices.some((s) => p[s.axis] === s.index)) out.push(i);
+  }
+  return Uint32Array.from(out);
+}
+
+function indexLabels(labels: LabelArray, classes: number, focus: Uint32Array): VolumeIndex {
   const counts = new Uint32Array(classes + 1);
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];
@@ -195,12 +218,14 @@ function indexLabels(labels: LabelArray, classes: number): VolumeIndex {
     byLabel[v][fill[v]++] = i;
     labeled[l++] = i;
   }
-  return { labeled, byLabel };
+  return { labeled, byLabel, focus };
 }
 
 /** Draws augmented training batches around labeled voxels of several volumes. */
 export class PatchSampler {
   private readonly index: VolumeIndex[];
+  /** The volumes with focus voxels. */
+  private readonly focused: number[];
   private readonly margin: Vec3;
 
   constructor(
@@ -215,7 +240,8 @@ export class PatchSampler {
       if (v.labels.length !== n) throw new RangeError(`${v.name}: the labels have ${v.labels.length} voxels, the image ${n}`);
       if (patchChannels(v) !== channels) throw new RangeError(`${v.name}: ${patchChannels(v)} input channels, the first volume has ${channels}`);
     }
-    this.index = volumes.map((v) => indexLabels(v.labels, options.classes));
+    this.index = volumes.map((v) => indexLabels(v.labels, options.classes, focusVoxels(v.labels, v.image.dims, v.focus)));
+    this.focused = this.index.flatMap((ix, i) => (ix.focus.length > 0 ? [i] : []));
     this.index.forEach((ix, i) => {
       if (ix.labeled.length === 0) throw new RangeError(`${volumes[i].name}: no labeled voxels to train on`);
     });
@@ -231,10 +257,11 @@ export class PatchSampler {
 
   /** Picks a volume, a labeled voxel, and a patch centre that puts that voxel somewhere in the output box. */
   private drawCentre(): { volume: number; centre: Vec3 } {
-    const volume = this.rng.int(this.volumes.length);
+    const focus = this.focused.length > 0 && this.rng.chance(this.options.focusFraction ?? 0);
+    const volume = focus ? this.focused[this.rng.int(this.focused.length)] : this.rng.int(this.volumes.length);
     const ix = this.index[volume];
-    let pool = ix.labeled;
-    if (this.rng.chance(this.options.foregroundFraction)) {
+    let pool = focus ? ix.focus : ix.labeled;
+    if (!focus && this.rng.chance(this.options.foregroundFraction)) {
       const present = ix.byLabel.filter((list, v) => v >= 2 && list.length > 0);
       if (present.length > 0) pool = present[this.rng.int(present.length)];
     }
@@ -251,15 +278,16 @@ export class PatchSampler {
   /**
    * Plain (unaugmented) input patches with centres drawn uniformly over the volumes (not only
    * near labels): what the network meets when it predicts whole volumes. [n, z, y, x, channels].
+   * `rng`: draw with another generator than the training's (its sequence is then untouched).
    */
-  uniformBatch(n: number): Float32Array {
+  uniformBatch(n: number, rng: Random = this.rng): Float32Array {
     const { geometry } = this.options;
     const channels = patchChannels(this.volumes[0]);
     const inVoxels = geometry.input[0] * geometry.input[1] * geometry.input[2] * channels;
     const image = new Float32Array(n * inVoxels);
     for (let b = 0; b < n; b++) {
-      const v = this.volumes[this.rng.int(this.volumes.length)];
-      const centre = v.image.dims.map((d) => this.rng.int(d)) as Vec3;
+      const v = this.volumes[rng.int(this.volumes.length)];
+      const centre = v.image.dims.map((d) => rng.int(d)) as Vec3;
       samplePatch(v.image, undefined, centre, geometry, IDENTITY_TRANSFORM, image.subarray(b * inVoxels, (b + 1) * inVoxels), undefined, v.annotation);
     }
     return image;

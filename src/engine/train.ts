@@ -11,11 +11,11 @@ import { recalibrateBatchNorm } from './batchNormCalibration';
 import { singleObjectClasses } from '../core/components';
 import { classWeights, logitAdjustment, resolveLossKind, trainingLoss } from './loss';
 import type { LossKind } from '../protocol/settings';
-import { createUNet, type UNet } from './model';
+import { createUNet, loadUNet, type UNet } from './model';
 import { PRESETS, type UNetConfig } from '../protocol/network';
 import { Optimizer } from './optimizer';
 import { Random } from '../core/random';
-import { createRunFolder, removeRunLock, writeCheckpoint, writeRunLock, writeRunRecord } from './runFolder';
+import { createRunFolder, moveCheckpoint, removeRunLock, writeCheckpoint, writeRunLock, writeRunRecord } from './runFolder';
 import { RUN_SCHEMA_VERSION, type RunRecord } from '../protocol/run';
 import { PatchSampler } from './sampler';
 import type { PatchGeometry } from '../protocol/training';
@@ -23,8 +23,8 @@ import { learningRateAt } from './schedule';
 import { choosePatchSize } from './sampler';
 import type { TrainSettings } from '../protocol/settings';
 import { tf } from './tf';
-import { loadTrainingData, type TrainingData } from './trainingData';
-import { warmStart, WarmStartError } from './warmStart';
+import { loadTrainingData, refitVolumes, type TrainingData } from './trainingData';
+import { heldOutSeenByParent, parentSlices, warmStart, WarmStartError } from './warmStart';
 import { predictPlanes, previewAnnotation, PreviewSchedule, type PreviewSource } from './preview';
 import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate, type ValidationVolume } from './validation';
 
@@ -40,6 +40,23 @@ export interface TrainHooks {
    * undefined for none. Previews arrive as 'preview' events (see preview.ts for their schedule).
    */
   previewTarget?(): { image: string; voxel: Vec3 } | undefined;
+  /**
+   * Measurement (`unet3d bench loop`): at each of `seconds` of training, the network as a run of
+   * that length would leave it (batch-norm statistics calibrated, the logit adjustment chosen) is
+   * handed to `take`. The training clock stands still meanwhile, and the training's random draws
+   * are not touched, so the run trains as it would without snapshots.
+   */
+  snapshots?: { seconds: readonly number[]; take(snapshot: TrainingSnapshot): Promise<void> };
+}
+
+/** A snapshot of a training (see TrainHooks.snapshots). Valid only during `take`. */
+export interface TrainingSnapshot {
+  net: UNet;
+  iteration: number;
+  /** Seconds of training so far. */
+  seconds: number;
+  /** The fraction of the class weights' shift that prediction takes back (see logitAdjustment). */
+  logitAdjustment: number;
 }
 
 /** The network a run builds: the preset with the settings' changes, channels and classes from the data. */
@@ -97,7 +114,9 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
   try {
     const backend = await initBackend(settings.backend);
     record.backend = backend.active;
-    const data = loadTrainingData(settings);
+    // A warm start holds out only slices its parent had: the ones added since always train.
+    const known = settings.init !== undefined ? parentSlices(settings.init, settings.volumes.map((v) => v.image)) : undefined;
+    const data = loadTrainingData(settings, known);
     // run.json records what `auto` became: prediction must give the network the same inputs.
     settings.coordinateChannels = data.coordinateChannels;
     settings.annotationChannels = data.annotationChannels;
@@ -115,6 +134,11 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
         );
         net = started.net;
         record.parent = started.parent;
+        const newSlices = data.volumes.reduce((n, v) => n + v.newSlices.length, 0);
+        if (newSlices > 0) record.parent.newSlices = newSlices;
+        record.parent.heldOutSeen = heldOutSeenByParent(started.record, data.volumes.map((v) => ({ image: v.files.image, validationSlices: v.record.validationSlices })));
+        // The slices added since the parent (a correction) get more of the patches.
+        for (const v of data.volumes) for (const t of v.sampled) t.focus = v.newSlices;
       } catch (error) {
         if (!(settings.initOptional && error instanceof WarmStartError)) throw error;
         record.warmStartSkipped = error.message;
@@ -127,7 +151,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     const rng = new Random(settings.seed);
     const sampler = new PatchSampler(
       data.volumes.flatMap((v) => v.sampled),
-      { geometry, classes: data.classes, foregroundFraction: settings.foregroundFraction, augmentation: settings.augmentation },
+      { geometry, classes: data.classes, foregroundFraction: settings.foregroundFraction, augmentation: settings.augmentation, focusFraction: record.parent ? settings.newSliceFraction : 0 },
       rng,
     );
     const weights = classWeights(sampler.classCounts(), settings.classWeighting);
@@ -202,10 +226,31 @@ interface LoopContext {
 const LOSS_RECORD_EVERY = 5;
 const RECORD_WRITE_MS = 15_000;
 
+/** Where a phase of steps stops: a step count and a time on the training clock (s), whichever comes first. */
+interface PhaseLimits {
+  iterations: number;
+  seconds: number;
+}
+
+/**
+ * How long the held-out phase and the refit take (see TrainSettings.refit): the first
+ * (1 − refit) of the budget, then the rest. A held-out phase that stops early (patience) gives
+ * the refit the same share of what it used.
+ */
+export function refitLimits(refit: number, budget: PhaseLimits, heldOut: { iterations: number; seconds: number; stoppedEarly: boolean }): PhaseLimits {
+  if (!heldOut.stoppedEarly) return budget;
+  const ratio = refit / (1 - refit);
+  return { iterations: heldOut.iterations + Math.max(1, Math.round(heldOut.iterations * ratio)), seconds: heldOut.seconds * (1 + ratio) };
+}
+
 async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
-  const { settings, net, optimizer, sampler, weights, lossKind, geometry, validationVolumes, data, record, runDir, emit, hooks } = ctx;
-  const start = performance.now();
-  const elapsed = () => (performance.now() - start) / 1000;
+  const { settings, net, optimizer, weights, lossKind, geometry, validationVolumes, data, record, runDir, emit, hooks } = ctx;
+  let sampler = ctx.sampler;
+  const clock = settings.clock === 'cpu' ? cpuSeconds : () => performance.now() / 1000;
+  const start = clock();
+  // Seconds the training clock stood still (snapshots for measurement: not part of training).
+  let paused = 0;
+  const elapsed = () => clock() - start - paused;
   const budget = settings.minutes !== undefined ? settings.minutes * 60 : Infinity;
   const maxIterations = settings.iterations ?? Infinity;
   const progressOf = (iteration: number) => Math.min(1, Math.max(iteration / maxIterations, elapsed() / budget));
@@ -214,6 +259,11 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   const B = settings.batchSize;
   const channels = data.channels;
   const validating = validationVolumes.length > 0;
+  // A refit needs something held out to add; it takes the last share of the budget.
+  const refitting = validating && settings.refit > 0;
+  const heldOutLimits: PhaseLimits = refitting
+    ? { iterations: Number.isFinite(maxIterations) ? Math.max(1, Math.round(maxIterations * (1 - settings.refit))) : Infinity, seconds: budget * (1 - settings.refit) }
+    : { iterations: maxIterations, seconds: budget };
 
   let best: ValidationResult | undefined;
   let latest: ValidationResult | undefined;
@@ -223,15 +273,15 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   let stepSeconds: number | undefined;
   let lastWrite = performance.now();
   let iteration = 0;
-  let stopReason: StopReason = 'iterations';
+  let stopReason = 'iterations' as StopReason;
 
   /** Batch-norm statistics over plain patches from the whole volumes, before the network is validated or saved. */
-  const calibrate = () => {
+  const calibrate = (rng?: Random) => {
     const passes = settings.batchNormCalibration;
     if (passes <= 0) return;
     function* batches() {
       for (let p = 0; p < passes; p++) {
-        const x = tf.tensor5d(sampler.uniformBatch(B), [B, iz, iy, ix, channels]);
+        const x = tf.tensor5d(sampler.uniformBatch(B, rng), [B, iz, iy, ix, channels]);
         try {
           yield x;
         } finally {
@@ -263,6 +313,23 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     writeRunRecord(runDir, record);
     lastWrite = performance.now();
     return improved;
+  };
+
+  /** Where the logit adjustment `auto` is chosen: slices the network was not given (left-out groups, held-out slices). */
+  const adjustmentChecks = () => [...data.volumes.flatMap((v) => v.leftOut), ...validationVolumes];
+  const chooseAdjustment = (checks: ValidationVolume[]) =>
+    checks.length > 0 && weights.some((w) => w !== weights[0]) ? calibrateLogitAdjustment(net, checks, geometry, data.classes, weights) : undefined;
+
+  // Snapshots (measurement): the network as it would be left at these seconds of training.
+  const snapshotSeconds = [...(hooks.snapshots?.seconds ?? [])].sort((a, b) => a - b);
+  let snapshotsTaken = 0;
+  const takeSnapshot = async () => {
+    const t0 = clock();
+    calibrate(new Random(settings.seed + 7919 * ++snapshotsTaken));
+    const fraction = typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : (chooseAdjustment(adjustmentChecks())?.fraction ?? 0);
+    const seconds = elapsed();
+    await hooks.snapshots!.take({ net, iteration, seconds, logitAdjustment: fraction });
+    paused += clock() - t0;
   };
 
   if (validating && settings.validateAtStart) await runValidation();
@@ -297,103 +364,176 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     emit({ type: 'preview', image: path.resolve(target.image), voxel: [...target.voxel] as Vec3, iteration, planes, seconds, share: schedule.seconds / Math.max(1e-9, elapsed()) });
   };
 
-  for (;;) {
-    if (iteration >= maxIterations) {
-      stopReason = 'iterations';
-      break;
-    }
-    if (elapsed() >= budget) {
-      stopReason = 'time';
-      break;
-    }
-    const t0 = performance.now();
-    const learningRate = learningRateAt(settings.schedule, progressOf(iteration));
-    const batch = sampler.batch(B);
-    const x = tf.tensor5d(batch.image, [B, iz, iy, ix, channels]);
-    const y = tf.tensor4d(batch.labels, [B, oz, oy, ox], 'int32');
-    const variables = net.trainableVariables;
-    const { value, grads } = tf.variableGrads(() => trainingLoss(lossKind, net.apply(x, true), y, weights), variables);
-    const loss = value.dataSync()[0];
-    const present = variables.filter((v) => grads[v.name] !== undefined);
-    try {
-      optimizer.apply(present, present.map((v) => grads[v.name]), learningRate);
-    } finally {
-      tf.dispose([x, y, value, ...Object.values(grads)]);
-    }
-    if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at iteration ${iteration + 1}; lower the learning rate`);
-    iteration++;
-    const seconds = (performance.now() - t0) / 1000;
-    stepSeconds = stepSeconds === undefined ? seconds : 0.8 * stepSeconds + 0.2 * seconds;
-    // Bias-corrected exponential moving average of the loss.
-    smoothedWeight = 0.9 * smoothedWeight + 0.1;
-    smoothed = ((smoothed ?? 0) * (smoothedWeight - 0.1) + 0.1 * loss) / smoothedWeight;
-    if (iteration % LOSS_RECORD_EVERY === 0 || iteration === 1) record.loss.push({ iteration, seconds: elapsed(), loss: smoothed, learningRate });
+  /** Training steps until `limits` (or a stop); validates on the held-out slices when `validateNow`. */
+  const steps = async (limits: PhaseLimits, validateNow: boolean): Promise<void> => {
+    for (;;) {
+      if (iteration >= limits.iterations) {
+        stopReason = 'iterations';
+        break;
+      }
+      if (elapsed() >= limits.seconds) {
+        stopReason = 'time';
+        break;
+      }
+      const t0 = performance.now();
+      const learningRate = learningRateAt(settings.schedule, progressOf(iteration));
+      const batch = sampler.batch(B);
+      const x = tf.tensor5d(batch.image, [B, iz, iy, ix, channels]);
+      const y = tf.tensor4d(batch.labels, [B, oz, oy, ox], 'int32');
+      const variables = net.trainableVariables;
+      const { value, grads } = tf.variableGrads(() => trainingLoss(lossKind, net.apply(x, true), y, weights), variables);
+      const loss = value.dataSync()[0];
+      const present = variables.filter((v) => grads[v.name] !== undefined);
+      try {
+        optimizer.apply(present, present.map((v) => grads[v.name]), learningRate);
+      } finally {
+        tf.dispose([x, y, value, ...Object.values(grads)]);
+      }
+      if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at iteration ${iteration + 1}; lower the learning rate`);
+      iteration++;
+      const seconds = (performance.now() - t0) / 1000;
+      stepSeconds = stepSeconds === undefined ? seconds : 0.8 * stepSeconds + 0.2 * seconds;
+      // Bias-corrected exponential moving average of the loss.
+      smoothedWeight = 0.9 * smoothedWeight + 0.1;
+      smoothed = ((smoothed ?? 0) * (smoothedWeight - 0.1) + 0.1 * loss) / smoothedWeight;
+      if (iteration % LOSS_RECORD_EVERY === 0 || iteration === 1) record.loss.push({ iteration, seconds: elapsed(), loss: smoothed, learningRate });
 
-    const doValidate = validating && iteration % settings.validateEvery === 0 && iteration < maxIterations;
-    if (doValidate && (await runValidation())) betterSincePreview = true;
-    const remainingIterations = (maxIterations - iteration) * stepSeconds;
-    emit({
-      type: 'progress',
-      iteration,
-      totalIterations: Number.isFinite(maxIterations) ? maxIterations : undefined,
-      loss,
-      smoothedLoss: smoothed,
-      learningRate,
-      voxelsPerSecond: (B * ox * oy * oz) / stepSeconds,
-      elapsedSeconds: elapsed(),
-      etaSeconds: Math.max(0, Math.min(remainingIterations, budget - elapsed())),
-      backend: record.backend ?? 'cpu',
-      validation: latest,
-      bestValidation: best,
-    });
-    maybePreview();
-    if (performance.now() - lastWrite > RECORD_WRITE_MS) {
-      writeRunRecord(runDir, record);
-      lastWrite = performance.now();
+      const doValidate = validateNow && iteration % settings.validateEvery === 0 && iteration < limits.iterations;
+      if (doValidate && (await runValidation())) betterSincePreview = true;
+      const remainingIterations = (maxIterations - iteration) * stepSeconds;
+      emit({
+        type: 'progress',
+        iteration,
+        totalIterations: Number.isFinite(maxIterations) ? maxIterations : undefined,
+        loss,
+        smoothedLoss: smoothed,
+        learningRate,
+        voxelsPerSecond: (B * ox * oy * oz) / stepSeconds,
+        elapsedSeconds: elapsed(),
+        etaSeconds: Math.max(0, Math.min(remainingIterations, budget - elapsed())),
+        backend: record.backend ?? 'cpu',
+        validation: latest,
+        bestValidation: best,
+      });
+      maybePreview();
+      if (performance.now() - lastWrite > RECORD_WRITE_MS) {
+        writeRunRecord(runDir, record);
+        lastWrite = performance.now();
+      }
+      // Let the event loop turn once per step: a worker's 'cancel' message (and the CLI's Ctrl-C)
+      // arrives as a macrotask, which a loop of resolved awaits would never let run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const stop = hooks.shouldStop?.();
+      if (stop) {
+        stopReason = stop === 'interrupted' ? 'interrupted' : 'cancelled';
+        break;
+      }
+      while (snapshotSeconds.length > 0 && elapsed() >= snapshotSeconds[0]) {
+        snapshotSeconds.shift();
+        await takeSnapshot();
+      }
+      if (doValidate && settings.patience > 0 && sinceBest >= settings.patience) {
+        stopReason = 'early-stop';
+        break;
+      }
     }
-    // Let the event loop turn once per step: a worker's 'cancel' message (and the CLI's Ctrl-C)
-    // arrives as a macrotask, which a loop of resolved awaits would never let run.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    const stop = hooks.shouldStop?.();
-    if (stop) {
-      stopReason = stop === 'interrupted' ? 'interrupted' : 'cancelled';
-      break;
-    }
-    if (doValidate && settings.patience > 0 && sinceBest >= settings.patience) {
-      stopReason = 'early-stop';
-      break;
-    }
-  }
-  // The final model is validated too (unless it just was, or the run was stopped), with the
-  // logit adjustment chosen for it.
-  const stopped = stopReason === 'cancelled' || stopReason === 'interrupted';
+  };
+
+  await steps(heldOutLimits, validating);
+  // The held-out phase's network is validated too (unless it just was, or the run was stopped),
+  // with the logit adjustment chosen for it: the figures the run reports come from here.
+  const stopped = () => stopReason === 'cancelled' || stopReason === 'interrupted';
   if (latest?.iteration !== iteration) calibrate();
   let adjusted = false;
-  if (settings.logitAdjustment === 'auto' && !stopped && iteration > 0) {
-    const checks = [...data.volumes.flatMap((v) => v.leftOut), ...validationVolumes];
-    if (checks.length > 0 && weights.some((w) => w !== weights[0])) {
-      const chosen = calibrateLogitAdjustment(net, checks, geometry, data.classes, weights);
+  if (settings.logitAdjustment === 'auto' && !stopped() && iteration > 0) {
+    const chosen = chooseAdjustment(adjustmentChecks());
+    if (chosen) {
       record.logitCalibration = { fractions: ADJUSTMENT_FRACTIONS, meanIoU: chosen.meanIoU, voxels: chosen.voxels };
       settings.logitAdjustment = chosen.fraction;
       adjusted = chosen.fraction !== 0;
     } else settings.logitAdjustment = 0;
   }
-  if (validating && !stopped && iteration > 0 && (latest?.iteration !== iteration || adjusted)) {
+  if (validating && !stopped() && iteration > 0 && (latest?.iteration !== iteration || adjusted)) {
     // A validation of this very iteration made before the adjustment is replaced.
     if (latest?.iteration === iteration) record.validation.pop();
     await runValidation(false);
   }
+  const refitTo = refitLimits(settings.refit, { iterations: maxIterations, seconds: budget }, { iterations: iteration, seconds: elapsed(), stoppedEarly: stopReason === 'early-stop' });
+  // A budget spent by the held-out phase and its validation leaves no refit to make.
+  if (refitting && !stopped() && iteration > 0 && iteration < refitTo.iterations && elapsed() < refitTo.seconds) {
+    const heldOutStop = stopReason;
+    sampler = await refitSampler({ ...ctx, sampler, best, iteration });
+    const from = best ?? latest;
+    record.refit = {
+      share: settings.refit,
+      from: { iteration: from?.iteration ?? iteration, meanForegroundIoU: from?.meanForegroundIoU ?? null },
+      slices: data.volumes.reduce((n, v) => n + v.allSlices.length, 0),
+      heldOutSlices: data.volumes.reduce((n, v) => n + v.record.validationSlices.length, 0),
+      iterations: 0,
+      seconds: 0,
+      done: false,
+    };
+    writeRunRecord(runDir, record);
+    const phaseStart = { iteration, seconds: elapsed() };
+    await steps(refitTo, false);
+    if (!stopped() && heldOutStop === 'early-stop') stopReason = heldOutStop;
+    record.refit.iterations = iteration - phaseStart.iteration;
+    record.refit.seconds = elapsed() - phaseStart.seconds;
+    calibrate();
+    if (!stopped()) {
+      // The network the run leaves is the refit one: the held-out phase's best checkpoint is kept
+      // aside (its IoU is the run's held-out figure), so every reader picks the last.
+      record.refit.done = true;
+      if (record.checkpoints.best) {
+        moveCheckpoint(runDir, record.checkpoints.best.dir, HELD_OUT_CHECKPOINT);
+        record.refit.heldOutCheckpoint = HELD_OUT_CHECKPOINT;
+        delete record.checkpoints.best;
+      }
+    }
+  }
   const lastDir = await writeCheckpoint(runDir, 'last', (d) => net.save(d));
-  record.checkpoints.last = { dir: 'last', iteration, meanForegroundIoU: latest?.iteration === iteration ? latest.meanForegroundIoU : undefined };
+  const validatedNow = latest?.iteration === iteration && !record.refit?.done;
+  record.checkpoints.last = { dir: 'last', iteration, meanForegroundIoU: validatedNow ? latest?.meanForegroundIoU : undefined };
   emit({ type: 'checkpoint', kind: 'last', dir: lastDir, iteration });
   const modelDir = record.checkpoints.best ? path.join(runDir, record.checkpoints.best.dir) : lastDir;
   return {
     status: stopReason === 'cancelled' || stopReason === 'interrupted' ? stopReason : 'succeeded',
+    // After a refit, why the held-out phase stopped when that was early (the refit ends by its budget).
     stopReason,
     iterations: iteration,
     seconds: elapsed(),
     finalLoss: smoothed ?? null,
     best,
     modelDir,
+    ...(record.refit?.done ? { refit: { slices: record.refit.slices, heldOutSlices: record.refit.heldOutSlices, iterations: record.refit.iterations } } : {}),
   };
+}
+
+/** CPU seconds of this process, every thread (TrainSettings.clock 'cpu'). */
+function cpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Where the held-out phase's best checkpoint goes once a refit has replaced it. */
+const HELD_OUT_CHECKPOINT = 'held-out';
+
+/**
+ * The sampler of a refit: every annotated slice, held-out ones included. The network goes back to
+ * the held-out phase's best checkpoint first when it is not the current one (early stopping, a
+ * later validation that was worse), so the refit starts from the network the held-out IoU describes.
+ */
+async function refitSampler(ctx: LoopContext & { best?: ValidationResult; iteration: number }): Promise<PatchSampler> {
+  const { net, data, settings, geometry, runDir, record, best, iteration } = ctx;
+  if (best && best.iteration !== iteration && record.checkpoints.best) {
+    const saved = await loadUNet(path.join(runDir, record.checkpoints.best.dir));
+    try {
+      for (const [name, variable] of net.namedVariables) variable.assign(saved.namedVariables.get(name)!);
+    } finally {
+      saved.dispose();
+    }
+  }
+  const volumes = data.volumes.flatMap((v) => refitVolumes(v, data.classes, data.annotationChannels).map((t) => ({ ...t, focus: record.parent ? v.newSlices : undefined })));
+  const options = { geometry, classes: data.classes, foregroundFraction: settings.foregroundFraction, augmentation: settings.augmentation, focusFraction: record.parent ? settings.newSliceFraction : 0 };
+  return new PatchSampler(volumes, options, new Random(settings.seed + 1));
 }

@@ -36,6 +36,10 @@ export interface PreparedVolume {
   leftOut: ValidationVolume[];
   /** The held-out slices (absent when nothing is held out of this volume). */
   validation?: ValidationVolume;
+  /** Every annotated slice's labels, held-out ones included, and the slices (what a refit learns from). */
+  allLabels: LabelArray;
+  allSlices: AnnotatedSlice[];  /** With a parent run (warm start): the annotated slices it did not have, which always train. */
+  newSlices: AnnotatedSlice[];
 }
 
 export interface TrainingData {
@@ -140,8 +144,12 @@ function classNamesBeside(labelFile: string): Map<number, string> {
   }
 }
 
-/** Reads, normalizes and splits every training volume (see TrainSettings). */
-export function loadTrainingData(settings: TrainSettings): TrainingData {
+/**
+ * Reads, normalizes and splits every training volume (see TrainSettings). `known`: per volume,
+ * the annotated slices a parent run had (warm start), or undefined; only those may be held out,
+ * and the others are the volume's `newSlices`.
+ */
+export function loadTrainingData(settings: TrainSettings, known?: readonly (readonly Pick<AnnotatedSlice, 'axis' | 'index'>[] | undefined)[]): TrainingData {
   const loaded = settings.volumes.map((files) => {
     const image = readVolumeFile(files.image, { allFrames: true });
     const { labels, volume: labelVolume } = readLabelMapOnGrid(files.labels, image, files.image);
@@ -167,7 +175,9 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
   }));
 
   const coordinateChannels = useCoordinateChannels(settings.coordinateChannels, classes);
-  const splits = loaded.map(({ image, labels }) => splitLabels(labels, image.dims, settings.validation, findAnnotatedSlices(labels, image.dims)));
+  const isKnown = (v: number, s: AnnotatedSlice) => known?.[v]?.some((k) => k.axis === s.axis && k.index === s.index) ?? true;
+  const found = loaded.map(({ image, labels }) => findAnnotatedSlices(labels, image.dims));
+  const splits = loaded.map(({ image, labels }, v) => splitLabels(labels, image.dims, settings.validation, found[v], known?.[v] ? found[v].map((s) => isKnown(v, s)) : undefined));
   const annotationChannels = useAnnotationChannels(settings.annotationChannels, classes, loaded.length, Math.min(...splits.map((s) => s.trainingSlices.length)));
   const volumes = loaded.map(({ files, image, labels }, v) => {
     let normalized = normalizeVolume(image, computeNormalization(image, settings.normalization));
@@ -190,7 +200,7 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
     const training: TrainingVolume = { name, image: normalized, labels: split.training };
     const groups = annotationChannels ? leaveOutVolumes(name, normalized, split.training, split.trainingSlices, classes) : [];
     const sampled = annotationChannels ? groups.map((g) => g.sampled) : [training];
-    const prepared: PreparedVolume = { files, record, training, sampled, leftOut: groups.map((g) => g.check) };
+    const prepared: PreparedVolume = { files, record, training, sampled, leftOut: groups.map((g) => g.check), allLabels: labels, allSlices: found[v], newSlices: found[v].filter((s) => !isKnown(v, s)) };
     if (split.validationSlices.length > 0) {
       prepared.validation = { name, image: normalized, labels, mask: split.validationMask, slices: split.validationSlices };
       if (annotationChannels) prepared.validation.annotation = annotationField(split.training, image.dims, image.spacing, classes);
@@ -201,6 +211,17 @@ export function loadTrainingData(settings: TrainSettings): TrainingData {
   limitValidationSlices(volumes.flatMap((v) => (v.validation ? [v.validation] : [])), settings.maxValidationSlices);
   const extraChannels = (annotationChannels ? annotationChannelCount(classes) : 0) + (coordinateChannels ? 3 : 0);
   return { volumes, classes, classInfo, channels: channels + extraChannels, coordinateChannels, annotationChannels };
+}
+
+/**
+ * What a refit samples from (see TrainSettings.refit): every annotated slice of the volume, the
+ * held-out ones included, with its left-out groups when the network reads annotation channels.
+ */
+export function refitVolumes(volume: PreparedVolume, classes: number, annotationChannels: boolean): TrainingVolume[] {
+  const name = path.basename(volume.files.image);
+  const image = volume.training.image;
+  if (!annotationChannels) return [{ name, image, labels: volume.allLabels }];
+  return leaveOutVolumes(name, image, volume.allLabels, volume.allSlices, classes).map((g) => g.sampled);
 }
 
 /** Keeps at most `max` slices scored in total, spread evenly over the held-out slices of every volume. */

@@ -12,6 +12,7 @@ import { resolveFilters, type UNetConfig } from '../protocol/network';
 import type { RunParent, RunRecord } from '../protocol/run';
 import { createUNet, loadUNet, type UNet } from './model';
 import { readRunRecord } from './runFolder';
+import type { AnnotatedSlice } from '../core/sparseSplit';
 import { tf } from './tf';
 
 /** A parent run that this run cannot start from, and why. */
@@ -124,10 +125,42 @@ function reshapeWeight(name: string, from: tf.Variable, to: tf.Variable, inputMa
 }
 
 /**
+ * Per training volume, the annotated slices the parent run had (its training and held-out slices),
+ * matched by image path; undefined for a volume the parent did not train on, and for all of them
+ * when the parent cannot be read (warmStart then says why).
+ */
+export function parentSlices(dir: string, images: readonly string[]): (AnnotatedSlice[] | undefined)[] | undefined {
+  let record: RunRecord;
+  try {
+    record = readRunRecord(path.resolve(dir));
+  } catch {
+    return undefined;
+  }
+  return images.map((image) => {
+    const v = record.volumes.find((r) => path.resolve(r.image.path) === path.resolve(image));
+    return v ? [...v.trainingSlices, ...v.validationSlices] : undefined;
+  });
+}
+
+/**
+ * Whether held-out slices of this run were seen by its parent: it trained on them, as training
+ * slices or in its refit on every slice.
+ */
+export function heldOutSeenByParent(parent: RunRecord, volumes: readonly { image: string; validationSlices: readonly AnnotatedSlice[] }[]): boolean {
+  return volumes.some(({ image, validationSlices }) => {
+    if (validationSlices.length === 0) return false;
+    const v = parent.volumes.find((r) => path.resolve(r.image.path) === path.resolve(image));
+    if (!v) return false;
+    const seen = parent.refit?.done ? [...v.trainingSlices, ...v.validationSlices] : v.trainingSlices;
+    return validationSlices.some((s) => seen.some((t) => t.axis === s.axis && t.index === s.index));
+  });
+}
+
+/**
  * Loads the parent run `dir` and builds the new network from it (see transferWeights). Throws a
  * WarmStartError saying what differs when it cannot.
  */
-export async function warmStart(dir: string, target: WarmStartTarget, seed: number): Promise<{ net: UNet; parent: RunParent }> {
+export async function warmStart(dir: string, target: WarmStartTarget, seed: number): Promise<{ net: UNet; parent: RunParent; record: RunRecord }> {
   const parentDir = path.resolve(dir);
   let record: RunRecord;
   try {
@@ -150,6 +183,7 @@ export async function warmStart(dir: string, target: WarmStartTarget, seed: numb
         meanForegroundIoU: checkpoint.meanForegroundIoU,
         classesAdded: target.config.classes - parentNet.config.classes,
       },
+      record,
     };
   } finally {
     parentNet.dispose();

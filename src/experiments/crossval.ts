@@ -155,7 +155,7 @@ function stripPaths(settings: TrainSettings): Omit<TrainSettings, 'volumes' | 'o
 }
 
 /** Reads labels in the editor's convention and checks they lie on the image's grid. */
-function readLabelsOnGrid(pair: VolumePair, image: Volume, convention: LabelConvention | 'auto'): ConvertedLabels {
+export function readLabelsOnGrid(pair: VolumePair, image: Volume, convention: LabelConvention | 'auto'): ConvertedLabels {
   const labels = readLabelsAs(pair.labels, convention);
   const mismatch = gridMismatch(image, labels, path.basename(pair.labels), path.basename(pair.image));
   if (mismatch) throw new RangeError(`${path.basename(pair.labels)} is not on the voxel grid of ${path.basename(pair.image)}: ${mismatch}`);

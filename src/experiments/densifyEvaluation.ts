@@ -74,6 +74,16 @@ function mean(values: (number | null)[]): number | null {
 }
 
 /**
+ * Dense IoU of a prediction (labels 1..K) against the truth (dense, editor convention), over the
+ * voxels on none of `slices`: the mean over the truth's foreground classes, and per class.
+ */
+export function denseIoU(prediction: ArrayLike<number>, truth: Uint8Array | Uint16Array, dims: Vec3, slices: readonly AnnotatedSlice[]): DenseIoU {
+  const labels = foregroundLabels(truth);
+  const scores = scoreLabels(prediction, truth, unannotatedMask(dims, slices), [1, ...labels]);
+  return { meanIoU: scores.meanIoU, classes: iouByClass(scores, labels), voxels: scores.voxels };
+}
+
+/**
  * Scores `densify` on `truth` (editor convention, dense: 1 = background, 2.. classes) with the
  * given annotated slices.
  */
@@ -112,8 +122,7 @@ export async function evaluateDensifier(
   if (options.dense ?? true) {
     const sparse = sparseLabels(truth, dims, slices);
     const prediction = await timed({ sparse, slices, dims, spacing, fold: null });
-    const scores = scoreLabels(prediction, truth, unannotatedMask(dims, slices), allLabels);
-    result.denseIoU = { meanIoU: scores.meanIoU, classes: iouByClass(scores, labels), voxels: scores.voxels };
+    result.denseIoU = denseIoU(prediction, truth, dims, slices);
   }
   result.seconds = seconds;
   return result;

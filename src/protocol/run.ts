@@ -110,6 +110,40 @@ export interface RunParent {
   meanForegroundIoU?: number | null;
   /** Classes added since the parent (each got a fresh output channel). */
   classesAdded: number;
+  /** Annotated slices the parent did not have (they always train, and get `newSliceFraction` of the patches). */
+  newSlices?: number;
+  /**
+   * True when this run's held-out slices are not independent of the network it started from: the
+   * parent trained on them (as training slices, or in its refit). Its held-out IoU then says how
+   * well the lineage fits slices it has seen, not how it does on new ones.
+   */
+  heldOutSeen?: boolean;
+}
+
+/**
+ * A refit (TrainSettings.refit): after the held-out phase, training went on with every annotated
+ * slice, the held-out ones included. The run's held-out IoU (`validation`, `summary.best`) is the
+ * one of the network before the refit, which had not seen those slices.
+ */
+export interface RefitRecord {
+  /** The share of the budget it was given. */
+  share: number;
+  /** The held-out phase's network it started from: its iteration and held-out IoU. */
+  from: { iteration: number; meanForegroundIoU: number | null };
+  /** Annotated slices it trained on (every one), and how many of them had been held out. */
+  slices: number;
+  heldOutSlices: number;
+  /** Its steps and seconds of training. */
+  iterations: number;
+  seconds: number;
+  /**
+   * Whether it ran to its end. Then the refit network is the run's model (`checkpoints.last`; there
+   * is no `best` any more). False: the run was stopped during it, and the held-out phase's best
+   * checkpoint stays the model.
+   */
+  done: boolean;
+  /** Where the held-out phase's best checkpoint was kept (a folder of the run), once the refit is done. */
+  heldOutCheckpoint?: string;
 }
 
 /** Everything in run.json. Times are ISO 8601 strings. */
@@ -157,6 +191,8 @@ export interface RunRecord {
   previewSeconds?: number;
   /** Why the parent asked for (with `initOptional`) was not used, and the run trained from scratch. */
   warmStartSkipped?: string;
+  /** The refit on every annotated slice at the end, when there was one. */
+  refit?: RefitRecord;
 }
 
 // ---- parsing ----
@@ -192,6 +228,14 @@ function cleanValidation(v: unknown): ValidationResult | undefined {
   return { iteration: v.iteration, iou: v.iou as (number | null)[], meanForegroundIoU: mean, seconds: isFiniteNumber(v.seconds) ? v.seconds : 0 };
 }
 
+/** A refit record whose fields have the right types, else undefined. */
+function cleanRefit(v: unknown): RefitRecord | undefined {
+  if (!isObject(v) || !isObject(v.from) || typeof v.done !== 'boolean') return undefined;
+  const numbers = [v.share, v.slices, v.heldOutSlices, v.iterations, v.seconds, v.from.iteration];
+  if (!numbers.every(isFiniteNumber) || !isIoU(v.from.meanForegroundIoU ?? null)) return undefined;
+  return v as unknown as RefitRecord;
+}
+
 /**
  * Parses run.json. Checks what the view relies on (schema, status, settings, times) and drops
  * malformed entries of the metric lists rather than failing on them.
@@ -219,6 +263,7 @@ export function parseRunRecord(text: string, file = RUN_FILE): Parsed<RunRecord>
     checkpoints: isObject(r.checkpoints) ? r.checkpoints : {},
     classes: Array.isArray(r.classes) ? r.classes.filter((c) => isObject(c) && isFiniteNumber(c.value) && typeof c.name === 'string') : undefined,
     error: typeof r.error === 'string' ? r.error : undefined,
+    refit: cleanRefit(r.refit),
   } as unknown as RunRecord;
   if (record.summary !== undefined) {
     const s = record.summary as unknown;

@@ -150,6 +150,12 @@ export const DEFAULT_OPTIMIZER: OptimizerSettings = {
 /** Default peak learning rate per optimizer. */
 export const DEFAULT_LEARNING_RATE: Record<OptimizerKind, number> = { sgd: 0.01, adam: 0.002 };
 
+/**
+ * A warm-started run's peak learning rate by default, as a share of DEFAULT_LEARNING_RATE: it
+ * refines a trained network, which the full rate would first shake (docs/quality.md).
+ */
+export const WARM_START_LEARNING_RATE_SHARE = 0.5;
+
 /** The network to build: a preset with optional changes. The input channels and classes follow the data. */
 export interface NetworkSettings {
   preset: PresetName;
@@ -173,6 +179,9 @@ export interface NetworkSettings {
 export function isLossSetting(text: unknown): text is LossKind | 'auto' {
   return text === 'auto' || text === 'ce' || text === 'ce+dice';
 }
+
+/** How a training's time is counted (TrainSettings.clock). */
+export type TrainingClock = 'wall' | 'cpu';
 
 /** Which annotated slices are held out for validation: a fraction of them, or one fold of a k-fold split. */
 export type ValidationSplit = { fraction: number } | { fold: number; folds: number };
@@ -209,7 +218,22 @@ export interface TrainSettings {
   /** Stop after this many iterations, or after `minutes`, whichever comes first (at least one is set). */
   iterations?: number;
   minutes?: number;
+  /**
+   * What `minutes` (and the schedule's progress, and the times in run.json) count: the wall clock
+   * (the default), or the CPU time of the training process, every thread (`cpu`), which a busy
+   * machine inflates far less: benchmarks on a shared machine use it, as a conservative stand-in
+   * for the wall time the training would take alone (docs/benchmarks.md).
+   */
+  clock?: TrainingClock;
   validation: ValidationSplit;
+  /**
+   * The share (0–1) of the budget spent at the end training on every annotated slice, the
+   * held-out ones included (a refit), so that the network the run leaves learns from every slice
+   * the user annotated. The held-out IoU the run reports is the one of the network before the
+   * refit, which had not seen those slices; run.json records the refit (`refit`). No effect when
+   * nothing is held out. 0: no refit (the network used is the one validated).
+   */
+  refit: number;
   /** Validate every this many iterations (and at the end). */
   validateEvery: number;
   /** Also validate the untrained network (iteration 0), a baseline in the metrics. */
@@ -243,6 +267,12 @@ export interface TrainSettings {
   logitAdjustment: number | 'auto';
   /** Probability that a patch is centred on a foreground voxel. */
   foregroundFraction: number;
+  /**
+   * With `init` (a warm start): the probability that a patch is centred on a labeled voxel of a
+   * slice the parent run did not have (a correction), so that it is learned in the few steps a
+   * correction gets; such slices are never held out either. No effect without new slices.
+   */
+  newSliceFraction: number;
   augmentation: AugmentationSettings;
   normalization: NormalizationSettings;
   /**
@@ -295,6 +325,8 @@ export const TRAIN_DEFAULTS = {
   minutes: 10,
   /** The share of the annotated slices held out for validation. */
   validationFraction: 0.2,
+  /** The share of the budget spent on every annotated slice at the end (see TrainSettings.refit). */
+  refit: 0.2,
   patchVoxels: 128 * 128 * 8,
   batchSize: 1,
   validateEvery: 50,
@@ -303,6 +335,7 @@ export const TRAIN_DEFAULTS = {
   maxValidationSlices: 9,
   batchNormCalibration: 16,
   foregroundFraction: 0.5,
+  newSliceFraction: 0.5,
   keepLargestComponent: true,
   seed: 1,
   scheduleKind: 'poly' as ScheduleKind,
@@ -316,7 +349,7 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
   const optimizer: OptimizerSettings = { ...DEFAULT_OPTIMIZER, ...input.optimizer };
   const schedule: LearningRateSchedule = {
     kind: d.scheduleKind,
-    initial: DEFAULT_LEARNING_RATE[optimizer.kind],
+    initial: DEFAULT_LEARNING_RATE[optimizer.kind] * (input.init !== undefined ? WARM_START_LEARNING_RATE_SHARE : 1),
     warmup: d.warmup,
     finalFraction: d.finalFraction,
     ...input.schedule,
@@ -332,7 +365,9 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
     batchSize: input.batchSize ?? d.batchSize,
     iterations: input.iterations,
     minutes: input.minutes,
+    ...(input.clock !== undefined ? { clock: input.clock } : {}),
     validation: input.validation ?? { fraction: d.validationFraction },
+    refit: input.refit ?? d.refit,
     validateEvery: input.validateEvery ?? d.validateEvery,
     validateAtStart: input.validateAtStart ?? d.validateAtStart,
     patience: input.patience ?? d.patience,
@@ -344,6 +379,7 @@ export function trainSettings(input: TrainSettingsInput): TrainSettings {
     loss: input.loss ?? 'auto',
     logitAdjustment: input.logitAdjustment ?? 'auto',
     foregroundFraction: input.foregroundFraction ?? d.foregroundFraction,
+    newSliceFraction: input.newSliceFraction ?? d.newSliceFraction,
     augmentation: augmentationSettings(input.augmentation, TRAINING_AUGMENTATION),
     normalization: { ...DEFAULT_NORMALIZATION, ...input.normalization },
     coordinateChannels: input.coordinateChannels ?? 'auto',
@@ -369,6 +405,7 @@ export function checkSettings(s: TrainSettings): void {
   if (!s.outDir) throw new RangeError('no run folder given');
   if (s.init !== undefined && (typeof s.init !== 'string' || s.init === '')) throw new RangeError('init must name a run folder');
   positiveInteger(s.iterations, 'iterations');
+  if (s.clock !== undefined && s.clock !== 'wall' && s.clock !== 'cpu') throw new RangeError(`the clock must be 'wall' or 'cpu', not '${String(s.clock)}'`);
   if (s.minutes !== undefined && !(s.minutes > 0 && Number.isFinite(s.minutes))) throw new RangeError(`minutes must be a positive number, not ${s.minutes}`);
   positiveInteger(s.patchVoxels, 'patch voxels');
   positiveInteger(s.batchSize, 'batch size');
@@ -377,10 +414,12 @@ export function checkSettings(s: TrainSettings): void {
   positiveInteger(s.classes, 'classes');
   if (!(Number.isInteger(s.batchNormCalibration) && s.batchNormCalibration >= 0)) throw new RangeError(`batch-norm calibration must be an integer ≥ 0, not ${s.batchNormCalibration}`);
   if (!(Number.isInteger(s.patience) && s.patience >= 0)) throw new RangeError(`patience must be an integer ≥ 0, not ${s.patience}`);
+  if (!(s.refit >= 0 && s.refit < 1)) throw new RangeError(`the refit share must be in [0, 1), not ${s.refit}`);
   if (s.patchSize) s.patchSize.forEach((n) => positiveInteger(n, 'patch size'));
   if (s.logitAdjustment !== 'auto' && !(s.logitAdjustment >= 0 && s.logitAdjustment <= 1)) throw new RangeError(`the logit adjustment must be in [0, 1], not ${s.logitAdjustment}`);
   if (s.annotationChannels !== 'auto' && typeof s.annotationChannels !== 'boolean') throw new RangeError(`annotation channels must be true, false or 'auto', not ${String(s.annotationChannels)}`);
   if (!isLossSetting(s.loss)) throw new RangeError(`the loss must be 'auto', 'ce' or 'ce+dice', not '${String(s.loss)}'`);
+  if (!(s.newSliceFraction >= 0 && s.newSliceFraction <= 1)) throw new RangeError(`the new-slice fraction must be in [0, 1], not ${s.newSliceFraction}`);
   if (!(s.foregroundFraction >= 0 && s.foregroundFraction <= 1)) throw new RangeError(`the foreground fraction must be in [0, 1], not ${s.foregroundFraction}`);
   if (!(s.schedule.initial > 0)) throw new RangeError(`the learning rate must be positive, not ${s.schedule.initial}`);
   if (!['constant', 'poly', 'cosine'].includes(s.schedule.kind)) throw new RangeError(`unknown learning-rate schedule "${s.schedule.kind}"`);

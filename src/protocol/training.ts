@@ -120,8 +120,14 @@ export interface RunSummary {
   finalLoss: number | null;
   /** The best validation (absent without validation). */
   best?: ValidationResult;
-  /** The folder of the model to use (best checkpoint, or last without validation). */
+  /** The folder of the model to use (best checkpoint, or last without validation or after a refit). */
   modelDir: string;
+  /**
+   * When the run ended with a refit on every annotated slice (TrainSettings.refit): the slices
+   * it trained on, how many had been held out, its steps. `best` is then the held-out figure of
+   * the network before the refit.
+   */
+  refit?: { slices: number; heldOutSlices: number; iterations: number };
 }
 
 export interface TrainFinishedEvent {

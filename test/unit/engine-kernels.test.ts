@@ -104,6 +104,35 @@ for (const { backend, formulation } of CASES) {
     }
   });
 
+  test(`${label}: conv3d without the input gradient (the network's first layer) keeps the filter and bias gradients`, async () => {
+    await setup();
+    const xShape: Shape = [1, 3, 4, 5, 2];
+    const wShape = [3, 3, 3, 2, 6];
+    const args = [arg(xShape, 40), arg(wShape, 41, 0.3), arg([6], 42)];
+    const r = normals(size([1, 3, 4, 5, 6]), 43);
+    const run = (inputGradient: boolean) =>
+      runOp((x, w, b) => networkOps().conv([x as Tensor5D], w as Tensor5D, b as Tensor1D, 'same', { inputGradient }), args, r);
+    const full = run(true);
+    const without = run(false);
+    assert.deepEqual(without.value, full.value);
+    assert.ok(without.grads[0].every((v) => v === 0), 'no input gradient');
+    assert.ok(full.grads[0].some((v) => v !== 0));
+    for (const i of [1, 2]) assert.ok(relativeError(without.grads[i], full.grads[i]) < 1e-6, `gradient of argument ${i}`);
+  });
+
+  test(`${label}: a channel range and its gradient`, async () => {
+    await setup();
+    const shape: Shape = [1, 2, 3, 4, 7];
+    for (const [first, count] of [[0, 3], [4, 3], [2, 1]]) {
+      checkOp(
+        `channels [${first}, ${first + count})`,
+        (x) => networkOps().channels(x as Tensor5D, first, count),
+        ([x]) => ({ data: Float64Array.from({ length: (x.length / 7) * count }, (_, i) => x[Math.floor(i / count) * 7 + first + (i % count)]), shape: [1, 2, 3, 4, count] }),
+        [arg(shape, 44)],
+      );
+    }
+  });
+
   test(`${label}: transposed convolution 2×2×2 stride 2 and its gradients`, async () => {
     await setup();
     for (const [xShape, cout] of [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/engine/backends';
-import { classWeights, logitAdjustment, resolveLossKind, sparseSoftDiceLoss, sparseWeightedCrossEntropy, trainingLoss } from '../../src/engine/loss';
+import { classWeights, fusedTrainingLoss, logitAdjustment, resolveLossKind, sparseSoftDiceLoss, sparseWeightedCrossEntropy, trainingLoss } from '../../src/engine/loss';
 import { tf } from '../../src/engine/tf';
 
 before(async () => {
@@ -153,4 +153,39 @@ test("'auto' loss: cross-entropy plus Dice with several foreground classes, cros
   assert.equal(resolveLossKind('auto', 8), 'ce+dice');
   assert.equal(resolveLossKind('ce', 8), 'ce');
   assert.equal(resolveLossKind('ce+dice', 2), 'ce+dice');
+});
+
+test('the fused loss (one pass in JavaScript, the cpu and wasm path) equals the op-by-op loss, value and gradient', () => {
+  const shape: [number, number, number, number, number] = [1, 3, 4, 5, 4];
+  const voxels = 3 * 4 * 5;
+  // Every label value, unlabeled voxels included; class 3 absent from this patch.
+  const labelValues = Array.from({ length: voxels }, (_, i) => [0, 1, 2, 1, 4, 0, 2][i % 7]);
+  const labels = tf.tensor4d(labelValues, [1, 3, 4, 5], 'int32');
+  const logits = tf.randomNormal(shape, 0, 3, 'float32', 11);
+  const weights = [0.4, 2.5, 7, 1.2];
+  const opByOp = {
+    ce: (x: tf.Tensor) => sparseWeightedCrossEntropy(x, labels, weights),
+    'ce+dice': (x: tf.Tensor) => tf.add(sparseWeightedCrossEntropy(x, labels, weights), sparseSoftDiceLoss(x, labels)) as tf.Scalar,
+  };
+  for (const kind of ['ce', 'ce+dice'] as const) {
+    const [expected, fused] = [opByOp[kind], (x: tf.Tensor) => fusedTrainingLoss(kind, x, labels, weights)].map((f) =>
+      tf.tidy(() => ({ value: f(logits).dataSync()[0], grad: Float32Array.from(tf.grad((x: tf.Tensor) => tf.mul(f(x), 3) as tf.Scalar)(logits).dataSync()) })),
+    );
+    assert.ok(Math.abs(fused.value - expected.value) < 1e-5 * Math.max(1, Math.abs(expected.value)), `${kind}: ${fused.value} vs ${expected.value}`);
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < expected.grad.length; i++) {
+      worst = Math.max(worst, Math.abs(fused.grad[i] - expected.grad[i]));
+      scale = Math.max(scale, Math.abs(expected.grad[i]));
+    }
+    assert.ok(worst < 1e-5 * scale, `${kind}: gradient off by ${worst} (largest ${scale})`);
+    // Unlabeled voxels: exactly no gradient.
+    labelValues.forEach((l, v) => {
+      if (l === 0) for (let c = 0; c < 4; c++) assert.equal(fused.grad[v * 4 + c], 0);
+    });
+  }
+  // No labels at all: 0, not NaN.
+  const none = tf.zeros([1, 3, 4, 5], 'int32');
+  assert.equal(tf.tidy(() => fusedTrainingLoss('ce', logits, none, weights).dataSync()[0]), 0);
+  tf.dispose([labels, logits, none]);
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/engine/backends';
 import { Optimizer } from '../../src/engine/optimizer';
+import { setFormulation } from '../../src/engine/ops';
 import { DEFAULT_OPTIMIZER, type OptimizerKind } from '../../src/protocol/settings';
 import { tf } from '../../src/engine/tf';
 
@@ -42,3 +43,31 @@ test('gradients are clipped to the global norm, and a NaN gradient is an error',
   optimizer.dispose();
   tf.dispose([w, g, nan]);
 });
+
+for (const kind of ['sgd', 'adam'] as OptimizerKind[]) {
+  test(`${kind}: the update in JavaScript (cpu and wasm) equals the op-by-op update (tensorflow backends)`, () => {
+    const settings = { ...DEFAULT_OPTIMIZER, kind, momentum: 0.9, weightDecay: 0.01, clipNorm: 3 };
+    const run = (formulation: 'simd' | 'tfjs') => {
+      setFormulation(formulation);
+      const w = tf.variable(tf.tensor2d([0.5, -1, 2, 0.25, 3, -0.5], [2, 3]), true, `same-${kind}-${formulation}`);
+      const b = tf.variable(tf.tensor1d([0.1, -0.2]), true, `same-b-${kind}-${formulation}`);
+      const optimizer = new Optimizer(settings);
+      const norms: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        // A gradient that changes from step to step; its norm is clipped on some steps.
+        const g = [tf.tensor2d([i + 1, -2, 0.5, 1, -i, 3], [2, 3]), tf.tensor1d([0.3 * i, -1])];
+        norms.push(optimizer.apply([w, b], g, 0.05));
+        tf.dispose(g);
+      }
+      const values = [...w.dataSync(), ...b.dataSync()];
+      optimizer.dispose();
+      tf.dispose([w, b]);
+      setFormulation('auto');
+      return { values, norms };
+    };
+    const inPlace = run('simd');
+    const opByOp = run('tfjs');
+    inPlace.norms.forEach((n, i) => assert.ok(Math.abs(n - opByOp.norms[i]) < 1e-5 * n));
+    inPlace.values.forEach((v, i) => assert.ok(Math.abs(v - opByOp.values[i]) < 1e-5, `${kind}: weight ${i}: ${v} vs ${opByOp.values[i]}`));
+  });
+}

@@ -107,3 +107,27 @@ test('the sampler refuses what it cannot train on', () => {
   assert.throws(() => new PatchSampler([{ name: 'short', image, labels: new Uint8Array(100) }], options, new Random(1)), /100 voxels/);
   assert.throws(() => new PatchSampler([{ name: 'many', image, labels: new Uint8Array(512).fill(3) }], options, new Random(1)), /exceeds the 2 classes/);
 });
+
+test('focus slices get their share of the patches (a warm start\'s new slices)', () => {
+  const dims: Vec3 = [9, 8, 6];
+  const labels = new Uint8Array(9 * 8 * 6);
+  // Background on the planes x = 2 and z = 1, class 2 on the plane y = 5 (the focus, about a fifth of the labeled voxels).
+  for (let z = 0; z < 6; z++) for (let y = 0; y < 8; y++) labels[2 + 9 * (y + 8 * z)] = 1;
+  for (let y = 0; y < 8; y++) for (let x = 0; x < 9; x++) labels[x + 9 * (y + 8 * 1)] = 1;
+  for (let z = 0; z < 6; z++) for (let x = 0; x < 9; x++) labels[x + 9 * (5 + 8 * z)] = 2;
+  const geometry: PatchGeometry = { input: [1, 1, 1], output: [1, 1, 1] };
+  const draw = (focusFraction: number) => {
+    const sampler = new PatchSampler(
+      [{ name: 'v', image: rampImage(dims), labels, focus: [{ axis: 1, index: 5 }] }],
+      { geometry, classes: 2, foregroundFraction: 0, augmentation: NO_AUGMENTATION, focusFraction },
+      new Random(3),
+    );
+    return Array.from({ length: 400 }, () => sampler.batch(1).labels[0]);
+  };
+  const share = (values: number[]) => values.filter((l) => l === 2).length / values.length;
+  assert.ok(share(draw(1)) === 1, 'every patch on the focus slice');
+  const none = share(draw(0));
+  assert.ok(none > 0.2 && none < 0.45, `without focus, its share of the labeled voxels: ${none}`);
+  const half = share(draw(0.5));
+  assert.ok(half > 0.55 && half < 0.8, `half the patches, and the usual share of the rest: ${half}`);
+});

@@ -158,6 +158,8 @@ test('spleen from 9 annotated slices: the loss falls and held-out IoU beats the 
     validation: { fold: 0, folds: 3 },
     validateEvery: 1000,
     validateAtStart: true,
+    // Every step before the held-out validation at the end.
+    refit: 0,
     backend,
   });
   const summary = await runTraining(settings);

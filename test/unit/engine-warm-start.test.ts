@@ -16,6 +16,8 @@ import { PRESETS, type UNetConfig } from '../../src/protocol/network';
 import type { TrainSettingsInput } from '../../src/protocol/settings';
 import type { TrainEvent } from '../../src/protocol/training';
 import { tempDir } from '../helpers/data';
+import { readVolumeFile } from '../../src/core/readVolume';
+import { writeLabelMapNifti } from '../../src/core/labelMapIO';
 import { tinyTrainSettings, writeBallVolume } from '../helpers/engineData';
 
 const work = tempDir('engine-warm-start');
@@ -116,4 +118,42 @@ test('a warm run starts from its parent, records it, and says so; an incompatibl
   const net = await loadUNet(path.join(addedDir, 'last'));
   assert.equal(net.config.classes, 3);
   net.dispose();
+});
+
+/** The ball's label file with the plane y = `y` labeled too, from the same truth (a correction). */
+function withSliceAdded(ball: { image: string; labels: string; dims: [number, number, number] }, y: number, name: string): string {
+  const labels = readVolumeFile(ball.labels);
+  const data = Uint8Array.from(labels.data as Uint8Array);
+  const [nx, ny, nz] = ball.dims;
+  for (let z = 0; z < nz; z++) {
+    for (let x = 0; x < nx; x++) {
+      const inside = (x - nx / 2) ** 2 + (y - ny / 2) ** 2 + ((z - nz / 2) * 2) ** 2 < 7 ** 2;
+      data[x + nx * (y + ny * z)] = inside ? 2 : 1;
+    }
+  }
+  const file = path.join(work, `${name}.labels.nii.gz`);
+  writeLabelMapNifti(file, { dims: ball.dims, affine: labels.affine, data }, 'ball with a slice added');
+  return file;
+}
+
+test('a correction: the slice added since the parent always trains and is recorded; the held-out IoU says whether the parent saw its slices', async () => {
+  const ball = writeBallVolume(work, 'ball-correct');
+  const corrected = { image: ball.image, labels: withSliceAdded(ball, 20, 'ball-correct-y20') };
+  for (const parentRefit of [0, 0.25]) {
+    const parentDir = path.join(work, `correct-parent-${parentRefit}`);
+    await runTraining(tiny(ball, parentDir, { refit: parentRefit }));
+    const parent = readRunRecord(parentDir);
+    const childDir = path.join(work, `correct-child-${parentRefit}`);
+    await runTraining(tiny(corrected, childDir, { init: parentDir, refit: 0 }));
+    const child = readRunRecord(childDir);
+    const v = child.volumes[0];
+    assert.equal(child.parent?.newSlices, 1);
+    assert.ok(v.trainingSlices.some((s) => s.axis === 1 && s.index === 20), 'the new slice trains');
+    // The held-out slices are the parent's, chosen among the slices it had.
+    assert.deepEqual(v.validationSlices.map((s) => [s.axis, s.index]), parent.volumes[0].validationSlices.map((s) => [s.axis, s.index]));
+    // Independent unless the parent's refit learned them.
+    assert.equal(child.parent?.heldOutSeen, parentRefit > 0, `parent refit ${parentRefit}`);
+  }
+  // A warm start defaults to a lower learning rate than a run from scratch.
+  assert.ok(tiny(corrected, path.join(work, 'unused'), { init: 'x' }).schedule.initial < tiny(corrected, path.join(work, 'unused')).schedule.initial);
 });

@@ -40,7 +40,7 @@ test('its children: IoU per class by name, the volumes, the settings, the segmen
   assert.deepEqual(child(row, 'volumes')?.children?.map((c) => [c.label, c.description]), [['t2.nii.gz', 'labels: t2.labels.nii.gz']]);
   const settings = Object.fromEntries((child(row, 'settings')?.children ?? []).map((c) => [c.label, c.description]));
   assert.equal(settings.budget, '100 iterations');
-  assert.equal(settings.validation, '20 % of the annotated slices held out');
+  assert.equal(settings.validation, '20 % of the annotated slices held out, then 20 % of the budget on every slice');
   assert.equal(settings.patch, '40×40×40 → 40×40×40 voxels');
   assert.equal(settings.augmentation, 'deformation');
   assert.equal(settings.stopped, 'ran its 100 iterations');
@@ -167,4 +167,23 @@ test('durations', () => {
   assert.equal(formatDuration(185), '3 min 05 s');
   assert.equal(formatDuration(3720), '1 h 02 min');
   assert.equal(formatDuration(NaN), '–');
+});
+
+test('a run that ended with a refit on every slice: its IoU is labeled held out, the refit explained', () => {
+  const refit = { share: 0.2, from: { iteration: 100, meanForegroundIoU: 0.82 }, slices: 9, heldOutSlices: 2, iterations: 25, seconds: 30, done: true, heldOutCheckpoint: 'held-out' };
+  const row = presentEntry(run({ refit, checkpoints: { last: { dir: 'last', iteration: 125 } } }), { now: NOW });
+  assert.equal(row.label, 'IoU 0.820', 'the lead stays short');
+  assert.match(row.description ?? '', / · refit on all 9 slices$/);
+  assert.match(row.tooltip ?? '', /Refit: then trained 25 iterations on all 9 annotated slices, the 2 held out included; the IoU is the network's before it saw them/);
+  assert.match(child(row, 'refit')?.description ?? '', /25 iterations, 2 held-out slices added; IoU below: held out, before the refit/);
+  // A refit stopped before its end changes nothing: the held-out best stays the model.
+  assert.doesNotMatch(presentEntry(run({ refit: { ...refit, done: false } }), { now: NOW }).description ?? '', /refit/);
+});
+
+test("a warm-started run whose held-out slices its parent had learned says so", () => {
+  const parent = { runDir: '/ws/.unet3d/runs/run-0', checkpoint: 'last' as const, iteration: 300, classesAdded: 0, newSlices: 1, heldOutSeen: true };
+  const row = presentEntry(run({ parent }), { now: NOW });
+  assert.equal(row.label, 'IoU 0.820');
+  assert.match(row.description ?? '', / · IoU on slices its parent learned$/);
+  assert.match(row.tooltip ?? '', /learned by the run it continued: the IoU is not independent/);
 });

@@ -13,7 +13,7 @@ import {
   sliceEntropy,
   suggestionMessage,
   teachingScores,
-} from '../../src/extension/commands/sliceEntropy';
+} from '../../src/core/sliceEntropy';
 import type { Vec3 } from '../../src/core/geometry';
 
 /** Probabilities (classes volumes one after another) from a per-voxel function returning the classes' values 0..255. */

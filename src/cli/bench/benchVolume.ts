@@ -12,14 +12,16 @@ import { UsageError } from '../command';
 
 const SPLEEN_CT = 'semi/spleen/sub-spleen2_ct.nii.gz';
 
+/** The shared data folder (../shared/data of the project, or $UNET3D_DATA), where it can be found. */
+export function sharedDataDir(): string | undefined {
+  const candidates = [process.env.UNET3D_DATA, path.resolve(__dirname, '../../shared/data'), path.resolve(process.cwd(), '../shared/data')];
+  return candidates.find((c): c is string => !!c && fs.existsSync(path.join(c, 'semi')));
+}
+
 /** The spleen CT of the shared data, where it can be found. */
 function defaultSource(): string | undefined {
-  const candidates = [
-    process.env.UNET3D_DATA && path.join(process.env.UNET3D_DATA, SPLEEN_CT),
-    path.resolve(__dirname, '../../shared/data', SPLEEN_CT),
-    path.resolve(process.cwd(), '../shared/data', SPLEEN_CT),
-  ];
-  return candidates.find((c): c is string => !!c && fs.existsSync(c));
+  const dir = sharedDataDir();
+  return dir && fs.existsSync(path.join(dir, SPLEEN_CT)) ? path.join(dir, SPLEEN_CT) : undefined;
 }
 
 /**

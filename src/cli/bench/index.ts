@@ -1,9 +1,12 @@
 /** Every `unet3d bench` kind, by name. */
 import { infer } from './infer';
 import { io } from './io';
+import { loop } from './loop';
+import { preview } from './preview';
 import type { BenchKind } from './kind';
 import { save } from './save';
 import { segment } from './segment';
+import { step } from './step';
 import { train } from './train';
 
 export const benchKinds: Record<string, BenchKind> = {
@@ -12,4 +15,7 @@ export const benchKinds: Record<string, BenchKind> = {
   infer,
   segment,
   save,
+  loop,
+  preview,
+  step,
 };

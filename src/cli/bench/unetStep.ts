@@ -3,7 +3,9 @@
  * backward, SGD-momentum update) or one inference pass of the benchmark 3D U-Net (docs/benchmarks.md)
  * (3 levels, 16,16 | 32,32 | 64,64 filters, 'same' padding, BN + ReLU, 2 classes) at size³,
  * batch 1, on one or more backends, against the same network in PyTorch measured in the same run:
- * the engines take turns (never at once), after a warm-up at 16³; medians are reported.
+ * the engines take turns (never at once), each first warmed up at the measured size (PyTorch's
+ * first steps at a new size are slow while its allocator and kernels settle, and so are ours while
+ * the kernels' memory grows); medians of at least 5 are reported.
  */
 import type { Scalar, Tensor5D } from '@tensorflow/tfjs';
 import { parseCommandArgs, parseNumber } from '../args';
@@ -27,11 +29,16 @@ export interface UnetBenchJson {
   gflops: number;
   size: number;
   repeats: number;
+  /** Untimed steps of each engine at `size` before the timed ones. */
+  warmup: number;
+  /** Every timed step's seconds, in order. */
+  times: number[];
   /** What ran the convolutions: 'simd' (the engine's kernels, with `threads`) or 'tfjs'. */
   kernels: string;
   threads: number;
-  /** The PyTorch peer's median seconds, when it ran. */
+  /** The PyTorch peer's median seconds, when it ran, and every timed step's. */
   pytorchSeconds?: number;
+  pytorchTimes?: number[];
   pytorch?: string;
   /** seconds / pytorchSeconds. */
   ratio?: number;
@@ -39,11 +46,17 @@ export interface UnetBenchJson {
   peerMissing?: string;
 }
 
-export const stepUsage = (kind: StepKind) => `Usage: unet3d bench ${kind} [--backend B[,B...]] [--size N] [--repeats R] [--no-peer] [--python PATH] [--json]
+/** Timed steps per engine by default: a figure is the median of at least this many. */
+const DEFAULT_REPEATS = 5;
+/** Untimed steps per engine at the measured size first. */
+const DEFAULT_WARMUP = 2;
+
+export const stepUsage = (kind: StepKind) => `Usage: unet3d bench ${kind} [--backend B[,B...]] [--size N] [--repeats R] [--warmup W] [--no-peer] [--python PATH] [--json]
 
   --backend B   auto (default), tensorflow-gpu, tensorflow, wasm or cpu; a comma list runs each in turn
   --size N      the cube's edge in voxels (default 64; a multiple of 4)
-  --repeats R   timed steps per engine (default 3), after a warm-up at 16³
+  --repeats R   timed steps per engine, taking turns (default ${DEFAULT_REPEATS}); the median is reported
+  --warmup W    untimed steps per engine at the measured size first (default ${DEFAULT_WARMUP}), taking turns too
   --profile     also print the time spent in each SIMD kernel (last repeat)
   --no-peer     skip the PyTorch peer (by default: Debian's /usr/bin/python3 with python3-torch,
                 or $UNET3D_PYTHON, or --python), which runs the same network with as many threads
@@ -56,6 +69,7 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
       backend: { type: 'string' },
       size: { type: 'string' },
       repeats: { type: 'string' },
+      warmup: { type: 'string' },
       'no-peer': { type: 'boolean' },
       profile: { type: 'boolean' },
       python: { type: 'string' },
@@ -65,7 +79,9 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   );
   const size = parseNumber(values.size, '--size', 4, 256) ?? 64;
   if (!Number.isInteger(size) || size % 4 !== 0) throw new UsageError(`--size must be a multiple of 4, not ${size}`);
-  const repeats = parseNumber(values.repeats, '--repeats', 1, 50) ?? 3;
+  const repeats = parseNumber(values.repeats, '--repeats', 1, 50) ?? DEFAULT_REPEATS;
+  const warmup = parseNumber(values.warmup, '--warmup', 0, 20) ?? DEFAULT_WARMUP;
+  if (!Number.isInteger(repeats) || !Number.isInteger(warmup)) throw new UsageError('--repeats and --warmup take whole numbers');
   // The engine loads TensorFlow.js: only when a benchmark runs.
   const { initBackend } = await import('../../engine/backends');
   const { createUNet } = await import('../../engine/model');
@@ -129,11 +145,14 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   const profiles = new Map<string, Map<string, { ms: number; calls: number }>>();
   const peerTimes: number[] = [];
   try {
-    for (const b of backends) {
-      await setBackend(b);
-      step(b, 16);
+    // Warm-up at the measured size, taking turns as the timed steps do.
+    for (let r = 0; r < warmup; r++) {
+      for (const b of backends) {
+        await setBackend(b);
+        step(b, size);
+      }
+      if (peer) await peer.time(kind, size);
     }
-    if (peer) await peer.time(kind, 16);
     for (let r = 0; r < repeats; r++) {
       for (const b of backends) {
         await setBackend(b);
@@ -162,11 +181,14 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
       gflops: flops / seconds / 1e9,
       size,
       repeats,
+      warmup,
+      times: times.get(b)!,
       kernels: activeFormulation(),
       threads: activeFormulation() === 'simd' ? threads : 1,
     };
     if (peer && peerSeconds !== undefined) {
       result.pytorchSeconds = peerSeconds;
+      result.pytorchTimes = peerTimes;
       result.pytorch = peer.description;
       result.ratio = seconds / peerSeconds;
     } else {
@@ -193,7 +215,7 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   const width = Math.max(6, ...rows.map((r) => r[0].length));
   const lines = [
     `${what} of the benchmark 3D U-Net (16,16 | 32,32 | 64,64, same padding, BN + ReLU, 2 classes) at ${size}³, batch 1;`,
-    `median of ${repeats}, engines taking turns; ${(flops / 1e9).toFixed(1)} GFLOP per ${kind === 'train' ? 'step (3 × forward)' : 'pass'}`,
+    `median of ${repeats} after ${warmup} warm-up step${warmup === 1 ? '' : 's'} at that size, engines taking turns; ${(flops / 1e9).toFixed(1)} GFLOP per ${kind === 'train' ? 'step (3 × forward)' : 'pass'}`,
     `${'engine'.padEnd(width)}  ${'time'.padStart(9)}  ${'voxels/s'.padStart(10)}  ${'GFLOP/s'.padStart(8)}  vs PyTorch`,
     ...rows.map(([e, s, v, g, ratio]) => `${e.padEnd(width)}  ${s.toFixed(2).padStart(7)} s  ${Math.round(v).toLocaleString('en-US').padStart(10)}  ${g.toFixed(1).padStart(8)}  ${ratio}`),
   ];

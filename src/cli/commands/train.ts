@@ -19,6 +19,9 @@ weigh 0) and writes the run folder: run.json, best/ and last/ (model.json + weig
   --folds K --fold I    instead: hold out fold I (0..K-1) of a K-fold split of the annotated slices
   --validate-every N    validate every N steps (default ${D.validateEvery})
   --patience N          stop after N validations without improvement (default ${D.patience}; 0: never)
+  --refit F             spend this share of the budget at the end training on every annotated slice,
+                        the held-out ones included (default ${D.refit}; 0: none); the IoU reported is the
+                        held-out one, of the network before the refit
 ${TRAIN_OPTIONS_USAGE}
   --json                print the run summary as JSON at the end`;
 
@@ -81,9 +84,13 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stderr): (
       case 'checkpoint':
         if (event.kind === 'last') line(`checkpoint ${event.kind} at iteration ${event.iteration}: ${event.dir}`);
         break;
-      case 'finished':
-        line(`${event.summary.status}: ${describeStop(event.summary)} in ${formatSeconds(event.summary.seconds)}; model ${event.summary.modelDir}`);
+      case 'finished': {
+        const s = event.summary;
+        const refit = s.refit ? `; then trained on all ${s.refit.slices} annotated slices (${s.refit.heldOutSlices} held out before) for ${s.refit.iterations} iterations` : '';
+        const heldOut = s.best?.meanForegroundIoU != null ? `; held-out IoU ${s.best.meanForegroundIoU.toFixed(3)}${s.refit ? ' (before the refit)' : ''}` : '';
+        line(`${s.status}: ${describeStop(s)} in ${formatSeconds(s.seconds)}${heldOut}${refit}; model ${s.modelDir}`);
         break;
+      }
     }
   };
 }
@@ -104,6 +111,7 @@ export const train: CliCommand = {
         fold: { type: 'string' },
         'validate-every': { type: 'string' },
         patience: { type: 'string' },
+        refit: { type: 'string' },
         worker: { type: 'boolean' },
         json: { type: 'boolean' },
       },
@@ -137,6 +145,7 @@ export const train: CliCommand = {
     }
     input.validateEvery = integer(values['validate-every'], '--validate-every');
     input.patience = integer(values.patience, '--patience', 0);
+    input.refit = parseNumber(values.refit, '--refit', 0, 0.95);
     for (const key of Object.keys(input) as (keyof TrainSettingsInput)[]) if (input[key] === undefined) delete input[key];
     let settings;
     try {

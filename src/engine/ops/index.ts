@@ -8,7 +8,7 @@ import { simdOps } from './simdOps';
 import { tfjsOps } from './tfjsOps';
 import type { NetworkOps } from './types';
 
-export type { BatchNormParams, NetworkOps } from './types';
+export type { BatchNormParams, ConvOptions, NetworkOps } from './types';
 export { BN_EPSILON, BN_MOMENTUM } from './types';
 
 /** 'tfjs': TensorFlow.js kernels; 'simd': the engine's own WebAssembly SIMD kernels. */

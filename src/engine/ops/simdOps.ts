@@ -15,7 +15,7 @@ import { tf, type Tensor, type Tensor1D, type Tensor5D } from '../tf';
 import { customOp } from './customOp';
 import { simdRuntime, type SimdRuntime } from './simd/runtime';
 import { putTensor, readFloats, tensorFromArena } from './simd/tensorIO';
-import { BN_EPSILON, BN_MOMENTUM, type BatchNormParams, type NetworkOps } from './types';
+import { BN_EPSILON, BN_MOMENTUM, type BatchNormParams, type ConvOptions, type NetworkOps } from './types';
 import type { Padding } from '../../protocol/network';
 
 const round4 = (n: number) => (n + 3) & ~3;
@@ -139,7 +139,7 @@ function putChannels(rt: SimdRuntime, t: Tensor, voxels: number, c: number, cP: 
   return cP === c ? ptr : repack(rt, ptr, [voxels, 1, 1], c, 0, cP);
 }
 
-function conv(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D | null, padding: Padding): Tensor5D {
+function conv(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D | null, padding: Padding, options: ConvOptions = {}): Tensor5D {
   const [k, , , cin, cout] = filter.shape;
   const cinTotal = inputs.reduce((s, t) => s + t.shape[4], 0);
   if (cinTotal !== cin) throw new Error(`conv: the inputs have ${cinTotal} channels, the filter takes ${cin}`);
@@ -198,6 +198,8 @@ function conv(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D | null, paddi
         }
         reduceThreads(rt, dwp, dwFloats, stride);
         const dw = tensorFromArena<Tensor>(rt, compact(rt, dwp, [taps * cin, 1, 1], coutP, cout), sw.shape);
+        // The network's input: nothing learns from its gradient, which would cost a convolution.
+        if (options.inputGradient === false) return [...sx.map((t) => tf.zeros(t.shape)), dw, db];
         // Input gradient: the 'full' correlation of dy with the flipped filter, in and out swapped.
         const q = k - 1 - pad;
         const wv = readFloats(sw);
@@ -468,10 +470,33 @@ function maxPool(x: Tensor5D): Tensor5D {
   return op(x);
 }
 
+/** Channels `[first, first + count)` in one loop (tfjs's column slice on the wasm backend costs ~40 ms on a 135,000-voxel patch). */
+function channels(x: Tensor5D, first: number, count: number): Tensor5D {
+  const c = x.shape[4];
+  if (!(first >= 0 && count >= 1 && first + count <= c)) throw new Error(`channels: [${first}, ${first + count}) is not within ${c} channels`);
+  const voxels = x.size / c;
+  const op = customOp<Tensor5D>(1, ([xt]) => {
+    const from = readFloats(xt);
+    const out = new Float32Array(voxels * count);
+    for (let v = 0; v < voxels; v++) for (let k = 0; k < count; k++) out[v * count + k] = from[v * c + first + k];
+    return {
+      value: tf.tensor5d(out, [x.shape[0], x.shape[1], x.shape[2], x.shape[3], count]),
+      gradFunc: (dy) => {
+        const g = readFloats(dy);
+        const dx = new Float32Array(voxels * c);
+        for (let v = 0; v < voxels; v++) for (let k = 0; k < count; k++) dx[v * c + first + k] = g[v * count + k];
+        return [tf.tensor(dx, x.shape)];
+      },
+    };
+  });
+  return op(x);
+}
+
 export const simdOps: NetworkOps = {
   conv,
   batchNormRelu,
   relu: (x) => tf.relu(x),
   maxPool,
   upConv,
+  channels,
 };

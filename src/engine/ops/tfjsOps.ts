@@ -6,7 +6,7 @@
  */
 import { tf, type Tensor, type Tensor1D, type Tensor5D } from '../tf';
 import { customOp } from './customOp';
-import { BN_EPSILON, BN_MOMENTUM, type BatchNormParams, type NetworkOps } from './types';
+import { BN_EPSILON, BN_MOMENTUM, type BatchNormParams, type ConvOptions, type NetworkOps } from './types';
 import type { Padding } from '../../protocol/network';
 
 /** Centre-crops each input to the smallest spatial size among them and concatenates the channels. */
@@ -22,8 +22,12 @@ export function concatCropped(inputs: Tensor5D[]): Tensor5D {
   return tf.concat(cropped, 4);
 }
 
-function conv(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D | null, padding: Padding): Tensor5D {
-  const y = tf.conv3d(concatCropped(inputs), filter, 1, padding);
+/** The identity whose gradient is zero: tfjs then computes no gradient through what it feeds. */
+const stopGradient = customOp<Tensor5D>(1, ([x]) => ({ value: tf.clone(x) as Tensor5D, gradFunc: (dy) => [tf.zerosLike(dy)] }));
+
+function conv(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D | null, padding: Padding, options: ConvOptions = {}): Tensor5D {
+  const x = concatCropped(inputs);
+  const y = tf.conv3d(options.inputGradient === false ? stopGradient(x) : x, filter, 1, padding);
   return bias ? tf.add(y, bias) : y;
 }
 
@@ -75,10 +79,21 @@ export function updateMovingAverages(p: BatchNormParams, mean: Tensor, variance:
   });
 }
 
+/**
+ * Channels `[first, first + count)` of a 5-D tensor, sliced as a [voxels, channels] matrix: the
+ * wasm backend's 5-D channel slice is ~20× slower.
+ */
+export function channels(x: Tensor5D, first: number, count: number): Tensor5D {
+  const [n, d, h, w, c] = x.shape;
+  const columns = tf.slice(tf.reshape(x, [-1, c]), [0, first], [-1, count]);
+  return tf.reshape(columns, [n, d, h, w, count]);
+}
+
 export const tfjsOps: NetworkOps = {
   conv,
   batchNormRelu,
   relu: (x) => tf.relu(x),
   maxPool: (x) => tf.maxPool3d(x, 2, 2, 'valid'),
   upConv,
+  channels,
 };

@@ -74,6 +74,8 @@ export async function evaluateCommand(ctx: LoopContext, arg?: unknown, selection
         validation: { fold, folds },
         // Scored on the held-out fold: no early stop on it (the test data would choose the model).
         patience: 0,
+        // The fold's held-out IoU is the figure: no refit on it at the end.
+        refit: 0,
       }),
     );
     dir = evalDir;

@@ -14,7 +14,7 @@ import { readVolumeFile } from '../../core/readVolume';
 import { showCommandError } from '../notices';
 import type { SegmentationRecord } from '../runs/runEntry';
 import type { LoopContext } from './loopContext';
-import { annotatedSliceSets, bestTeachingSlices, suggestionMessage, teachingScores, type SliceScores, type SuggestedSlice } from './sliceEntropy';
+import { annotatedSliceSets, bestTeachingSlices, suggestionMessage, teachingScores, type SliceScores, type SuggestedSlice } from '../../core/sliceEntropy';
 import { requireTrust } from './trust';
 import { activeVolume, fileName, labelsUriOf } from './volumes';
 

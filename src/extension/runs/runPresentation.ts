@@ -13,7 +13,7 @@
  *   reveal       it has a folder or file to reveal in the explorer
  */
 import * as path from 'node:path';
-import type { RunRecord } from '../../protocol/run';
+import type { RefitRecord, RunRecord } from '../../protocol/run';
 import { plural } from '../../core/words';
 import { describeStop, type ValidationResult } from '../../protocol/training';
 import type { BrokenEntry, Entry, EvaluationEntry, RunEntry, SegmentationRecord } from './runEntry';
@@ -175,8 +175,9 @@ function budgetText(record: RunRecord): string {
 function validationText(record: RunRecord): string {
   const v = record.settings.validation as { fraction?: number; fold?: number; folds?: number } | undefined;
   if (!v) return '–';
-  if (typeof v.folds === 'number') return `fold ${(v.fold ?? 0) + 1} of ${v.folds} held out`;
-  if (typeof v.fraction === 'number') return v.fraction > 0 ? `${Math.round(v.fraction * 100)} % of the annotated slices held out` : 'none';
+  const refit = typeof record.settings.refit === 'number' && record.settings.refit > 0 ? `, then ${Math.round(record.settings.refit * 100)} % of the budget on every slice` : '';
+  if (typeof v.folds === 'number') return `fold ${(v.fold ?? 0) + 1} of ${v.folds} held out${refit}`;
+  if (typeof v.fraction === 'number') return v.fraction > 0 ? `${Math.round(v.fraction * 100)} % of the annotated slices held out${refit}` : 'none';
   return '–';
 }
 
@@ -201,7 +202,8 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
     label = `${status === 'succeeded' ? '' : `${status} · `}IoU ${formatIoU(iou)}`;
   }
   const seconds = runSeconds(r, options.now);
-  const description = [formatShortTime(r.createdAt, options.now), shortRunName(entry.name), status === 'failed' ? r.error : undefined].filter(Boolean).join(' · ');
+  // The label stays short (it must not be cut off); what the IoU is of follows the name.
+  const description = [formatShortTime(r.createdAt, options.now), shortRunName(entry.name), iouQualifier(r), status === 'failed' ? r.error : undefined].filter(Boolean).join(' · ');
   const lines = [
     `**${entry.name}** — ${status}`,
     '',
@@ -214,9 +216,22 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
   ];
   if (status === 'interrupted' && r.status === 'running') lines.push(`- No update since ${new Date(r.updatedAt).toLocaleString()}: VS Code or the worker stopped while it trained.`);
   if (r.error) lines.push(`- ${r.status === 'interrupted' ? 'Why' : 'Error'}: ${r.error}`);
+  if (r.refit?.done) lines.push(`- ${refitText(r.refit)}`);
+  if (r.parent?.heldOutSeen) lines.push('- Its held-out slices were learned by the run it continued: the IoU is not independent of them.');
   if (r.parent) lines.push(`- Continued from: ${path.basename(r.parent.runDir)} (iteration ${r.parent.iteration})`);
   if (live && status === 'running' && Number.isFinite(live.smoothedLoss)) lines.push(`- Loss ${live.smoothedLoss.toFixed(4)}, about ${formatDuration(live.etaSeconds)} to go`);
   return { label, description, tooltip: lines.join('\n') };
+}
+
+/** What the run's IoU is of: held-out slices (before a refit), or slices its parent had learned. */
+function iouQualifier(r: RunRecord): string | undefined {
+  const parts = [r.parent?.heldOutSeen ? 'IoU on slices its parent learned' : undefined, r.refit?.done ? `refit on all ${r.refit.slices} slices` : undefined];
+  return parts.filter(Boolean).join(' · ') || undefined;
+}
+
+/** What a refit did, and what the run's IoU then means. */
+function refitText(refit: RefitRecord): string {
+  return `Refit: then trained ${refit.iterations} iterations on all ${refit.slices} annotated slices, the ${refit.heldOutSlices} held out included; the IoU is the network's before it saw them, and the refit network is the run's model.`;
 }
 
 function fileRow(id: string, file: string, description: string, tooltip?: string): RowData {
@@ -294,6 +309,7 @@ function runChildren(entry: RunEntry): RowData[] {
     rows.push(detail('parent', 'from scratch', r.warmStartSkipped, 'circle-large-outline'));
   }
   const best = bestValidation(r);
+  if (r.refit?.done) rows.push({ ...detail('refit', 'refit on all slices', `${r.refit.iterations} iterations, ${r.refit.heldOutSlices} held-out slices added; IoU below: held out, before the refit`, 'refresh'), tooltip: refitText(r.refit) });
   if (best) rows.push(...classRows(r, best.iou, 'iou'));
   else rows.push(detail('iou', 'IoU', r.status === 'running' ? 'after the first validation' : 'no validation (no slices held out)', 'info'));
   const volumes = r.settings.volumes.map((v, i) => fileRow(`volume-${i}`, String(v.image), `labels: ${path.basename(String(v.labels))}`));

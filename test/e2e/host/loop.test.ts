@@ -21,7 +21,7 @@ import { gridMismatch } from '../../../src/core/volumeFiles';
 import type { RowData } from '../../../src/extension/runs/runPresentation';
 import type { EvaluateResult } from '../../../src/extension/commands/evaluate';
 import type { SegmentCommandResult } from '../../../src/extension/commands/segment';
-import { rimWidth, teachingScores } from '../../../src/extension/commands/sliceEntropy';
+import { rimWidth, teachingScores } from '../../../src/core/sliceEntropy';
 import type { SuggestResult } from '../../../src/extension/commands/suggestNextSlice';
 import type { TrainArgs, TrainResult } from '../../../src/extension/commands/train';
 import type { BackendReport } from '../../../src/protocol/backends';

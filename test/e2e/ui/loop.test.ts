@@ -17,7 +17,7 @@ import { gridMismatch } from '../../../src/core/volumeFiles';
 import { SKIP_WITHOUT_DATA } from '../../helpers/data';
 import { openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, webview } from '../workbench';
 import type { PlaneName } from '../../../src/core/planes';
-import { rimWidth } from '../../../src/extension/commands/sliceEntropy';
+import { rimWidth } from '../../../src/core/sliceEntropy';
 import { EditorDriver } from './editorDriver';
 import { expectVolumeEditor } from './volumeEditor';
 

@@ -6,10 +6,10 @@
  * teaches nothing about the object) and away from the volume's rim. Pure (no vscode, no Node):
  * unit-tested.
  */
-import type { Vec3 } from '../../core/geometry';
-import type { PlaneName } from '../../core/planes';
-import type { LabelArray } from '../../core/editDeltas';
-import { findAnnotatedSlices } from '../../core/sparseSplit';
+import type { Vec3 } from './geometry';
+import type { PlaneName } from './planes';
+import type { LabelArray } from './editDeltas';
+import { findAnnotatedSlices } from './sparseSplit';
 
 /** x·log2(x) for the quantized probabilities 0..255 (0·log 0 = 0). */
 const X_LOG_X = Float64Array.from({ length: 256 }, (_, v) => (v === 0 ? 0 : v * Math.log2(v)));
