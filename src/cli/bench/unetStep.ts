@@ -1,13 +1,14 @@
 /**
- * `unet3d bench train` and `bench infer`: one training step (forward, softmax cross-entropy,
- * backward, SGD-momentum update) or one inference pass of the benchmark 3D U-Net (docs/benchmarks.md)
+ * `unet3d bench train` and `bench infer`: one training step as the engine trains (forward, its
+ * softmax cross-entropy, backward, its SGD-momentum update) or one inference pass of the benchmark 3D U-Net (docs/benchmarks.md)
  * (3 levels, 16,16 | 32,32 | 64,64 filters, 'same' padding, BN + ReLU, 2 classes) at size³,
  * batch 1, on one or more backends, against the same network in PyTorch measured in the same run:
  * the engines take turns (never at once), each first warmed up at the measured size (PyTorch's
  * first steps at a new size are slow while its allocator and kernels settle, and so are ours while
  * the kernels' memory grows); medians of at least 5 are reported.
  */
-import type { Scalar, Tensor5D } from '@tensorflow/tfjs';
+import type { Tensor5D } from '@tensorflow/tfjs';
+import { DEFAULT_OPTIMIZER } from '../../protocol/settings';
 import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError } from '../command';
 import { median } from './stats';
@@ -88,6 +89,8 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   const { activeFormulation } = await import('../../engine/ops');
   const { simdRuntime } = await import('../../engine/ops/simd/runtime');
   const { tf } = await import('../../engine/tf');
+  const { Optimizer } = await import('../../engine/optimizer');
+  const { trainingLoss } = await import('../../engine/loss');
 
   const requested = (values.backend ?? 'auto').split(',').map((b) => b.trim());
   for (const b of requested) if (b !== 'auto' && !isBackendName(b)) throw new UsageError(`unknown backend "${b}"`);
@@ -98,10 +101,12 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   // One network and optimizer per backend, made on it: tensors then never move between backends
   // (tfjs's lazy moves between wasm and cpu while a customGrad op saves tensors fail).
   const setBackend = (b: string) => tf.setBackend(b === 'tensorflow-gpu' ? 'tensorflow' : b);
-  const engines = new Map<string, { net: ReturnType<typeof createUNet>; optimizer: ReturnType<typeof tf.train.momentum> }>();
+  // The engine's own training step: its loss and its optimizer (SGD, momentum 0.99, as the peer's).
+  const sgd = { ...DEFAULT_OPTIMIZER, kind: 'sgd' as const, momentum: 0.99, nesterov: false, weightDecay: 0, clipNorm: 0 };
+  const engines = new Map<string, { net: ReturnType<typeof createUNet>; optimizer: InstanceType<typeof Optimizer> }>();
   for (const b of backends) {
     await setBackend(b);
-    engines.set(b, { net: createUNet(config, 1), optimizer: tf.train.momentum(0.01, 0.99) });
+    engines.set(b, { net: createUNet(config, 1), optimizer: new Optimizer(sgd) });
   }
   const forwardFlops = describeNetwork(config, [size, size, size]).reduce((s, r) => s + r.flops, 0);
   const flops = kind === 'train' ? 3 * forwardFlops : forwardFlops;
@@ -125,12 +130,16 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   const step = (b: string, s: number): number => {
     const { net, optimizer } = engines.get(b)!;
     const x = tf.randomNormal([1, s, s, s, config.inChannels], 0, 1, 'float32') as Tensor5D;
-    const labels = tf.oneHot(tf.randomUniform([1, s, s, s], 0, config.classes, 'int32'), config.classes);
+    // Every voxel labeled (label value c + 1 for class c), as the peer's dense cross-entropy.
+    const labels = tf.add(tf.randomUniform([1, s, s, s], 0, config.classes, 'int32'), tf.scalar(1, 'int32'));
+    const weights = new Array<number>(config.classes).fill(1);
     const start = performance.now();
     if (kind === 'train') {
-      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, net.apply(x, true)) as Scalar, true, net.trainableVariables);
-      loss?.dataSync();
-      loss?.dispose();
+      const { value, grads } = tf.variableGrads(() => trainingLoss('ce', net.apply(x, true), labels, weights), net.trainableVariables);
+      value.dataSync();
+      const present = net.trainableVariables.filter((v) => grads[v.name] !== undefined);
+      optimizer.apply(present, present.map((v) => grads[v.name]), 0.01);
+      tf.dispose([value, ...Object.values(grads)]);
     } else {
       const y = net.apply(x, false);
       y.dataSync();
