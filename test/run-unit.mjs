@@ -40,7 +40,7 @@ await esbuild.build({
   sourcemap: 'inline',
   logLevel: 'warning',
   // As in esbuild.mjs: every TensorFlow.js package comes from node_modules (one tfjs-core instance).
-  external: ['@tensorflow/*', 'vscode'],
+  external: ['@tensorflow/*', 'vscode', 'webgpu'],
   define: { 'process.env.UNET3D_REPO_ROOT': JSON.stringify(root) },
 });
 // The wasm backend looks for its binaries beside the bundle.

@@ -9,12 +9,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tfjsWasm from '@tensorflow/tfjs-backend-wasm';
 import { tf } from './tf';
+import type { GpuAdapterReport } from './webgpu/adapter';
+import { assertDeviceHealthy, loadWebGpu } from './webgpu/backendLoader';
 
 /** A backend by the name the setting `unet3d.backend` and `--backend` use. */
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
-/** The order `auto` tries them in: fastest first. */
-export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+/** The order `auto` tries them in: fastest first (webgpu only on a hardware adapter). */
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
 export function isBackendName(text: string): text is BackendName {
   return (BACKEND_ORDER as readonly string[]).includes(text);
@@ -30,6 +32,8 @@ export interface BackendStatus {
   fix?: string;
   /** For a loaded backend: what it runs on, e.g. "WebAssembly SIMD, 1 thread". */
   detail?: string;
+  /** webgpu: the adapter found (also when it was not used: a software one under `auto`). */
+  adapter?: GpuAdapterReport;
 }
 
 /** The backend in use and the fate of each backend tried. */
@@ -51,13 +55,14 @@ export class BackendError extends Error {
 
 const NPM_PACKAGE: Record<BackendName, string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
   tensorflow: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
 };
 
 /** The tfjs backend name each of ours registers. */
-const TFJS_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+const TFJS_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', webgpu: 'webgpu', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
 const TFJS_VERSION = '4.22.0';
 
@@ -79,6 +84,14 @@ export function isNativeBackend(): boolean {
 }
 
 /**
+ * Throws when the active backend's device reported an error (webgpu: out of memory, device lost)
+ * since the last call; the engine calls it where it reads results back.
+ */
+export function assertBackendHealthy(): void {
+  if (active === 'webgpu') assertDeviceHealthy();
+}
+
+/**
  * Loads and activates a backend: the one named, or with 'auto' the first of BACKEND_ORDER that
  * loads. Throws BackendError (with every reason) when the named one, or none, loads.
  */
@@ -86,7 +99,7 @@ export async function initBackend(preference: BackendName | 'auto' = 'auto'): Pr
   const candidates = preference === 'auto' ? BACKEND_ORDER : [preference];
   const statuses: BackendStatus[] = [];
   for (const name of candidates) {
-    const status = await tryBackend(name);
+    const status = await tryBackend(name, preference !== 'auto');
     statuses.push(status);
     if (status.available && (await activate(name))) return { active: name, statuses };
   }
@@ -122,12 +135,13 @@ async function activate(name: BackendName): Promise<boolean> {
   return true;
 }
 
-async function tryBackend(name: BackendName): Promise<BackendStatus> {
+/** `forced`: the backend was named (webgpu then takes a software adapter too). */
+async function tryBackend(name: BackendName, forced = false): Promise<BackendStatus> {
   const known = tried.get(name);
-  if (known) return known;
+  if (known && !(forced && !known.available && known.adapter?.software)) return known;
   let status: BackendStatus;
   try {
-    status = await LOADERS[name]();
+    status = await LOADERS[name](forced);
   } catch (error) {
     status = { name, available: false, ...explainLoadError(name, error) };
   }
@@ -136,8 +150,9 @@ async function tryBackend(name: BackendName): Promise<BackendStatus> {
 }
 
 /** Each loader registers its backend and initializes it; it throws or returns a status. */
-const LOADERS: Record<BackendName, () => Promise<BackendStatus>> = {
+const LOADERS: Record<BackendName, (forced: boolean) => Promise<BackendStatus>> = {
   'tensorflow-gpu': () => loadNative('tensorflow-gpu'),
+  webgpu: (forced) => loadWebGpu(forced, setTfjsBackend),
   tensorflow: () => loadNative('tensorflow'),
   async wasm() {
     const wasm = nodeRequire<typeof tfjsWasm>(NPM_PACKAGE.wasm);

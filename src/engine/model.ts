@@ -105,6 +105,7 @@ class UNet3D implements UNet {
     const { levels, padding } = this.config;
     const block = (name: string, inputs: Tensor5D[]): Tensor5D => {
       const layer = this.conv(name);
+      if (layer.bn && !training && ops.convBatchNormRelu) return ops.convBatchNormRelu(inputs, layer.kernel as Tensor as Tensor5D, layer.bias as Tensor as Tensor1D, padding, layer.bn);
       const y = ops.conv(inputs, layer.kernel as Tensor as Tensor5D, layer.bias as Tensor as Tensor1D, padding);
       return layer.bn ? ops.batchNormRelu(y, layer.bn, training) : ops.relu(y);
     };

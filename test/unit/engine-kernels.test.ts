@@ -32,33 +32,40 @@ const CASES: { backend: BackendName; formulation: Formulation }[] = [
   { backend: 'cpu', formulation: 'simd' },
   { backend: 'cpu', formulation: 'tfjs' },
   { backend: 'wasm', formulation: 'simd' },
+  { backend: 'webgpu', formulation: 'webgpu' },
+  { backend: 'webgpu', formulation: 'tfjs' },
 ];
 
 const VALUE_TOLERANCE = 2e-5;
 const GRAD_TOLERANCE = 1e-4;
 
 /** Runs `op` on float32 copies of `args`; returns its value and the gradient of Σ op(args)·r for each argument. */
-function runOp(op: (...ts: Tensor[]) => Tensor, args: { data: Float64Array; shape: Shape }[], r: Float64Array): { value: Float32Array; shape: number[]; grads: Float32Array[] } {
-  return tf.tidy(() => {
+async function runOp(op: (...ts: Tensor[]) => Tensor, args: { data: Float64Array; shape: Shape }[], r: Float64Array): Promise<{ value: Float32Array; shape: number[]; grads: Float32Array[] }> {
+  const [value, ...grads] = tf.tidy(() => {
     const tensors = args.map((a) => tf.tensor(Float32Array.from(a.data), a.shape));
-    const value = op(...tensors);
-    const weights = tf.tensor(Float32Array.from(r), value.shape);
-    const grads = tf.grads((...ts: Tensor[]) => tf.sum(tf.mul(op(...ts), weights)))(tensors);
-    return { value: value.dataSync() as Float32Array, shape: value.shape, grads: grads.map((g) => g.dataSync() as Float32Array) };
+    const y = op(...tensors);
+    const weights = tf.tensor(Float32Array.from(r), y.shape);
+    return [y, ...tf.grads((...ts: Tensor[]) => tf.sum(tf.mul(op(...ts), weights)))(tensors)];
   });
+  // Read back asynchronously: the webgpu backend cannot read synchronously under Node.
+  try {
+    return { value: (await value.data()) as Float32Array, shape: value.shape, grads: await Promise.all(grads.map(async (g) => (await g.data()) as Float32Array)) };
+  } finally {
+    tf.dispose([value, ...grads]);
+  }
 }
 
 /** Checks value and every gradient of a tfjs op against a float64 reference `ref(args)`. */
-function checkOp(
+async function checkOp(
   name: string,
   op: (...ts: Tensor[]) => Tensor,
   ref: (args: Float64Array[]) => { data: Float64Array; shape: Shape },
   args: { data: Float64Array; shape: Shape }[],
   h = 1e-4,
-): void {
+): Promise<void> {
   const expected = ref(args.map((a) => a.data));
   const r = normals(expected.data.length, 99);
-  const actual = runOp(op, args, r);
+  const actual = await runOp(op, args, r);
   assert.deepEqual(actual.shape, expected.shape, `${name}: output shape`);
   const valueError = relativeError(actual.value, expected.data);
   assert.ok(valueError < VALUE_TOLERANCE, `${name}: value off by ${valueError.toExponential(2)} (relative)`);
@@ -94,7 +101,7 @@ for (const { backend, formulation } of CASES) {
       const wShape = [c.k, c.k, c.k, cin, c.cout];
       const args = [...c.inputs.map((shape, i) => arg(shape, 10 + i)), arg(wShape, 20, 0.3), arg([c.cout], 30)];
       const m = c.inputs.length;
-      checkOp(
+      await checkOp(
         `conv ${c.name}`,
         (...ts) => networkOps().conv(ts.slice(0, m) as Tensor5D[], ts[m] as Tensor5D, ts[m + 1] as Tensor1D, c.padding),
         (a) => conv3dRef(a.slice(0, m).map((data, i) => ({ data, shape: c.inputs[i] })), a[m], wShape, a[m + 1], c.padding),
@@ -110,7 +117,7 @@ for (const { backend, formulation } of CASES) {
       [[2, 2, 2, 3, 3], 5],
     ] as [Shape, number][]) {
       const cin = xShape[4];
-      checkOp(
+      await checkOp(
         `upConv ${cin} → ${cout}`,
         (x, w) => networkOps().upConv(x as Tensor5D, w as Tensor5D),
         ([x, w]) => upConvRef(x, xShape, w, cout),
@@ -125,7 +132,7 @@ for (const { backend, formulation } of CASES) {
       [1, 4, 4, 6, 8],
       [2, 5, 4, 3, 3],
     ] as Shape[]) {
-      checkOp(`maxPool [${shape.join(', ')}]`, (x) => networkOps().maxPool(x as Tensor5D), ([x]) => maxPoolRef(x, shape), [arg(shape, 3)], 1e-6);
+      await checkOp(`maxPool [${shape.join(', ')}]`, (x) => networkOps().maxPool(x as Tensor5D), ([x]) => maxPoolRef(x, shape), [arg(shape, 3)], 1e-6);
     }
   });
 
@@ -138,7 +145,7 @@ for (const { backend, formulation } of CASES) {
       const c = shape[4];
       const movingMean = tf.variable(tf.zeros([c]), false);
       const movingVariance = tf.variable(tf.ones([c]), false);
-      checkOp(
+      await checkOp(
         `batchNormRelu [${shape.join(', ')}]`,
         (x, gamma, beta) => networkOps().batchNormRelu(x as Tensor5D, { gamma: gamma as tf.Variable, beta: beta as tf.Variable, movingMean, movingVariance }, true),
         ([x, g, b]) => ({ data: batchNormReluRef(x, c, g, b, BN_EPSILON), shape }),
@@ -158,7 +165,7 @@ for (const { backend, formulation } of CASES) {
     const variance = normals(c, 12, 0.3, 1.5);
     const movingMean = tf.variable(tf.tensor1d(Float32Array.from(mean)), false);
     const movingVariance = tf.variable(tf.tensor1d(Float32Array.from(variance)), false);
-    checkOp(
+    await checkOp(
       'batchNormRelu, inference',
       (x, gamma, beta) => networkOps().batchNormRelu(x as Tensor5D, { gamma: gamma as tf.Variable, beta: beta as tf.Variable, movingMean, movingVariance }, false),
       ([x, g, b]) => ({ data: x.map((v, i) => Math.max(0, (g[i % c] * (v - mean[i % c])) / Math.sqrt(variance[i % c] + BN_EPSILON) + b[i % c])), shape }),
@@ -187,8 +194,8 @@ for (const { backend, formulation } of CASES) {
     const v = x.data.length / 4;
     for (let i = 0; i < x.data.length; i++) mean[i % 4] += x.data[i] / v;
     for (let i = 0; i < x.data.length; i++) variance[i % 4] += (x.data[i] - mean[i % 4]) ** 2 / v;
-    assert.ok(relativeError(p.movingMean.dataSync(), [...mean].map((v) => (1 - m) * v)) < 1e-5);
-    assert.ok(relativeError(p.movingVariance.dataSync(), [...variance].map((v) => m + (1 - m) * v)) < 1e-5);
+    assert.ok(relativeError(await p.movingMean.data(), [...mean].map((v) => (1 - m) * v)) < 1e-5);
+    assert.ok(relativeError(await p.movingVariance.data(), [...variance].map((v) => m + (1 - m) * v)) < 1e-5);
     tf.dispose(Object.values(p));
   });
 
@@ -201,10 +208,12 @@ for (const { backend, formulation } of CASES) {
     const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), k);
     const expected = softmaxCrossEntropyRef(logits.data, k, labels);
     const t = tf.tensor(Float32Array.from(logits.data), logits.shape);
-    const [loss, grad] = tf.tidy(() => {
+    const [lossT, gradT] = tf.tidy(() => {
       const f = (l: Tensor) => tf.losses.softmaxCrossEntropy(oneHot, l);
-      return [f(t).dataSync()[0], tf.grad(f)(t).dataSync()] as const;
+      return [f(t), tf.grad(f)(t)];
     });
+    const [loss, grad] = [(await lossT.data())[0], await gradT.data()];
+    tf.dispose([lossT, gradT]);
     assert.ok(Math.abs(loss - expected) < 1e-5 * Math.max(1, expected), `loss ${loss} vs ${expected}`);
     const fd = finiteDifferenceGrad(([l]) => Float64Array.of(softmaxCrossEntropyRef(l, k, labels)), [Float64Array.from(logits.data)], 0, Float64Array.of(1), 1e-5);
     assert.ok(relativeError(grad, fd) < 1e-4, `gradient off by ${relativeError(grad, fd)}`);
@@ -221,7 +230,7 @@ test("wasm: tfjs 4.22's own conv3d input gradient is wrong there, the check catc
     const args = [arg(xShape, 1), arg(wShape, 2, 0.3), arg([4], 3)];
     const ref = (a: Float64Array[]) => conv3dRef([{ data: a[0], shape: xShape }], a[1], wShape, a[2], 'same');
     const r = normals(size([1, 3, 4, 5, 4]), 99);
-    const actual = runOp((x, w, b) => networkOps().conv([x as Tensor5D], w as Tensor5D, b as Tensor1D, 'same'), args, r);
+    const actual = await runOp((x, w, b) => networkOps().conv([x as Tensor5D], w as Tensor5D, b as Tensor1D, 'same'), args, r);
     const fd = finiteDifferenceGrad((a) => ref(a).data, args.map((a) => a.data), 0, r);
     assert.ok(relativeError(actual.grads[0], fd) > 1e-2, 'tfjs-backend-wasm Conv3DBackpropInputV2 now agrees: the engine could use it');
   } finally {

@@ -30,4 +30,6 @@ export interface NetworkOps {
   maxPool(x: Tensor5D): Tensor5D;
   /** 2×2×2 transposed convolution, stride 2, no bias; `filter` [2, 2, 2, outChannels, inChannels] (tfjs's layout). */
   upConv(x: Tensor5D, filter: Tensor5D): Tensor5D;
+  /** Optional: `conv` then batch norm with the moving statistics and ReLU, fused (inference). */
+  convBatchNormRelu?(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D, padding: Padding, params: BatchNormParams): Tensor5D;
 }
