@@ -3,6 +3,7 @@
 // Node's test runner. Arguments filter test files by substring: `npm run test:unit -- nifti`.
 import { spawnSync } from 'node:child_process';
 import * as esbuild from 'esbuild';
+import { ensureVulkan } from './vulkanSetup.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -49,10 +50,17 @@ for (const name of fs.readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) {
   fs.copyFileSync(path.join(wasmDir, name), path.join(outDir, name));
 }
 
+// The webgpu tests run on whatever adapter Dawn finds (on a machine without a GPU, Mesa's
+// lavapipe, installed here when missing and allowed); without one they skip, saying why.
+const adapter = ensureVulkan(root);
+// On llvmpipe (lavapipe) shader compilation dominates the webgpu tests: skip LLVM's optimizer.
+const env = { GALLIVM_PERF: 'nopt', ...process.env, UNET3D_WEBGPU_ADAPTER: adapter ?? '' };
+
 const outputs = tests.map((t) => path.join(outDir, path.relative(unitDir, t)).replace(/\.ts$/, '.js'));
 const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-reporter=spec', ...outputs], {
   stdio: 'inherit',
   cwd: root,
+  env,
 });
 fs.rmSync(outDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

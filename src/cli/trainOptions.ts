@@ -4,7 +4,7 @@
  * conversion into the engine's TrainSettingsInput (everything but volumes, run folder and
  * validation split, which each command decides).
  */
-import { isBackendName, type BackendName } from '../engine/backends';
+import { BACKEND_ORDER, isBackendName, type BackendName } from '../engine/backends';
 import type { ClassWeighting } from '../engine/loss';
 import { isPresetName } from '../engine/model';
 import { isLossSetting, type TrainSettingsInput } from '../engine/settings';
@@ -89,7 +89,7 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: fast
   --all-components      keep every predicted island (default: a class drawn as one object keeps
                         only its largest 3D component)
   --bn-calibration N    batch-norm statistics re-estimated over N plain patches before saving (engine default)
-  --backend B           auto (default) | tensorflow-gpu | tensorflow | wasm | cpu
+  --backend B           auto (default) | tensorflow-gpu | webgpu | tensorflow | wasm | cpu
   --seed S              random seed (default 1)`;
 
 type Values = { [K in keyof typeof TRAIN_OPTIONS]?: (typeof TRAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -167,7 +167,7 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
   }
   input.batchNormCalibration = integer(values['bn-calibration'], '--bn-calibration', 0);
   if (values.backend !== undefined && values.backend !== 'auto') {
-    if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
+    if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (${['auto', ...BACKEND_ORDER].join(', ')})`);
     input.backend = values.backend as BackendName;
   }
   input.seed = integer(values.seed, '--seed', 0);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type * as tfjsWasm from '@tensorflow/tfjs-backend-wasm';
 import { tf } from './tf';
 import type { GpuAdapterReport } from './webgpu/adapter';
-import { assertDeviceHealthy, loadWebGpu } from './webgpu/backendLoader';
+import { assertDeviceHealthy, loadWebGpu, releasePooledGpuBuffers } from './webgpu/backendLoader';
 
 /** A backend by the name the setting `unet3d.backend` and `--backend` use. */
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -89,6 +89,11 @@ export function isNativeBackend(): boolean {
  */
 export function assertBackendHealthy(): void {
   if (active === 'webgpu') assertDeviceHealthy();
+}
+
+/** Frees memory the active backend keeps for reuse (webgpu: its pool of free GPU buffers). */
+export function releaseCachedMemory(): void {
+  if (active === 'webgpu' && tf.getBackend() === 'webgpu') releasePooledGpuBuffers();
 }
 
 /**

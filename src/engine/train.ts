@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import type { Vec3 } from '../core/geometry';
 import type { RunSummary, StopReason, TrainEvent, ValidationResult } from '../protocol/worker';
-import { initBackend } from './backends';
+import { assertBackendHealthy, initBackend, releaseCachedMemory } from './backends';
+import { fitTrainingGeometry } from './webgpu/fit';
 import { recalibrateBatchNorm } from './batchNormCalibration';
 import { singleObjectClasses } from '../core/components';
 import { classWeights, logitAdjustment, resolveLossKind, trainingLoss, type LossKind } from './loss';
@@ -91,7 +92,8 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     record.network = networkConfig(settings, data.channels, data.classes);
     net = createUNet(record.network, settings.seed);
     record.parameters = net.parameterCount();
-    const geometry = patchGeometry(net, settings, data);
+    // On a GPU the patch must fit its memory: checked (or, when chosen here, shrunk) before allocating.
+    const geometry = fitTrainingGeometry(net, patchGeometry(net, settings, data), settings.batchSize, settings.patchSize !== undefined);
     record.geometry = geometry;
     const rng = new Random(settings.seed);
     const sampler = new PatchSampler(
@@ -192,7 +194,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   let stopReason: StopReason = 'iterations';
 
   /** Batch-norm statistics over plain patches from the whole volumes, before the network is validated or saved. */
-  const calibrate = () => {
+  const calibrate = async () => {
     const passes = settings.batchNormCalibration;
     if (passes <= 0) return;
     function* batches() {
@@ -205,14 +207,14 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
         }
       }
     }
-    recalibrateBatchNorm(net, batches());
+    await recalibrateBatchNorm(net, batches());
   };
 
   // `auto` is chosen at the end (calibrateLogitAdjustment, below); validations before that use none.
   const adjustment = () => logitAdjustment(weights, typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : 0);
   const runValidation = async (recalibrate = true): Promise<boolean> => {
-    if (recalibrate) calibrate();
-    const scores = validate(net, validationVolumes, geometry, data.classes, adjustment());
+    if (recalibrate) await calibrate();
+    const scores = await validate(net, validationVolumes, geometry, data.classes, adjustment());
     const result: ValidationResult = { iteration, iou: scores.iou, meanForegroundIoU: scores.meanForegroundIoU, seconds: elapsed() };
     latest = result;
     record.validation.push(result);
@@ -228,6 +230,8 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     }
     writeRunRecord(runDir, record);
     lastWrite = performance.now();
+    // Validation tiles have other sizes than the training patch: free their pooled buffers.
+    releaseCachedMemory();
     return improved;
   };
 
@@ -249,13 +253,18 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     const y = tf.tensor4d(batch.labels, [B, oz, oy, ox], 'int32');
     const variables = net.trainableVariables;
     const { value, grads } = tf.variableGrads(() => trainingLoss(lossKind, net.apply(x, true), y, weights), variables);
-    const loss = value.dataSync()[0];
+    // Read back asynchronously (the webgpu backend cannot read synchronously under Node); the
+    // loss is read while the update is queued.
+    const lossRead = value.data();
     const present = variables.filter((v) => grads[v.name] !== undefined);
+    let loss: number;
     try {
-      optimizer.apply(present, present.map((v) => grads[v.name]), learningRate);
+      await optimizer.apply(present, present.map((v) => grads[v.name]), learningRate);
+      loss = (await lossRead)[0];
     } finally {
       tf.dispose([x, y, value, ...Object.values(grads)]);
     }
+    assertBackendHealthy();
     if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at iteration ${iteration + 1}; lower the learning rate`);
     iteration++;
     const seconds = (performance.now() - t0) / 1000;
@@ -300,12 +309,12 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   }
   // The final model is validated too (unless it just was, or the run was cancelled), with the
   // logit adjustment chosen for it.
-  if (latest?.iteration !== iteration) calibrate();
+  if (latest?.iteration !== iteration) await calibrate();
   let adjusted = false;
   if (settings.logitAdjustment === 'auto' && stopReason !== 'cancelled' && iteration > 0) {
     const checks = [...data.volumes.flatMap((v) => v.leftOut), ...validationVolumes];
     if (checks.length > 0 && weights.some((w) => w !== weights[0])) {
-      const chosen = calibrateLogitAdjustment(net, checks, geometry, data.classes, weights);
+      const chosen = await calibrateLogitAdjustment(net, checks, geometry, data.classes, weights);
       record.logitCalibration = { fractions: ADJUSTMENT_FRACTIONS, meanIoU: chosen.meanIoU, voxels: chosen.voxels };
       settings.logitAdjustment = chosen.fraction;
       adjusted = chosen.fraction !== 0;

@@ -1,8 +1,10 @@
 /**
- * Every kernel the network uses, on every backend available here (cpu, wasm), against independent
- * float64 references: naive loops for the values, central finite differences for the gradients.
- * On cpu both formulations run (TensorFlow.js kernels as on the tensorflow backends, and the
- * engine's SIMD kernels); on wasm the SIMD kernels, which replace tfjs's wrong Conv3DBackpropInputV2.
+ * Every kernel the network uses, on every backend available here (cpu, wasm, webgpu), against
+ * independent float64 references: naive loops for the values, central finite differences for the
+ * gradients. On cpu both formulations run (TensorFlow.js kernels as on the tensorflow backends,
+ * and the engine's SIMD kernels); on wasm the SIMD kernels, which replace tfjs's wrong
+ * Conv3DBackpropInputV2; on webgpu (lavapipe where there is no GPU) the engine's WGSL kernels and,
+ * for comparison, tfjs's own webgpu kernels.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,8 +13,10 @@ import { initBackend, type BackendName } from '../../src/engine/backends';
 import { networkOps, setFormulation, type Formulation } from '../../src/engine/ops';
 import { BN_EPSILON, BN_MOMENTUM } from '../../src/engine/ops/types';
 import { SimdRuntime } from '../../src/engine/ops/simd/runtime';
+import { setGemmStaging } from '../../src/engine/webgpu/kernels/gemm';
 import { tf, type Tensor, type Tensor1D, type Tensor5D } from '../../src/engine/tf';
 import { REPO_ROOT } from '../helpers/data';
+import { SKIP_WITHOUT_WEBGPU } from '../helpers/webgpu';
 import {
   batchNormReluRef,
   conv3dRef,
@@ -82,12 +86,13 @@ const arg = (shape: Shape, seed: number, scale = 1, offset = 0) => ({ data: norm
 
 for (const { backend, formulation } of CASES) {
   const label = `${backend}, ${formulation} kernels`;
+  const options = { skip: backend === 'webgpu' && SKIP_WITHOUT_WEBGPU };
   const setup = async () => {
     await initBackend(backend);
     setFormulation(formulation);
   };
 
-  test(`${label}: conv3d forward, input, filter and bias gradients`, async () => {
+  test(`${label}: conv3d forward, input, filter and bias gradients`, options, async () => {
     await setup();
     const convCases: { name: string; inputs: Shape[]; k: number; cout: number; padding: 'same' | 'valid' }[] = [
       { name: 'same, 1 → 5 channels', inputs: [[1, 3, 4, 5, 1]], k: 3, cout: 5, padding: 'same' },
@@ -110,7 +115,7 @@ for (const { backend, formulation } of CASES) {
     }
   });
 
-  test(`${label}: transposed convolution 2×2×2 stride 2 and its gradients`, async () => {
+  test(`${label}: transposed convolution 2×2×2 stride 2 and its gradients`, options, async () => {
     await setup();
     for (const [xShape, cout] of [
       [[1, 2, 3, 2, 8], 8],
@@ -126,7 +131,7 @@ for (const { backend, formulation } of CASES) {
     }
   });
 
-  test(`${label}: max pooling 2×2×2 and its gradient`, async () => {
+  test(`${label}: max pooling 2×2×2 and its gradient`, options, async () => {
     await setup();
     for (const shape of [
       [1, 4, 4, 6, 8],
@@ -136,7 +141,7 @@ for (const { backend, formulation } of CASES) {
     }
   });
 
-  test(`${label}: batch norm (batch statistics) + ReLU and its gradients`, async () => {
+  test(`${label}: batch norm (batch statistics) + ReLU and its gradients`, options, async () => {
     await setup();
     for (const shape of [
       [2, 3, 4, 3, 8],
@@ -157,7 +162,7 @@ for (const { backend, formulation } of CASES) {
     }
   });
 
-  test(`${label}: batch norm (moving statistics) + ReLU and its gradients`, async () => {
+  test(`${label}: batch norm (moving statistics) + ReLU and its gradients`, options, async () => {
     await setup();
     const shape = [1, 3, 4, 5, 6];
     const c = 6;
@@ -176,7 +181,38 @@ for (const { backend, formulation } of CASES) {
     movingVariance.dispose();
   });
 
-  test(`${label}: batch norm moving averages follow the batch statistics`, async () => {
+  test(`${label}: convolution fused with batch norm (moving statistics) + ReLU, where the formulation fuses them`, { skip: options.skip || (formulation !== 'webgpu' && 'no fused kernel') }, async () => {
+    await setup();
+    const fused = networkOps().convBatchNormRelu;
+    assert.ok(fused, 'the formulation has a fused convolution + batch norm + ReLU');
+    for (const c of [
+      { inputs: [[1, 4, 3, 5, 3]] as Shape[], cout: 6, padding: 'same' as const },
+      { inputs: [[1, 6, 5, 7, 4], [1, 3, 2, 4, 2]] as Shape[], cout: 5, padding: 'valid' as const },
+    ]) {
+      const cin = c.inputs.reduce((s, shape) => s + shape[4], 0);
+      const wShape = [3, 3, 3, cin, c.cout];
+      const mean = normals(c.cout, 21);
+      const variance = normals(c.cout, 22, 0.3, 1.5);
+      const movingMean = tf.variable(tf.tensor1d(Float32Array.from(mean)), false);
+      const movingVariance = tf.variable(tf.tensor1d(Float32Array.from(variance)), false);
+      const m = c.inputs.length;
+      await checkOp(
+        `fused conv ${cin} → ${c.cout} ${c.padding}`,
+        (...ts) => fused(ts.slice(0, m) as Tensor5D[], ts[m] as Tensor5D, ts[m + 1] as Tensor1D, c.padding, { gamma: ts[m + 2] as tf.Variable, beta: ts[m + 3] as tf.Variable, movingMean, movingVariance }),
+        (a) => {
+          const y = conv3dRef(a.slice(0, m).map((data, i) => ({ data, shape: c.inputs[i] })), a[m], wShape, a[m + 1], c.padding);
+          const [g, b] = [a[m + 2], a[m + 3]];
+          const k = c.cout;
+          return { data: y.data.map((v, i) => Math.max(0, (g[i % k] * (v - mean[i % k])) / Math.sqrt(variance[i % k] + BN_EPSILON) + b[i % k])), shape: y.shape };
+        },
+        [...c.inputs.map((shape, i) => arg(shape, 30 + i)), arg(wShape, 40, 0.3), arg([c.cout], 41), arg([c.cout], 42, 0.5, 1), arg([c.cout], 43, 0.5)],
+      );
+      movingMean.dispose();
+      movingVariance.dispose();
+    }
+  });
+
+  test(`${label}: batch norm moving averages follow the batch statistics`, options, async () => {
     await setup();
     const shape: [number, number, number, number, number] = [1, 4, 4, 4, 4];
     const x = arg(shape, 7, 3, 2);
@@ -199,7 +235,7 @@ for (const { backend, formulation } of CASES) {
     tf.dispose(Object.values(p));
   });
 
-  test(`${label}: softmax cross-entropy and its gradient`, async () => {
+  test(`${label}: softmax cross-entropy and its gradient`, options, async () => {
     await setup();
     const k = 3;
     const v = 40;
@@ -234,6 +270,32 @@ test("wasm: tfjs 4.22's own conv3d input gradient is wrong there, the check catc
     const fd = finiteDifferenceGrad((a) => ref(a).data, args.map((a) => a.data), 0, r);
     assert.ok(relativeError(actual.grads[0], fd) > 1e-2, 'tfjs-backend-wasm Conv3DBackpropInputV2 now agrees: the engine could use it');
   } finally {
+    setFormulation('auto');
+  }
+});
+
+test('webgpu: the GEMMs staged in workgroup memory (what GPUs run; a software adapter runs them per thread) against the references', { skip: SKIP_WITHOUT_WEBGPU }, async () => {
+  await initBackend('webgpu');
+  setFormulation('webgpu');
+  const previous = setGemmStaging('workgroup');
+  try {
+    // The three tile shapes (by output channels: 256×16, 128×32, 64×64), sizes off the tile grid,
+    // a cropped concatenation, batch 2, split-K filter gradients, the transposed convolution.
+    await checkOp(
+      'conv valid, concat 6 + 3 → 24',
+      (x, y, w, b) => networkOps().conv([x as Tensor5D, y as Tensor5D], w as Tensor5D, b as Tensor1D, 'valid'),
+      (a) => conv3dRef([{ data: a[0], shape: [1, 7, 6, 8, 6] }, { data: a[1], shape: [1, 5, 4, 6, 3] }], a[2], [3, 3, 3, 9, 24], a[3], 'valid'),
+      [arg([1, 7, 6, 8, 6], 4), arg([1, 5, 4, 6, 3], 5), arg([3, 3, 3, 9, 24], 6, 0.3), arg([24], 7)],
+    );
+    await checkOp(
+      'conv same, batch 2, 4 → 40',
+      (x, w, b) => networkOps().conv([x as Tensor5D], w as Tensor5D, b as Tensor1D, 'same'),
+      (a) => conv3dRef([{ data: a[0], shape: [2, 3, 4, 5, 4] }], a[1], [3, 3, 3, 4, 40], a[2], 'same'),
+      [arg([2, 3, 4, 5, 4], 8), arg([3, 3, 3, 4, 40], 9, 0.3), arg([40], 10)],
+    );
+    await checkOp('upConv 12 → 20', (x, w) => networkOps().upConv(x as Tensor5D, w as Tensor5D), ([x, w]) => upConvRef(x, [1, 2, 3, 2, 12], w, 20), [arg([1, 2, 3, 2, 12], 11), arg([2, 2, 2, 20, 12], 12, 0.5)]);
+  } finally {
+    setGemmStaging(previous);
     setFormulation('auto');
   }
 });

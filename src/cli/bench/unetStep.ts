@@ -39,7 +39,7 @@ export interface UnetBenchJson {
 
 export const stepUsage = (kind: StepKind) => `Usage: unet3d bench ${kind} [--backend B[,B...]] [--size N] [--repeats R] [--no-peer] [--python PATH] [--json]
 
-  --backend B   auto (default), tensorflow-gpu, tensorflow, wasm or cpu; a comma list runs each in turn
+  --backend B   auto (default), tensorflow-gpu, webgpu, tensorflow, wasm or cpu; a comma list runs each in turn
   --size N      the cube's edge in voxels (default 64; a multiple of 4)
   --repeats R   timed steps per engine (default 3), after a warm-up at 16³
   --profile     also print the time spent in each SIMD kernel (last repeat)
@@ -103,19 +103,19 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
     else peer = started;
   }
 
-  /** One timed step on the active backend, inputs made outside the timing. */
-  const step = (b: string, s: number): number => {
+  /** One timed step on the active backend, inputs made outside the timing; results read back asynchronously (webgpu cannot read synchronously under Node). */
+  const step = async (b: string, s: number): Promise<number> => {
     const { net, optimizer } = engines.get(b)!;
     const x = tf.randomNormal([1, s, s, s, config.inChannels], 0, 1, 'float32') as Tensor5D;
     const labels = tf.oneHot(tf.randomUniform([1, s, s, s], 0, config.classes, 'int32'), config.classes);
     const start = performance.now();
     if (kind === 'train') {
       const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(labels, net.apply(x, true)) as Scalar, true, net.trainableVariables);
-      loss?.dataSync();
+      await loss?.data();
       loss?.dispose();
     } else {
       const y = net.apply(x, false);
-      y.dataSync();
+      await y.data();
       y.dispose();
     }
     const seconds = (performance.now() - start) / 1000;
@@ -129,14 +129,14 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   try {
     for (const b of backends) {
       await setBackend(b);
-      step(b, 16);
+      await step(b, 16);
     }
     if (peer) await peer.time(kind, 16);
     for (let r = 0; r < repeats; r++) {
       for (const b of backends) {
         await setBackend(b);
         if (values.profile) simdRuntime().profile = new Map();
-        times.get(b)!.push(step(b, size));
+        times.get(b)!.push(await step(b, size));
         if (values.profile) profiles.set(b, simdRuntime().profile!);
         simdRuntime().profile = undefined;
       }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { isBackendName, type BackendName } from '../../engine/backends';
+import { BACKEND_ORDER, isBackendName, type BackendName } from '../../engine/backends';
 import type { SegmentResult } from '../../engine/segmentFile';
 import { parseCommandArgs, parseNumber, parseTriple } from '../args';
 import { UsageError, type CliCommand } from '../command';
@@ -22,7 +22,7 @@ Segments an image with a trained run, tile by tile, and writes on the image's gr
   --overlap F           overlap of blended tiles for 'same' networks, 0 to 0.9 (default 0.125)
   --context N           'same' networks: N voxels of mirrored context around each tile, cropped off (default 0)
   --checkpoint C        best (default) | last
-  --backend B           auto (default) | tensorflow-gpu | tensorflow | wasm | cpu
+  --backend B           auto (default) | tensorflow-gpu | webgpu | tensorflow | wasm | cpu
   --json                print what was written as JSON`;
 
 function formatSeconds(s: number): string {
@@ -63,7 +63,7 @@ export const segment: CliCommand = {
     if (checkpoint !== 'best' && checkpoint !== 'last') throw new UsageError(`--checkpoint must be best or last, not "${checkpoint}"`);
     let backend: BackendName | 'auto' = 'auto';
     if (values.backend !== undefined && values.backend !== 'auto') {
-      if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (auto, tensorflow-gpu, tensorflow, wasm, cpu)`);
+      if (!isBackendName(values.backend)) throw new UsageError(`unknown backend "${values.backend}" (${['auto', ...BACKEND_ORDER].join(', ')})`);
       backend = values.backend;
     }
     const { segmentVolumeFile } = await import('../../engine/segmentFile');

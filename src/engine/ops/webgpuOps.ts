@@ -12,7 +12,16 @@ import { updateMovingAverages } from './tfjsOps';
 import { BN_EPSILON, type BatchNormParams, type NetworkOps, type Padding } from './types';
 import { dispatch, emptyOutput, toTensor, type KernelLaunch } from '../webgpu/runner';
 import { maxBindingBytes } from '../webgpu/device';
-import { convFilterGradKernel, convFilterGradSplits, convForwardKernel, convInputGradKernel, convSizes, type ConvGeometry, type Shape5 } from '../webgpu/kernels/conv';
+import {
+  convFilterGradKernel,
+  convFilterGradSplits,
+  convForwardKernel,
+  convInputGradKernel,
+  convSizes,
+  foldBatchNormKernel,
+  type ConvGeometry,
+  type Shape5,
+} from '../webgpu/kernels/conv';
 import { sumSlicesKernel } from '../webgpu/kernels/gemm';
 import {
   batchNormGradInputKernel,
@@ -84,6 +93,14 @@ function geometry(inputs: Tensor5D[], filter: Tensor5D, padding: Padding): ConvG
   return g;
 }
 
+/** The gradients of a convolution: of each input, the filter and the bias. */
+function convGradients(g: ConvGeometry, xs: readonly Tensor[], w: Tensor, dy: Tensor): Tensor[] {
+  const dxs = xs.map((x, i) => run1(convInputGradKernel(g, i), [...x.shape], [dy, w]));
+  const dw = splitK((s) => convFilterGradKernel(g, s), convFilterGradSplits(g, partialBytes()), [...w.shape], [...xs, dy]);
+  const db = channelSums(biasGradKernel, [dy], sizeOf(dy.shape) / g.cout, g.cout);
+  return [...dxs, dw, db];
+}
+
 function conv(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D | null, padding: Padding): Tensor5D {
   if (inputs.length === 0) throw new Error('conv needs at least one input');
   const g = geometry(inputs, filter, padding);
@@ -97,14 +114,7 @@ function conv(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D | null, paddi
     const value = run1<Tensor5D>(convForwardKernel(g), [batch, ...out, g.cout], [...xs, w, args[m + 1]]);
     return {
       value,
-      gradFunc: (dy, saved) => {
-        const sx = saved.slice(0, m);
-        const sw = saved[m];
-        const dxs = sx.map((x, i) => run1(convInputGradKernel(g, i), [...x.shape], [dy, sw]));
-        const dw = splitK((s) => convFilterGradKernel(g, s), convFilterGradSplits(g, partialBytes()), [...sw.shape], [...sx, dy]);
-        const db = channelSums(biasGradKernel, [dy], sizeOf(dy.shape) / g.cout, g.cout);
-        return [...dxs, dw, db];
-      },
+      gradFunc: (dy, saved) => convGradients(g, saved.slice(0, m), saved[m], dy),
     };
   });
   try {
@@ -120,17 +130,20 @@ function convBatchNormRelu(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D,
   const { out, batch } = convSizes(g);
   const m = inputs.length;
   const op = customOp<Tensor5D>(m + 6, (args, save) => {
-    save(args);
-    const value = run1<Tensor5D>(convForwardKernel(g, { bnRelu: { epsilon: BN_EPSILON } }), [batch, ...out, g.cout], args);
+    const fold = run1(foldBatchNormKernel(g.cout, BN_EPSILON), [2, g.cout], args.slice(m + 1));
+    const value = run1<Tensor5D>(convForwardKernel(g, { foldedBnRelu: true }), [batch, ...out, g.cout], [...args.slice(0, m + 1), fold]);
+    fold.dispose();
+    save([...args, value]);
     return {
       value,
-      // Rarely needed (fine-tuning in inference mode): the unfused operations' gradients.
-      gradFunc: (dy, saved) =>
-        tf.grads((...a: Tensor[]) => {
-          const [gamma, beta, movingMean, movingVariance] = a.slice(m + 2) as tf.Variable[];
-          const y = batchNormReluInference(conv(a.slice(0, m) as Tensor5D[], a[m] as Tensor5D, a[m + 1] as Tensor1D, padding), { gamma, beta, movingMean, movingVariance });
-          return tf.sum(tf.mul(y, dy));
-        })(saved),
+      // Rarely needed (fine-tuning in inference mode): the unfused operations' gradients, the
+      // convolution's output computed again.
+      gradFunc: (dy, saved) => {
+        const [gamma, , movingMean, movingVariance] = saved.slice(m + 2);
+        const z = run1(convForwardKernel(g), [batch, ...out, g.cout], saved.slice(0, m + 2));
+        const [dz, ...bnGrads] = inferenceBatchNormGradients(z, gamma, movingMean, movingVariance, saved[m + 6], dy);
+        return [...convGradients(g, saved.slice(0, m), saved[m], dz), ...bnGrads];
+      },
     };
   });
   return op(...inputs, filter, bias, p.gamma, p.beta, p.movingMean, p.movingVariance);
@@ -170,6 +183,22 @@ function batchNormRelu(x: Tensor5D, p: BatchNormParams, training: boolean): Tens
   return op(x, p.gamma, p.beta);
 }
 
+/**
+ * The gradients of y = max(0, (x − m)·γ/√(v + ε) + β) (the moving statistics as inputs): of x,
+ * γ, β, m, v. Rarely needed (fine-tuning in inference mode): plain tfjs ops.
+ */
+function inferenceBatchNormGradients(x: Tensor, gamma: Tensor, mean: Tensor, variance: Tensor, y: Tensor, dy: Tensor): Tensor[] {
+  const invStd = tf.rsqrt(tf.add(variance, BN_EPSILON));
+  const g2 = tf.mul(dy, tf.step(y));
+  const xHat = tf.mul(tf.sub(x, mean), invStd);
+  const dGamma = tf.sum(tf.mul(g2, xHat), [0, 1, 2, 3]);
+  const dBeta = tf.sum(g2, [0, 1, 2, 3]);
+  const dx = tf.mul(g2, tf.mul(gamma, invStd));
+  const dMean = tf.neg(tf.mul(dBeta, tf.mul(gamma, invStd)));
+  const dVar = tf.mul(tf.mul(dGamma, gamma), tf.mul(tf.pow(invStd, 2), -0.5));
+  return [dx, dGamma, dBeta, dMean, dVar];
+}
+
 /** With the moving statistics: y = max(0, (x − m)·γ/√(v + ε) + β) in one kernel. */
 function batchNormReluInference(x: Tensor5D, p: BatchNormParams): Tensor5D {
   const c = x.shape[4];
@@ -178,18 +207,9 @@ function batchNormReluInference(x: Tensor5D, p: BatchNormParams): Tensor5D {
     save([...args, value]);
     return {
       value,
-      // Rarely needed (fine-tuning in inference mode): plain tfjs ops.
       gradFunc: (dy, saved) => {
         const [sx, sg, , sm, sv, sy] = saved;
-        const invStd = tf.rsqrt(tf.add(sv, BN_EPSILON));
-        const g2 = tf.mul(dy, tf.step(sy));
-        const xHat = tf.mul(tf.sub(sx, sm), invStd);
-        const dGamma = tf.sum(tf.mul(g2, xHat), [0, 1, 2, 3]);
-        const dBeta = tf.sum(g2, [0, 1, 2, 3]);
-        const dx = tf.mul(g2, tf.mul(sg, invStd));
-        const dMean = tf.neg(tf.mul(dBeta, tf.mul(sg, invStd)));
-        const dVar = tf.mul(tf.mul(dGamma, sg), tf.mul(tf.pow(invStd, 2), -0.5));
-        return [dx, dGamma, dBeta, dMean, dVar];
+        return inferenceBatchNormGradients(sx, sg, sm, sv, sy, dy);
       },
     };
   });

@@ -5,7 +5,7 @@
  */
 import type { BackendStatus } from '../backends';
 import { softwareOnlyFix } from './adapter';
-export { assertDeviceHealthy } from './device';
+export { assertDeviceHealthy, releasePooledGpuBuffers } from './device';
 import { describeAdapter, probeWebGpu, registerWebGpuBackend } from './device';
 
 let registered = false;

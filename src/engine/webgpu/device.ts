@@ -24,6 +24,7 @@ import {
   type GpuAdapterReport,
   type GpuLimits,
 } from './adapter';
+import { setGemmStaging } from './kernels/gemm';
 import { applyWebGpuKernelFixes } from './tfjsFixes';
 
 /** The npm packages this backend loads. */
@@ -172,6 +173,9 @@ export function registerWebGpuBackend(adapter: GPUAdapter, report: GpuAdapterRep
   installNavigatorGpu(gpu);
   const { WebGPUBackend } = require(WEBGPU_PACKAGES.tfjs) as typeof import('@tensorflow/tfjs-backend-webgpu');
   applyWebGpuKernelFixes();
+  // llvmpipe (a software adapter) takes seconds to compile each workgroup barrier: there the
+  // GEMMs read their operands per thread (the same kernels otherwise; the tests check both).
+  setGemmStaging(report.software ? 'registers' : 'workgroup');
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', async () => {
     const l = adapter.limits;

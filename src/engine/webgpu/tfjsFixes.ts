@@ -1,11 +1,12 @@
 /**
- * A fix for tfjs-backend-webgpu 4.22: its binary operations broadcast a short vector (2–127
- * elements) over the last axis through workgroup memory and index it with `coords[rank − 1]`,
- * which for rank 5 indexes a struct (`vec5`): the shader does not compile and the dispatch, with
- * every other command of its submission, is dropped. Every per-channel operation on an NDHWC
- * tensor (adding a bias, scaling by a batch-norm factor, weighting classes) is such a case. The
- * wrapped kernels view the 5-D operand as 2-D [voxels, channels] (a free reshape) and reshape the
- * result back.
+ * Fixes for tfjs-backend-webgpu 4.22's rank-5 shaders, which index its 5-vector struct (`vec5`)
+ * like an array: the shader does not compile, and the dispatch, with every other command of its
+ * submission, is dropped (results silently wrong). Two kernels the engine meets:
+ *  - binary operations broadcasting a short vector (2–127 elements) over the last axis (adding a
+ *    bias, scaling by a batch-norm factor, weighting classes on NDHWC tensors): the 5-D operand
+ *    is viewed as 2-D [voxels, channels] (a free reshape) and the result reshaped back;
+ *  - padding (PadV2, also the gradient of a 5-D slice): with the channels unpadded, [N, D, H, W, C]
+ *    is padded as [N, D, H, W·C] with the W padding times C.
  */
 import { tf } from '../tf';
 
@@ -39,6 +40,16 @@ export function needsRank5Fix(a: readonly number[], b: readonly number[]): boole
   return vector(a, b) || vector(b, a);
 }
 
+/** The 4-D padding equivalent to a 5-D one that leaves the channels alone, or undefined. */
+export function pad5As4(shape: readonly number[], paddings: readonly (readonly [number, number])[]): { shape: number[]; paddings: [number, number][] } | undefined {
+  if (shape.length !== 5 || paddings[4][0] !== 0 || paddings[4][1] !== 0) return undefined;
+  const c = shape[4];
+  return {
+    shape: [shape[0], shape[1], shape[2], shape[3] * c],
+    paddings: [[...paddings[0]], [...paddings[1]], [...paddings[2]], [paddings[3][0] * c, paddings[3][1] * c]] as [number, number][],
+  };
+}
+
 let applied = false;
 
 /** Wraps the webgpu binary kernels (once). */
@@ -63,7 +74,28 @@ export function applyWebGpuKernelFixes(): void {
       backend.disposeData(out2.dataId);
       return out;
     };
-    tf.unregisterKernel(name, 'webgpu');
-    tf.registerKernel({ ...kernel, kernelFunc: fixed as tf.KernelFunc });
+    replaceKernel(kernel, fixed);
   }
+  const pad = tf.getKernel('PadV2', 'webgpu');
+  if (pad) {
+    const original = pad.kernelFunc as KernelFunc;
+    replaceKernel(pad, ({ inputs, backend, attrs }) => {
+      const x = (inputs as { x: tf.TensorInfo }).x;
+      const { paddings, constantValue } = attrs as unknown as { paddings: [number, number][]; constantValue: number };
+      const as4 = pad5As4(x.shape, paddings);
+      if (!as4) return original({ inputs, backend, attrs });
+      const x4 = reshape({ inputs: { x }, backend, attrs: { shape: as4.shape as unknown as tf.NamedAttrMap[string] } }) as tf.TensorInfo;
+      const y4 = original({ inputs: { x: x4 }, backend, attrs: { paddings: as4.paddings, constantValue } as unknown as tf.NamedAttrMap }) as tf.TensorInfo;
+      const shape = x.shape.map((n, a) => n + paddings[a][0] + paddings[a][1]);
+      const y = reshape({ inputs: { x: y4 }, backend, attrs: { shape: shape as unknown as tf.NamedAttrMap[string] } }) as tf.TensorInfo;
+      backend.disposeData(x4.dataId);
+      backend.disposeData(y4.dataId);
+      return y;
+    });
+  }
+}
+
+function replaceKernel(kernel: tf.KernelConfig, kernelFunc: KernelFunc): void {
+  tf.unregisterKernel(kernel.kernelName, kernel.backendName);
+  tf.registerKernel({ ...kernel, kernelFunc: kernelFunc as tf.KernelFunc });
 }

@@ -189,6 +189,24 @@ export function movingBnRelu(value: string, c: string, epsilon: number): string 
   return `max(0.0, (${value} - movingMean[${c}]) * (gamma[${c}] / sqrt(movingVariance[${c}] + ${epsilon})) + beta[${c}])`;
 }
 
+/**
+ * Folds a bias and batch norm with the moving statistics into one affine map per channel:
+ * fold [2][C] = scale γ/√(v + ε), shift β + (bias − m)·scale. Bindings: 0 fold; 1 bias; 2–5 γ, β,
+ * moving mean, moving variance.
+ */
+export function foldBatchNormKernel(c: number, epsilon: number): KernelLaunch {
+  return smallKernel(
+    `fold bn ${c}`,
+    c,
+    `@group(0) @binding(0) var<storage, read_write> fold: array<f32>;
+@group(0) @binding(1) var<storage, read> bias: array<f32>;
+${bnParamBindings(2)}`,
+    `let scale = gamma[c] / sqrt(movingVariance[c] + ${epsilon});
+  fold[c] = scale;
+  fold[${c}u + c] = beta[c] + (bias[c] - movingMean[c]) * scale;`,
+  );
+}
+
 /** Batch norm with the moving statistics, then ReLU. Bindings: 0 y; 1 x; 2–5 γ, β, moving mean, moving variance. */
 export function inferenceBatchNormReluKernel(count: number, c: number, epsilon: number): KernelLaunch {
   return elementwiseKernel(

@@ -10,7 +10,7 @@
  *  - filter:    dw[(t, ci), co] = Σ_v x̃[v + t − p, ci] · dy[v, co]             (split-K over the voxels)
  * where x̃ is the cropped concatenation and t runs over the k³ taps.
  */
-import { bnParamBindings, movingBnRelu } from './channels';
+import { foldBatchNormKernel } from './channels';
 import { gemmKernel, splitsFor, sumSlicesKernel } from './gemm';
 import type { KernelLaunch } from '../runner';
 
@@ -74,14 +74,20 @@ fn im2col(v: u32, kk: u32) -> f32 {
 }`;
 }
 
-/** Output epilogue of the forward convolution: the bias, and optionally batch norm with the moving statistics and ReLU. */
+/**
+ * Output epilogue of the forward convolution: the bias, or (`foldedBnRelu`) batch norm with the
+ * moving statistics and ReLU, folded with the bias into a per-channel scale and shift
+ * (foldBatchNormKernel) so that each output costs one fma and a max.
+ */
 export interface ConvEpilogue {
-  bnRelu?: { epsilon: number };
+  foldedBnRelu?: boolean;
 }
+
+export { foldBatchNormKernel };
 
 /**
  * The forward convolution. Bindings: 0 y [N, Do, Ho, Wo, Cout]; then the inputs; then w
- * [k, k, k, Cin, Cout]; then bias [Cout]; then (with bnRelu) γ, β, moving mean, moving variance.
+ * [k, k, k, Cin, Cout]; then bias [Cout], or with foldedBnRelu the fold [2][Cout] instead.
  */
 export function convForwardKernel(g: ConvGeometry, epilogue: ConvEpilogue = {}): KernelLaunch {
   const { out, cin, batch } = convSizes(g);
@@ -89,10 +95,9 @@ export function convForwardKernel(g: ConvGeometry, epilogue: ConvEpilogue = {}):
   const taps = g.k ** 3;
   const nIn = g.inputs.length;
   const wb = 1 + nIn;
-  const bnBinding = epilogue.bnRelu ? bnParamBindings(wb + 2) : '';
-  const value = epilogue.bnRelu ? movingBnRelu('v + bias[n]', 'n', epilogue.bnRelu.epsilon) : 'v + bias[n]';
+  const value = epilogue.foldedBnRelu ? `max(0.0, fma(v, bias[n], bias[${g.cout}u + n]))` : 'v + bias[n]';
   return gemmKernel({
-    label: `conv${g.k} ${cin}→${g.cout} fwd${epilogue.bnRelu ? '+bn+relu' : ''}`,
+    label: `conv${g.k} ${cin}→${g.cout} fwd${epilogue.foldedBnRelu ? '+bn+relu' : ''}`,
     m,
     n: g.cout,
     k: taps * cin,
@@ -102,7 +107,6 @@ export function convForwardKernel(g: ConvGeometry, epilogue: ConvEpilogue = {}):
 ${im2col(g, 1)}
 @group(0) @binding(${wb}) var<storage, read> w: array<f32>;
 @group(0) @binding(${wb + 1}) var<storage, read> bias: array<f32>;
-${bnBinding}
 fn loadA(m: u32, k: u32) -> f32 { return im2col(m, k); }
 fn loadB(k: u32, n: u32) -> f32 { return w[k * ${g.cout}u + n]; }
 fn storeC(m: u32, n: u32, v: f32) { y[m * ${g.cout}u + n] = ${value}; }`,

@@ -31,6 +31,15 @@ const THREADS = 256;
 const TM = 4;
 const TN = 4;
 
+let defaultStaging: 'workgroup' | 'registers' = 'workgroup';
+
+/** How GEMMs stage their operands when a spec does not say (see GemmSpec.staging); returns the previous choice. */
+export function setGemmStaging(staging: 'workgroup' | 'registers'): 'workgroup' | 'registers' {
+  const previous = defaultStaging;
+  defaultStaging = staging;
+  return previous;
+}
+
 /** The tile for a product with N columns. */
 export function gemmTile(n: number): GemmTile {
   if (n > 32) return { bm: 64, bn: 64, bk: 16 };
@@ -49,6 +58,12 @@ export interface GemmSpec {
   aContiguous: 'k' | 'm';
   /** Which index of B is contiguous in memory: 'n' or 'k'. */
   bContiguous: 'n' | 'k';
+  /**
+   * 'workgroup' (default): A and B tiles staged in workgroup memory, shared by the workgroup's
+   * threads. 'registers': each thread reads its operands itself (no workgroup memory, no
+   * barriers); for software adapters, whose shader compiler (llvmpipe) takes seconds per barrier.
+   */
+  staging?: 'workgroup' | 'registers';
   /**
    * Split K into this many slices (1 included); then storeC is not called: each slice's C goes to
    * binding 0, `partial`, at [slice][m][n] (reduce it with sumSlices).
@@ -80,6 +95,7 @@ export function gemmKernel(spec: GemmSpec): KernelLaunch {
     spec.splits !== undefined
       ? `partial[(slice * ${m}u + row) * ${n}u + col] = acc[i * ${TN}u + j];`
       : `storeC(row, col, acc[i * ${TN}u + j]);`;
+  if ((spec.staging ?? defaultStaging) === 'registers') return registerGemm(spec, { bm, bn, wm, wn, tilesM, tilesN, kChunk, count, store });
   const code = /* wgsl */ `
 const M = ${m}u;
 const N = ${n}u;
@@ -144,6 +160,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 `;
   return { code, workgroups: gridFor(count), label: spec.label };
+}
+
+/** The same product without workgroup memory: each thread loads the A and B values of its 4×4 block. */
+function registerGemm(
+  spec: GemmSpec,
+  t: { bm: number; bn: number; wm: number; wn: number; tilesM: number; tilesN: number; kChunk: number; count: number; store: string },
+): KernelLaunch {
+  const code = /* wgsl */ `
+const M = ${spec.m}u;
+const N = ${spec.n}u;
+const K = ${spec.k}u;
+${spec.declarations}
+
+@compute @workgroup_size(${THREADS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${flatWorkgroupIndex(t.count)}
+  let slice = wg / ${t.tilesM * t.tilesN}u;
+  let tile = wg % ${t.tilesM * t.tilesN}u;
+  let m0 = (tile / ${t.tilesN}u) * ${t.bm}u + lid / ${t.wn}u;
+  let n0 = (tile % ${t.tilesN}u) * ${t.bn}u + lid % ${t.wn}u;
+  let kBegin = slice * ${t.kChunk}u;
+  let kEnd = min(K, kBegin + ${t.kChunk}u);
+  var acc: array<f32, ${TM * TN}>;
+  for (var k = kBegin; k < kEnd; k = k + 1u) {
+    var a: array<f32, ${TM}>;
+    var b: array<f32, ${TN}>;
+    for (var i = 0u; i < ${TM}u; i = i + 1u) {
+      let row = m0 + i * ${t.wm}u;
+      if (row < M) { a[i] = loadA(row, k); }
+    }
+    for (var j = 0u; j < ${TN}u; j = j + 1u) {
+      let col = n0 + j * ${t.wn}u;
+      if (col < N) { b[j] = loadB(k, col); }
+    }
+    for (var i = 0u; i < ${TM}u; i = i + 1u) {
+      for (var j = 0u; j < ${TN}u; j = j + 1u) {
+        acc[i * ${TN}u + j] = fma(a[i], b[j], acc[i * ${TN}u + j]);
+      }
+    }
+  }
+  for (var i = 0u; i < ${TM}u; i = i + 1u) {
+    let row = m0 + i * ${t.wm}u;
+    for (var j = 0u; j < ${TN}u; j = j + 1u) {
+      let col = n0 + j * ${t.wn}u;
+      if (row < M && col < N) { ${t.store} }
+    }
+  }
+}
+`;
+  return { code, workgroups: gridFor(t.count), label: spec.label };
 }
 
 /** How many K slices a split-K product of a small C (m×n) over a long K needs to fill a GPU. */
