@@ -12,6 +12,8 @@ const unitDir = path.join(root, 'test', 'unit');
 // One folder per run, so runs started at the same time never delete each other's bundles.
 const outDir = path.join(root, '.test-work', `unit-${process.pid}`);
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// Node's own test filters pass through: `npm run test:unit -- webgpu --test-name-pattern=memory`.
+const nodeTestFlags = process.argv.slice(2).filter((a) => a.startsWith('--test-name-pattern'));
 
 function findTests(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -57,7 +59,7 @@ const adapter = ensureVulkan(root);
 const env = { GALLIVM_PERF: 'nopt', ...process.env, UNET3D_WEBGPU_ADAPTER: adapter ?? '' };
 
 const outputs = tests.map((t) => path.join(outDir, path.relative(unitDir, t)).replace(/\.ts$/, '.js'));
-const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-reporter=spec', ...outputs], {
+const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-reporter=spec', ...nodeTestFlags, ...outputs], {
   stdio: 'inherit',
   cwd: root,
   env,

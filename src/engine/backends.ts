@@ -42,6 +42,12 @@ export interface BackendReport {
   statuses: BackendStatus[];
 }
 
+/** The backend in use in a few words: its name, and on webgpu the adapter, e.g. "webgpu (NVIDIA H100, hardware)". */
+export function activeBackendLabel(report: BackendReport): string {
+  const adapter = report.statuses.find((s) => s.name === report.active)?.adapter;
+  return adapter ? `${report.active} (${adapter.description || adapter.vendor}, ${adapter.software ? 'software adapter' : 'hardware'})` : report.active;
+}
+
 /** No backend (or not the one asked for) could be loaded; `report` holds every reason. */
 export class BackendError extends Error {
   constructor(

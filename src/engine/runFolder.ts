@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../core/atomicWrite';
 import type { Vec3 } from '../core/geometry';
 import type { ClassInfo, RunSummary, ValidationResult } from '../protocol/worker';
 import type { BackendName } from './backends';
+import type { GpuAdapterReport } from './webgpu/adapter';
 import type { UNetConfig } from './model';
 import type { VolumeNormalization } from './normalize';
 import type { PatchGeometry } from './sampler';
@@ -73,6 +74,8 @@ export interface RunRecord {
   finishedAt?: string;
   /** The backend that ran it (e.g. 'wasm'). This and the fields below up to `volumes` are absent if the run failed before it got that far. */
   backend?: BackendName;
+  /** webgpu: the GPU adapter it ran on (vendor, architecture, description, software or hardware, limits). */
+  adapter?: GpuAdapterReport;
   /** The settings as given, defaults filled in. */
   settings: TrainSettings;
   /** The network as built (input channels and classes from the data) and its parameter count. */

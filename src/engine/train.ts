@@ -81,6 +81,8 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
   try {
     const backend = await initBackend(settings.backend);
     record.backend = backend.active;
+    const adapter = backend.statuses.find((s) => s.name === backend.active)?.adapter;
+    if (adapter) record.adapter = adapter;
     const data = loadTrainingData(settings);
     // run.json records what `auto` became: prediction must give the network the same inputs.
     settings.coordinateChannels = data.coordinateChannels;

@@ -1,4 +1,5 @@
 /** Every `unet3d bench` kind, by name. */
+import { gpu } from './gpu';
 import { infer } from './infer';
 import { io } from './io';
 import type { BenchKind } from './kind';
@@ -10,4 +11,5 @@ export const benchKinds: Record<string, BenchKind> = {
   train,
   infer,
   segment,
+  gpu,
 };

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { BACKEND_ORDER, isBackendName, type BackendName } from '../../engine/backends';
+import { activeBackendLabel, BACKEND_ORDER, isBackendName, type BackendName } from '../../engine/backends';
 import type { SegmentResult } from '../../engine/segmentFile';
 import { parseCommandArgs, parseNumber, parseTriple } from '../args';
 import { UsageError, type CliCommand } from '../command';
@@ -84,7 +84,7 @@ export const segment: CliCommand = {
           signal: controller.signal,
           onStart: (s) =>
             process.stderr.write(
-              `backend ${s.backend.active}; ${s.checkpoint} checkpoint ${s.modelDir}; ${s.dims.join('×')} voxels in ${s.tiles} tile(s) of ` +
+              `backend ${activeBackendLabel(s.backend)}; ${s.checkpoint} checkpoint ${s.modelDir}; ${s.dims.join('×')} voxels in ${s.tiles} tile(s) of ` +
                 `${s.tile.join('×')} (input ${s.inputTile.join('×')}${s.blend ? ', Gaussian-blended' : ''}); normalization ${s.normalization}\n`,
             ),
           onProgress: (p) => {

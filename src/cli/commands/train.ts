@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { activeBackendLabel } from '../../engine/backends';
 import { trainSettings, type TrainSettingsInput } from '../../engine/settings';
 import type { RunSummary, TrainEvent } from '../../protocol/worker';
 import { parseCommandArgs, parseNumber } from '../args';
@@ -52,7 +53,7 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stderr): (
     switch (event.type) {
       case 'started':
         line(
-          `backend ${event.backend.active}; network ${event.network.levels} levels, base ${event.network.baseFilters}, ${event.network.padding} padding, ` +
+          `backend ${activeBackendLabel(event.backend)}; network ${event.network.levels} levels, base ${event.network.baseFilters}, ${event.network.padding} padding, ` +
             `${event.parameters.toLocaleString('en-US')} parameters; patch ${event.geometry.input.join('×')} → ${event.geometry.output.join('×')}; ` +
             `classes ${event.classes.map((c) => `${c.value} ${c.name}`).join(', ')}; ${event.trainingVoxels} training / ${event.validationVoxels} validation voxels`,
         );

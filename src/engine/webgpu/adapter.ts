@@ -59,8 +59,9 @@ export function isSoftwareAdapter(info: AdapterInfoLike): boolean {
 export function describeAdapter(a: GpuAdapterReport): string {
   const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
   const memory = a.memory ? `, ${(a.memory.bytes / 2 ** 30).toFixed(1)} GiB (${a.memory.source})` : '';
+  const architecture = a.architecture && a.architecture !== 'software' ? ` ${a.architecture}` : '';
   return (
-    `${a.description || a.vendor || 'unknown adapter'} (${a.vendor || '?'}${a.architecture ? ` ${a.architecture}` : ''}, ${a.software ? 'software' : 'hardware'}${memory}; ` +
+    `${a.description || a.vendor || 'unknown adapter'} (${a.vendor || '?'}${architecture}, ${a.software ? 'software' : 'hardware'}${memory}; ` +
     `max buffer ${mib(a.limits.maxBufferSize)}, max storage binding ${mib(a.limits.maxStorageBufferBindingSize)})`
   );
 }

@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 import type { Vec3 } from '../../core/geometry';
 import type { UNet } from '../model';
-import { planPrediction, alignmentOf, type PredictionTiling } from '../predictionPlan';
+import { alignmentOf, plannedInputSize, type PredictionTiling } from '../predictionPlan';
 import type { PatchGeometry } from '../sampler';
 import { tf } from '../tf';
 import { activeAdapter } from './device';
@@ -62,7 +62,7 @@ export const GPU_TILE_CAP: Vec3 = [256, 256, 256];
  */
 export function fitPredictionTiling(net: UNet, dims: Vec3, tiling: PredictionTiling, budget = activeGpuBudget()): PredictionTiling {
   if (!budget) return tiling;
-  const need = (tile: Vec3) => inferenceBytes(net.config, planPrediction(net, dims, { ...tiling, tile }).inputSize);
+  const need = (tile: Vec3) => inferenceBytes(net.config, plannedInputSize(net, dims, { ...tiling, tile }));
   const align = alignmentOf(net);
   if (tiling.tile) {
     const why = doesNotFit(need(tiling.tile), budget);

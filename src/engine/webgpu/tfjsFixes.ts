@@ -7,6 +7,9 @@
  *    is viewed as 2-D [voxels, channels] (a free reshape) and the result reshaped back;
  *  - padding (PadV2, also the gradient of a 5-D slice): with the channels unpadded, [N, D, H, W, C]
  *    is padded as [N, D, H, W·C] with the W padding times C.
+ * And one limit: AddN binds every input at once, past WebGPU's 16 storage buffers per shader for
+ * more than 15 inputs (the optimizer's global gradient norm sums one term per variable): the
+ * wrapped kernel adds them in groups.
  */
 import { tf } from '../tf';
 
@@ -76,6 +79,7 @@ export function applyWebGpuKernelFixes(): void {
     };
     replaceKernel(kernel, fixed);
   }
+  fixAddN();
   const pad = tf.getKernel('PadV2', 'webgpu');
   if (pad) {
     const original = pad.kernelFunc as KernelFunc;
@@ -93,6 +97,30 @@ export function applyWebGpuKernelFixes(): void {
       return y;
     });
   }
+}
+
+/** Inputs per AddN dispatch: its output and inputs must fit 16 storage bindings (WebGPU's default). */
+export const ADDN_GROUP = 8;
+
+function fixAddN(): void {
+  const addN = tf.getKernel('AddN', 'webgpu');
+  if (!addN) return;
+  const original = addN.kernelFunc as KernelFunc;
+  const fixed: KernelFunc = ({ inputs, backend, attrs }) => {
+    const list = inputs as unknown as tf.TensorInfo[];
+    if (list.length <= ADDN_GROUP) return original({ inputs, backend, attrs });
+    let rest = list;
+    const partials: tf.TensorInfo[] = [];
+    while (rest.length > 0) {
+      const group = rest.slice(0, ADDN_GROUP);
+      rest = rest.slice(ADDN_GROUP);
+      partials.push(group.length === 1 ? group[0] : (original({ inputs: group as unknown as tf.NamedTensorInfoMap, backend, attrs }) as tf.TensorInfo));
+    }
+    const out = fixed({ inputs: partials as unknown as tf.NamedTensorInfoMap, backend, attrs }) as tf.TensorInfo;
+    for (const p of partials) if (!list.includes(p)) backend.disposeData(p.dataId);
+    return out;
+  };
+  replaceKernel(addN, fixed);
 }
 
 function replaceKernel(kernel: tf.KernelConfig, kernelFunc: KernelFunc): void {
