@@ -62,7 +62,9 @@ export async function compareWithTfjs(repeats: number, log: (message: string) =>
         forward: () => tf.tidy(() => tf.sum(apply(x, weight))),
         'forward + backward': () =>
           tf.tidy(() => {
-            const grads = tf.grads((a: Tensor, b: Tensor) => tf.sum(tf.mul(apply(a, b), r)))([x, weight]);
+            // Pooling and batch norm have no filter: their gradient is the input's alone.
+            const hasFilter = layer.op === 'conv' || layer.op === 'upConv';
+            const grads = tf.grads((a: Tensor, b?: Tensor) => tf.sum(tf.mul(apply(a, b ?? weight), r)))(hasFilter ? [x, weight] : [x]);
             return tf.addN(grads.map((g) => tf.sum(g)));
           }),
       };
