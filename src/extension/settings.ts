@@ -12,7 +12,10 @@ import type { TrainSettingsInput } from '../engine/settings';
 export const PRESET_NAMES: readonly PresetName[] = ['fast', 'paper', 'bench'];
 
 /** The backends by setting name. (Not imported from the engine: its backends module loads TensorFlow.js.) */
-export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
+// Every backend is listed (a compile error names one that is missing).
+const EVERY_BACKEND: Record<Exclude<BackendName, (typeof BACKEND_NAMES)[number]>, never> = {};
+void EVERY_BACKEND;
 
 /** What a training is given unless the user picks otherwise. */
 export interface TrainingDefaults {
