@@ -61,7 +61,14 @@ function nodeBinary(scratch: string): string {
 function vulkanLoader(scratch: string): string[] {
   const dir = path.join(scratch, 'libvulkan1');
   fs.mkdirSync(dir, { recursive: true });
-  run('apt-get', ['download', 'libvulkan1'], { cwd: dir });
+  try {
+    run('apt-get', ['download', 'libvulkan1'], { cwd: dir });
+  } catch (error) {
+    // A fresh machine may have no package lists yet.
+    if (process.getuid?.() !== 0) throw error;
+    run('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'update']);
+    run('apt-get', ['download', 'libvulkan1'], { cwd: dir });
+  }
   const deb = fs.readdirSync(dir).find((f) => f.endsWith('.deb'));
   if (!deb) throw new Error('apt-get download libvulkan1 gave no .deb');
   const root = path.join(dir, 'root');
