@@ -35,7 +35,7 @@ const nodeBundle = (entry, outfile, extra = {}) =>
 // copy inlined here. The wasm backend then finds its .wasm binaries in its own package folder.
 // Packaging must therefore ship node_modules/@tensorflow/{tfjs,tfjs-core,tfjs-backend-cpu,
 // tfjs-backend-wasm,...} and their dependencies (see src/engine/tf.ts, src/engine/backends.ts).
-const tfjsExternal = ['@tensorflow/*'];
+const tfjsExternal = ['@tensorflow/*', 'webgpu'];
 
 // The PyTorch peer of `unet3d bench train|infer` is a Python script run beside the CLI.
 function copyBenchPeer() {

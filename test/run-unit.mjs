@@ -3,6 +3,7 @@
 // Node's test runner. Arguments filter test files by substring: `npm run test:unit -- nifti`.
 import { spawnSync } from 'node:child_process';
 import * as esbuild from 'esbuild';
+import { ensureVulkan } from './vulkanSetup.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -11,6 +12,8 @@ const unitDir = path.join(root, 'test', 'unit');
 // One folder per run, so runs started at the same time never delete each other's bundles.
 const outDir = path.join(root, '.test-work', `unit-${process.pid}`);
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// Node's own test filters pass through: `npm run test:unit -- webgpu --test-name-pattern=memory`.
+const nodeTestFlags = process.argv.slice(2).filter((a) => a.startsWith('--test-name-pattern'));
 
 function findTests(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -36,7 +39,7 @@ await esbuild.build({
   entryPoints: tests,
   outdir: outDir,
   outbase: unitDir,
-  external: ['@tensorflow/*', 'vscode', 'esbuild'],
+  external: ['@tensorflow/*', 'vscode', 'esbuild', 'webgpu'],
   define: { 'process.env.UNET3D_REPO_ROOT': JSON.stringify(root) },
 });
 // The engine worker beside the tests: CLI commands that tests run in-process (`unet3d segment`,
@@ -48,10 +51,17 @@ for (const name of fs.readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) {
   fs.copyFileSync(path.join(wasmDir, name), path.join(outDir, name));
 }
 
+// The webgpu tests run on whatever adapter Dawn finds (on a machine without a GPU, Mesa's
+// lavapipe, installed here when missing and allowed); without one they skip, saying why.
+const adapter = ensureVulkan(root);
+// On llvmpipe (lavapipe) shader compilation dominates the webgpu tests: skip LLVM's optimizer.
+const env = { GALLIVM_PERF: 'nopt', ...process.env, UNET3D_WEBGPU_ADAPTER: adapter ?? '' };
+
 const outputs = tests.map((t) => path.join(outDir, path.relative(unitDir, t)).replace(/\.ts$/, '.js'));
-const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-reporter=spec', ...outputs], {
+const result = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-reporter=spec', ...nodeTestFlags, ...outputs], {
   stdio: 'inherit',
   cwd: root,
+  env,
 });
 fs.rmSync(outDir, { recursive: true, force: true });
 process.exit(result.status ?? 1);

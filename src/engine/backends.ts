@@ -12,6 +12,7 @@ import { BACKEND_ORDER, type BackendName, type BackendReport, type BackendStatus
 import { plural } from '../core/words';
 import { simdRuntime } from './ops/simd/runtime';
 import { tf } from './tf';
+import { assertDeviceHealthy, loadWebGpu, releasePooledGpuBuffers } from './webgpu/backendLoader';
 
 /** No backend (or not the one asked for) could be loaded; `report` holds every reason. */
 export class BackendError extends Error {
@@ -26,13 +27,14 @@ export class BackendError extends Error {
 
 const NPM_PACKAGE: Record<BackendName, string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
   tensorflow: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
 };
 
 /** The tfjs backend name each of ours registers. */
-const TFJS_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+const TFJS_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', webgpu: 'webgpu', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
 const TFJS_VERSION = '4.22.0';
 
@@ -54,6 +56,19 @@ export function isNativeBackend(): boolean {
 }
 
 /**
+ * Throws when the active backend's device reported an error (webgpu: out of memory, device lost)
+ * since the last call; the engine calls it where it reads results back.
+ */
+export function assertBackendHealthy(): void {
+  if (active === 'webgpu') assertDeviceHealthy();
+}
+
+/** Frees memory the active backend keeps for reuse (webgpu: its pool of free GPU buffers). */
+export function releaseCachedMemory(): void {
+  if (active === 'webgpu' && tf.getBackend() === 'webgpu') releasePooledGpuBuffers();
+}
+
+/**
  * Loads and activates a backend: the one named, or with 'auto' the first of BACKEND_ORDER that
  * loads. Throws BackendError (with every reason) when the named one, or none, loads.
  */
@@ -61,7 +76,7 @@ export async function initBackend(preference: BackendName | 'auto' = 'auto'): Pr
   const candidates = preference === 'auto' ? BACKEND_ORDER : [preference];
   const statuses: BackendStatus[] = [];
   for (const name of candidates) {
-    const status = await tryBackend(name);
+    const status = await tryBackend(name, preference !== 'auto');
     statuses.push(status);
     if (status.available && (await activate(name))) return { active: name, statuses };
   }
@@ -97,12 +112,13 @@ async function activate(name: BackendName): Promise<boolean> {
   return true;
 }
 
-async function tryBackend(name: BackendName): Promise<BackendStatus> {
+/** `forced`: the backend was named (webgpu then takes a software adapter too). */
+async function tryBackend(name: BackendName, forced = false): Promise<BackendStatus> {
   const known = tried.get(name);
-  if (known) return known;
+  if (known && !(forced && !known.available && known.adapter?.software)) return known;
   let status: BackendStatus;
   try {
-    status = await LOADERS[name]();
+    status = await LOADERS[name](forced);
   } catch (error) {
     status = { name, available: false, ...explainLoadError(name, error) };
   }
@@ -111,8 +127,9 @@ async function tryBackend(name: BackendName): Promise<BackendStatus> {
 }
 
 /** Each loader registers its backend and initializes it; it throws or returns a status. */
-const LOADERS: Record<BackendName, () => Promise<BackendStatus>> = {
+const LOADERS: Record<BackendName, (forced: boolean) => Promise<BackendStatus>> = {
   'tensorflow-gpu': () => loadNative('tensorflow-gpu'),
+  webgpu: (forced) => loadWebGpu(forced, setTfjsBackend),
   tensorflow: () => loadNative('tensorflow'),
   async wasm() {
     const wasm = nodeRequire<typeof tfjsWasm>(NPM_PACKAGE.wasm);

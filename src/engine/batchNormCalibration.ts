@@ -40,20 +40,21 @@ export function movingStatistics(net: UNet): MovingStatistics[] {
  * variance of the batch means). Each batch's statistics are read back from the moving-average
  * update the network makes in training mode. Returns the number of layers recalibrated.
  */
-export function recalibrateBatchNorm(net: UNet, batches: Iterable<Tensor5D>): number {
+export async function recalibrateBatchNorm(net: UNet, batches: Iterable<Tensor5D>): Promise<number> {
   const stats = movingStatistics(net);
   if (stats.length === 0) return 0;
   const m = BN_MOMENTUM;
   const sums = stats.map((s) => ({ mean: new Float64Array(s.mean.size), second: new Float64Array(s.mean.size) }));
   let count = 0;
+  // Read back asynchronously: the webgpu backend cannot read synchronously under Node.
+  const read = () => Promise.all(stats.map(async (s) => ({ mean: (await s.mean.data()) as Float32Array, variance: (await s.variance.data()) as Float32Array })));
   for (const batch of batches) {
-    const before = stats.map((s) => ({ mean: s.mean.dataSync().slice(), variance: s.variance.dataSync().slice() }));
+    const before = await read();
     tf.tidy(() => {
       net.apply(batch, true);
     });
-    stats.forEach((s, l) => {
-      const mean = s.mean.dataSync();
-      const variance = s.variance.dataSync();
+    const after = await read();
+    after.forEach(({ mean, variance }, l) => {
       for (let c = 0; c < mean.length; c++) {
         const batchMean = (mean[c] - m * before[l].mean[c]) / (1 - m);
         const batchVariance = Math.max(0, (variance[c] - m * before[l].variance[c]) / (1 - m));

@@ -101,6 +101,7 @@ class UNet3D implements UNet {
     const { levels, padding } = this.config;
     const block = (name: string, inputs: Tensor5D[]): Tensor5D => {
       const layer = this.conv(name);
+      if (layer.bn && !training && ops.convBatchNormRelu) return ops.convBatchNormRelu(inputs, layer.kernel as Tensor as Tensor5D, layer.bias as Tensor as Tensor1D, padding, layer.bn);
       // The first convolution reads the input itself: no gradient flows into data.
       const y = ops.conv(inputs, layer.kernel as Tensor as Tensor5D, layer.bias as Tensor as Tensor1D, padding, { inputGradient: inputs[0] !== input });
       return layer.bn ? ops.batchNormRelu(y, layer.bn, training) : ops.relu(y);
@@ -116,8 +117,16 @@ class UNet3D implements UNet {
         positions.push(inputChannels(input, input.shape[4] - positionChannels, positionChannels));
         for (let l = 1; l < levels - 1; l++) positions.push(ops.maxPool(positions[l - 1]));
       }
+      // In inference each activation is freed once used (tidy would keep all until the end): a
+      // large tile then needs the skip connections plus one layer's tensors, not the whole pass.
+      const free = (...ts: Tensor5D[]) => {
+        if (!training) for (const t of ts) if (t !== input) t.dispose();
+      };
       for (let l = 0; l < levels; l++) {
-        x = block(`enc${l}/conv2`, [block(`enc${l}/conv1`, [x])]);
+        const first = block(`enc${l}/conv1`, [x]);
+        free(x);
+        x = block(`enc${l}/conv2`, [first]);
+        free(first);
         if (l < levels - 1) {
           skips.push(x);
           x = ops.maxPool(x);
@@ -125,12 +134,19 @@ class UNet3D implements UNet {
       }
       for (let l = levels - 2; l >= 0; l--) {
         const up = ops.upConv(x, this.variable(`up${l}/kernel`) as Tensor as Tensor5D);
+        free(x);
         const inputs = positionChannels > 0 ? [skips[l], up, positions[l]] : [skips[l], up];
-        x = block(`dec${l}/conv2`, [block(`dec${l}/conv1`, inputs)]);
+        const first = block(`dec${l}/conv1`, inputs);
+        free(skips[l], up);
+        x = block(`dec${l}/conv2`, [first]);
+        free(first);
       }
       const final = this.conv('final');
       const logits = ops.conv([x], final.kernel as Tensor as Tensor5D, final.bias as Tensor as Tensor1D, 'valid');
-      if (residual === 0) return logits;
+      if (residual === 0) {
+        free(x);
+        return logits;
+      }
       const trust = this.conv('trust');
       const t = tf.softplus(ops.conv([x], trust.kernel as Tensor as Tensor5D, trust.bias as Tensor as Tensor1D, 'valid'));
       return tf.add(logits, tf.mul(t, annotationOneHot(input, residual, logits.shape))) as Tensor5D;

@@ -23,16 +23,17 @@ export class Optimizer {
 
   /**
    * One update with learning rate `lr`. `grads` maps each variable (by position) to its
-   * gradient. Returns the global gradient norm before clipping (a number, synchronously read).
+   * gradient. Resolves with the global gradient norm before clipping (read back asynchronously:
+   * the webgpu backend cannot read synchronously under Node).
    */
-  apply(variables: readonly Variable[], grads: readonly Tensor[], lr: number): number {
+  async apply(variables: readonly Variable[], grads: readonly Tensor[], lr: number): Promise<number> {
     if (variables.length !== grads.length) throw new RangeError(`${grads.length} gradients for ${variables.length} variables`);
     if (activeFormulation() === 'simd') return this.applyInPlace(variables, grads, lr);
     const s = this.settings;
     this.iterations++;
     const t = this.iterations;
     const normTensor = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
-    const norm = normTensor.dataSync()[0];
+    const norm = (await normTensor.data())[0];
     normTensor.dispose();
     const clip = s.clipNorm > 0 && norm > s.clipNorm ? s.clipNorm / norm : 1;
     if (!Number.isFinite(norm)) throw new Error('the gradient is not finite (NaN or infinity); lower the learning rate');

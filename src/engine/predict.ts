@@ -21,7 +21,9 @@ import { computeNormalization, normalizeVolume, volumeChannels, COORDINATE_SCALE
 import { DEFAULT_NORMALIZATION } from '../protocol/settings';
 import { planPrediction, type PredictionTiling } from './predictionPlan';
 import { logitAdjustment } from './loss';
+import { assertBackendHealthy, releaseCachedMemory } from './backends';
 import { tf } from './tf';
+import { fitPredictionTiling } from './webgpu/fit';
 import { keepLargestComponent } from '../core/components';
 import { annotationChannelCount, annotationField, writeAnnotationChannels, type AnnotationField } from '../core/annotationField';
 
@@ -76,7 +78,9 @@ export async function runNetworkOnTile(net: UNet, input: Float32Array, inputSize
     if (d !== outputSize[2] || h !== outputSize[1] || w !== outputSize[0] || k !== net.config.classes) {
       throw new Error(`internal: the network returned [${logits.shape.join(', ')}] for a tile planned as ${outputSize.join('×')} × ${net.config.classes}`);
     }
-    return (await logits.data()) as Float32Array;
+    const values = (await logits.data()) as Float32Array;
+    assertBackendHealthy();
+    return values;
   } finally {
     logits.dispose();
   }
@@ -177,7 +181,9 @@ export async function predictVolume(net: UNet, volume: Volume, normalization: Vo
       `the network takes ${net.config.inChannels} channel(s) but the image has ${imageChannels}${extras.length > 0 ? ` (plus ${extras.join(' and ')})` : ''}`,
     );
   }
-  const plan = planPrediction(net, volume.dims, options);
+  // On a GPU the tile is sized to its memory (or a tile asked for is checked) before allocating.
+  const plan = planPrediction(net, volume.dims, fitPredictionTiling(net, volume.dims, options));
+  releaseCachedMemory();
   const { image, prepare } = tiledSource(volume, normalization);
   const K = net.config.classes;
   const adjustment = options.logitAdjustment?.some((a) => a !== 0) ? options.logitAdjustment : undefined;

@@ -96,8 +96,8 @@ function planValid(net: NetworkSizes, dims: Vec3, requested: Vec3): TilePlan {
   return planTiles({ dims, tile, margin, starts });
 }
 
-/** The plan for a `same` network: the tile a multiple of the pooling factor, blended overlapping tiles. */
-function planSame(net: NetworkSizes, dims: Vec3, requested: Vec3, overlap: number, isDefault: boolean, context: number): TilePlan {
+/** The tile and margin of a `same` network's plan. */
+function sameTileAndMargin(net: NetworkSizes, dims: Vec3, requested: Vec3, isDefault: boolean, context: number): { tile: Vec3; margin: number } {
   const align = alignmentOf(net);
   // tile + 2·margin stays a multiple of the pooling factor.
   const step = Math.max(1, align / 2);
@@ -108,7 +108,21 @@ function planSame(net: NetworkSizes, dims: Vec3, requested: Vec3, overlap: numbe
   // No larger than the volume rounded up to the pooling factor: a small axis is one tile.
   const tile = requested.map((r, a) => Math.max(align, Math.min(roundUp(r), roundUp(dims[a])))) as Vec3;
   net.outputSize(zyx(tile.map((t) => t + 2 * margin)));
+  return { tile, margin };
+}
+
+/** The plan for a `same` network: the tile a multiple of the pooling factor, blended overlapping tiles. */
+function planSame(net: NetworkSizes, dims: Vec3, requested: Vec3, overlap: number, isDefault: boolean, context: number): TilePlan {
+  const { tile, margin } = sameTileAndMargin(net, dims, requested, isDefault, context);
   return planTiles({ dims, tile, margin: [margin, margin, margin], overlap, blend: true });
+}
+
+/** The input tile (x, y, z) planPrediction would give, without making the plan (cheap: for sizing tiles). */
+export function plannedInputSize(net: NetworkSizes, dims: Vec3, options: PredictionTiling = {}): Vec3 {
+  const requested = options.tile ?? DEFAULT_TILE[net.config.padding];
+  if (net.config.padding === 'valid') return validTileSizes(net, dims, [...requested]).input;
+  const { tile, margin } = sameTileAndMargin(net, dims, [...requested], options.tile === undefined, options.context ?? DEFAULT_CONTEXT);
+  return tile.map((t) => t + 2 * margin) as Vec3;
 }
 
 /** Plans the tiles that predict a volume of `dims` (x, y, z) with `net`. */

@@ -33,12 +33,13 @@ export interface PreviewSource {
  * labels are label values 1..classes, its columns along the lower in-plane axis (as core/slices
  * cuts a slice). `adjustment` is subtracted from the logits per class, as prediction does.
  */
-export function predictPlanes(net: UNet, source: PreviewSource, voxel: Vec3, geometry: PatchGeometry, adjustment: readonly number[]): PreviewPlane[] {
+export async function predictPlanes(net: UNet, source: PreviewSource, voxel: Vec3, geometry: PatchGeometry, adjustment: readonly number[]): Promise<PreviewPlane[]> {
   const dims = source.image.dims;
   const multiple = net.config.padding === 'same' ? 2 ** (net.config.levels - 1) : 1;
   const shift = adjustment.some((a) => a !== 0) ? [...adjustment] : undefined;
   const maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2];
-  return ([0, 1, 2] as Axis[]).map((axis) => {
+  const planes: PreviewPlane[] = [];
+  for (const axis of [0, 1, 2] as Axis[]) {
     const index = Math.min(dims[axis] - 1, Math.max(0, Math.round(voxel[axis])));
     const [u, v] = sliceAxes(axis);
     const width = dims[u];
@@ -46,7 +47,7 @@ export function predictPlanes(net: UNet, source: PreviewSource, voxel: Vec3, geo
     const output = [...geometry.output] as Vec3;
     output[axis] = Math.min(output[axis], Math.ceil(PREVIEW_THICKNESS / multiple) * multiple);
     const labels: LabelArray = net.config.classes > 255 ? new Uint16Array(width * height) : new Uint8Array(width * height);
-    predictSliceTiles(net, source, { axis, index }, { input: geometry.input, output }, [shift], maxTileVoxels, ([decided], start, size) => {
+    await predictSliceTiles(net, source, { axis, index }, { input: geometry.input, output }, [shift], maxTileVoxels, ([decided], start, size) => {
       const lo = [0, 1, 2].map((a) => Math.max(0, start[a]));
       const hi = [0, 1, 2].map((a) => Math.min(dims[a], start[a] + size[a]));
       lo[axis] = index;
@@ -61,8 +62,9 @@ export function predictPlanes(net: UNet, source: PreviewSource, voxel: Vec3, geo
         }
       }
     });
-    return { axis, index, width, height, labels };
-  });
+    planes.push({ axis, index, width, height, labels });
+  }
+  return planes;
 }
 
 /** Where a preview is wanted: a training volume (by index) and the voxel whose three planes to show. */

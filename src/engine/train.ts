@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import type { Vec3 } from '../core/geometry';
 import type { RunSummary, StopReason, TrainEvent, ValidationResult } from '../protocol/training';
-import { initBackend } from './backends';
+import { assertBackendHealthy, initBackend, releaseCachedMemory } from './backends';
+import { fitTrainingGeometry } from './webgpu/fit';
 import { recalibrateBatchNorm } from './batchNormCalibration';
 import { singleObjectClasses } from '../core/components';
 import { classWeights, logitAdjustment, resolveLossKind, trainingLoss } from './loss';
@@ -114,6 +115,8 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
   try {
     const backend = await initBackend(settings.backend);
     record.backend = backend.active;
+    const adapter = backend.statuses.find((s) => s.name === backend.active)?.adapter;
+    if (adapter) record.adapter = adapter;
     // A warm start holds out only slices its parent had: the ones added since always train.
     const known = settings.init !== undefined ? parentSlices(settings.init, settings.volumes.map((v) => v.image)) : undefined;
     const data = loadTrainingData(settings, known);
@@ -146,7 +149,8 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
       }
     } else net = createUNet(record.network, settings.seed);
     record.parameters = net.parameterCount();
-    const geometry = patchGeometry(net, settings, data);
+    // On a GPU the patch must fit its memory: checked (or, when chosen here, shrunk) before allocating.
+    const geometry = fitTrainingGeometry(net, patchGeometry(net, settings, data), settings.batchSize, settings.patchSize !== undefined);
     record.geometry = geometry;
     const rng = new Random(settings.seed);
     const sampler = new PatchSampler(
@@ -276,7 +280,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   let stopReason = 'iterations' as StopReason;
 
   /** Batch-norm statistics over plain patches from the whole volumes, before the network is validated or saved. */
-  const calibrate = (rng?: Random) => {
+  const calibrate = async (rng?: Random) => {
     const passes = settings.batchNormCalibration;
     if (passes <= 0) return;
     function* batches() {
@@ -289,14 +293,14 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
         }
       }
     }
-    recalibrateBatchNorm(net, batches());
+    await recalibrateBatchNorm(net, batches());
   };
 
   // `auto` is chosen at the end (calibrateLogitAdjustment, below); validations before that use none.
   const adjustment = () => logitAdjustment(weights, typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : 0);
   const runValidation = async (recalibrate = true): Promise<boolean> => {
-    if (recalibrate) calibrate();
-    const scores = validate(net, validationVolumes, geometry, data.classes, adjustment());
+    if (recalibrate) await calibrate();
+    const scores = await validate(net, validationVolumes, geometry, data.classes, adjustment());
     const result: ValidationResult = { iteration, iou: scores.iou, meanForegroundIoU: scores.meanForegroundIoU, seconds: elapsed() };
     latest = result;
     record.validation.push(result);
@@ -312,6 +316,8 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     }
     writeRunRecord(runDir, record);
     lastWrite = performance.now();
+    // Validation tiles have other sizes than the training patch: free their pooled buffers.
+    releaseCachedMemory();
     return improved;
   };
 
@@ -325,8 +331,8 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   let snapshotsTaken = 0;
   const takeSnapshot = async () => {
     const t0 = clock();
-    calibrate(new Random(settings.seed + 7919 * ++snapshotsTaken));
-    const fraction = typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : (chooseAdjustment(adjustmentChecks())?.fraction ?? 0);
+    await calibrate(new Random(settings.seed + 7919 * ++snapshotsTaken));
+    const fraction = typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : ((await chooseAdjustment(adjustmentChecks()))?.fraction ?? 0);
     const seconds = elapsed();
     await hooks.snapshots!.take({ net, iteration, seconds, logitAdjustment: fraction });
     paused += clock() - t0;
@@ -339,7 +345,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   const previewSources = new Map<number, PreviewSource>();
   let previewKey = '';
   let betterSincePreview = false;
-  const maybePreview = () => {
+  const maybePreview = async () => {
     const target = hooks.previewTarget?.();
     if (!target) return;
     const v = data.volumes.findIndex((p) => path.resolve(p.files.image) === path.resolve(target.image));
@@ -355,7 +361,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       previewSources.set(v, source);
     }
     const t0 = performance.now();
-    const planes = predictPlanes(net, source, target.voxel, geometry, adjustment());
+    const planes = await predictPlanes(net, source, target.voxel, geometry, adjustment());
     const seconds = (performance.now() - t0) / 1000;
     schedule.done(performance.now() / 1000, seconds);
     previewKey = key;
@@ -382,13 +388,18 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       const y = tf.tensor4d(batch.labels, [B, oz, oy, ox], 'int32');
       const variables = net.trainableVariables;
       const { value, grads } = tf.variableGrads(() => trainingLoss(lossKind, net.apply(x, true), y, weights), variables);
-      const loss = value.dataSync()[0];
+      // Read back asynchronously (the webgpu backend cannot read synchronously under Node); the
+      // loss is read while the update is queued.
+      const lossRead = value.data();
       const present = variables.filter((v) => grads[v.name] !== undefined);
+      let loss: number;
       try {
-        optimizer.apply(present, present.map((v) => grads[v.name]), learningRate);
+        await optimizer.apply(present, present.map((v) => grads[v.name]), learningRate);
+        loss = (await lossRead)[0];
       } finally {
         tf.dispose([x, y, value, ...Object.values(grads)]);
       }
+      assertBackendHealthy();
       if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at iteration ${iteration + 1}; lower the learning rate`);
       iteration++;
       const seconds = (performance.now() - t0) / 1000;
@@ -415,7 +426,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
         validation: latest,
         bestValidation: best,
       });
-      maybePreview();
+      await maybePreview();
       if (performance.now() - lastWrite > RECORD_WRITE_MS) {
         writeRunRecord(runDir, record);
         lastWrite = performance.now();
@@ -443,10 +454,10 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   // The held-out phase's network is validated too (unless it just was, or the run was stopped),
   // with the logit adjustment chosen for it: the figures the run reports come from here.
   const stopped = () => stopReason === 'cancelled' || stopReason === 'interrupted';
-  if (latest?.iteration !== iteration) calibrate();
+  if (latest?.iteration !== iteration) await calibrate();
   let adjusted = false;
   if (settings.logitAdjustment === 'auto' && !stopped() && iteration > 0) {
-    const chosen = chooseAdjustment(adjustmentChecks());
+    const chosen = await chooseAdjustment(adjustmentChecks());
     if (chosen) {
       record.logitCalibration = { fractions: ADJUSTMENT_FRACTIONS, meanIoU: chosen.meanIoU, voxels: chosen.voxels };
       settings.logitAdjustment = chosen.fraction;
@@ -479,7 +490,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     if (!stopped() && heldOutStop === 'early-stop') stopReason = heldOutStop;
     record.refit.iterations = iteration - phaseStart.iteration;
     record.refit.seconds = elapsed() - phaseStart.seconds;
-    calibrate();
+    await calibrate();
     if (!stopped()) {
       // The network the run leaves is the refit one: the held-out phase's best checkpoint is kept
       // aside (its IoU is the run's held-out figure), so every reader picks the last.

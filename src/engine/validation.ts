@@ -16,6 +16,7 @@ import type { AnnotatedSlice } from '../core/sparseSplit';
 /** A slice: the plane perpendicular to `axis` at `index`. */
 type SlicePlane = Pick<AnnotatedSlice, 'axis' | 'index'> & { voxels?: number };
 import { logitAdjustment } from './loss';
+import { assertBackendHealthy } from './backends';
 import { tf } from './tf';
 
 /** One volume's held-out slices and what to score on them. */
@@ -93,15 +94,15 @@ const zyx = (v: readonly number[]): [number, number, number] => [v[2], v[1], v[0
  * as it goes. `geometry` is the training patch geometry; `adjustment` is subtracted from the
  * logits per class, as prediction does (see logitAdjustment).
  */
-export function validate(
+export async function validate(
   net: UNet,
   volumes: readonly ValidationVolume[],
   geometry: PatchGeometry,
   classes: number,
   adjustment?: readonly number[],
   maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2],
-): ValidationScores {
-  return validationScores(sliceConfusions(net, volumes, geometry, classes, [adjustment ?? []], maxTileVoxels)[0], classes);
+): Promise<ValidationScores> {
+  return validationScores((await sliceConfusions(net, volumes, geometry, classes, [adjustment ?? []], maxTileVoxels))[0], classes);
 }
 
 /** The fractions of the class weights' shift that calibrateLogitAdjustment tries. */
@@ -112,15 +113,15 @@ export const ADJUSTMENT_FRACTIONS = [0, 0.25, 0.5, 0.75, 1];
  * scores best on `volumes`' slices — mean foreground IoU over all their voxels; the smaller
  * fraction on a tie. One pass of the network: every fraction decides from the same logits.
  */
-export function calibrateLogitAdjustment(
+export async function calibrateLogitAdjustment(
   net: UNet,
   volumes: readonly ValidationVolume[],
   geometry: PatchGeometry,
   classes: number,
   weights: readonly number[],
   fractions: readonly number[] = ADJUSTMENT_FRACTIONS,
-): { fraction: number; meanIoU: (number | null)[]; voxels: number } {
-  const confusions = sliceConfusions(net, volumes, geometry, classes, fractions.map((f) => logitAdjustment(weights, f)));
+): Promise<{ fraction: number; meanIoU: (number | null)[]; voxels: number }> {
+  const confusions = await sliceConfusions(net, volumes, geometry, classes, fractions.map((f) => logitAdjustment(weights, f)));
   const meanIoU = confusions.map((c) => validationScores(c, classes).meanForegroundIoU);
   let best = 0;
   meanIoU.forEach((m, i) => {
@@ -130,14 +131,14 @@ export function calibrateLogitAdjustment(
 }
 
 /** One confusion matrix per adjustment over the scored slices of `volumes` (see validate). */
-function sliceConfusions(
+async function sliceConfusions(
   net: UNet,
   volumes: readonly ValidationVolume[],
   geometry: PatchGeometry,
   classes: number,
   adjustments: readonly (readonly number[])[],
   maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2],
-): ConfusionMatrix[] {
+): Promise<ConfusionMatrix[]> {
   // counts[truth label][predicted label], label values 0..classes (row and column 0 stay empty).
   const counts = adjustments.map(() => Array.from({ length: classes + 1 }, () => new Array<number>(classes + 1).fill(0)));
   let total = 0;
@@ -146,9 +147,9 @@ function sliceConfusions(
     const [nx, ny, nz] = v.image.dims;
     // Neighbouring tiles overlap where the volume is not a multiple of the tile: score once.
     const scored = new Uint8Array(v.mask.length);
-    v.slices.forEach((slice, ordinal) => {
-      if (v.scored && !v.scored.includes(ordinal)) return;
-      predictSliceTiles(net, v, slice, geometry, shifts, maxTileVoxels, (labels, start, [ox, oy, oz]) => {
+    for (const [ordinal, slice] of v.slices.entries()) {
+      if (v.scored && !v.scored.includes(ordinal)) continue;
+      await predictSliceTiles(net, v, slice, geometry, shifts, maxTileVoxels, (labels, start, [ox, oy, oz]) => {
         // Score the tile's voxels that lie on this slice.
         const lo = [0, 1, 2].map((a) => Math.max(0, start[a]));
         const hi = [Math.min(nx, start[0] + ox), Math.min(ny, start[1] + oy), Math.min(nz, start[2] + oz)];
@@ -167,7 +168,7 @@ function sliceConfusions(
           }
         }
       });
-    });
+    }
   }
   return counts.map((c) => ({ labelCount: classes + 1, counts: c, total }));
 }
@@ -178,7 +179,7 @@ function sliceConfusions(
  * tile's decided labels (0-based classes, one array per shift, x fastest), its output box start
  * and size to `visit`. `shifts` are subtracted from the logits (undefined: none).
  */
-export function predictSliceTiles(
+export async function predictSliceTiles(
   net: UNet,
   volume: Pick<ValidationVolume, 'image' | 'annotation'>,
   slice: SlicePlane,
@@ -186,7 +187,7 @@ export function predictSliceTiles(
   shifts: readonly (readonly number[] | undefined)[],
   maxTileVoxels: number,
   visit: (labels: Int32Array[], start: Vec3, size: Vec3) => void,
-): void {
+): Promise<void> {
   const multiple = net.config.padding === 'same' ? 2 ** (net.config.levels - 1) : 1;
   const channels = patchChannels(volume);
   const wanted = validationTile(volume.image.dims, slice, geometry.output, maxTileVoxels, multiple);
@@ -201,8 +202,10 @@ export function predictSliceTiles(
       const logits = net.apply(tf.tensor5d(patch, [1, input[2], input[1], input[0], channels]), false);
       return shifts.map((shift) => tf.argMax(shift ? tf.sub(logits, tf.tensor1d([...shift])) : logits, -1));
     });
-    const labels = decided.map((t) => t.dataSync() as Int32Array);
+    // Read back asynchronously: the webgpu backend cannot read synchronously under Node.
+    const labels = (await Promise.all(decided.map((t) => t.data()))) as Int32Array[];
     tf.dispose(decided);
+    assertBackendHealthy();
     visit(labels, start, tileGeometry.output);
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Vec3 } from '../core/geometry';
 import type { AnnotatedSlice } from '../core/sparseSplit';
-import type { BackendName } from './backends';
+import type { BackendName, GpuAdapterReport } from './backends';
 import type { UNetConfig } from './network';
 import type { NormalizationSettings, TrainSettings } from './settings';
 import type { ClassInfo, PatchGeometry, RunSummary, ValidationResult } from './training';
@@ -157,6 +157,8 @@ export interface RunRecord {
   finishedAt?: string;
   /** The backend that ran it (e.g. 'wasm'). This and the fields below up to `volumes` are absent if the run failed before it got that far. */
   backend?: BackendName;
+  /** webgpu: the GPU adapter it ran on (vendor, architecture, description, software or hardware, limits). */
+  adapter?: GpuAdapterReport;
   /** The settings as given, defaults filled in. */
   settings: TrainSettings;
   /** The network as built (input channels and classes from the data) and its parameter count. */

@@ -1,6 +1,9 @@
 /**
- * `npm run package [-- vsce options, e.g. --out file.vsix]`: the .vsix, made by @vscode/vsce in
- * a staging folder that holds only what runs. The npm script builds the production bundles first.
+ * `npm run package [-- vsce options, e.g. --out file.vsix --target linux-x64]`: the .vsix, made by
+ * @vscode/vsce in a staging folder that holds only what runs. The npm script builds the
+ * production bundles first. One .vsix per platform (`--target`, default this machine's): it
+ * carries that platform's Dawn binary (npm `webgpu`, the webgpu backend) and no other;
+ * `npm run package:all` makes one for every target in VSIX_TARGETS.
  *  - The extension's own files are those .vscodeignore keeps (`vsce ls --no-dependencies`).
  *  - esbuild.mjs keeps every @tensorflow/* package out of the bundles, so the worker loads them
  *    from node_modules: the dependencies the bundles name, and theirs, ship too, less what Node
@@ -10,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../helpers/data';
-import { dependencyClosure, isRuntimeFile } from './vsix';
+import { dawnFolder, dependencyClosure, hostTarget, isRuntimeFile } from './vsix';
 
 interface Manifest {
   name: string;
@@ -49,6 +52,11 @@ function listFiles(dir: string, prefix = ''): string[] {
 }
 
 function main(): void {
+  const userArgs = process.argv.slice(2);
+  const targetAt = userArgs.indexOf('--target');
+  const target = targetAt >= 0 ? userArgs[targetAt + 1] ?? '' : hostTarget();
+  dawnFolder(target); // refuses a target without a WebGPU binary
+  if (targetAt < 0) userArgs.push('--target', target);
   const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as Manifest;
   const ownFiles = vsce(['ls', '--no-dependencies'], REPO_ROOT, true).split('\n').map((l) => l.trim()).filter(Boolean);
   const bundles = ownFiles.filter((f) => f.startsWith('dist/') && f.endsWith('.js'));
@@ -64,7 +72,7 @@ function main(): void {
     for (const file of ownFiles) copy(file, file);
     let shipped = 0;
     for (const pkg of packages) {
-      for (const file of listFiles(path.join(REPO_ROOT, pkg.dir)).filter((f) => isRuntimeFile(f, pkg.name))) {
+      for (const file of listFiles(path.join(REPO_ROOT, pkg.dir)).filter((f) => isRuntimeFile(f, pkg.name, target))) {
         copy(path.posix.join(pkg.dir, file), path.posix.join(pkg.dir, file));
         shipped++;
       }
@@ -75,12 +83,11 @@ function main(): void {
     fs.writeFileSync(path.join(staging, 'package.json'), JSON.stringify(staged, null, 2));
     // Everything staged ships; the file only tells vsce that the selection was made.
     fs.writeFileSync(path.join(staging, '.vscodeignore'), '# staged by test/e2e/package.ts: everything here ships\n');
-    console.log(`[package] ${ownFiles.length} files of the extension; ${packages.length} npm packages (${roots.join(', ') || 'none'} and their dependencies), ${shipped} files`);
+    console.log(`[package] ${target}: ${ownFiles.length} files of the extension; ${packages.length} npm packages (${roots.join(', ') || 'none'} and their dependencies), ${shipped} files`);
 
-    const userArgs = process.argv.slice(2);
     const outAt = userArgs.findIndex((a) => a === '--out' || a === '-o');
     if (outAt >= 0 && userArgs[outAt + 1]) userArgs[outAt + 1] = path.resolve(userArgs[outAt + 1]!);
-    const out = outAt >= 0 ? [] : ['--out', path.join(REPO_ROOT, `${manifest.name}-${manifest.version}.vsix`)];
+    const out = outAt >= 0 ? [] : ['--out', path.join(REPO_ROOT, `${manifest.name}-${target}-${manifest.version}.vsix`)];
     // The repository field and a LICENSE file are not there yet; README images stay relative.
     vsce(['package', '--allow-missing-repository', '--no-rewrite-relative-links', ...out, ...userArgs], staging);
   } finally {

@@ -97,14 +97,33 @@ function parentPackageRoot(dir: string): string {
   return at <= 0 ? '' : dir.slice(0, at - 1);
 }
 
+/** The VS Code platform target (`vsce package --target`) of the machine this runs on, e.g. 'linux-x64'. */
+export function hostTarget(): string {
+  return `${process.platform}-${process.arch}`;
+}
+
+/** The VS Code platform targets the extension is packaged for: those npm `webgpu` has a binary for. */
+export const VSIX_TARGETS = ['linux-x64', 'linux-arm64', 'darwin-x64', 'darwin-arm64', 'win32-x64', 'win32-arm64'] as const;
+
+/** The folder of npm `webgpu`'s dist/ holding a VS Code target's dawn.node (macOS has one universal binary). */
+export function dawnFolder(target: string): string {
+  if (!(VSIX_TARGETS as readonly string[]).includes(target)) {
+    throw new Error(`no WebGPU binary (npm webgpu) for the target "${target}"; targets: ${VSIX_TARGETS.join(', ')}`);
+  }
+  return target.startsWith('darwin-') ? 'darwin-universal' : target;
+}
+
 /**
  * Whether a file of a shipped npm package is needed at run time (path relative to the package
  * folder). Left out: type declarations, TypeScript sources, source maps, docs, tests, and the
  * browser builds of TensorFlow.js (minified, ES-module and mini-program bundles; Node loads the
- * `*.node.js` builds and the per-file modules). Nested node_modules are packages of their own.
+ * `*.node.js` builds and the per-file modules), and npm `webgpu`'s binaries for other platforms
+ * than `target`. Nested node_modules are packages of their own.
  */
-export function isRuntimeFile(file: string, packageName: string): boolean {
+export function isRuntimeFile(file: string, packageName: string, target: string = hostTarget()): boolean {
   if (file.startsWith('node_modules/')) return false;
+  // Dawn's WebGPU binaries: only the target platform's folder (21–39 MB each, 132 MB for all).
+  if (packageName === 'webgpu') return file === 'package.json' || /^licen[cs]e/i.test(file) || file.startsWith(`dist/${dawnFolder(target)}/`);
   if (file === 'package.json' || /^(licen[cs]e|notice)/i.test(path.posix.basename(file))) return true;
   if (packageName.startsWith('@types/')) return false;
   if (/\.(d\.ts|d\.mts|d\.cts|ts|tsx|map|md|markdown|html)$/i.test(file)) return false;

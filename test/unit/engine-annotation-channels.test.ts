@@ -299,10 +299,10 @@ test('calibrating the logit adjustment scores every fraction from one pass, as v
     const geometry = { input: [8, 8, 4] as Vec3, output: [8, 8, 4] as Vec3 };
     const checks = groups.map((g) => g.check);
     const weights = [0.2, 3, 9];
-    const calibration = calibrateLogitAdjustment(net, checks, geometry, 3, weights);
-    ADJUSTMENT_FRACTIONS.forEach((f, i) => {
-      assert.equal(calibration.meanIoU[i], validate(net, checks, geometry, 3, logitAdjustment(weights, f)).meanForegroundIoU, `fraction ${f}`);
-    });
+    const calibration = await calibrateLogitAdjustment(net, checks, geometry, 3, weights);
+    for (const [i, f] of ADJUSTMENT_FRACTIONS.entries()) {
+      assert.equal(calibration.meanIoU[i], (await validate(net, checks, geometry, 3, logitAdjustment(weights, f))).meanForegroundIoU, `fraction ${f}`);
+    }
     const best = Math.max(...calibration.meanIoU.map((m) => m ?? -1));
     assert.equal(calibration.fraction, ADJUSTMENT_FRACTIONS[calibration.meanIoU.findIndex((m) => (m ?? -1) === best)]);
     assert.ok(calibration.voxels > 0);

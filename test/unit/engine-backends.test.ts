@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import { BackendError, explainText, initBackend, probeBackends } from '../../src/engine/backends';
 import { tf } from '../../src/engine/tf';
 
-test('probeBackends tries every backend; here tfjs-node(-gpu) are absent and wasm wins', async () => {
+test('probeBackends tries every backend; here tfjs-node(-gpu) are absent, webgpu has no hardware adapter, and wasm wins', async () => {
   const report = await probeBackends();
   assert.deepEqual(
     report.statuses.map((s) => s.name),
-    ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
+    ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'],
   );
   const byName = Object.fromEntries(report.statuses.map((s) => [s.name, s]));
   for (const native of ['tensorflow-gpu', 'tensorflow']) {
@@ -17,6 +17,8 @@ test('probeBackends tries every backend; here tfjs-node(-gpu) are absent and was
     assert.match(byName[native].reason ?? '', /is not installed|native addon|CUDA|libtensorflow/);
     assert.match(byName[native].fix ?? '', /npm (install|rebuild) @tensorflow\/tfjs-node|CUDA 11\.2/);
   }
+  // A machine with a GPU takes webgpu; without one there is a software adapter at best, which auto passes over.
+  if (!byName.webgpu.available) assert.match(byName.webgpu.reason ?? '', /software adapter|Vulkan|no adapter|offered no|not installed|Dawn/);
   assert.equal(byName.wasm.available, true);
   // The engine's kernels run on every core (the env's UNET3D_THREADS aside); tfjs's own wasm ops on one thread.
   const cores = Number(process.env.UNET3D_THREADS) || Math.min(16, os.availableParallelism());

@@ -36,7 +36,7 @@ test('the preview planes equal a whole-volume prediction on those planes (a netw
     const whole = await predictVolume(net, volume, normalization);
     const image = normalizeVolume(volume, normalization);
     const voxel: [number, number, number] = [11, 20, 5];
-    const planes = predictPlanes(net, { image }, voxel, { input: [12, 12, 8], output: [8, 8, 4] }, [0, 0, 0]);
+    const planes = await predictPlanes(net, { image }, voxel, { input: [12, 12, 8], output: [8, 8, 4] }, [0, 0, 0]);
     assert.equal(planes.length, 3);
     for (const plane of planes) {
       const expected = extractSlice(whole.labels, volume.dims, plane.axis, plane.index);

@@ -47,6 +47,20 @@ const REPORT: BackendReport = {
   active: 'wasm',
   statuses: [
     { name: 'tensorflow-gpu', available: false, reason: 'the CUDA library libcudnn.so.8 was not found', fix: 'install CUDA 11.2 and cuDNN 8.1' },
+    {
+      name: 'webgpu',
+      available: false,
+      reason: 'only a software adapter was found (llvmpipe): a CPU emulating a GPU, slower than the wasm backend, so auto does not use it',
+      fix: 'install the GPU\'s Vulkan driver; or set unet3d.backend (or --backend) to "webgpu" to use the software adapter anyway',
+      adapter: {
+        vendor: 'mesa',
+        architecture: 'software',
+        description: 'llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)',
+        software: true,
+        limits: { maxBufferSize: 2 ** 32 - 1, maxStorageBufferBindingSize: 2 ** 27, maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupsPerDimension: 65535, maxStorageBuffersPerShaderStage: 16 },
+        memory: { bytes: 16 * 2 ** 30, source: 'system memory' },
+      },
+    },
     { name: 'tensorflow', available: false, reason: '@tensorflow/tfjs-node is not installed', fix: 'run `npm install @tensorflow/tfjs-node@4.22.0`' },
     { name: 'wasm', available: true, detail: "WebAssembly with SIMD: the engine's SIMD kernels (convolutions, batch norm, pooling) on 2 cores; TensorFlow.js's other operations on 1 thread" },
     { name: 'cpu', available: true, detail: 'plain JavaScript' },
@@ -62,4 +76,10 @@ test('the backend report names the one in use and, for each one that does not lo
   assert.deepEqual(chosenBackend(REPORT, 'cpu'), { name: 'cpu', note: 'the setting unet3d.backend asks for it' });
   assert.equal(chosenBackend(REPORT, 'tensorflow').name, undefined);
   assert.match(backendReportMarkdown(REPORT, 'tensorflow'), /\*\*No backend\*\*: the setting unet3d\.backend asks for tensorflow, which does not load here/);
+  // The adapter, and the software adapter that only a setting naming webgpu uses.
+  assert.match(md, /## GPU adapter \(WebGPU\)\n\n- llvmpipe: Mesa 25\.0\.7 \(LLVM 15\.0\.6\): vendor mesa, architecture software, \*\*software \(a CPU emulating a GPU\)\*\*/);
+  assert.match(md, /largest storage binding \(tensor\) 128 MiB/);
+  assert.match(md, /### WebGPU on the GPU \(webgpu\)\n\n- Why: only a software adapter was found/);
+  assert.equal(chosenBackend(REPORT, 'webgpu').name, 'webgpu');
+  assert.match(chosenBackend(REPORT, 'webgpu').note, /software adapter/);
 });

@@ -1,4 +1,5 @@
 /** Every `unet3d bench` kind, by name. */
+import { gpu } from './gpu';
 import { infer } from './infer';
 import { io } from './io';
 import { loop } from './loop';
@@ -18,4 +19,5 @@ export const benchKinds: Record<string, BenchKind> = {
   loop,
   preview,
   step,
+  gpu,
 };

@@ -85,7 +85,7 @@ export const segment: BenchKind = {
   --size N       the cube's edge in voxels (default 256)
   --tile X,Y,Z   output tile (default 96,96,96, as unet3d segment)
   --overlap F    overlap of the blended tiles (default 0.125, as unet3d segment)
-  --backend B    auto (default), tensorflow-gpu, tensorflow, wasm or cpu
+  --backend B    auto (default), tensorflow-gpu, webgpu, tensorflow, wasm or cpu
   --repeats R    segmentations, each in a fresh process (default 1)
   --source FILE  a real volume resampled to size³ (default: ../shared/data/semi/spleen CT)
   --no-peer      skip PyTorch (by default Debian's /usr/bin/python3 with python3-torch, $UNET3D_PYTHON or

@@ -1,18 +1,31 @@
 /**
- * The PyTorch peer of `unet3d bench train|infer`: torch_peer.py in a child process that waits on
- * stdin between commands, so the two engines take turns and never compete for the CPU.
+ * The PyTorch peer of `unet3d bench train|infer|segment|gpu`: torch_peer.py in a child process
+ * that waits on stdin between commands, so the two engines take turns and never compete for the
+ * CPU or the GPU.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
-/** The network the peer builds (the engine's 'same'-padding U-Net). */
+/** The network the peer builds (the engine's U-Net). */
 export interface PeerNetwork {
   filters: [number, number][];
   inChannels: number;
   classes: number;
   batchNorm: boolean;
+  /** Default 'same'. */
+  padding?: 'same' | 'valid';
+}
+
+/** Where the peer runs: the CPU (default) or the first CUDA device. */
+export type PeerDevice = 'cpu' | 'cuda';
+
+/** One timed command's result. */
+export interface PeerTiming {
+  seconds: number;
+  /** CUDA: the most memory PyTorch held during the command, bytes. */
+  peakBytes?: number;
 }
 
 export interface TorchPeer {
@@ -20,8 +33,12 @@ export interface TorchPeer {
   readonly description: string;
   readonly version: string;
   readonly threads: number;
+  /** 'cpu', or the CUDA device's name. */
+  readonly device: string;
   /** Seconds of one training step or one inference at size³. */
   time(cmd: 'train' | 'infer', size: number): Promise<number>;
+  /** One training step or inference on a [z, y, x] input; on CUDA with TF32 on or off (default off). */
+  run(cmd: 'train' | 'infer', shape: [number, number, number], tf32?: boolean): Promise<PeerTiming>;
   close(): void;
 }
 
@@ -53,7 +70,7 @@ function findPython(preferred: string | undefined): { python?: string; tried: st
 }
 
 /** Starts the peer with the network built; resolves to why not when torch or the script is missing. */
-export async function startTorchPeer(network: PeerNetwork, threads: number, preferredPython?: string): Promise<TorchPeer | PeerMissing> {
+export async function startTorchPeer(network: PeerNetwork, threads: number, preferredPython?: string, device: PeerDevice = 'cpu'): Promise<TorchPeer | PeerMissing> {
   const script = findScript();
   if (!script) return { missing: `${SCRIPT} was not found beside the CLI` };
   const { python, tried } = findPython(preferredPython);
@@ -88,20 +105,28 @@ export async function startTorchPeer(network: PeerNetwork, threads: number, pref
     return new Promise<string>((resolve, reject) => waiters.push({ resolve, reject })).then((line) => JSON.parse(line) as T);
   };
   try {
-    const setup = await request<{ torch: string; threads: number }>({
+    const setup = await request<{ torch: string; threads: number; device: string; cuda: string | null }>({
       cmd: 'setup',
       filters: network.filters,
       in_channels: network.inChannels,
       classes: network.classes,
       batch_norm: network.batchNorm,
+      padding: network.padding ?? 'same',
+      device,
       threads,
     });
+    const where = device === 'cuda' ? `CUDA ${setup.cuda ?? '?'} on ${setup.device}` : `${setup.threads} thread${setup.threads === 1 ? '' : 's'}`;
     return {
-      description: `PyTorch ${setup.torch} (${setup.threads} thread${setup.threads === 1 ? '' : 's'}, ${python})`,
+      description: `PyTorch ${setup.torch} (${where}, ${python})`,
       version: setup.torch,
       threads: setup.threads,
+      device: setup.device ?? 'cpu',
       async time(cmd, size) {
         return (await request<{ seconds: number }>({ cmd, size })).seconds;
+      },
+      async run(cmd, shape, tf32 = false) {
+        const reply = await request<{ seconds: number; peak_bytes?: number }>({ cmd, shape, tf32 });
+        return { seconds: reply.seconds, peakBytes: reply.peak_bytes };
       },
       close() {
         if (!exited) child.stdin.end(JSON.stringify({ cmd: 'quit' }) + '\n');

@@ -54,7 +54,7 @@ const DEFAULT_WARMUP = 2;
 
 export const stepUsage = (kind: StepKind) => `Usage: unet3d bench ${kind} [--backend B[,B...]] [--size N] [--repeats R] [--warmup W] [--no-peer] [--python PATH] [--json]
 
-  --backend B   auto (default), tensorflow-gpu, tensorflow, wasm or cpu; a comma list runs each in turn
+  --backend B   auto (default), tensorflow-gpu, webgpu, tensorflow, wasm or cpu; a comma list runs each in turn
   --size N      the cube's edge in voxels (default 64; a multiple of 4)
   --repeats R   timed steps per engine, taking turns (default ${DEFAULT_REPEATS}); the median is reported
   --warmup W    untimed steps per engine at the measured size first (default ${DEFAULT_WARMUP}), taking turns too
@@ -126,8 +126,8 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
     else peer = started;
   }
 
-  /** One timed step on the active backend, inputs made outside the timing. */
-  const step = (b: string, s: number): number => {
+  /** One timed step on the active backend, inputs made outside the timing; results read back asynchronously (webgpu cannot read synchronously under Node). */
+  const step = async (b: string, s: number): Promise<number> => {
     const { net, optimizer } = engines.get(b)!;
     const x = tf.randomNormal([1, s, s, s, config.inChannels], 0, 1, 'float32') as Tensor5D;
     // Every voxel labeled (label value c + 1 for class c), as the peer's dense cross-entropy.
@@ -136,13 +136,13 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
     const start = performance.now();
     if (kind === 'train') {
       const { value, grads } = tf.variableGrads(() => trainingLoss('ce', net.apply(x, true), labels, weights), net.trainableVariables);
-      value.dataSync();
+      await value.data();
       const present = net.trainableVariables.filter((v) => grads[v.name] !== undefined);
       optimizer.apply(present, present.map((v) => grads[v.name]), 0.01);
       tf.dispose([value, ...Object.values(grads)]);
     } else {
       const y = net.apply(x, false);
-      y.dataSync();
+      await y.data();
       y.dispose();
     }
     const seconds = (performance.now() - start) / 1000;
@@ -158,7 +158,7 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
     for (let r = 0; r < warmup; r++) {
       for (const b of backends) {
         await setBackend(b);
-        step(b, size);
+        await step(b, size);
       }
       if (peer) await peer.time(kind, size);
     }
@@ -166,7 +166,7 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
       for (const b of backends) {
         await setBackend(b);
         if (values.profile) simdRuntime().profile = new Map();
-        times.get(b)!.push(step(b, size));
+        times.get(b)!.push(await step(b, size));
         if (values.profile) profiles.set(b, simdRuntime().profile!);
         simdRuntime().profile = undefined;
       }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { isBackendName, type BackendChoice } from '../../protocol/backends';
+import { activeBackendLabel, isBackendName, type BackendChoice } from '../../protocol/backends';
 import { DEFAULT_CONTEXT, DEFAULT_OVERLAP, DEFAULT_TILE, type SegmentResult } from '../../protocol/segment';
 import { BACKEND_LIST } from '../trainOptions';
 import { parseCommandArgs, parseNumber, parseTriple } from '../args';
@@ -79,7 +79,7 @@ export const segment: CliCommand = {
         if (event.type === 'segmentStarted') {
           const s = event.info;
           process.stderr.write(
-            `backend ${s.backend.active}; ${s.checkpoint} checkpoint ${s.modelDir}; ${s.dims.join('×')} voxels in ${s.tiles} tile${s.tiles === 1 ? '' : 's'} of ` +
+            `backend ${activeBackendLabel(s.backend)}; ${s.checkpoint} checkpoint ${s.modelDir}; ${s.dims.join('×')} voxels in ${s.tiles} tile${s.tiles === 1 ? '' : 's'} of ` +
               `${s.tile.join('×')} (input ${s.inputTile.join('×')}${s.blend ? ', Gaussian-blended' : ''}); normalization ${s.normalization}\n`,
           );
           return;

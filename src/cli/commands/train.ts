@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { createEmptyFolder } from '../../core/folders';
 import { TRAIN_DEFAULTS as D, trainSettings, type TrainSettingsInput } from '../../protocol/settings';
 import { describeStop, type RunSummary, type TrainEvent } from '../../protocol/training';
+import { activeBackendLabel } from '../../protocol/backends';
 import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { TRAIN_OPTIONS, TRAIN_OPTIONS_USAGE, trainInputFromOptions } from '../trainOptions';
@@ -55,7 +56,7 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stderr): (
     switch (event.type) {
       case 'started':
         line(
-          `backend ${event.backend.active}; network ${event.network.levels} levels, base ${event.network.baseFilters}, ${event.network.padding} padding, ` +
+          `backend ${activeBackendLabel(event.backend)}; network ${event.network.levels} levels, base ${event.network.baseFilters}, ${event.network.padding} padding, ` +
             `${event.parameters.toLocaleString('en-US')} parameters; patch ${event.geometry.input.join('×')} → ${event.geometry.output.join('×')}; ` +
             `classes ${event.classes.map((c) => `${c.value} ${c.name}`).join(', ')}; ${event.trainingVoxels} training / ${event.validationVoxels} validation voxels`,
         );

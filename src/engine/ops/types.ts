@@ -38,4 +38,6 @@ export interface NetworkOps {
   upConv(x: Tensor5D, filter: Tensor5D): Tensor5D;
   /** Channels `[first, first + count)` of `x`. */
   channels(x: Tensor5D, first: number, count: number): Tensor5D;
+  /** Optional: `conv` then batch norm with the moving statistics and ReLU, fused (inference). */
+  convBatchNormRelu?(inputs: Tensor5D[], filter: Tensor5D, bias: Tensor1D, padding: Padding, params: BatchNormParams): Tensor5D;
 }

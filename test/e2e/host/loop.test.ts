@@ -337,7 +337,7 @@ describe('robustness: cancel, crash, corrupt records, rename, delete', function 
   it('shows the compute backend, and why the others do not load', async () => {
     const report = await vscode.commands.executeCommand<BackendReport>('unet3d.showBackend');
     assert.ok(report, 'no report');
-    assert.deepEqual(report.statuses.map((s) => s.name), ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+    assert.deepEqual(report.statuses.map((s) => s.name), ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']);
     assert.ok(report.statuses.find((s) => s.name === report.active)?.available);
     for (const s of report.statuses.filter((x) => !x.available)) assert.ok(s.reason, `${s.name} has no reason`);
     // The report the command showed (its Markdown preview may live in another extension host).
