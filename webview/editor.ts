@@ -9,7 +9,7 @@
 import { encodeDelta, type LabelDelta } from '../src/core/editDeltas';
 import { voxelToWorld, type Vec3 } from '../src/core/geometry';
 import { planeLayouts, type PlaneName } from '../src/core/planes';
-import type { Axis } from '../src/core/slices';
+import { extractSlice, type Axis } from '../src/core/slices';
 import type { WindowLevel } from '../src/core/windowLevel';
 import type {
   ClassEdit,
@@ -31,8 +31,10 @@ import { planeImageInput } from './planeImage';
 import type { PlaneImageInput } from './render';
 import { coalesce, FrameScheduler } from './schedule';
 import { Sidebar, type SidebarHost } from './sidebar';
+import { loadingLine, paneLoadingNote, setPaneNote } from './loadProgress';
 import { StatusBar, type StatusBarHost } from './statusBar';
 import { DocumentStore, type LabelChange } from './store';
+import { VoxelLoader, type VoxelLoadingHost } from './voxelLoading';
 import { Painter } from './tools';
 import {
   clampBrushSize,
@@ -45,7 +47,7 @@ import {
   type ViewState,
 } from './viewState';
 
-export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedListHost, InputHost, HostMessageTarget {
+export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedListHost, InputHost, HostMessageTarget, VoxelLoadingHost {
   readonly store: DocumentStore;
   readonly view: ViewState;
   readonly gray: GrayWindow;
@@ -53,8 +55,13 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   readonly frames: FrameScheduler;
   activePane: Pane;
   settings: EditorSettings;
-  /** The volume and the labels have arrived: the editor draws and takes input. */
+  /** The labels and the planes through the crosshair have arrived: the editor draws and takes input. */
   ready = false;
+  /** Where the voxels come from, and which are there yet. */
+  readonly loader: VoxelLoader;
+  /** When the first planes were drawn and when every voxel was in (epoch ms), for tests and the benchmark. */
+  readonly timings: { firstPlanesAt?: number; wholeVolumeAt?: number } = {};
+  private labelsIn = false;
   /** Edits sent to the host and not answered yet. */
   pendingEdits = 0;
   private readonly painter: Painter;
@@ -64,8 +71,6 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   private readonly status: StatusBar;
   private readonly grid: HTMLDivElement;
   private readonly annotatedList: AnnotatedSliceList;
-  private readonly loadStart = performance.now();
-  private receiveMs = 0;
 
   constructor(
     init: InitMessage,
@@ -79,6 +84,8 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.settings = init.settings;
     this.view = initialViewState(info.dims, init.classes.length, init.settings);
     restoreViewState(this.view, savedState, info.fileName, info.dims, this.store.classes.length);
+    // The first planes go through the host's crosshair (the one the saved state asked for, where it fits).
+    this.view.crosshair = [...init.crosshair] as Vec3;
     this.gray = new GrayWindow(info);
     this.painter = new Painter(this.store);
     const layouts = planeLayouts(info.dims, info.spacing, info.affine, init.settings.leftRight);
@@ -87,6 +94,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     for (const pane of this.panes) pane.requestDraw = () => this.frames.requestFrame();
     this.activePane = this.panes.find((p) => p.plane === this.view.maximized) ?? this.panes[0];
     this.input = new EditorInput(this, this.painter);
+    this.loader = new VoxelLoader(this.store.voxels, info.dims, info.datatype, init.voxels, this);
     this.messages = new HostMessages(this);
 
     const root = document.getElementById('app')!;
@@ -130,17 +138,50 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     void this.endpoint.send({ type: 'log', level: 'error', message });
   }
 
-  voxelsReceived(): void {
-    this.receiveMs = performance.now() - this.loadStart;
-    this.gray.fit(this.store.voxels);
+  labelsOpened(): void {
+    this.labelsIn = true;
+    this.startWhenPlanesAre();
   }
 
-  labelsOpened(): void {
+  /** Draws and takes input once the labels and the three planes through the crosshair are there. */
+  private startWhenPlanesAre(): void {
+    if (this.ready || !this.labelsIn || !this.loader.presence.planesPresent(this.view.crosshair)) return;
     this.ready = true;
+    // The window from the three planes now; from every voxel once they are in.
+    const sample = ([0, 1, 2] as Axis[]).map((axis) => extractSlice(this.store.voxels, this.store.dims, axis, this.view.crosshair[axis]).data);
+    const joined = new (this.store.voxels.constructor as new (n: number) => typeof this.store.voxels)(sample.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const plane of sample) {
+      joined.set(plane as ArrayLike<number>, at);
+      at += plane.length;
+    }
+    this.gray.fit(joined);
     this.invalidateAll();
-    const start = performance.now();
     this.frames.drawNow();
-    const firstRenderMs = performance.now() - start;
+    this.timings.firstPlanesAt = performance.timeOrigin + performance.now();
+    document.body.dataset.state = 'ready';
+    this.showLoadProgress();
+    this.reportCrosshairSoon();
+    if (this.loader.presence.complete) this.voxelsComplete();
+  }
+
+  // ------------------------------------------------------------ VoxelLoadingHost
+
+  voxelsArrived(): void {
+    if (!this.ready) {
+      this.startWhenPlanesAre();
+      return;
+    }
+    this.showLoadProgressSoon();
+  }
+
+  voxelsComplete(): void {
+    if (!this.ready || this.timings.wholeVolumeAt !== undefined) return;
+    this.timings.wholeVolumeAt = performance.timeOrigin + performance.now();
+    if (this.gray.name === 'Automatic') this.gray.fit(this.store.voxels);
+    else this.gray.dropCaches();
+    this.showLoadProgress();
+    this.invalidateAll();
     const info = this.store.info;
     this.status.setMessage(
       `${info.fileName}: ${info.dims.join(' × ')} ${info.datatype}, ${info.spacing.map((s) => +s.toFixed(3)).join(' × ')} mm, ${info.axisCodes}` +
@@ -148,9 +189,47 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
         info.warnings.map((w) => `. Warning: ${w}`).join(''),
       info.warnings.length ? 'warning' : 'info',
     );
-    document.body.dataset.state = 'ready';
-    void this.endpoint.send({ type: 'loaded', receiveMs: this.receiveMs, firstRenderMs });
-    this.reportCrosshairSoon();
+    document.body.dataset.voxels = 'all';
+    const origin = performance.timeOrigin;
+    void this.endpoint.send({
+      type: 'loaded',
+      firstPlanesMs: this.timings.firstPlanesAt! - origin,
+      wholeVolumeMs: this.timings.wholeVolumeAt - origin,
+      transport: this.loader.transport,
+      voxelBytes: this.store.voxels.byteLength,
+    });
+  }
+
+  fetchFailed(reason: string): void {
+    this.logError(`fetching the volume failed: ${reason}`);
+    void this.endpoint.send({ type: 'voxelsFailed', reason });
+  }
+
+  /** The progress line, and a note on each pane whose slice is not there yet; panes still filling are drawn again. */
+  private showLoadProgress(): void {
+    const { presence } = this.loader;
+    if (!presence.complete) this.status.setMessage(loadingLine(this.store.info.fileName, presence.filled, presence.total, this.ready));
+    const percent = Math.floor(presence.fraction * 100);
+    let filling = false;
+    for (const pane of this.panes) {
+      const present = presence.slicePresent(pane.layout.sliceAxis, pane.slice);
+      setPaneNote(pane.element, present ? undefined : paneLoadingNote(pane.plane, percent));
+      if (!present || pane.element.dataset.filling === 'true') filling = true;
+      pane.element.dataset.filling = String(!present);
+    }
+    // A slice that is filling (or has just filled) is composed again from the voxels.
+    if (filling) {
+      this.gray.dropCaches();
+      this.frames.invalidateImages();
+    }
+  }
+
+  private readonly showLoadProgressSoon = coalesce(() => this.showLoadProgress(), 120);
+
+  canPaint(pane: Pane): boolean {
+    if (this.loader.presence.slicePresent(pane.layout.sliceAxis, pane.slice)) return true;
+    this.status.setMessage(`This ${pane.plane} slice is still loading (${Math.floor(this.loader.presence.fraction * 100)} %): paint on it once it is shown whole.`, 'warning');
+    return false;
   }
 
   classesChanged(): void {
@@ -311,6 +390,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   fillSlice(): void {
     if (!this.ready) return;
     const pane = this.activePane;
+    if (!this.canPaint(pane)) return;
     const delta = this.painter.fillUnlabeled(pane.layout, pane.slice, this.view.activeClass);
     if (!delta) this.status.setMessage(`Slice ${pane.slice + 1} has no unlabeled voxel.`);
   }
@@ -331,6 +411,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       return;
     }
     const pane = this.activePane;
+    if (!this.canPaint(pane)) return;
     const delta = this.painter.acceptPrediction(pane.layout, pane.slice);
     if (!delta) this.status.setMessage(`The labels of slice ${pane.slice + 1} already match the prediction.`);
   }
@@ -370,6 +451,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       pane.canvasDirty = true;
     }
     this.view.crosshair = next;
+    if (!this.loader.presence.complete) this.showLoadProgress();
     this.frames.requestFrame();
     this.annotatedList.refresh();
     this.persistSoon();

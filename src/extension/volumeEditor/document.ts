@@ -1,14 +1,16 @@
 /**
- * The volume editor's document: the volume (read-only) and its label layer, which the host
- * owns. Webviews send label deltas; the document checks them against its grid and labels,
- * applies them, and hands VS Code one undoable edit per stroke or fill. It also saves,
- * reverts and backs up the labels, and holds the prediction overlay.
+ * The volume editor's document: the volume's grid (its header: no voxels, which only the webview
+ * holds) and its label layer, which the host owns. Webviews send label deltas; the document
+ * checks them against its grid and labels, applies them, and hands VS Code one undoable edit per
+ * stroke or fill. It also saves, reverts and backs up the labels, holds the prediction overlay,
+ * and gathers the planes through a voxel for a webview that has just opened.
  */
 import * as vscode from 'vscode';
 import type { LabelArray, LabelDelta } from '../../core/editDeltas';
 import { checkClasses, classesUpTo, defaultClasses, labelFileNames, type LabelClass } from '../../core/labels';
 import { readVolumeBytesAsync } from '../../core/readVolume';
 import type { Volume } from '../../core/volume';
+import type { VolumeGrid } from '../../core/voxelStream';
 import type { ClassEdit, EditLabel } from '../../protocol/webview';
 import { LabelLayer, type LayerChange, type LayerEdit } from './labelLayer';
 import { gridMismatch } from '../../core/volumeFiles';
@@ -21,7 +23,8 @@ import {
   writeFileAtomic,
   writeLabelFiles,
 } from './labelFiles';
-import { readVolumeUri } from './volumeFile';
+import { FirstPlanes } from './firstPlanes';
+import { readVolumeSource, readVolumeUri, type VolumeSource } from './volumeFile';
 
 /** What changed in a document, for its webviews. */
 export type DocumentChange = LayerChange | { kind: 'prediction' };
@@ -49,15 +52,27 @@ export class VolumeDocument implements vscode.CustomDocument {
   readonly onDidDispose = this.disposeEmitter.event;
   private predictionValue: Prediction | undefined;
   private readonly layer: LabelLayer;
+  /** The volume's grid (dims, spacing, affine, datatype, format, warnings): the header, without voxels. */
+  readonly grid: VolumeGrid;
+  /** The planes through the voxel a webview opens at, streamed from the file (started as the document opens). */
+  readonly firstPlanes: FirstPlanes | undefined;
 
   private constructor(
     readonly uri: vscode.Uri,
-    readonly volume: Volume,
+    readonly source: VolumeSource,
     labels: LabelArray,
     classes: LabelClass[],
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.layer = new LabelLayer(volume.dims, labels, classes, (change) => this.changeEmitter.fire(change));
+    const { voxels: _voxels, ...grid } = source.header;
+    this.grid = grid;
+    this.layer = new LabelLayer(grid.dims, labels, classes, (change) => this.changeEmitter.fire(change));
+    this.firstPlanes = FirstPlanes.of(source, (error) => log.warn(`${this.fileName}: the first planes could not be streamed (${error.message})`));
+  }
+
+  /** The voxels, read whole from the file (where the webview cannot stream them itself); the caller lets go of them once sent. */
+  readVolume(): Promise<Volume> {
+    return readVolumeUri(this.uri);
   }
 
   /**
@@ -66,7 +81,8 @@ export class VolumeDocument implements vscode.CustomDocument {
    * volume's grid is not used: `askIgnore` decides whether to go on without it).
    */
   static async open(uri: vscode.Uri, backupId: string | undefined, log: vscode.LogOutputChannel, askIgnore: AskIgnoreLabels): Promise<VolumeDocument> {
-    const volume = await readVolumeUri(uri);
+    const source = await readVolumeSource(uri);
+    const volume = source.header;
     for (const warning of volume.warnings ?? []) log.warn(`${uriFileName(uri)}: ${warning}`);
     if (backupId) {
       const bytes = await vscode.workspace.fs.readFile(vscode.Uri.parse(backupId));
@@ -74,16 +90,16 @@ export class VolumeDocument implements vscode.CustomDocument {
       const problem = checkClasses(classes);
       if (problem) throw new Error(`the backup's classes are not usable: ${problem}`);
       log.info(`${uriFileName(uri)}: labels restored from a backup`);
-      return new VolumeDocument(uri, volume, labels, classes, log);
+      return new VolumeDocument(uri, source, labels, classes, log);
     }
     const { labels, classes } = await VolumeDocument.readLabels(uri, volume, log, askIgnore);
-    return new VolumeDocument(uri, volume, labels, classes, log);
+    return new VolumeDocument(uri, source, labels, classes, log);
   }
 
   /** The labels and classes on disk beside the volume (empty labels and default classes when none). */
   private static async readLabels(
     uri: vscode.Uri,
-    volume: Volume,
+    volume: Pick<VolumeGrid, 'dims' | 'affine'>,
     log: vscode.LogOutputChannel,
     askIgnore: AskIgnoreLabels,
   ): Promise<{ labels: LabelArray; classes: LabelClass[] }> {
@@ -132,6 +148,7 @@ export class VolumeDocument implements vscode.CustomDocument {
   }
 
   dispose(): void {
+    this.firstPlanes?.dispose();
     this.disposeEmitter.fire();
     this.changeEmitter.dispose();
     this.editEmitter.dispose();
@@ -177,17 +194,17 @@ export class VolumeDocument implements vscode.CustomDocument {
       await writeFileAtomic(target, await vscode.workspace.fs.readFile(this.uri));
     }
     if (token.isCancellationRequested) return;
-    await writeLabelFiles(target, this.volume, this.layer.labels, this.layer.classes);
+    await writeLabelFiles(target, this.grid, this.layer.labels, this.layer.classes);
     this.log.info(`${uriFileName(target)}: labels saved`);
   }
 
   async revert(_token: vscode.CancellationToken): Promise<void> {
-    const { labels, classes } = await VolumeDocument.readLabels(this.uri, this.volume, this.log, async () => true);
+    const { labels, classes } = await VolumeDocument.readLabels(this.uri, this.grid, this.log, async () => true);
     this.layer.replace(labels, classes);
   }
 
   async backup(destination: vscode.Uri, token: vscode.CancellationToken): Promise<vscode.CustomDocumentBackup> {
-    const bytes = encodeBackup(this.volume, this.fileName, this.layer.labels, this.layer.classes);
+    const bytes = encodeBackup(this.grid, this.fileName, this.layer.labels, this.layer.classes);
     if (!token.isCancellationRequested) {
       try {
         await writeFileAtomic(destination, bytes);
@@ -214,7 +231,7 @@ export class VolumeDocument implements vscode.CustomDocument {
     const stamp = `${stat.mtime}:${stat.size}`;
     if (this.predictionValue?.uri.toString() === uri.toString() && this.predictionValue.stamp === stamp) return; // shown already
     const volume = await readVolumeUri(uri);
-    const mismatch = gridMismatch(this.volume, volume, name);
+    const mismatch = gridMismatch(this.grid, volume, name);
     if (mismatch) throw new Error(mismatch);
     const { labels, maxValue } = labelArrayOf(volume, name);
     this.predictionValue = { uri, values: labels, maxValue, stamp };

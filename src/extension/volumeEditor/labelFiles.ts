@@ -87,7 +87,7 @@ export const WORKSPACE_FILE_SET_IO: FileSetIO<vscode.Uri> = {
  * volumes, `NAME.labels.seg.nrrd` for 3D Slicer, as one set: a reader sees all the old files or
  * all the new ones, and a failed save leaves the old ones.
  */
-export async function writeLabelFiles(volumeUri: vscode.Uri, volume: Volume, labels: LabelArray, classes: readonly LabelClass[]): Promise<void> {
+export async function writeLabelFiles(volumeUri: vscode.Uri, volume: Pick<Volume, 'dims' | 'affine' | 'format'>, labels: LabelArray, classes: readonly LabelClass[]): Promise<void> {
   const files = encodeLabelFiles(uriFileName(volumeUri), volume, labels, classes);
   await writeFileSet(
     WORKSPACE_FILE_SET_IO,
