@@ -30,10 +30,11 @@ import { Pane, type PaneHost } from './pane';
 import { planeImageInput } from './planeImage';
 import type { PlaneImageInput } from './render';
 import { coalesce, FrameScheduler } from './schedule';
-import { Sidebar, type SidebarHost } from './sidebar';
+import { section, Sidebar, type SidebarHost } from './sidebar';
 import { loadingLine, paneLoadingNote, setPaneNote } from './loadProgress';
 import { StatusBar, type StatusBarHost } from './statusBar';
 import { DocumentStore, type LabelChange } from './store';
+import { View3d } from './view3d';
 import { VoxelLoader, type VoxelLoadingHost } from './voxelLoading';
 import { Painter } from './tools';
 import {
@@ -43,6 +44,7 @@ import {
   restoreViewState,
   savedViewState,
   type LayoutMode,
+  type PaneName,
   type SavedViewState,
   type ViewState,
 } from './viewState';
@@ -60,7 +62,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   /** Where the voxels come from, and which are there yet. */
   readonly loader: VoxelLoader;
   /** When the first planes were drawn and when every voxel was in (epoch ms), for tests and the benchmark. */
-  readonly timings: { firstPlanesAt?: number; wholeVolumeAt?: number } = {};
+  readonly timings: { firstPlanesAt?: number; wholeVolumeAt?: number; filledAtFirstPlanes?: number } = {};
   private labelsIn = false;
   /** Edits sent to the host and not answered yet. */
   pendingEdits = 0;
@@ -71,12 +73,16 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   private readonly status: StatusBar;
   private readonly grid: HTMLDivElement;
   private readonly annotatedList: AnnotatedSliceList;
+  /** The fourth pane: labels and prediction in 3D. */
+  readonly view3d: View3d;
 
   constructor(
     init: InitMessage,
     private readonly endpoint: MessageEndpoint<FromWebviewMessage, ToWebviewMessage>,
     private readonly saveState: (state: SavedViewState) => void,
     savedState: unknown,
+    /** The mesh worker's bundle (a webview resource URL), for the 3D view. */
+    meshWorkerUrl?: string,
   ) {
     const info = init.volume;
     this.store = new DocumentStore(info, init.labelType, (change) => this.onLabelsChange(change));
@@ -107,14 +113,46 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.grid.className = 'grid';
     const [axial, coronal, sagittal] = this.panes;
     this.annotatedList = new AnnotatedSliceList(this);
-    // ITK-SNAP's arrangement: axial | sagittal over coronal | (the list of annotated slices).
-    this.grid.append(axial.element, sagittal.element, coronal.element, this.annotatedList.element);
+    this.view3d = new View3d(this.view3dHost(), meshWorkerUrl);
+    // ITK-SNAP's arrangement: axial | sagittal over coronal | 3D; the annotated slices and the keys in the side bar.
+    this.grid.append(axial.element, sagittal.element, coronal.element, this.view3d.element);
+    this.sidebar.element.append(section('Annotated slices', this.annotatedList.element), section('Keys', this.annotatedList.helpElement));
     this.status = new StatusBar(this);
     main.append(this.grid, this.status.element);
     root.append(this.sidebar.element, main);
     this.applyLayoutMode();
     this.input.attachKeys(window);
     this.status.setMessage(`Loading ${info.fileName}…`);
+  }
+
+  /** What the 3D view reads of the editor, and what it asks of it. */
+  private view3dHost(): ConstructorParameters<typeof View3d>[0] {
+    const editor = this;
+    const { store } = this;
+    return {
+      dims: store.dims,
+      affine: store.info.affine,
+      spacing: store.info.spacing,
+      get crosshair() {
+        return editor.view.crosshair;
+      },
+      get labels() {
+        return store.labels;
+      },
+      get prediction() {
+        return store.prediction;
+      },
+      get colors() {
+        return store.colors;
+      },
+      get showPrediction() {
+        return editor.view.showPrediction;
+      },
+      setCrosshair: (voxel) => this.setCrosshair(voxel),
+      onToggleMaximize3d: () => this.toggleMaximize(this.view3d),
+      showMessage: (text, level) => this.status.setMessage(text, level),
+      logError: (message) => this.logError(message),
+    };
   }
 
   /** Handles a message from the host (in order, after those before it). */
@@ -159,6 +197,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.invalidateAll();
     this.frames.drawNow();
     this.timings.firstPlanesAt = performance.timeOrigin + performance.now();
+    this.timings.filledAtFirstPlanes = this.loader.presence.filled;
     document.body.dataset.state = 'ready';
     this.showLoadProgress();
     this.reportCrosshairSoon();
@@ -358,7 +397,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.invalidateAll();
   }
 
-  toggleMaximize(pane: Pane): void {
+  toggleMaximize(pane: { readonly plane: PaneName }): void {
     const view = this.view;
     if (view.layoutMode === 'single' && view.maximized === pane.plane) view.layoutMode = 'three';
     else {
@@ -379,7 +418,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   private applyLayoutMode(): void {
     const { layoutMode, maximized } = this.view;
     this.grid.classList.toggle('single', layoutMode === 'single');
-    for (const pane of this.panes) pane.element.classList.toggle('maximized', layoutMode === 'single' && pane.plane === maximized);
+    for (const pane of [...this.panes, this.view3d]) pane.element.classList.toggle('maximized', layoutMode === 'single' && pane.plane === maximized);
     this.refreshControls();
     this.invalidateAll();
   }
@@ -419,9 +458,12 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   /** Redraws what a label change touched; an edit made here goes to the host. */
   private onLabelsChange(change: LabelChange): void {
     if (change.kind === 'replaced') {
+      this.view3d.labelsReplaced();
       this.invalidateAll();
       return;
     }
+    // The 3D surfaces follow each stroke when it ends (and each undo, redo or fill), not every step of it.
+    if (change.kind !== 'painted') this.view3d.labelsChanged(change.box);
     if (this.frames.invalidateBox(change.box)) this.refreshAnnotatedListSoon();
     if (change.kind === 'edited') this.sendEdit(change.label, change.delta);
   }
@@ -451,6 +493,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       pane.canvasDirty = true;
     }
     this.view.crosshair = next;
+    this.view3d.crosshairMoved();
     if (!this.loader.presence.complete) this.showLoadProgress();
     this.frames.requestFrame();
     this.annotatedList.refresh();
@@ -580,6 +623,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
 
   /** Everything is drawn again: images, controls and the annotated slice list. */
   private invalidateAll(): void {
+    this.view3d.refresh();
     this.frames.invalidateImages();
     this.refreshControls();
     this.annotatedList.refresh();

@@ -9,12 +9,14 @@ import { Editor } from './editor';
 import { connectToHost } from './host';
 
 let app: Editor | undefined;
+/** The mesh worker's bundle, named by the page (the script tag's data attribute); read while this script runs. */
+const meshWorkerUrl = (document.currentScript as HTMLScriptElement | null)?.dataset.meshWorker;
 const early: ToWebviewMessage[] = [];
 
 const { endpoint, api } = connectToHost((message) => {
   try {
     if (message.type === 'init') {
-      app = new Editor(message, endpoint, (state) => api.setState(state), api.getState());
+      app = new Editor(message, endpoint, (state) => api.setState(state), api.getState(), meshWorkerUrl);
       exposeForTests();
       for (const m of early.splice(0)) app.handle(m);
     } else if (app) {
@@ -58,7 +60,7 @@ function exposeForTests(): void {
     /** When the first planes were drawn and when every voxel was in (epoch ms), and how they came. */
     loading() {
       const a = app!;
-      return { ...a.timings, transport: a.loader.transport, filled: a.loader.presence.filled, total: a.loader.presence.total, voxelBytes: a.store.voxels.byteLength };
+      return { startedAt: performance.timeOrigin, ...a.timings, transport: a.loader.transport, filled: a.loader.presence.filled, total: a.loader.presence.total, voxelBytes: a.store.voxels.byteLength };
     },
     /** Whether the slice through the crosshair across each axis has its voxels. */
     slicesPresent() {
@@ -96,6 +98,12 @@ function exposeForTests(): void {
     },
     redrawAllTimed() {
       return app!.redrawAllTimed();
+    },
+    /** The 3D view: whether it can draw and build, the builds so far, and its pixels read back for classes. */
+    view3d: {
+      status: () => app!.view3d.status,
+      builds: () => [...app!.view3d.builds],
+      readBack: (values: number[]) => app!.view3d.readBack(values),
     },
     takeInputLatencies() {
       return app!.frames.inputLatencies.splice(0);

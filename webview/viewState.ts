@@ -13,6 +13,9 @@ export const MAX_BRUSH = 99;
 /** Three panes side by side, or one maximized. */
 export type LayoutMode = 'three' | 'single';
 
+/** The editor's panes: the three slice panes and the 3D view. */
+export type PaneName = PlaneName | '3d';
+
 /** The editor's view settings. */
 export interface ViewState {
   /** Voxel (i, j, k) where the three planes cross. */
@@ -23,8 +26,8 @@ export interface ViewState {
   /** The class the brush, fill and fill slice paint, 1..the number of classes. */
   activeClass: number;
   layoutMode: LayoutMode;
-  /** The pane shown alone in the single layout. */
-  maximized: PlaneName;
+  /** The pane shown alone in the single layout (a slice pane, or the 3D view). */
+  maximized: PaneName;
   /** Labels drawn as outlines only. */
   outline: boolean;
   /** Label layer opacity, 0–1. */
@@ -44,7 +47,7 @@ export interface SavedViewState {
   brushSize: number;
   activeClass: number;
   layoutMode: LayoutMode;
-  maximized: PlaneName;
+  maximized: PaneName;
   outline: boolean;
 }
 
@@ -80,7 +83,7 @@ export function restoreViewState(view: ViewState, saved: unknown, fileName: stri
   if (typeof s.brushSize === 'number' && s.brushSize >= 1 && s.brushSize <= MAX_BRUSH) view.brushSize = s.brushSize;
   if (typeof s.activeClass === 'number' && s.activeClass >= 1 && s.activeClass <= classCount) view.activeClass = s.activeClass;
   if (s.layoutMode === 'single' || s.layoutMode === 'three') view.layoutMode = s.layoutMode;
-  if (PLANES.includes(s.maximized as PlaneName)) view.maximized = s.maximized as PlaneName;
+  if (PLANES.includes(s.maximized as PlaneName) || s.maximized === '3d') view.maximized = s.maximized as PaneName;
   if (typeof s.outline === 'boolean') view.outline = s.outline;
 }
 
@@ -104,6 +107,6 @@ export function clampBrushSize(size: number): number {
 }
 
 /** True when `pane` shows in the layout (all three, or the maximized one). */
-export function isPlaneVisible(view: Pick<ViewState, 'layoutMode' | 'maximized'>, plane: PlaneName): boolean {
+export function isPlaneVisible(view: Pick<ViewState, 'layoutMode' | 'maximized'>, plane: PaneName): boolean {
   return view.layoutMode === 'three' || plane === view.maximized;
 }

@@ -30,6 +30,8 @@ const EDGE_CORNERS: readonly [number, number][] = [
   [4, 5], [5, 6], [6, 7], [7, 4],
   [0, 4], [1, 5], [2, 6], [3, 7],
 ];
+/** The axis each edge runs along. */
+const EDGE_AXIS = EDGE_CORNERS.map(([a, b]) => (CORNERS[a][0] !== CORNERS[b][0] ? 0 : CORNERS[a][1] !== CORNERS[b][1] ? 1 : 2));
 
 /** Every cell of a grid of `dims` points, the border included. */
 export function allCells(dims: Vec3): CellBox {
@@ -43,63 +45,88 @@ export function allCells(dims: Vec3): CellBox {
  */
 export function marchingCubes(field: ArrayLike<number>, dims: Vec3, iso: number, cells: CellBox = allCells(dims)): TriangleMesh {
   const [nx, ny, nz] = dims;
-  const value = (x: number, y: number, z: number): number =>
-    x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz ? 0 : field[x + nx * (y + ny * z)];
+  // The field padded by one point of 0 on every side: no bounds checks below.
+  const px = nx + 2;
+  const py = ny + 2;
+  const pxy = px * py;
+  const padded = new Float32Array(pxy * (nz + 2));
+  let any = false;
+  for (let z = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      const from = nx * (y + ny * z);
+      const to = 1 + px * (y + 1 + py * (z + 1));
+      for (let x = 0; x < nx; x++) {
+        const v = field[from + x];
+        padded[to + x] = v;
+        if (v >= iso) any = true;
+      }
+    }
+  }
+  const empty = { positions: new Float32Array(0), normals: new Float32Array(0), indices: new Uint32Array(0) };
+  if (!any) return empty;
+  // Offsets of the 8 corners of a cell in the padded array, Bourke's order.
+  const cornerOffset = CORNERS.map(([dx, dy, dz]) => dx + dy * px + dz * pxy);
+  const axisStep = [1, px, pxy];
   const positions: number[] = [];
   const normals: number[] = [];
   const indices: number[] = [];
-  // A vertex per grid edge, shared by the cells around it: key = point index (grid padded by one) · 3 + axis.
-  const vertexOfEdge = new Map<number, number>();
-  const px = nx + 2;
-  const pxy = px * (ny + 2);
-  const corner = new Float64Array(8);
+  // A vertex per grid edge, shared by the cells around it: index + 1 by (lower point, axis), 0 when not made yet.
+  const vertexOfEdge = new Int32Array(padded.length * 3);
   const edgeVertex = new Int32Array(12);
-  const gradient = (x: number, y: number, z: number, out: number[]) => {
-    out[0] = value(x + 1, y, z) - value(x - 1, y, z);
-    out[1] = value(x, y + 1, z) - value(x, y - 1, z);
-    out[2] = value(x, y, z + 1) - value(x, y, z - 1);
+  const corner = new Float64Array(8);
+  const gx = (p: number) => padded[p + 1] - padded[p - 1];
+  const gy = (p: number) => padded[p + px] - padded[p - px];
+  const gz = (p: number) => padded[p + pxy] - padded[p - pxy];
+  const gradientAt = (p: number, axis: number): number => {
+    // Points on the padding's outer layer have no neighbour outside: their gradient is one-sided (0 beyond).
+    const step = axisStep[axis];
+    const before = p - step >= 0 ? padded[p - step] : 0;
+    const after = p + step < padded.length ? padded[p + step] : 0;
+    return after - before;
   };
-  const ga = [0, 0, 0];
-  const gb = [0, 0, 0];
-  const [x0, y0, z0] = cells.min.map((v) => Math.max(-1, v));
+  const x0 = Math.max(-1, cells.min[0]);
+  const y0 = Math.max(-1, cells.min[1]);
+  const z0 = Math.max(-1, cells.min[2]);
   const x1 = Math.min(nx - 1, cells.max[0]);
   const y1 = Math.min(ny - 1, cells.max[1]);
   const z1 = Math.min(nz - 1, cells.max[2]);
   for (let z = z0; z <= z1; z++) {
     for (let y = y0; y <= y1; y++) {
-      for (let x = x0; x <= x1; x++) {
+      let base = x0 + 1 + px * (y + 1 + py * (z + 1));
+      for (let x = x0; x <= x1; x++, base++) {
         let cubeIndex = 0;
         for (let c = 0; c < 8; c++) {
-          const [dx, dy, dz] = CORNERS[c];
-          corner[c] = value(x + dx, y + dy, z + dz);
-          if (corner[c] < iso) cubeIndex |= 1 << c;
+          const v = padded[base + cornerOffset[c]];
+          corner[c] = v;
+          if (v < iso) cubeIndex |= 1 << c;
         }
         const edges = EDGE_TABLE[cubeIndex];
         if (edges === 0) continue;
         for (let e = 0; e < 12; e++) {
           if (!(edges & (1 << e))) continue;
           const [a, b] = EDGE_CORNERS[e];
-          const ca = CORNERS[a];
-          const cb = CORNERS[b];
-          // The edge's lower corner and axis name it uniquely across cells.
-          const lower = ca[0] + ca[1] + ca[2] <= cb[0] + cb[1] + cb[2] ? ca : cb;
-          const axis = ca[0] !== cb[0] ? 0 : ca[1] !== cb[1] ? 1 : 2;
-          const key = ((x + lower[0] + 1) + (y + lower[1] + 1) * px + (z + lower[2] + 1) * pxy) * 3 + axis;
-          let index = vertexOfEdge.get(key);
-          if (index === undefined) {
+          const pa = base + cornerOffset[a];
+          const pb = base + cornerOffset[b];
+          const axis = EDGE_AXIS[e];
+          const key = Math.min(pa, pb) * 3 + axis;
+          let index = vertexOfEdge[key] - 1;
+          if (index < 0) {
             const va = corner[a];
             const vb = corner[b];
             const t = va === vb ? 0.5 : (iso - va) / (vb - va);
+            const ca = CORNERS[a];
+            const cb = CORNERS[b];
             index = positions.length / 3;
             positions.push(x + ca[0] + t * (cb[0] - ca[0]), y + ca[1] + t * (cb[1] - ca[1]), z + ca[2] + t * (cb[2] - ca[2]));
-            gradient(x + ca[0], y + ca[1], z + ca[2], ga);
-            gradient(x + cb[0], y + cb[1], z + cb[2], gb);
+            const inner = (p: number) => p % px > 0 && p % px < px - 1 && Math.floor(p / px) % py > 0 && Math.floor(p / px) % py < py - 1 && p >= pxy && p < padded.length - pxy;
+            const ga = inner(pa) ? [gx(pa), gy(pa), gz(pa)] : [gradientAt(pa, 0), gradientAt(pa, 1), gradientAt(pa, 2)];
+            const gb = inner(pb) ? [gx(pb), gy(pb), gz(pb)] : [gradientAt(pb, 0), gradientAt(pb, 1), gradientAt(pb, 2)];
             const nxv = -(ga[0] + t * (gb[0] - ga[0]));
             const nyv = -(ga[1] + t * (gb[1] - ga[1]));
             const nzv = -(ga[2] + t * (gb[2] - ga[2]));
             const length = Math.hypot(nxv, nyv, nzv) || 1;
             normals.push(nxv / length, nyv / length, nzv / length);
-            vertexOfEdge.set(key, index);
+            vertexOfEdge[key] = index + 1;
           }
           edgeVertex[e] = index;
         }
