@@ -1,5 +1,5 @@
 /**
- * `npm run bench:editor [-- --json] [--sizes 256,512] [--extension FOLDER] [--no-draw]`: the volume
+ * `npm run bench:editor [-- --json] [--sizes 256,512] [--extension FOLDER] [--transport chunks] [--no-draw]`: the volume
  * editor inside code-server (a real VS Code in headless Chromium), where users wait longest.
  * - open: for each size, an int16 `.nii.gz` cube made from the spleen CT of the shared data
  *   (resampled, with CT-like noise so it compresses like a scan) opened through quick open in a
@@ -9,7 +9,8 @@
  * - draw (on the largest): composing and drawing all three panes, and a brush stroke's pointer
  *   event to the frame that drew it.
  * `--extension FOLDER` measures another build of the extension (e.g. an older commit, built) for
- * a before/after comparison. `--json` prints `{ "open": [ { "size", "firstPlanesSeconds",
+ * a before/after comparison; `--transport chunks` has the host send the voxels over the message
+ * channel instead of the webview fetching the file. `--json` prints `{ "open": [ { "size", "firstPlanesSeconds",
  * "wholeVolumeSeconds", "webviewBytes", "host" } ] }` (host: bytes the extension host's resident
  * memory grew by). Method: docs/benchmarks.md.
  */
@@ -37,16 +38,19 @@ interface Options {
   sizes: number[];
   extension?: string;
   draw: boolean;
+  /** How the voxels travel: the webview fetches the file (the default), or the host sends them in chunks. */
+  transport: 'fetch' | 'chunks';
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { json: false, sizes: [256, 512], draw: true };
+  const options: Options = { json: false, sizes: [256, 512], draw: true, transport: 'fetch' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') options.json = true;
     else if (a === '--no-draw') options.draw = false;
     else if (a === '--sizes') options.sizes = argv[++i].split(',').map(Number);
     else if (a === '--extension') options.extension = path.resolve(argv[++i]);
+    else if (a === '--transport') options.transport = argv[++i] === 'chunks' ? 'chunks' : 'fetch';
     else throw new Error(`unknown argument ${a}`);
   }
   if (options.sizes.some((n) => !Number.isInteger(n) || n < 8 || n > 1024)) throw new Error('--sizes: edges from 8 to 1024');
@@ -234,6 +238,8 @@ async function main(): Promise<void> {
   const say = (line: string) => (options.json ? process.stderr : process.stdout).write(line + '\n');
   if (!fs.existsSync(path.join(options.extension ?? REPO_ROOT, 'dist', 'webview.js'))) throw new Error('dist/webview.js is missing: run `npm run build` first');
   for (const size of options.sizes) benchVolume(size);
+  // The extension host inherits the server's environment (see session.ts).
+  if (options.transport === 'chunks') process.env.UNET3D_EDITOR_VOXELS = 'chunks';
   const load = os.loadavg();
   say(`editor benchmark in code-server${options.extension ? ` (extension: ${options.extension})` : ''}; ${os.cpus().length} cores, load average ${load.map((l) => l.toFixed(1)).join(' ')}`);
   const open: OpenFigures[] = [];

@@ -32,6 +32,11 @@ import { validateWebviewMessage, type CheckedWebviewMessage } from './messageVal
 /** Bytes of voxels per message: large enough to be quick, small enough not to stall the channel. */
 const CHUNK_BYTES = 16 * 1024 * 1024;
 const deflateRaw = promisify(zlib.deflateRaw);
+/**
+ * `UNET3D_EDITOR_VOXELS=chunks` makes the host send the voxels over the message channel even where
+ * the webview could fetch the file: `npm run bench:editor -- --transport chunks` compares the two.
+ */
+const FORCE_CHUNKS = process.env.UNET3D_EDITOR_VOXELS === 'chunks';
 
 /** A chunk ready to send: deflated when that saves a fifth or more, else raw; always an exact-size ArrayBuffer. */
 async function packChunk(raw: Uint8Array): Promise<{ encoding: 'raw' | 'deflate-raw'; bytes: ArrayBuffer }> {
@@ -145,7 +150,7 @@ export class EditorSession implements vscode.Disposable {
     const fits = resume && resume.fileName === this.document.fileName && resume.crosshair.every((v, a) => v < dims[a]);
     const crosshair = fits ? resume.crosshair : centreVoxel(dims);
     const layout = streamableLayout(source.header);
-    const fetchable = source.voxelFile !== undefined && layout !== undefined && this.document.firstPlanes !== undefined;
+    const fetchable = !FORCE_CHUNKS && source.voxelFile !== undefined && layout !== undefined && this.document.firstPlanes !== undefined;
     const { dataFile: _dataFile, ...fetchLayout } = layout ?? { fileOffset: 0, compression: 'none', skip: 0, byteLength: 0, littleEndian: true };
     const voxels: VoxelSource = fetchable
       ? { kind: 'fetch', url: this.panel.webview.asWebviewUri(vscode.Uri.file(source.voxelFile!)).toString(), layout: fetchLayout }
