@@ -139,8 +139,14 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       get labels() {
         return store.labels;
       },
+      get labelCountsZ() {
+        return store.counts[2];
+      },
       get prediction() {
         return store.prediction;
+      },
+      get predictionCountsZ() {
+        return store.predictionCounts?.[2];
       },
       get colors() {
         return store.colors;
@@ -229,6 +235,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       info.warnings.length ? 'warning' : 'info',
     );
     document.body.dataset.voxels = 'all';
+    this.view3d.activate();
     const origin = performance.timeOrigin;
     void this.endpoint.send({
       type: 'loaded',

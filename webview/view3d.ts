@@ -44,7 +44,11 @@ export interface View3dHost {
   readonly spacing: Vec3;
   readonly crosshair: Vec3;
   readonly labels: Readonly<LabelArray>;
+  /** Labeled voxels per slice across z (slabs without any are not sent to the worker). */
+  readonly labelCountsZ: ArrayLike<number>;
   readonly prediction: Readonly<LabelArray> | undefined;
+  /** Voxels of a class above background per slice across z, when there is a prediction. */
+  readonly predictionCountsZ: ArrayLike<number> | undefined;
   readonly colors: ColorTable;
   /** The prediction is shown (P). */
   readonly showPrediction: boolean;
@@ -89,6 +93,8 @@ export class View3d {
   private readonly planeOutlines: LineLoop[] = [];
   private worker: Worker | undefined;
   private workerFailed: string | undefined;
+  /** Surfaces are built once the editor says so (after the voxels are in: meshing must not slow the opening). */
+  private active = false;
   private readonly counted = new Map<number, () => void>();
   private nextId = 1;
   /** Work for the worker, one job after another (a label map sent whole, then an edit's box). */
@@ -197,6 +203,17 @@ export class View3d {
     worker.onmessage = (event: MessageEvent<FromMeshWorker>) => this.onWorkerMessage(event.data);
     worker.onerror = (event) => this.failWorker(event.message || 'the mesh worker stopped');
     this.post({ type: 'init', dims: this.host.dims });
+    if (this.active) this.sendAll();
+  }
+
+  /** Starts building surfaces (the editor calls it once the volume is in). */
+  activate(): void {
+    if (this.active) return;
+    this.active = true;
+    if (this.worker) this.sendAll();
+  }
+
+  private sendAll(): void {
     this.labelsReplaced();
     this.predictionReplaced();
   }
@@ -220,12 +237,12 @@ export class View3d {
 
   /** Every label is new (opened, reverted): the label surfaces are built again, coarse first. */
   labelsReplaced(): void {
-    this.sendLayer('labels', this.host.labels);
+    this.sendLayer('labels', this.host.labels, this.host.labelCountsZ);
   }
 
   /** Labels changed in `box` (a stroke ended, an undo): the bricks around it are built again. */
   labelsChanged(box: VoxelRange): void {
-    if (!this.worker || !(box.min[0] <= box.max[0])) return;
+    if (!this.worker || !this.active || !(box.min[0] <= box.max[0])) return;
     this.enqueue(async () => {
       const aligned = cellAligned(box, this.factors.fine, this.host.dims);
       await this.sendBox('labels', this.host.labels, aligned);
@@ -243,15 +260,15 @@ export class View3d {
   /** The prediction was replaced or removed. */
   private predictionReplaced(): void {
     const prediction = this.host.prediction;
+    if (!this.worker || !this.active) return;
     this.sentPrediction = prediction;
-    if (!this.worker) return;
     if (!prediction) {
       this.post({ type: 'clear', layer: 'prediction' });
       this.removeLayer('prediction');
       this.requestRender();
       return;
     }
-    this.sendLayer('prediction', prediction);
+    this.sendLayer('prediction', prediction, this.host.predictionCountsZ);
   }
 
   /** The class colours changed. */
@@ -294,15 +311,21 @@ export class View3d {
     this.queue = this.queue.then(job).catch((error: Error) => this.host.logError(`3D view: ${error.stack ?? error.message}`));
   }
 
-  /** Sends a whole label map, slab by slab (each counted before the next goes), then builds it coarse first. */
-  private sendLayer(layer: MeshLayer, labels: Readonly<LabelArray>): void {
-    if (!this.worker) return;
+  /**
+   * Sends a whole label map, slab by slab (each counted before the next goes; slabs without a
+   * voxel to mesh are left out, per `countsZ`), then builds it coarse first.
+   */
+  private sendLayer(layer: MeshLayer, labels: Readonly<LabelArray>, countsZ?: ArrayLike<number>): void {
+    if (!this.worker || !this.active) return;
     this.enqueue(async () => {
       this.post({ type: 'clear', layer });
       const [nx, ny, nz] = this.host.dims;
       const slab = SLAB_CELLS * this.factors.fine;
       for (let z0 = 0; z0 < nz; z0 += slab) {
-        await this.sendBox(layer, labels, { min: [0, 0, z0], max: [nx - 1, ny - 1, Math.min(nz, z0 + slab) - 1] });
+        const z1 = Math.min(nz, z0 + slab);
+        let any = !countsZ;
+        for (let z = z0; z < z1 && !any; z++) any = countsZ![z] > 0;
+        if (any) await this.sendBox(layer, labels, { min: [0, 0, z0], max: [nx - 1, ny - 1, z1 - 1] });
       }
       this.build(layer, this.factors.coarse === this.factors.fine ? 'fine' : 'coarse');
     });
