@@ -25,6 +25,7 @@ import {
   Scene,
   Vector2,
   Vector3,
+  SRGBColorSpace,
   WebGLRenderer,
   BoxGeometry,
   EdgesGeometry,
@@ -391,7 +392,8 @@ export class View3d {
 
   private colorOf(value: number): Color {
     const { r, g, b } = this.host.colors;
-    return value < r.length ? new Color(r[value] / 255, g[value] / 255, b[value] / 255) : new Color(0.8, 0.8, 0.8);
+    // The class colours are sRGB, as the slice panes show them.
+    return value < r.length ? new Color().setRGB(r[value] / 255, g[value] / 255, b[value] / 255, SRGBColorSpace) : new Color(0.8, 0.8, 0.8);
   }
 
   private materialOf(layer: MeshLayer, value: number): MeshLambertMaterial {
@@ -443,14 +445,19 @@ export class View3d {
     this.shownLevel[layer] = undefined;
   }
 
-  /** The camera in front of the patient (anterior view, superior up), the whole volume in sight. */
+  /**
+   * The camera in front of the patient and a little above and to the patient's left (superior up,
+   * the patient's right on the screen's left, axial slices seen from above at a slant), the whole
+   * volume in sight.
+   */
   resetCamera(): void {
     const { centre, radius } = this.bounds();
     const fov = (this.camera.fov * Math.PI) / 180;
-    const distance = radius / Math.sin(fov / 2) * 1.05;
+    const distance = (radius / Math.sin(fov / 2)) * 1.05;
     this.camera.near = Math.max(0.1, distance - radius * 2);
     this.camera.far = distance + radius * 2;
-    this.camera.position.set(centre.x, centre.y + distance, centre.z);
+    const direction = new Vector3(-0.45, 1, 0.6).normalize(); // RAS: left, anterior, superior
+    this.camera.position.copy(centre).addScaledVector(direction, distance);
     this.camera.up.set(0, 0, 1);
     this.camera.lookAt(centre);
     this.camera.updateProjectionMatrix();
@@ -552,9 +559,10 @@ export class View3d {
     const pixels = new Uint8Array(width * height * 4);
     gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, pixels);
     const targets = values.map((v) => {
-      const c = this.colorOf(v);
-      const n = Math.hypot(c.r, c.g, c.b) || 1;
-      return { value: v, r: c.r / n, g: c.g / n, b: c.b / n, pixels: 0, sx: 0, sy: 0 };
+      const { r, g, b } = this.host.colors;
+      const [cr, cg, cb] = v < r.length ? [r[v], g[v], b[v]] : [204, 204, 204];
+      const n = Math.hypot(cr, cg, cb) || 1;
+      return { value: v, r: cr / n, g: cg / n, b: cb / n, pixels: 0, sx: 0, sy: 0 };
     });
     let lit = 0;
     const scale = this.canvas.getBoundingClientRect().width / width;
@@ -566,7 +574,8 @@ export class View3d {
         if (n < 40) continue;
         lit++;
         let best: (typeof targets)[number] | undefined;
-        let bestCos = 0.97;
+        // Shading scales the colour (in linear light): its direction in sRGB stays close.
+        let bestCos = 0.95;
         for (const t of targets) {
           const cos = (r * t.r + g * t.g + b * t.b) / n;
           if (cos > bestCos) {
