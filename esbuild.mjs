@@ -1,4 +1,4 @@
-// One helper builds every bundle: the extension host, the engine worker, the CLI and the webview.
+// One helper builds every bundle: the extension host, the engine worker, the CLI, the webview and its mesh worker.
 // Usage: node esbuild.mjs [--watch] [--production]
 import * as esbuild from 'esbuild';
 import fs from 'node:fs';
@@ -54,6 +54,14 @@ const builds = [
   bundle({
     entryPoints: ['webview/main.ts'],
     outfile: 'dist/webview.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  }),
+  // The 3D view's mesh worker: the webview fetches it and starts it from a blob.
+  bundle({
+    entryPoints: ['webview/meshWorker.ts'],
+    outfile: 'dist/meshWorker.js',
     platform: 'browser',
     format: 'iife',
     target: 'es2022',

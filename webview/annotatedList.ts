@@ -1,8 +1,8 @@
 /**
- * The list of annotated slices beside the panes (one row per plane, each slice a button that
- * jumps there, with the labeled voxels it holds; an almost empty one stands out) with the short
- * help under it, and the choice of the next annotated slice for the ◂ ▸ buttons and keys. The
- * list's content is worked out by pure functions; the class only draws it.
+ * The list of annotated slices in the side bar (one row per plane, each slice a button that
+ * jumps there, with the labeled voxels it holds; an almost empty one stands out) and the short
+ * key help (a section of its own), and the choice of the next annotated slice for the ◂ ▸
+ * buttons and keys. The list's content is worked out by pure functions; the class only draws it.
  */
 import { isNearlyEmptySlice } from '../src/core/annotatedSlices';
 import type { Axis } from '../src/core/slices';
@@ -104,10 +104,14 @@ export interface AnnotatedListHost {
 
 export class AnnotatedSliceList {
   readonly element: HTMLDivElement;
+  /** The key help, drawn once. */
+  readonly helpElement: HTMLDivElement;
 
   constructor(private readonly host: AnnotatedListHost) {
     this.element = document.createElement('div');
-    this.element.className = 'info-cell';
+    this.element.className = 'annotated-list';
+    this.helpElement = element('div', 'help');
+    for (const text of HELP_LINES) this.helpElement.append(element('div', undefined, text));
   }
 
   /** Draws the list again from the annotated slices and the panes' slices now. */
@@ -115,7 +119,6 @@ export class AnnotatedSliceList {
     const { host } = this;
     const list = this.element;
     list.textContent = '';
-    list.append(element('div', 'info-title', 'Annotated slices'));
     const rows = annotatedRows(
       host.panes.map((pane) => {
         const axis = pane.layout.sliceAxis;
@@ -148,9 +151,6 @@ export class AnnotatedSliceList {
       }
       list.append(line);
     });
-    const help = element('div', 'help');
-    for (const text of HELP_LINES) help.append(element('div', undefined, text));
-    list.append(help);
   }
 }
 

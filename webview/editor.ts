@@ -10,7 +10,7 @@ import { isNearlyEmptySlice } from '../src/core/annotatedSlices';
 import { deltaValueCounts, encodeDelta, type LabelDelta } from '../src/core/editDeltas';
 import { voxelToWorld, type Vec3 } from '../src/core/geometry';
 import { describeSlice, planeLayouts, type PlaneName } from '../src/core/planes';
-import type { Axis } from '../src/core/slices';
+import { extractSlice, type Axis } from '../src/core/slices';
 import type { WindowLevel } from '../src/core/windowLevel';
 import type {
   ClassEdit,
@@ -32,9 +32,12 @@ import { Pane, type PaneHost } from './pane';
 import { planeImageInput } from './planeImage';
 import type { LayerLook, PlaneImageInput } from './render';
 import { coalesce, FrameScheduler } from './schedule';
-import { Sidebar, type SidebarHost } from './sidebar';
+import { section, Sidebar, type SidebarHost } from './sidebar';
+import { loadingLine, paneLoadingNote, setPaneNote } from './loadProgress';
 import { StatusBar, type StatusBarHost } from './statusBar';
 import { DocumentStore, type LabelChange } from './store';
+import { View3d } from './view3d';
+import { VoxelLoader, type VoxelLoadingHost } from './voxelLoading';
 import { Painter } from './tools';
 import {
   clampBrushSize,
@@ -44,11 +47,12 @@ import {
   restoreViewState,
   savedViewState,
   type LayoutMode,
+  type PaneName,
   type SavedViewState,
   type ViewState,
 } from './viewState';
 
-export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedListHost, InputHost, HostMessageTarget {
+export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedListHost, InputHost, HostMessageTarget, VoxelLoadingHost {
   readonly store: DocumentStore;
   readonly view: ViewState;
   readonly gray: GrayWindow;
@@ -56,8 +60,13 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   readonly frames: FrameScheduler;
   activePane: Pane;
   settings: EditorSettings;
-  /** The volume and the labels have arrived: the editor draws and takes input. */
+  /** The labels and the planes through the crosshair have arrived: the editor draws and takes input. */
   ready = false;
+  /** Where the voxels come from, and which are there yet. */
+  readonly loader: VoxelLoader;
+  /** When the first planes were drawn and when every voxel was in (epoch ms), for tests and the benchmark. */
+  readonly timings: { firstPlanesAt?: number; wholeVolumeAt?: number; filledAtFirstPlanes?: number } = {};
+  private labelsIn = false;
   /** Edits sent to the host and not answered yet. */
   pendingEdits = 0;
   private readonly painter: Painter;
@@ -68,14 +77,16 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   private readonly grid: HTMLDivElement;
   private readonly root: HTMLElement;
   private readonly annotatedList: AnnotatedSliceList;
-  private readonly loadStart = performance.now();
-  private receiveMs = 0;
+  /** The fourth pane: labels and prediction in 3D. */
+  readonly view3d: View3d;
 
   constructor(
     init: InitMessage,
     private readonly endpoint: MessageEndpoint<FromWebviewMessage, ToWebviewMessage>,
     private readonly saveState: (state: SavedViewState) => void,
     savedState: unknown,
+    /** The mesh worker's bundle (a webview resource URL), for the 3D view. */
+    meshWorkerUrl?: string,
   ) {
     const info = init.volume;
     this.store = new DocumentStore(info, init.labelType, (change) => this.onLabelsChange(change));
@@ -83,6 +94,8 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.settings = init.settings;
     this.view = initialViewState(info.dims, init.classes.length, init.settings);
     restoreViewState(this.view, savedState, info.fileName, info.dims, this.store.classes.length);
+    // The first planes go through the host's crosshair (the one the saved state asked for, where it fits).
+    this.view.crosshair = [...init.crosshair] as Vec3;
     this.gray = new GrayWindow(info);
     this.painter = new Painter(this.store);
     const layouts = planeLayouts(info.dims, info.spacing, info.affine, init.settings.leftRight);
@@ -91,6 +104,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     for (const pane of this.panes) pane.requestDraw = () => this.frames.requestFrame();
     this.activePane = this.panes.find((p) => p.plane === this.view.maximized) ?? this.panes[0];
     this.input = new EditorInput(this, this.painter);
+    this.loader = new VoxelLoader(this.store.voxels, info.dims, info.datatype, init.voxels, this);
     this.messages = new HostMessages(this);
 
     const root = document.getElementById('app')!;
@@ -103,8 +117,10 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.grid.className = 'grid';
     const [axial, coronal, sagittal] = this.panes;
     this.annotatedList = new AnnotatedSliceList(this);
-    // ITK-SNAP's arrangement: axial | sagittal over coronal | (the list of annotated slices).
-    this.grid.append(axial.element, sagittal.element, coronal.element, this.annotatedList.element);
+    this.view3d = new View3d(this.view3dHost(), meshWorkerUrl);
+    // ITK-SNAP's arrangement: axial | sagittal over coronal | 3D; the annotated slices and the keys in the side bar.
+    this.grid.append(axial.element, sagittal.element, coronal.element, this.view3d.element);
+    this.sidebar.element.append(section('Annotated slices', this.annotatedList.element), section('Keys', this.annotatedList.helpElement));
     this.status = new StatusBar(this);
     main.append(this.grid, this.status.element);
     root.append(this.sidebar.strip, this.sidebar.element, main);
@@ -114,6 +130,42 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.applyLayoutMode();
     this.input.attachKeys(window);
     this.status.setMessage(`Loading ${info.fileName}…`);
+  }
+
+  /** What the 3D view reads of the editor, and what it asks of it. */
+  private view3dHost(): ConstructorParameters<typeof View3d>[0] {
+    const editor = this;
+    const { store } = this;
+    return {
+      dims: store.dims,
+      affine: store.info.affine,
+      spacing: store.info.spacing,
+      get crosshair() {
+        return editor.view.crosshair;
+      },
+      get labels() {
+        return store.labels;
+      },
+      get labelCountsZ() {
+        return store.counts[2];
+      },
+      get prediction() {
+        return store.prediction;
+      },
+      get predictionCountsZ() {
+        return store.predictionCounts?.[2];
+      },
+      get colors() {
+        return store.colors;
+      },
+      get showPrediction() {
+        return editor.view.showPrediction;
+      },
+      setCrosshair: (voxel) => this.setCrosshair(voxel),
+      onToggleMaximize3d: () => this.toggleMaximize(this.view3d),
+      showMessage: (text, level) => this.status.setMessage(text, level),
+      logError: (message) => this.logError(message),
+    };
   }
 
   /** Handles a message from the host (in order, after those before it). */
@@ -137,17 +189,51 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     void this.endpoint.send({ type: 'log', level: 'error', message });
   }
 
-  voxelsReceived(): void {
-    this.receiveMs = performance.now() - this.loadStart;
-    this.gray.fit(this.store.voxels);
+  labelsOpened(): void {
+    this.labelsIn = true;
+    this.startWhenPlanesAre();
   }
 
-  labelsOpened(): void {
+  /** Draws and takes input once the labels and the three planes through the crosshair are there. */
+  private startWhenPlanesAre(): void {
+    if (this.ready || !this.labelsIn || !this.loader.presence.planesPresent(this.view.crosshair)) return;
     this.ready = true;
+    // The window from the three planes now; from every voxel once they are in.
+    const sample = ([0, 1, 2] as Axis[]).map((axis) => extractSlice(this.store.voxels, this.store.dims, axis, this.view.crosshair[axis]).data);
+    const joined = new (this.store.voxels.constructor as new (n: number) => typeof this.store.voxels)(sample.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const plane of sample) {
+      joined.set(plane as ArrayLike<number>, at);
+      at += plane.length;
+    }
+    this.gray.fit(joined);
     this.invalidateAll();
-    const start = performance.now();
     this.frames.drawNow();
-    const firstRenderMs = performance.now() - start;
+    this.timings.firstPlanesAt = performance.timeOrigin + performance.now();
+    this.timings.filledAtFirstPlanes = this.loader.presence.filled;
+    document.body.dataset.state = 'ready';
+    this.showLoadProgress();
+    this.reportCrosshairSoon();
+    if (this.loader.presence.complete) this.voxelsComplete();
+  }
+
+  // ------------------------------------------------------------ VoxelLoadingHost
+
+  voxelsArrived(): void {
+    if (!this.ready) {
+      this.startWhenPlanesAre();
+      return;
+    }
+    this.showLoadProgressSoon();
+  }
+
+  voxelsComplete(): void {
+    if (!this.ready || this.timings.wholeVolumeAt !== undefined) return;
+    this.timings.wholeVolumeAt = performance.timeOrigin + performance.now();
+    if (this.gray.name === 'Automatic') this.gray.fit(this.store.voxels);
+    else this.gray.dropCaches();
+    this.showLoadProgress();
+    this.invalidateAll();
     const info = this.store.info;
     this.status.setMessage(
       `${info.fileName}: ${info.dims.join(' × ')} ${info.datatype}, ${info.spacing.map((s) => +s.toFixed(3)).join(' × ')} mm, ${info.axisCodes}` +
@@ -155,9 +241,48 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
         info.warnings.map((w) => `. Warning: ${w}`).join(''),
       info.warnings.length ? 'warning' : 'info',
     );
-    document.body.dataset.state = 'ready';
-    void this.endpoint.send({ type: 'loaded', receiveMs: this.receiveMs, firstRenderMs });
-    this.reportCrosshairSoon();
+    document.body.dataset.voxels = 'all';
+    this.view3d.activate();
+    const origin = performance.timeOrigin;
+    void this.endpoint.send({
+      type: 'loaded',
+      firstPlanesMs: this.timings.firstPlanesAt! - origin,
+      wholeVolumeMs: this.timings.wholeVolumeAt - origin,
+      transport: this.loader.transport,
+      voxelBytes: this.store.voxels.byteLength,
+    });
+  }
+
+  fetchFailed(reason: string): void {
+    this.logError(`fetching the volume failed: ${reason}`);
+    void this.endpoint.send({ type: 'voxelsFailed', reason });
+  }
+
+  /** The progress line, and a note on each pane whose slice is not there yet; panes still filling are drawn again. */
+  private showLoadProgress(): void {
+    const { presence } = this.loader;
+    if (!presence.complete) this.status.setMessage(loadingLine(this.store.info.fileName, presence.filled, presence.total, this.ready));
+    const percent = Math.floor(presence.fraction * 100);
+    let filling = false;
+    for (const pane of this.panes) {
+      const present = presence.slicePresent(pane.layout.sliceAxis, pane.slice);
+      setPaneNote(pane.element, present ? undefined : paneLoadingNote(pane.plane, percent));
+      if (!present || pane.element.dataset.filling === 'true') filling = true;
+      pane.element.dataset.filling = String(!present);
+    }
+    // A slice that is filling (or has just filled) is composed again from the voxels.
+    if (filling) {
+      this.gray.dropCaches();
+      this.frames.invalidateImages();
+    }
+  }
+
+  private readonly showLoadProgressSoon = coalesce(() => this.showLoadProgress(), 120);
+
+  canPaint(pane: Pane): boolean {
+    if (this.loader.presence.slicePresent(pane.layout.sliceAxis, pane.slice)) return true;
+    this.status.setMessage(`This ${pane.plane} slice is still loading (${Math.floor(this.loader.presence.fraction * 100)} %): paint on it once it is shown whole.`, 'warning');
+    return false;
   }
 
   classesChanged(): void {
@@ -305,7 +430,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     document.body.dataset.sidebar = hidden ? 'hidden' : 'shown';
   }
 
-  toggleMaximize(pane: Pane): void {
+  toggleMaximize(pane: { readonly plane: PaneName }): void {
     const view = this.view;
     if (view.layoutMode === 'single' && view.maximized === pane.plane) view.layoutMode = 'three';
     else {
@@ -326,7 +451,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   private applyLayoutMode(): void {
     const { layoutMode, maximized } = this.view;
     this.grid.classList.toggle('single', layoutMode === 'single');
-    for (const pane of this.panes) pane.element.classList.toggle('maximized', layoutMode === 'single' && pane.plane === maximized);
+    for (const pane of [...this.panes, this.view3d]) pane.element.classList.toggle('maximized', layoutMode === 'single' && pane.plane === maximized);
     this.refreshControls();
     this.invalidateAll();
   }
@@ -337,6 +462,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   fillSlice(): void {
     if (!this.ready) return;
     const pane = this.activePane;
+    if (!this.canPaint(pane)) return;
     const delta = this.painter.fillUnlabeled(pane.layout, pane.slice, this.view.activeClass);
     if (!delta) this.status.setMessage(`${capitalized(describeSlice(pane.plane, pane.slice, pane.layout.sliceCount))} has no unlabeled voxel.`);
   }
@@ -357,6 +483,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       return;
     }
     const pane = this.activePane;
+    if (!this.canPaint(pane)) return;
     const delta = this.painter.acceptPrediction(pane.layout, pane.slice);
     const where = describeSlice(pane.plane, pane.slice, pane.layout.sliceCount);
     if (!delta) {
@@ -369,9 +496,12 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   /** Redraws what a label change touched; an edit made here goes to the host. */
   private onLabelsChange(change: LabelChange): void {
     if (change.kind === 'replaced') {
+      this.view3d.labelsReplaced();
       this.invalidateAll();
       return;
     }
+    // The 3D surfaces follow each stroke when it ends (and each undo, redo or fill), not every step of it.
+    if (change.kind !== 'painted') this.view3d.labelsChanged(change.box);
     if (this.frames.invalidateBox(change.box)) this.refreshAnnotatedListSoon();
     if (change.kind !== 'edited') return;
     this.sendEdit(change.label, change.delta);
@@ -413,6 +543,8 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       pane.canvasDirty = true;
     }
     this.view.crosshair = next;
+    this.view3d.crosshairMoved();
+    if (!this.loader.presence.complete) this.showLoadProgress();
     this.frames.requestFrame();
     this.annotatedList.refresh();
     this.persistSoon();
@@ -545,6 +677,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
 
   /** Everything is drawn again: images, controls and the annotated slice list. */
   private invalidateAll(): void {
+    this.view3d.refresh();
     this.frames.invalidateImages();
     this.refreshControls();
     this.annotatedList.refresh();

@@ -7,17 +7,17 @@ import type { Vec3 } from '../src/core/geometry';
 import { decodeDelta } from '../src/core/editDeltas';
 import type { EditorCommand, EditorSettings, ToWebviewMessage } from '../src/protocol/webview';
 import type { DocumentStore } from './store';
-import { VoxelAssembly } from './voxelChunks';
+import type { VoxelLoader } from './voxelLoading';
 
 /** What the messages need from the editor around them. */
 export interface HostMessageTarget {
   readonly store: DocumentStore;
+  /** Where the voxels go as they arrive (the first planes, the host's chunks). */
+  readonly loader: VoxelLoader;
   /** Shows a line in the status bar. */
   showMessage(text: string, level?: 'info' | 'warning' | 'error'): void;
   /** Sends a line to the host's log. */
   logError(message: string): void;
-  /** Every voxel has arrived. */
-  voxelsReceived(): void;
   /** The labels arrived with the document: the editor can draw. */
   labelsOpened(): void;
   /** The class list changed (it is in the store). */
@@ -32,11 +32,8 @@ export interface HostMessageTarget {
 export class HostMessages {
   /** Messages are handled one after another (inflating a voxel chunk takes a moment; what follows waits). */
   private queue: Promise<void> = Promise.resolve();
-  private readonly voxels: VoxelAssembly;
 
-  constructor(private readonly target: HostMessageTarget) {
-    this.voxels = new VoxelAssembly(target.store.voxelBytes);
-  }
+  constructor(private readonly target: HostMessageTarget) {}
 
   handle(message: ToWebviewMessage): void {
     this.queue = this.queue
@@ -52,12 +49,12 @@ export class HostMessages {
     const { target } = this;
     const { store } = target;
     switch (message.type) {
-      case 'volumeChunk': {
-        const { done, percent } = await this.voxels.receive(message);
-        target.showMessage(`Loading ${store.info.fileName}… ${percent} %`);
-        if (done) target.voxelsReceived();
+      case 'plane':
+        target.loader.receivePlane(message);
         break;
-      }
+      case 'volumeChunk':
+        await target.loader.receiveChunk(message);
+        break;
       case 'labels':
         store.setLabels(new Uint32Array(message.runs), message.labelType);
         if (message.reason === 'open') target.labelsOpened();

@@ -88,6 +88,8 @@ export interface InputHost {
   goToSlice(pane: Pane, slice: number): void;
   /** Shows what lies at a voxel in the status line, or nothing. */
   showVoxel(ijk: Vec3 | undefined): void;
+  /** Whether the pane's slice can be painted on (its voxels are there; says why not where not). */
+  canPaint(pane: Pane): boolean;
 }
 
 export class EditorInput {
@@ -122,6 +124,7 @@ export class EditorInput {
       this.moveCrosshairTo(pane, col, row);
       return;
     }
+    if (!host.canPaint(pane)) return; // the slice's voxels are still on their way
     if (tool === 'fill') {
       const voxel = pane.voxelAt(col, row);
       if (voxel) this.painter.fill(pane.layout, voxel, activeClass);

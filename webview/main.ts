@@ -9,12 +9,14 @@ import { Editor } from './editor';
 import { connectToHost } from './host';
 
 let app: Editor | undefined;
+/** The mesh worker's bundle, named by the page (the script tag's data attribute); read while this script runs. */
+const meshWorkerUrl = (document.currentScript as HTMLScriptElement | null)?.dataset.meshWorker;
 const early: ToWebviewMessage[] = [];
 
 const { endpoint, api } = connectToHost((message) => {
   try {
     if (message.type === 'init') {
-      app = new Editor(message, endpoint, (state) => api.setState(state), api.getState());
+      app = new Editor(message, endpoint, (state) => api.setState(state), api.getState(), meshWorkerUrl);
       exposeForTests();
       for (const m of early.splice(0)) app.handle(m);
     } else if (app) {
@@ -34,7 +36,13 @@ window.addEventListener('error', (event) => {
   void endpoint.send({ type: 'log', level: 'error', message: `${event.message} (${event.filename}:${event.lineno})` });
 });
 
-void endpoint.send({ type: 'ready' });
+// Where the saved state had the crosshair: the host sends the planes through it first.
+const saved = api.getState() as { fileName?: unknown; crosshair?: unknown } | undefined;
+const resume =
+  saved && typeof saved.fileName === 'string' && Array.isArray(saved.crosshair) && saved.crosshair.length === 3 && saved.crosshair.every((v) => Number.isInteger(v) && v >= 0)
+    ? { fileName: saved.fileName, crosshair: saved.crosshair as Vec3 }
+    : undefined;
+void endpoint.send({ type: 'ready', ...(resume ? { resume } : {}) });
 
 /**
  * A small read-mostly handle for end-to-end tests and the benchmark (`window.unet3dEditor`):
@@ -48,6 +56,16 @@ function exposeForTests(): void {
     },
     get pendingEdits() {
       return app?.pendingEdits ?? 0;
+    },
+    /** When the first planes were drawn and when every voxel was in (epoch ms), and how they came. */
+    loading() {
+      const a = app!;
+      return { startedAt: performance.timeOrigin, ...a.timings, transport: a.loader.transport, filled: a.loader.presence.filled, total: a.loader.presence.total, voxelBytes: a.store.voxels.byteLength };
+    },
+    /** Whether the slice through the crosshair across each axis has its voxels. */
+    slicesPresent() {
+      const a = app!;
+      return [0, 1, 2].map((axis) => a.loader.presence.slicePresent(axis as 0 | 1 | 2, a.view.crosshair[axis]));
     },
     state() {
       const a = app!;
@@ -82,6 +100,12 @@ function exposeForTests(): void {
     },
     redrawAllTimed() {
       return app!.redrawAllTimed();
+    },
+    /** The 3D view: whether it can draw and build, the builds so far, and its pixels read back for classes. */
+    view3d: {
+      status: () => app!.view3d.status,
+      builds: () => [...app!.view3d.builds],
+      readBack: (values: number[]) => app!.view3d.readBack(values),
     },
     takeInputLatencies() {
       return app!.frames.inputLatencies.splice(0);

@@ -76,7 +76,8 @@ function custom<T extends HTMLElement>(tag: string, attributes: Record<string, s
   return e;
 }
 
-function section(title: string, ...children: HTMLElement[]): HTMLElement {
+/** A collapsible section of the side bar, open unless `open` is false. */
+export function section(title: string, ...children: HTMLElement[]): HTMLElement {
   const s = custom<HTMLElement>('vscode-collapsible', { title, open: true });
   const body = el('div', 'section-body');
   body.append(...children);

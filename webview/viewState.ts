@@ -28,6 +28,9 @@ export function isSidebarHidden(mode: SidebarMode, width: number): boolean {
   return mode === 'hidden' || (mode === 'auto' && width < SIDEBAR_MIN_EDITOR_WIDTH);
 }
 
+/** The editor's panes: the three slice panes and the 3D view. */
+export type PaneName = PlaneName | '3d';
+
 /** The editor's view settings. */
 export interface ViewState {
   /** Voxel (i, j, k) where the three planes cross. */
@@ -38,8 +41,8 @@ export interface ViewState {
   /** The class the brush, fill and fill slice paint, 1..the number of classes. */
   activeClass: number;
   layoutMode: LayoutMode;
-  /** The pane shown alone in the single layout. */
-  maximized: PlaneName;
+  /** The pane shown alone in the single layout (a slice pane, or the 3D view). */
+  maximized: PaneName;
   /** Labels drawn as outlines only. */
   outline: boolean;
   /** Label layer opacity, 0–1. */
@@ -60,7 +63,7 @@ export interface SavedViewState {
   brushSize: number;
   activeClass: number;
   layoutMode: LayoutMode;
-  maximized: PlaneName;
+  maximized: PaneName;
   outline: boolean;
   predictionLook: LayerLook;
   sidebar: SidebarMode;
@@ -99,7 +102,7 @@ export function restoreViewState(view: ViewState, saved: unknown, fileName: stri
   if (typeof s.brushSize === 'number' && s.brushSize >= 1 && s.brushSize <= MAX_BRUSH) view.brushSize = s.brushSize;
   if (typeof s.activeClass === 'number' && s.activeClass >= 1 && s.activeClass <= classCount) view.activeClass = s.activeClass;
   if (s.layoutMode === 'single' || s.layoutMode === 'three') view.layoutMode = s.layoutMode;
-  if (PLANES.includes(s.maximized as PlaneName)) view.maximized = s.maximized as PlaneName;
+  if (PLANES.includes(s.maximized as PlaneName) || s.maximized === '3d') view.maximized = s.maximized as PaneName;
   if (typeof s.outline === 'boolean') view.outline = s.outline;
   if (LAYER_LOOKS.includes(s.predictionLook as LayerLook)) view.predictionLook = s.predictionLook as LayerLook;
   if (s.sidebar === 'auto' || s.sidebar === 'shown' || s.sidebar === 'hidden') view.sidebar = s.sidebar;
@@ -127,6 +130,6 @@ export function clampBrushSize(size: number): number {
 }
 
 /** True when `pane` shows in the layout (all three, or the maximized one). */
-export function isPlaneVisible(view: Pick<ViewState, 'layoutMode' | 'maximized'>, plane: PlaneName): boolean {
+export function isPlaneVisible(view: Pick<ViewState, 'layoutMode' | 'maximized'>, plane: PaneName): boolean {
   return view.layoutMode === 'three' || plane === view.maximized;
 }

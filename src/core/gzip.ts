@@ -118,7 +118,7 @@ export function gunzipIntoAsync(bytes: Uint8Array, out: Uint8Array, skip = 0): P
 }
 
 /** Deflate's largest ratio: one compressed byte inflates to at most 1032 bytes (zlib's technical details). */
-const MAX_INFLATE_RATIO = 1032;
+export const MAX_INFLATE_RATIO = 1032;
 
 /**
  * The buffer to inflate `compressed` into: `dataBytes`, after `skip` inflated bytes. Refused

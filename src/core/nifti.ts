@@ -10,8 +10,9 @@ import { exactArrayBuffer } from './bytes';
 import { BYTES_PER_VOXEL, adoptVoxels, voxelsOf, type DataType, type VoxelArray } from './datatypes';
 import { VolumeError } from './errors';
 import { affineProblem, baseAffine, qformAffine, type Mat4, type Vec3 } from './geometry';
-import { checkAllocation, gunzipInto, gunzipIntoAsync, gunzipPrefix, inflateTarget, isGzip, requireFilled } from './gzip';
+import { MAX_INFLATE_RATIO, checkAllocation, gunzipInto, gunzipIntoAsync, gunzipPrefix, inflateTarget, isGzip, requireFilled } from './gzip';
 import type { ReadOptions, Volume } from './volume';
+import type { VolumeHeader } from './voxelStream';
 
 /** NIfTI datatype codes (nifti1.h) and the scalar types we read. */
 const SUPPORTED: Record<number, DataType> = {
@@ -317,4 +318,34 @@ export async function readNiftiAsync(bytes: Uint8Array, options: ReadOptions = {
   const out = inflateTarget(bytes, plan.dataBytes, plan.header.voxOffset);
   requireFilled(await gunzipIntoAsync(bytes, out, plan.header.voxOffset), plan.dataBytes);
   return niftiVolume(plan, adoptVoxels(out, 0, plan.header.datatype, plan.count, plan.header.littleEndian), options);
+}
+
+/**
+ * What a NIfTI file holds, from its first bytes (`prefix`, of a file of `fileSize` bytes): the
+ * grid, and where the first frame's voxels lie. A header whose data cannot fit the file is
+ * refused here already.
+ */
+export function readNiftiHeaderOnly(prefix: Uint8Array, fileSize: number, options: ReadOptions = {}): VolumeHeader {
+  const { header, dataBytes } = planNifti(prefix, { ...options, allFrames: false });
+  const gzip = isGzip(prefix);
+  if (!gzip && fileSize - header.voxOffset < dataBytes) {
+    throw new VolumeError('truncated', `the image data is shorter than the header says: ${Math.max(0, fileSize - header.voxOffset)} of ${dataBytes} bytes (${header.dims.join('×')} ${header.datatype})`);
+  }
+  if (gzip && header.voxOffset + dataBytes > fileSize * MAX_INFLATE_RATIO) {
+    throw new VolumeError('truncated', `the image data is shorter than the header says: ${fileSize} bytes of gzip cannot hold the ${dataBytes} bytes the header declares`);
+  }
+  return {
+    format: header.format,
+    dims: header.dims,
+    spacing: header.pixdim,
+    datatype: header.datatype,
+    sclSlope: header.sclSlope,
+    sclInter: header.sclInter,
+    affine: header.affine,
+    frames: header.frames,
+    warnings: header.warnings,
+    // Kept so that label maps written for this volume keep its qform/sform codes.
+    xformCodes: { qform: header.qformCode, sform: header.sformCode },
+    voxels: { fileOffset: 0, compression: gzip ? 'gzip' : 'none', skip: header.voxOffset, byteLength: dataBytes, littleEndian: header.littleEndian },
+  };
 }

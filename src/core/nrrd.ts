@@ -14,6 +14,7 @@ import { VolumeError } from './errors';
 import { affineProblem, completeDirections, type Mat4, type Vec3 } from './geometry';
 import { checkAllocation, gunzipInto, gunzipIntoAsync, inflateTarget, isGzip, requireFilled } from './gzip';
 import type { ReadOptions, SegmentInfo, Volume } from './volume';
+import type { VolumeGrid, VolumeHeader } from './voxelStream';
 
 /**
  * The most elements a non-spatial axis (Slicer's layers, components, time frames) may have:
@@ -398,26 +399,32 @@ function decodeData(plan: NrrdPlan, data: Uint8Array, owned: boolean): VoxelArra
   }
 }
 
-function nrrdVolume(plan: NrrdPlan, all: VoxelArray, options: ReadOptions): Volume {
-  const { dims, layout, sizes, affine } = plan;
-  const spacing = [0, 1, 2].map((c) => Math.hypot(affine[0][c], affine[1][c], affine[2][c])) as Vec3;
-  const volume: Volume = {
+/** The grid a plan describes: everything but the voxels. */
+function nrrdGrid(plan: NrrdPlan): VolumeGrid {
+  const { affine, layout, sizes } = plan;
+  const grid: VolumeGrid = {
     format: 'nrrd',
-    dims,
-    spacing,
+    dims: plan.dims,
+    spacing: [0, 1, 2].map((c) => Math.hypot(affine[0][c], affine[1][c], affine[2][c])) as Vec3,
     datatype: plan.datatype,
-    data: all,
     sclSlope: 1,
     sclInter: 0,
     affine,
-    frames: 1,
+    frames: layout.list !== undefined ? sizes[layout.list] : 1,
     warnings: plan.warnings,
   };
+  const segments = slicerSegments(plan.header.keyValues);
+  if (segments.length) grid.segments = segments;
+  return grid;
+}
+
+function nrrdVolume(plan: NrrdPlan, all: VoxelArray, options: ReadOptions): Volume {
+  const { dims, layout, sizes } = plan;
+  const volume: Volume = { ...nrrdGrid(plan), data: all };
   const count = dims[0] * dims[1] * dims[2];
   if (layout.list !== undefined) {
     // One non-spatial axis: fastest (interleaved components, e.g. Slicer's layers) or slowest (time).
     const n = sizes[layout.list];
-    volume.frames = n;
     if (layout.list === 0) {
       volume.layers = deinterleave(all, n, count);
       volume.data = volume.layers[0];
@@ -426,9 +433,41 @@ function nrrdVolume(plan: NrrdPlan, all: VoxelArray, options: ReadOptions): Volu
     }
     if (options.allFrames) volume.allFrames = all;
   }
-  const segments = slicerSegments(plan.header.keyValues);
-  if (segments.length) volume.segments = segments;
   return volume;
+}
+
+/**
+ * What a NRRD file holds, from its header (`prefix`: the file's first bytes, the whole header
+ * among them; the file is `fileSize` bytes): the grid, and where the first frame's voxels lie
+ * when they can be streamed (raw or gzip data of one spatial volume or of frames after one
+ * another), or why not (ascii, hex, interleaved layers, skipped lines).
+ */
+export function readNrrdHeaderOnly(prefix: Uint8Array, fileSize: number, options: ReadOptions = {}): VolumeHeader {
+  const plan = planNrrd(prefix, options);
+  const grid = nrrdGrid(plan);
+  const attached = plan.dataFile === undefined;
+  if (attached && plan.header.dataOffset < 0) {
+    throw new VolumeError('truncated', 'the NRRD header never ends (no empty line) and names no data file: the data is missing');
+  }
+  const count = plan.dims[0] * plan.dims[1] * plan.dims[2];
+  const byteLength = count * BYTES_PER_VOXEL[plan.datatype];
+  const unstreamable = (why: string): VolumeHeader => ({ ...grid, voxels: { unstreamable: why } });
+  if (plan.encoding === 'ascii' || plan.encoding === 'hex') return unstreamable(`${plan.encoding} encoding is parsed, not streamed`);
+  if (plan.layout.list === 0) return unstreamable('the layers are interleaved');
+  if (plan.lineSkip > 0) return unstreamable('the header skips lines of the data');
+  const fileOffset = attached ? plan.header.dataOffset : 0;
+  if (plan.encoding === 'gzip') {
+    return { ...grid, voxels: { dataFile: plan.dataFile, fileOffset, compression: 'gzip', skip: plan.byteSkip, byteLength, littleEndian: plan.littleEndian } };
+  }
+  if (plan.byteSkip === -1) {
+    // The data ends the file; a detached file's size is not known here.
+    if (!attached) return unstreamable('"byte skip: -1" needs the data file\'s size');
+    const start = fileSize - plan.dataBytes;
+    if (start < fileOffset) throw truncated(Math.max(0, fileSize - fileOffset), plan.dataBytes);
+    return { ...grid, voxels: { fileOffset: start, compression: 'none', skip: 0, byteLength, littleEndian: plan.littleEndian } };
+  }
+  if (attached && fileSize - fileOffset - plan.byteSkip < plan.dataBytes) throw truncated(Math.max(0, fileSize - fileOffset - plan.byteSkip), plan.dataBytes);
+  return { ...grid, voxels: { dataFile: plan.dataFile, fileOffset: fileOffset + plan.byteSkip, compression: 'none', skip: 0, byteLength, littleEndian: plan.littleEndian } };
 }
 
 /** Which NRRD axes are spatial (up to 3, in order) and which one, if any, is not. */

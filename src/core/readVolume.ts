@@ -7,10 +7,11 @@
 import * as path from 'node:path';
 import { VolumeError } from './errors';
 import { isGzip } from './gzip';
-import { looksLikeNifti, readNifti, readNiftiAsync } from './nifti';
-import { readNrrd, readNrrdAsync, type AsyncSiblingReader, type SiblingReader } from './nrrd';
-import { readRegularFile, readRegularFileAsync, type FileRule } from './regularFile';
+import { looksLikeNifti, readNifti, readNiftiAsync, readNiftiHeaderOnly } from './nifti';
+import { readNrrd, readNrrdAsync, readNrrdHeaderOnly, type AsyncSiblingReader, type SiblingReader } from './nrrd';
+import { openRegularFileAsync, readRegularFile, readRegularFileAsync, readRegularFilePrefixAsync, type FileRule } from './regularFile';
 import type { ReadOptions, Volume } from './volume';
+import type { VolumeHeader } from './voxelStream';
 
 /** File name patterns of the volumes we open. */
 export const VOLUME_FILE_PATTERN = /\.(nii|nii\.gz|nrrd|nhdr)$/i;
@@ -77,4 +78,35 @@ export async function readVolumeFileAsync(file: string, options: ReadOptions = {
     return readRegularFileAsync(dataFile, rule);
   };
   return readVolumeBytesAsync(bytes, file, readSibling, options, true);
+}
+
+/** Bytes read for a header: NIfTI needs 540 (inflated), a NRRD header ends at its first empty line (Slicer's can be long). */
+const HEADER_PREFIX_BYTES = 4 * 1024 * 1024;
+
+/** A volume's header read from a file, and the file that holds its voxels (itself, or a detached header's data file). */
+export interface VolumeHeaderFile {
+  header: VolumeHeader;
+  /** Absolute path of the file the voxels are in, checked by the same rules as a read. */
+  voxelFile: string;
+}
+
+/**
+ * Reads a volume file's header only (its first few bytes; a detached header's data file is
+ * checked by the rules but not read): the grid, and how the voxels can be streamed. The size
+ * limit and every header check apply as when reading the whole file.
+ */
+export async function readVolumeHeaderFile(file: string, options: ReadOptions = {}): Promise<VolumeHeaderFile> {
+  const { bytes, size } = await readRegularFilePrefixAsync(file, { what: path.basename(file) }, HEADER_PREFIX_BYTES);
+  const header = formatOf(bytes, file) === 'nrrd' ? readNrrdHeaderOnly(bytes, size, options) : readNiftiHeaderOnly(bytes, size, options);
+  const dataFile = 'unstreamable' in header.voxels ? undefined : header.voxels.dataFile;
+  if (dataFile === undefined) return { header, voxelFile: path.resolve(file) };
+  const { file: voxelFile, rule } = dataFileRule(file, dataFile, options);
+  try {
+    const { handle } = await openRegularFileAsync(voxelFile, rule);
+    await handle.close();
+  } catch (error) {
+    if (error instanceof VolumeError) throw error;
+    throw new VolumeError('missing-data-file', `the detached data file "${dataFile}" cannot be read (${(error as Error).message})`);
+  }
+  return { header, voxelFile };
 }

@@ -83,8 +83,8 @@ export function readRegularFile(file: string, rule: FileRule): Uint8Array {
   }
 }
 
-/** Reads a whole regular file by the rules above, without blocking the event loop. */
-export async function readRegularFileAsync(file: string, rule: FileRule): Promise<Uint8Array> {
+/** Opens a regular file by the rules above, without blocking the event loop: the handle and its size. */
+export async function openRegularFileAsync(file: string, rule: FileRule): Promise<{ handle: fs.promises.FileHandle; size: number }> {
   if (rule.roots) {
     const roots = await Promise.all(rule.roots.map((root) => fs.promises.realpath(root).catch(() => undefined)));
     checkRoots(await fs.promises.realpath(file), roots.filter((r): r is string => r !== undefined), rule);
@@ -93,15 +93,41 @@ export async function readRegularFileAsync(file: string, rule: FileRule): Promis
   try {
     const stat = await handle.stat();
     checkRegular(stat, rule);
-    checkAllocation(stat.size, rule.what);
-    const out = new Uint8Array(stat.size);
-    let filled = 0;
-    while (filled < out.length) {
-      const { bytesRead } = await handle.read(out, filled, Math.min(out.length - filled, 64 * 1024 * 1024), filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return filled === out.length ? out : out.subarray(0, filled);
+    return { handle, size: stat.size };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** Reads bytes `0..maxBytes` of an open file (fewer where it is shorter). */
+async function readPrefix(handle: fs.promises.FileHandle, maxBytes: number): Promise<Uint8Array> {
+  const out = new Uint8Array(maxBytes);
+  let filled = 0;
+  while (filled < out.length) {
+    const { bytesRead } = await handle.read(out, filled, Math.min(out.length - filled, 64 * 1024 * 1024), filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled === out.length ? out : out.subarray(0, filled);
+}
+
+/** Reads a whole regular file by the rules above, without blocking the event loop. */
+export async function readRegularFileAsync(file: string, rule: FileRule): Promise<Uint8Array> {
+  const { handle, size } = await openRegularFileAsync(file, rule);
+  try {
+    checkAllocation(size, rule.what);
+    return await readPrefix(handle, size);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The first `maxBytes` bytes of a regular file read by the rules above (a header), and the file's size. */
+export async function readRegularFilePrefixAsync(file: string, rule: FileRule, maxBytes: number): Promise<{ bytes: Uint8Array; size: number }> {
+  const { handle, size } = await openRegularFileAsync(file, rule);
+  try {
+    return { bytes: await readPrefix(handle, Math.min(size, maxBytes)), size };
   } finally {
     await handle.close();
   }

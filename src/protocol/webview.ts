@@ -11,6 +11,7 @@ import type { Mat4, Vec3 } from '../core/geometry';
 import type { LabelClass } from '../core/labels';
 import type { LeftRightConvention } from '../core/planes';
 import type { VolumeFormat } from '../core/volume';
+import type { VoxelLayout } from '../core/voxelStream';
 
 // ---------------------------------------------------------------- shared shapes
 
@@ -30,7 +31,7 @@ export interface VolumeInfo {
   sclInter: number;
   /** Orientation codes of the voxel axes, e.g. "PSR". */
   axisCodes: string;
-  /** Bytes of voxel data that will follow in `volumeChunk` messages. */
+  /** Bytes of the voxels (the first frame, stored type): the webview's one buffer for them. */
   byteLength: number;
   /** Frames of a 4D file (only the first is shown). */
   frames: number;
@@ -76,13 +77,38 @@ export type ClassEdit =
 
 // ---------------------------------------------------------------- host → webview
 
-/** The answer to `ready`: the volume's geometry, the classes and the settings. Voxels, labels and prediction follow. */
+/**
+ * How the voxels reach the webview:
+ * - `fetch`: the webview fetches the file itself from `url` (a webview resource URI) and cuts the
+ *   voxels out of it as `layout` says, inflating gzip with DecompressionStream; where that fails
+ *   it sends `voxelsFailed` and the host sends chunks instead;
+ * - `chunks`: the host sends them in `volumeChunk` messages.
+ * Either way the three planes through the crosshair come first, in `plane` messages.
+ */
+export type VoxelSource = { kind: 'fetch'; url: string; layout: Omit<VoxelLayout, 'dataFile'> } | { kind: 'chunks' };
+
+/** The answer to `ready`: the volume's geometry, the classes and the settings. Labels, the first planes, the voxels and the prediction follow. */
 export interface InitMessage {
   type: 'init';
   volume: VolumeInfo;
   classes: LabelClass[];
   labelType: 'uint8' | 'uint16';
   settings: EditorSettings;
+  voxels: VoxelSource;
+  /** The voxel the first planes go through (the crosshair the webview asked for, or the centre). */
+  crosshair: Vec3;
+}
+
+/**
+ * One of the three planes through the crosshair, sent before the rest of the voxels so the
+ * editor shows them at once: the slice `index` across `axis` as `extractSlice` lays it out
+ * (stored type, little-endian), exact-size buffer.
+ */
+export interface PlaneMessage {
+  type: 'plane';
+  axis: 0 | 1 | 2;
+  index: number;
+  bytes: ArrayBuffer;
 }
 
 /**
@@ -185,6 +211,7 @@ export interface TrainingPreviewMessage {
 }
 
 export type ToWebviewMessage =
+  | PlaneMessage
   | TrainingPreviewMessage
   | InitMessage
   | RevealMessage
@@ -200,9 +227,14 @@ export type ToWebviewMessage =
 
 // ---------------------------------------------------------------- webview → host
 
-/** The webview has started and wants the document: the host answers with `init`, the voxels, labels and prediction. */
+/**
+ * The webview has started and wants the document: the host answers with `init`, the labels,
+ * the first planes, the voxels and the prediction. `resume`: where the webview's saved state had
+ * its crosshair, for the file it names (the first planes go through it where it fits the volume).
+ */
 export interface ReadyMessage {
   type: 'ready';
+  resume?: { fileName: string; crosshair: Vec3 };
 }
 
 /** A label edit the webview has made on its copy (a request: the reply is `editResult`). */
@@ -219,11 +251,24 @@ export interface ClassEditMessage {
   edit: ClassEdit;
 }
 
-/** The webview has the volume on screen (for logs and tests), with how long each step took, ms. */
+/**
+ * The webview has every voxel (for logs and the benchmark), with how long each step took, ms
+ * from the webview's start: the first planes drawn, every voxel in; how they came, and the
+ * bytes it holds for them.
+ */
 export interface LoadedMessage {
   type: 'loaded';
-  receiveMs: number;
-  firstRenderMs: number;
+  firstPlanesMs: number;
+  wholeVolumeMs: number;
+  transport: 'fetch' | 'chunks';
+  /** Bytes of voxels the webview holds (its one buffer). */
+  voxelBytes: number;
+}
+
+/** The webview could not fetch the voxels itself (`reason`): the host sends them in chunks instead. */
+export interface VoxelsFailedMessage {
+  type: 'voxelsFailed';
+  reason: string;
 }
 
 /** A line for the extension's log. */
@@ -239,7 +284,7 @@ export interface CrosshairMessage {
   voxel: Vec3;
 }
 
-export type FromWebviewMessage = ReadyMessage | EditMessage | ClassEditMessage | LoadedMessage | LogMessage | CrosshairMessage;
+export type FromWebviewMessage = ReadyMessage | EditMessage | ClassEditMessage | LoadedMessage | LogMessage | CrosshairMessage | VoxelsFailedMessage;
 
 // ---------------------------------------------------------------- envelopes and request/reply
 

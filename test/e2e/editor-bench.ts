@@ -1,10 +1,180 @@
 /**
- * The editor's drawing speed in headless Chromium, on a synthetic 512³ int16 volume:
- * - redraw: composing and drawing all three panes (every pane's slice image rebuilt), per frame;
- * - brush: from a pointer event of a brush stroke to the end of the frame that drew it.
- * Run: `npm run build && npx tsx test/e2e/editor-bench.ts [size]` (size 512 by default).
+ * `npm run bench:editor [-- --json] [--sizes 256,512] [--extension FOLDER] [--transport chunks] [--no-draw]`: the volume
+ * editor inside code-server (a real VS Code in headless Chromium), where users wait longest.
+ * - open: for each size, an int16 `.nii.gz` cube made from the spleen CT of the shared data
+ *   (resampled, with CT-like noise so it compresses like a scan) opened through quick open in a
+ *   fresh workbench: seconds from the pick to the first three planes drawn and to every voxel in
+ *   the webview, the voxel bytes the webview holds, and how much the extension host's resident
+ *   memory grew (it keeps the label layer only);
+ * - draw (on the largest): composing and drawing all three panes, and a brush stroke's pointer
+ *   event to the frame that drew it.
+ * `--extension FOLDER` measures another build of the extension (e.g. an older commit, built) for
+ * a before/after comparison; `--transport chunks` has the host send the voxels over the message
+ * channel instead of the webview fetching the file. `--json` prints `{ "open": [ { "size", "firstPlanesSeconds",
+ * "wholeVolumeSeconds", "webviewBytes", "host" } ] }` (host: bytes the extension host's resident
+ * memory grew by). Method: docs/benchmarks.md.
  */
-import { openStandaloneEditor } from './editorStandalone';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+import { writeBenchVolume } from '../../src/cli/bench/benchVolume';
+import { REPO_ROOT, dataPath } from '../helpers/data';
+import { launchWorkbench, runCommand, webview, type Workbench } from './workbench';
+
+/** One open, as `--json` prints it. */
+interface OpenFigures {
+  size: number;
+  firstPlanesSeconds: number;
+  wholeVolumeSeconds: number;
+  /** Bytes of voxels the webview holds once every voxel is in. */
+  webviewBytes: number;
+  /** Bytes the extension host's resident memory grew by, from before the open to after it. */
+  host: number;
+}
+
+interface Options {
+  json: boolean;
+  sizes: number[];
+  extension?: string;
+  draw: boolean;
+  /** How the voxels travel: the webview fetches the file (the default), or the host sends them in chunks. */
+  transport: 'fetch' | 'chunks';
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { json: false, sizes: [256, 512], draw: true, transport: 'fetch' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') options.json = true;
+    else if (a === '--no-draw') options.draw = false;
+    else if (a === '--sizes') options.sizes = argv[++i].split(',').map(Number);
+    else if (a === '--extension') options.extension = path.resolve(argv[++i]);
+    else if (a === '--transport') options.transport = argv[++i] === 'chunks' ? 'chunks' : 'fetch';
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (options.sizes.some((n) => !Number.isInteger(n) || n < 8 || n > 1024)) throw new Error('--sizes: edges from 8 to 1024');
+  return options;
+}
+
+const VOLUME_DIR = path.join(REPO_ROOT, '.test-work', 'bench-volumes');
+
+/** The benchmark's volume of edge `size`, made once and kept (making a 512³ one takes about a minute). */
+function benchVolume(size: number): string {
+  const file = path.join(VOLUME_DIR, `ct_${size}.nii.gz`);
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(VOLUME_DIR, { recursive: true });
+  writeBenchVolume(dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz'), size, 'bench', { noise: 20, dir: VOLUME_DIR });
+  return file;
+}
+
+/** Resident memory of the extension host under the server's process group, bytes (0 when not found). */
+function extensionHostRss(serverPid: number): number {
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (pgid !== serverPid) continue;
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.includes('extensionHost')) continue;
+      const rss = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${entry}/status`, 'utf8'));
+      return rss ? Number(rss[1]) * 1024 : 0;
+    } catch {
+      // a process that ended meanwhile
+    }
+  }
+  return 0;
+}
+
+interface LoadingState {
+  /** When the webview's page started (epoch ms). */
+  startedAt?: number;
+  firstPlanesAt?: number;
+  wholeVolumeAt?: number;
+  transport?: string;
+  voxelBytes?: number;
+}
+
+/** What the webview says of its loading now: its timings where it has them (this build), or whether it is ready (older builds). */
+async function loadingState(page: Page): Promise<{ ready: boolean; loading?: LoadingState }> {
+  try {
+    return await webview(page)
+      .locator('body')
+      .evaluate(
+        (body) => {
+          const handle = (window as unknown as { unet3dEditor?: { loading?: () => LoadingState } }).unet3dEditor;
+          return { ready: body.dataset.state === 'ready', loading: handle?.loading?.() };
+        },
+        undefined,
+        { timeout: 1000 },
+      );
+  } catch {
+    return { ready: false };
+  }
+}
+
+/** Opens `relativePath` through quick open; returns the time (epoch ms) of the pick. */
+async function pickInQuickOpen(page: Page, relativePath: string): Promise<number> {
+  await page.keyboard.press('Control+P');
+  const widget = page.locator('.quick-input-widget');
+  await widget.locator('input').fill(relativePath);
+  const row = widget.locator('.monaco-list-row', { hasText: path.basename(relativePath) }).first();
+  await row.waitFor({ state: 'visible', timeout: 30_000 });
+  const at = Date.now();
+  await page.keyboard.press('Enter');
+  return at;
+}
+
+/** Opens a small volume once, so that the extension is active and the editor's code loaded before anything is timed. */
+async function warmUp(wb: Workbench): Promise<void> {
+  const file = benchVolume(16);
+  fs.copyFileSync(file, path.join(wb.workspace, 'warm_up.nii.gz'));
+  await wb.page.waitForTimeout(1000);
+  await pickInQuickOpen(wb.page, 'warm_up.nii.gz');
+  await webview(wb.page).locator('body[data-state="ready"]').waitFor({ state: 'attached', timeout: 120_000 });
+  await runCommand(wb.page, 'View: Close All Editors');
+  await wb.page.waitForTimeout(2000);
+}
+
+async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & { transport: string; compressedBytes: number; pageSeconds?: number }> {
+  const source = benchVolume(size);
+  const target = path.join(wb.workspace, `ct_${size}.nii.gz`);
+  try {
+    fs.linkSync(source, target);
+  } catch {
+    fs.copyFileSync(source, target);
+  }
+  await wb.page.waitForTimeout(1500); // the file watcher and search index see the file
+  const hostBefore = extensionHostRss(wb.server.pid);
+  const started = await pickInQuickOpen(wb.page, `ct_${size}.nii.gz`);
+  let firstSeen: number | undefined;
+  let state: Awaited<ReturnType<typeof loadingState>> = { ready: false };
+  const deadline = started + 300_000;
+  for (;;) {
+    state = await loadingState(wb.page);
+    if (state.ready && firstSeen === undefined) firstSeen = Date.now();
+    if (state.loading ? state.loading.wholeVolumeAt !== undefined : state.ready) break;
+    if (Date.now() > deadline) throw new Error(`the ${size}³ volume did not open within 5 minutes`);
+    await wb.page.waitForTimeout(50);
+  }
+  await wb.page.waitForTimeout(2000); // what the host let go of is given back
+  const hostAfter = extensionHostRss(wb.server.pid);
+  const loading = state.loading;
+  const firstAt = loading?.firstPlanesAt ?? firstSeen!;
+  const wholeAt = loading?.wholeVolumeAt ?? firstSeen!;
+  return {
+    size,
+    firstPlanesSeconds: (firstAt - started) / 1000,
+    wholeVolumeSeconds: (wholeAt - started) / 1000,
+    // Builds without the loading report hold the voxels in one buffer of their stored type too.
+    webviewBytes: loading?.voxelBytes ?? size ** 3 * 2,
+    host: hostAfter - hostBefore,
+    transport: loading?.transport ?? 'chunks (before the loading report)',
+    compressedBytes: fs.statSync(source).size,
+    pageSeconds: loading?.startedAt !== undefined ? (loading.startedAt - started) / 1000 : undefined,
+  };
+}
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -16,48 +186,84 @@ function percentile(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-async function main(): Promise<void> {
-  const n = Number(process.argv[2] ?? 512);
-  const started = Date.now();
-  const editor = await openStandaloneEditor({ dims: [n, n, n], spacing: [0.5, 0.5, 0.8] });
-  const { page } = editor;
-  try {
-    console.log(`opened a ${n}³ int16 volume in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    // Redraws while moving through the volume (each pane shows a new slice every frame).
-    type Timing = { total: number; panes: Record<string, number> };
-    const redraws = (await page.evaluate((size) => {
-      const editor = (window as unknown as { unet3dEditor: { setCrosshair(v: number[]): void; redrawAllTimed(): Timing } }).unet3dEditor;
-      const times: Timing[] = [];
-      for (let i = 0; i < 60; i++) {
-        const s = Math.floor(size / 4 + (i * size) / 120);
-        editor.setCrosshair([s, size - 1 - s, s]);
-        times.push(editor.redrawAllTimed());
-      }
-      return times;
-    }, n)) as Timing[];
-    const totals = redraws.map((r) => r.total);
-    const perPane = ['axial', 'coronal', 'sagittal'].map((p) => `${p} ${median(redraws.map((r) => r.panes[p])).toFixed(1)}`).join(', ');
-    console.log(`redraw of three panes: median ${median(totals).toFixed(1)} ms, p95 ${percentile(totals, 95).toFixed(1)} ms (${totals.length} frames; per pane ms: ${perPane})`);
+interface Timing {
+  total: number;
+  panes: Record<string, number>;
+}
+interface BenchHandle {
+  setCrosshair(v: number[]): void;
+  redrawAllTimed(): Timing;
+  takeInputLatencies(): number[];
+}
 
-    // A brush stroke across the axial pane with real mouse events.
-    await page.locator('vscode-button[data-tool="brush"]').click();
-    const canvas = page.locator('.pane[data-plane="axial"] canvas');
-    const box = (await canvas.boundingBox())!;
-    await page.evaluate(() => (window as unknown as { unet3dEditor: { takeInputLatencies(): number[] } }).unet3dEditor.takeInputLatencies());
-    const y = box.y + box.height * 0.5;
-    await page.mouse.move(box.x + box.width * 0.2, y);
-    await page.mouse.down();
-    for (let i = 1; i <= 80; i++) {
-      await page.mouse.move(box.x + box.width * (0.2 + (0.6 * i) / 80), y + Math.sin(i / 8) * box.height * 0.1);
-      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+/** Redraws while moving through the volume, and a brush stroke with real mouse events. */
+async function measureDrawing(page: Page, size: number): Promise<string[]> {
+  const body = webview(page).locator('body');
+  const redraws = (await body.evaluate((_b, n) => {
+    const editor = (window as unknown as { unet3dEditor: BenchHandle }).unet3dEditor;
+    const times: Timing[] = [];
+    for (let i = 0; i < 60; i++) {
+      const s = Math.floor(n / 4 + (i * n) / 120);
+      editor.setCrosshair([s, n - 1 - s, s]);
+      times.push(editor.redrawAllTimed());
     }
-    await page.mouse.up();
-    const latencies = (await page.evaluate(() => (window as unknown as { unet3dEditor: { takeInputLatencies(): number[] } }).unet3dEditor.takeInputLatencies())) as number[];
-    console.log(`brush event → pixels drawn: median ${median(latencies).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms (${latencies.length} events)`);
-    if (process.env.UNET3D_BENCH_SCREENSHOT) await page.screenshot({ path: process.env.UNET3D_BENCH_SCREENSHOT });
-  } finally {
-    await editor.close();
+    editor.setCrosshair([n >> 1, n >> 1, n >> 1]);
+    return times;
+  }, size)) as Timing[];
+  const totals = redraws.map((r) => r.total);
+  const perPane = ['axial', 'coronal', 'sagittal'].map((p) => `${p} ${median(redraws.map((r) => r.panes[p])).toFixed(1)}`).join(', ');
+  await webview(page).locator('vscode-button[data-tool="brush"]').click();
+  const canvas = webview(page).locator('.pane[data-plane="axial"] canvas');
+  const box = (await canvas.boundingBox())!;
+  await body.evaluate(() => (window as unknown as { unet3dEditor: BenchHandle }).unet3dEditor.takeInputLatencies());
+  const y = box.y + box.height * 0.5;
+  await page.mouse.move(box.x + box.width * 0.2, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 80; i++) {
+    await page.mouse.move(box.x + box.width * (0.2 + (0.6 * i) / 80), y + Math.sin(i / 8) * box.height * 0.1);
+    await page.waitForTimeout(16);
   }
+  await page.mouse.up();
+  const latencies = (await body.evaluate(() => (window as unknown as { unet3dEditor: BenchHandle }).unet3dEditor.takeInputLatencies())) as number[];
+  return [
+    `redraw of three panes (${size}³): median ${median(totals).toFixed(1)} ms, p95 ${percentile(totals, 95).toFixed(1)} ms (${totals.length} frames; per pane ms: ${perPane})`,
+    `brush event → pixels drawn: median ${median(latencies).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms (${latencies.length} events)`,
+  ];
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const say = (line: string) => (options.json ? process.stderr : process.stdout).write(line + '\n');
+  if (!fs.existsSync(path.join(options.extension ?? REPO_ROOT, 'dist', 'webview.js'))) throw new Error('dist/webview.js is missing: run `npm run build` first');
+  for (const size of options.sizes) benchVolume(size);
+  // The extension host inherits the server's environment (see session.ts).
+  if (options.transport === 'chunks') process.env.UNET3D_EDITOR_VOXELS = 'chunks';
+  const load = os.loadavg();
+  say(`editor benchmark in code-server${options.extension ? ` (extension: ${options.extension})` : ''}; ${os.cpus().length} cores, load average ${load.map((l) => l.toFixed(1)).join(' ')}`);
+  const open: OpenFigures[] = [];
+  const extension = options.extension ? { developmentPath: options.extension } : ('development' as const);
+  for (const [i, size] of options.sizes.entries()) {
+    // A fresh workbench for each size: nothing of the last open lingers in the host's memory.
+    const wb = await launchWorkbench({ name: `editor-bench-${size}`, files: [], extension, settings: { 'files.autoSave': 'off' } });
+    try {
+      await warmUp(wb);
+      const figures = await measureOpen(wb, size);
+      const { transport, compressedBytes, pageSeconds, ...shown } = figures;
+      open.push(shown);
+      say(
+        `${size}³ int16 .nii.gz (${mib(compressedBytes)} on disk, ${mib(size ** 3 * 2)} of voxels): first planes ${figures.firstPlanesSeconds.toFixed(2)} s, ` +
+          `whole volume ${figures.wholeVolumeSeconds.toFixed(2)} s (${transport}${pageSeconds !== undefined ? `; the webview's page started ${pageSeconds.toFixed(2)} s after the pick` : ''}); ` +
+          `webview holds ${mib(figures.webviewBytes)}; extension host grew ${mib(figures.host)}`,
+      );
+      if (options.draw && i === options.sizes.length - 1) for (const line of await measureDrawing(wb.page, size)) say(line);
+    } finally {
+      await wb.close();
+    }
+  }
+  say(`load average after: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  if (options.json) process.stdout.write(JSON.stringify({ open }) + '\n');
 }
 
 main().catch((error) => {

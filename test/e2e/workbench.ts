@@ -36,7 +36,7 @@ export interface WorkbenchOptions {
    * How the extension is loaded: 'development' (default) loads this checkout as an extension
    * under development; `{ vsix }` installs that package into the fresh extensions folder first.
    */
-  extension?: 'development' | { vsix: string };
+  extension?: 'development' | { vsix: string } | { developmentPath: string };
   /** User settings merged over the seeded ones. */
   settings?: Record<string, unknown>;
   /** Keep workspace trust on: the workspace opens in Restricted Mode (see ServerOptions.workspaceTrust). */
@@ -66,7 +66,7 @@ export async function launchWorkbench(options: WorkbenchOptions): Promise<Workbe
     logFile: path.join(E2E_WORK_DIR, 'logs', `${stamp}.log`),
   };
   const extension = options.extension ?? 'development';
-  if (extension !== 'development') installExtension(tools, extension.vsix, folders);
+  if (typeof extension === 'object' && 'vsix' in extension) installExtension(tools, extension.vsix, folders);
   // The smoke-test driver makes the workbench honour the URL's extensionDevelopmentPath (a built
   // workbench ignores it otherwise); it also hides notification toasts: read notifications().
   const server = await startCodeServer(tools, { ...folders, port: 0, smokeTestDriver: true, settings: options.settings, workspaceTrust: options.workspaceTrust });
@@ -75,7 +75,7 @@ export async function launchWorkbench(options: WorkbenchOptions): Promise<Workbe
     browser = await openWorkbenchPage(tools, server, {
       profileDir: path.join(stateDir, 'chromium-profile'),
       folder: workspace,
-      ...(extension === 'development' ? { extensionDevelopmentPath: REPO_ROOT } : {}),
+      ...(extension === 'development' ? { extensionDevelopmentPath: REPO_ROOT } : 'developmentPath' in extension ? { extensionDevelopmentPath: extension.developmentPath } : {}),
     });
   } catch (error) {
     await server.stop();

@@ -75,8 +75,10 @@ test('messages from the webview are checked before anything is applied', () => {
     { id: 5, body: { type: 'classEdit', edit: { action: 'rename', value: 2, name: 'cord' } } },
     { id: 6, body: { type: 'classEdit', edit: { action: 'recolor', value: 1, color: '#123abc' } } },
     { id: 7, body: { type: 'classEdit', edit: { action: 'remove', value: 2 } } },
-    { id: 8, body: { type: 'loaded', receiveMs: 5, firstRenderMs: 3 } },
+    { id: 8, body: { type: 'loaded', firstPlanesMs: 300, wholeVolumeMs: 4000, transport: 'fetch', voxelBytes: 268435456 } },
     { id: 9, body: { type: 'log', level: 'warning', message: 'x'.repeat(5000) } },
+    { id: 10, body: { type: 'ready', resume: { fileName: 't2.nii.gz', crosshair: [3, 4, 5] } } },
+    { id: 11, body: { type: 'voxelsFailed', reason: 'HTTP 404' } },
   ];
   for (const m of good) assert.ok(validateWebviewMessage(m, 2).ok, JSON.stringify(m).slice(0, 80));
   const edit = validateWebviewMessage(good[1], 2);
@@ -98,6 +100,10 @@ test('messages from the webview are checked before anything is applied', () => {
     [{ id: 1, body: { type: 'classEdit', edit: { action: 'remove', value: 1.5 } } }, /does not exist/],
     [{ id: 1, body: { type: 'classEdit', edit: { action: 'explode' } } }, /unknown/],
     [{ id: 1, body: { type: 'log', level: 'fatal', message: 'x' } }, /level/],
+    [{ id: 1, body: { type: 'loaded', firstPlanesMs: -1, wholeVolumeMs: 3, transport: 'fetch', voxelBytes: 1 } }, /timings/],
+    [{ id: 1, body: { type: 'loaded', firstPlanesMs: 1, wholeVolumeMs: 3, transport: 'pigeon', voxelBytes: 1 } }, /transport/],
+    [{ id: 1, body: { type: 'ready', resume: { fileName: 't2.nii.gz', crosshair: [3, -4, 5] } } }, /resume/],
+    [{ id: 1, body: { type: 'voxelsFailed' } }, /reason/],
   ];
   for (const [m, reason] of bad) {
     const result = validateWebviewMessage(m, 2);
@@ -117,9 +123,9 @@ test('a checked message holds only the fields its type defines, an edit its deco
   assert.ok(log.ok && log.envelope.replyTo === 2 && log.envelope.body.type === 'log');
   assert.equal(log.envelope.body.message, 'y'.repeat(2000) + '…');
   assert.equal(raw.body.message.length, 3000);
-  const loaded = validateWebviewMessage({ id: 6, body: { type: 'loaded', receiveMs: 5, firstRenderMs: 3, script: '…' } }, 2);
+  const loaded = validateWebviewMessage({ id: 6, body: { type: 'loaded', firstPlanesMs: 5, wholeVolumeMs: 9, transport: 'chunks', voxelBytes: 8, script: '…' } }, 2);
   assert.ok(loaded.ok);
-  assert.deepEqual(loaded.envelope.body, { type: 'loaded', receiveMs: 5, firstRenderMs: 3 });
+  assert.deepEqual(loaded.envelope.body, { type: 'loaded', firstPlanesMs: 5, wholeVolumeMs: 9, transport: 'chunks', voxelBytes: 8 });
 });
 
 test('a backup restores labels and classes exactly; one for another grid is refused', { skip: SKIP_WITHOUT_DATA }, async () => {

@@ -1,8 +1,9 @@
 /**
- * The volume editor's document: the volume (read-only) and its label layer, which the host
- * owns. Webviews send label deltas; the document checks them against its grid and labels,
- * applies them, and hands VS Code one undoable edit per stroke or fill. It also saves,
- * reverts and backs up the labels, and holds the prediction overlay.
+ * The volume editor's document: the volume's grid (its header: no voxels, which only the webview
+ * holds) and its label layer, which the host owns. Webviews send label deltas; the document
+ * checks them against its grid and labels, applies them, and hands VS Code one undoable edit per
+ * stroke or fill. It also saves, reverts and backs up the labels, holds the prediction overlay,
+ * and gathers the planes through a voxel for a webview that has just opened.
  */
 import { createHash } from 'node:crypto';
 import * as vscode from 'vscode';
@@ -10,6 +11,7 @@ import type { LabelArray, LabelDelta } from '../../core/editDeltas';
 import { checkClasses, classesUpTo, defaultClasses, labelFileNames, type LabelClass } from '../../core/labels';
 import { readVolumeBytesAsync } from '../../core/readVolume';
 import type { Volume } from '../../core/volume';
+import type { VolumeGrid } from '../../core/voxelStream';
 import type { ClassEdit, EditLabel } from '../../protocol/webview';
 import { LabelLayer, type LayerChange, type LayerEdit } from './labelLayer';
 import { LabelSaver } from './labelSaver';
@@ -24,7 +26,8 @@ import {
   writeFileAtomic,
   writeLabelFiles,
 } from './labelFiles';
-import { readVolumeUri } from './volumeFile';
+import { FirstPlanes } from './firstPlanes';
+import { readVolumeSource, readVolumeUri, type VolumeSource } from './volumeFile';
 
 /**
  * A hash of labels and classes, computed a few megabytes at a time so that a 512³ label map never
@@ -77,15 +80,21 @@ export class VolumeDocument implements vscode.CustomDocument {
   private revision = 0;
   private lastChangeAt = Date.now();
   private readonly saver: LabelSaver<LabelSnapshot>;
+  /** The volume's grid (dims, spacing, affine, datatype, format, warnings): the header, without voxels. */
+  readonly grid: VolumeGrid;
+  /** The planes through the voxel a webview opens at, streamed from the file (started as the document opens). */
+  readonly firstPlanes: FirstPlanes | undefined;
 
   private constructor(
     readonly uri: vscode.Uri,
-    readonly volume: Volume,
+    readonly source: VolumeSource,
     labels: LabelArray,
     classes: LabelClass[],
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.layer = new LabelLayer(volume.dims, labels, classes, (change) => {
+    const { voxels: _voxels, ...grid } = source.header;
+    this.grid = grid;
+    this.layer = new LabelLayer(grid.dims, labels, classes, (change) => {
       this.revision++;
       this.lastChangeAt = Date.now();
       this.changeEmitter.fire(change);
@@ -101,8 +110,14 @@ export class VolumeDocument implements vscode.CustomDocument {
       snapshot: () => ({ labels: this.layer.labels.slice(), classes: this.layer.classes.map((c) => ({ ...c })) }),
       fingerprint: ({ labels, classes }) => fingerprintOf(labels, classes),
       diskStamp: () => labelMapStamp(this.uri),
-      write: ({ labels, classes }) => writeLabelFiles(this.uri, this.volume, labels, classes),
+      write: ({ labels, classes }) => writeLabelFiles(this.uri, this.grid, labels, classes),
     });
+    this.firstPlanes = FirstPlanes.of(source, (error) => log.warn(`${this.fileName}: the first planes could not be streamed (${error.message})`));
+  }
+
+  /** The voxels, read whole from the file (where the webview cannot stream them itself); the caller lets go of them once sent. */
+  readVolume(): Promise<Volume> {
+    return readVolumeUri(this.uri);
   }
 
   /**
@@ -111,7 +126,8 @@ export class VolumeDocument implements vscode.CustomDocument {
    * volume's grid is not used: `askIgnore` decides whether to go on without it).
    */
   static async open(uri: vscode.Uri, backupId: string | undefined, log: vscode.LogOutputChannel, askIgnore: AskIgnoreLabels): Promise<VolumeDocument> {
-    const volume = await readVolumeUri(uri);
+    const source = await readVolumeSource(uri);
+    const volume = source.header;
     for (const warning of volume.warnings ?? []) log.warn(`${uriFileName(uri)}: ${warning}`);
     if (backupId) {
       const bytes = await vscode.workspace.fs.readFile(vscode.Uri.parse(backupId));
@@ -120,11 +136,11 @@ export class VolumeDocument implements vscode.CustomDocument {
       if (problem) throw new Error(`the backup's classes are not usable: ${problem}`);
       log.info(`${uriFileName(uri)}: labels restored from a backup`);
       // Unsaved labels: the first save writes them, whatever the files hold.
-      return new VolumeDocument(uri, volume, labels, classes, log);
+      return new VolumeDocument(uri, source, labels, classes, log);
     }
     const stamp = await labelMapStamp(uri);
     const { labels, classes, fromFile } = await VolumeDocument.readLabels(uri, volume, log, askIgnore);
-    const document = new VolumeDocument(uri, volume, labels, classes, log);
+    const document = new VolumeDocument(uri, source, labels, classes, log);
     // The files hold these labels: a save with nothing changed writes nothing.
     if (fromFile) document.saver.markWritten(0, stamp);
     return document;
@@ -133,7 +149,7 @@ export class VolumeDocument implements vscode.CustomDocument {
   /** The labels and classes on disk beside the volume (empty labels and default classes when none). */
   private static async readLabels(
     uri: vscode.Uri,
-    volume: Volume,
+    volume: Pick<VolumeGrid, 'dims' | 'affine'>,
     log: vscode.LogOutputChannel,
     askIgnore: AskIgnoreLabels,
   ): Promise<{ labels: LabelArray; classes: LabelClass[]; fromFile: boolean }> {
@@ -182,6 +198,7 @@ export class VolumeDocument implements vscode.CustomDocument {
   }
 
   dispose(): void {
+    this.firstPlanes?.dispose();
     this.disposeEmitter.fire();
     this.changeEmitter.dispose();
     this.editEmitter.dispose();
@@ -218,7 +235,7 @@ export class VolumeDocument implements vscode.CustomDocument {
     const autoSave = vscode.workspace.getConfiguration('files', this.uri).get<string>('autoSave');
     const outcome = await this.saver.save({ waitForIdle: autoSave === 'afterDelay', isCancelled: () => token.isCancellationRequested });
     if (outcome.kind === 'written') {
-      const [nx, ny, nz] = this.volume.dims;
+      const [nx, ny, nz] = this.grid.dims;
       this.log.info(
         `${this.fileName}: labels saved (${nx}×${ny}×${nz}, ${(outcome.bytes / 1024).toFixed(0)} KiB written in ${outcome.ms.toFixed(0)} ms` +
           `${outcome.writes > 1 ? `, ${outcome.writes} writes: edits came during the first` : ''})`,
@@ -242,19 +259,19 @@ export class VolumeDocument implements vscode.CustomDocument {
       await writeFileAtomic(target, await vscode.workspace.fs.readFile(this.uri));
     }
     if (token.isCancellationRequested) return;
-    await writeLabelFiles(target, this.volume, this.layer.labels.slice(), [...this.layer.classes]);
+    await writeLabelFiles(target, this.grid, this.layer.labels.slice(), [...this.layer.classes]);
     this.log.info(`${uriFileName(target)}: labels saved`);
   }
 
   async revert(_token: vscode.CancellationToken): Promise<void> {
     const stamp = await labelMapStamp(this.uri);
-    const { labels, classes, fromFile } = await VolumeDocument.readLabels(this.uri, this.volume, this.log, async () => true);
+    const { labels, classes, fromFile } = await VolumeDocument.readLabels(this.uri, this.grid, this.log, async () => true);
     this.layer.replace(labels, classes);
     if (fromFile) this.saver.markWritten(this.revision, stamp);
   }
 
   async backup(destination: vscode.Uri, token: vscode.CancellationToken): Promise<vscode.CustomDocumentBackup> {
-    const bytes = encodeBackup(this.volume, this.fileName, this.layer.labels, this.layer.classes);
+    const bytes = encodeBackup(this.grid, this.fileName, this.layer.labels, this.layer.classes);
     if (!token.isCancellationRequested) {
       try {
         await writeFileAtomic(destination, bytes);
@@ -281,7 +298,7 @@ export class VolumeDocument implements vscode.CustomDocument {
     const stamp = `${stat.mtime}:${stat.size}`;
     if (this.predictionValue?.uri.toString() === uri.toString() && this.predictionValue.stamp === stamp) return; // shown already
     const volume = await readVolumeUri(uri);
-    const mismatch = gridMismatch(this.volume, volume, name);
+    const mismatch = gridMismatch(this.grid, volume, name);
     if (mismatch) throw new Error(mismatch);
     const { labels, maxValue } = labelArrayOf(volume, name);
     this.predictionValue = { uri, values: labels, maxValue, stamp };

@@ -89,7 +89,7 @@ export const WORKSPACE_FILE_SET_IO: FileSetIO<vscode.Uri> = {
  * thread; `labels` must not change until the returned promise settles (pass a copy). Returns the
  * bytes written.
  */
-export async function writeLabelFiles(volumeUri: vscode.Uri, volume: Volume, labels: LabelArray, classes: readonly LabelClass[]): Promise<number> {
+export async function writeLabelFiles(volumeUri: vscode.Uri, volume: Pick<Volume, 'dims' | 'affine' | 'format' | 'xformCodes'>, labels: LabelArray, classes: readonly LabelClass[]): Promise<number> {
   const files = await encodeLabelFilesAsync(uriFileName(volumeUri), volume, labels, classes);
   await writeFileSet(
     WORKSPACE_FILE_SET_IO,

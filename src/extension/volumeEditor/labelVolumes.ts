@@ -37,7 +37,7 @@ interface BackupHeader {
 }
 
 /** A backup file: a magic line, a JSON header line, then the labels as NIfTI (gzip, fast level). */
-export function encodeBackup(volume: Volume, volumeName: string, labels: LabelArray, classes: readonly LabelClass[]): Uint8Array {
+export function encodeBackup(volume: Pick<Volume, 'dims' | 'affine'>, volumeName: string, labels: LabelArray, classes: readonly LabelClass[]): Uint8Array {
   const header: BackupHeader = { volume: volumeName, classes: [...classes] };
   const head = new TextEncoder().encode(BACKUP_MAGIC + JSON.stringify(header) + '\n');
   const body = encodeNiftiGz({ dims: volume.dims, affine: volume.affine, data: labels, level: 1 });
@@ -48,7 +48,7 @@ export function encodeBackup(volume: Volume, volumeName: string, labels: LabelAr
 }
 
 /** Reads a backup written by `encodeBackup` for `volume` (inflating off the event loop); throws with the reason when it does not fit. */
-export async function decodeBackup(bytes: Uint8Array, volume: Volume): Promise<{ labels: LabelArray; classes: LabelClass[] }> {
+export async function decodeBackup(bytes: Uint8Array, volume: Pick<Volume, 'dims' | 'affine'>): Promise<{ labels: LabelArray; classes: LabelClass[] }> {
   const magic = new TextEncoder().encode(BACKUP_MAGIC);
   if (bytes.length < magic.length || magic.some((b, i) => bytes[i] !== b)) throw new Error('not a 3D U-Net labels backup');
   const end = bytes.indexOf(0x0a, magic.length);

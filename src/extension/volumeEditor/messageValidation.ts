@@ -43,11 +43,22 @@ function isIntegerIn(value: unknown, min: number, max: number): value is number 
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
+/** Three voxel indices, or undefined when `value` is not that. */
+function checkVoxel(value: unknown): [number, number, number] | undefined {
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((v) => isIntegerIn(v, 0, 2 ** 31 - 1))) return undefined;
+  return [value[0], value[1], value[2]];
+}
+
 /** A message body's shape and ranges checked: the checked message, or why it is refused. */
 function checkBody(body: Record<string, unknown>, classCount: number): CheckedWebviewMessage | string {
   switch (body.type) {
-    case 'ready':
-      return { type: 'ready' };
+    case 'ready': {
+      const resume = body.resume as Record<string, unknown> | undefined;
+      if (resume === undefined) return { type: 'ready' };
+      const voxel = checkVoxel(resume?.crosshair);
+      if (typeof resume !== 'object' || resume === null || typeof resume.fileName !== 'string' || !voxel) return 'ready: resume needs a file name and a voxel';
+      return { type: 'ready', resume: { fileName: resume.fileName, crosshair: voxel } };
+    }
     case 'edit': {
       if (!EDIT_LABELS.includes(body.label as EditLabel)) return `edit label ${JSON.stringify(body.label)} is unknown`;
       const bytes = bytesOf(body.delta);
@@ -60,9 +71,15 @@ function checkBody(body: Record<string, unknown>, classCount: number): CheckedWe
     }
     case 'classEdit':
       return checkClassEdit(body.edit, classCount) ?? { type: 'classEdit', edit: body.edit as ClassEdit };
-    case 'loaded':
-      if (typeof body.receiveMs !== 'number' || typeof body.firstRenderMs !== 'number') return 'loaded without timings';
-      return { type: 'loaded', receiveMs: body.receiveMs, firstRenderMs: body.firstRenderMs };
+    case 'loaded': {
+      const { firstPlanesMs, wholeVolumeMs, transport, voxelBytes } = body;
+      if (![firstPlanesMs, wholeVolumeMs, voxelBytes].every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0)) return 'loaded without timings';
+      if (transport !== 'fetch' && transport !== 'chunks') return `loaded: transport ${JSON.stringify(transport)} is unknown`;
+      return { type: 'loaded', firstPlanesMs: firstPlanesMs as number, wholeVolumeMs: wholeVolumeMs as number, transport, voxelBytes: voxelBytes as number };
+    }
+    case 'voxelsFailed':
+      if (typeof body.reason !== 'string') return 'voxelsFailed needs a reason';
+      return { type: 'voxelsFailed', reason: body.reason.slice(0, MAX_LOG_LENGTH) };
     case 'log': {
       const level = body.level as 'info' | 'warning' | 'error';
       if (!['info', 'warning', 'error'].includes(level) || typeof body.message !== 'string') return 'log needs a level and a message';
@@ -70,9 +87,9 @@ function checkBody(body: Record<string, unknown>, classCount: number): CheckedWe
       return { type: 'log', level, message };
     }
     case 'crosshair': {
-      const voxel = body.voxel;
-      if (!Array.isArray(voxel) || voxel.length !== 3 || !voxel.every((v) => isIntegerIn(v, 0, 2 ** 31 - 1))) return 'crosshair needs three voxel indices';
-      return { type: 'crosshair', voxel: [voxel[0], voxel[1], voxel[2]] };
+      const voxel = checkVoxel(body.voxel);
+      if (!voxel) return 'crosshair needs three voxel indices';
+      return { type: 'crosshair', voxel };
     }
     default:
       return `unknown message type ${JSON.stringify(body.type)}`;

@@ -135,7 +135,11 @@ export class VolumeEditorProvider implements vscode.CustomEditorProvider<EditorD
       panel.webview.html = unopenedHtml(panel.webview, this.extensionUri, uriFileName(document.uri), document.reason);
       return;
     }
-    panel.webview.options = { enableScripts: true, localResourceRoots: webviewRoots(this.extensionUri) };
+    // The webview fetches the voxels from the volume's file itself: that one folder is added.
+    const voxelFile = document.source.voxelFile;
+    const roots = webviewRoots(this.extensionUri);
+    if (voxelFile) roots.push(vscode.Uri.joinPath(vscode.Uri.file(voxelFile), '..'));
+    panel.webview.options = { enableScripts: true, localResourceRoots: roots };
     panel.webview.html = editorHtml(panel.webview, this.extensionUri, document.fileName);
     const session = new EditorSession(document, panel, this.log, readEditorSettings);
     this.sessions.add(session);

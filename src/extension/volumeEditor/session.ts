@@ -1,20 +1,28 @@
 /**
- * One webview showing a volume document: sends it the volume in exact-size chunks, the labels
- * and the prediction as runs, every change after that; checks and applies what it sends back.
+ * One webview showing a volume document: sends it the grid, the labels, the three planes through
+ * the crosshair, then lets it fetch the volume's file itself (or sends the voxels in exact-size
+ * chunks where it cannot), the prediction as runs, every change after that; checks and applies
+ * what it sends back.
  */
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import * as vscode from 'vscode';
 import { exactArrayBuffer } from '../../core/bytes';
+import { BYTES_PER_VOXEL } from '../../core/datatypes';
 import { encodeDelta, encodeLabelRuns } from '../../core/editDeltas';
 import type { Vec3 } from '../../core/geometry';
-import { volumeAxisCodes } from '../../core/volume';
+import { extractSlice, type Axis } from '../../core/slices';
+import { volumeAxisCodes, type Volume } from '../../core/volume';
+import { centreVoxel, streamableLayout, type PlaneVoxels } from '../../core/voxelStream';
 import {
   MessageEndpoint,
   type EditorCommand,
   type EditorSettings,
+  type LoadedMessage,
+  type ReadyMessage,
   type ToWebviewMessage,
   type TrainingPreviewMessage,
+  type VoxelSource,
 } from '../../protocol/webview';
 import type { DocumentChange, VolumeDocument } from './document';
 import { uriFileName } from './labelFiles';
@@ -24,6 +32,11 @@ import { validateWebviewMessage, type CheckedWebviewMessage } from './messageVal
 /** Bytes of voxels per message: large enough to be quick, small enough not to stall the channel. */
 const CHUNK_BYTES = 16 * 1024 * 1024;
 const deflateRaw = promisify(zlib.deflateRaw);
+/**
+ * `UNET3D_EDITOR_VOXELS=chunks` makes the host send the voxels over the message channel even where
+ * the webview could fetch the file: `npm run bench:editor -- --transport chunks` compares the two.
+ */
+const FORCE_CHUNKS = process.env.UNET3D_EDITOR_VOXELS === 'chunks';
 
 /** A chunk ready to send: deflated when that saves a fifth or more, else raw; always an exact-size ArrayBuffer. */
 async function packChunk(raw: Uint8Array): Promise<{ encoding: 'raw' | 'deflate-raw'; bytes: ArrayBuffer }> {
@@ -49,6 +62,9 @@ export class EditorSession implements vscode.Disposable {
   private readonly crosshairEmitter = new vscode.EventEmitter<Vec3>();
   /** Fires when the user moves the crosshair (a training preview follows it). */
   readonly onDidMoveCrosshair = this.crosshairEmitter.event;
+  private readonly loadedEmitter = new vscode.EventEmitter<LoadedMessage>();
+  /** Fires when the webview has every voxel, with its timings (for logs, tests and the benchmark). */
+  readonly onDidLoad = this.loadedEmitter.event;
 
   constructor(
     readonly document: VolumeDocument,
@@ -68,6 +84,7 @@ export class EditorSession implements vscode.Disposable {
 
   dispose(): void {
     this.crosshairEmitter.dispose();
+    this.loadedEmitter.dispose();
     this.endpoint.dispose();
     for (const d of this.disposables) d.dispose();
   }
@@ -85,20 +102,28 @@ export class EditorSession implements vscode.Disposable {
   private async handle(message: CheckedWebviewMessage): Promise<ToWebviewMessage | undefined> {
     switch (message.type) {
       case 'ready':
-        await this.start();
+        await this.start(message.resume);
+        return undefined;
+      case 'voxelsFailed':
+        this.log.warn(`${this.document.fileName}: the webview could not fetch the volume (${message.reason}); sending it over the message channel`);
+        await this.sendVoxelsFromHost();
         return undefined;
       case 'classEdit': {
         const problem = this.document.editClasses(message.edit);
         return problem ? { type: 'editResult', ok: false, reason: problem } : { type: 'editResult', ok: true };
       }
       case 'loaded':
-        this.log.info(`${this.document.fileName}: shown (voxels received in ${Math.round(message.receiveMs)} ms, first frame ${Math.round(message.firstRenderMs)} ms)`);
+        this.log.info(
+          `${this.document.fileName}: every voxel in the webview (${message.transport}, ${message.voxelBytes} bytes) after ${Math.round(message.wholeVolumeMs)} ms; ` +
+            `first planes drawn after ${Math.round(message.firstPlanesMs)} ms`,
+        );
+        this.loadedEmitter.fire(message);
         return undefined;
       case 'log':
         this.log[message.level === 'warning' ? 'warn' : message.level](`webview: ${message.message}`);
         return undefined;
       case 'crosshair': {
-        const dims = this.document.volume.dims;
+        const dims = this.document.grid.dims;
         this.crosshairVoxel = message.voxel.map((v, a) => Math.min(dims[a] - 1, v)) as Vec3;
         this.crosshairEmitter.fire(this.crosshairVoxel);
         return undefined;
@@ -113,32 +138,89 @@ export class EditorSession implements vscode.Disposable {
     }
   }
 
-  /** Sends everything the webview needs, in order: geometry, voxels, labels, prediction. */
-  private async start(): Promise<void> {
+  /**
+   * Sends everything the webview needs, in order: the grid (and where to fetch the voxels), the
+   * labels, the three planes through the crosshair (each as soon as it is complete), the
+   * prediction; then the voxels, where the webview cannot fetch them itself.
+   */
+  private async start(resume: ReadyMessage['resume']): Promise<void> {
     this.started = false;
-    const { volume } = this.document;
-    const data = volume.data;
+    const { grid, source } = this.document;
+    const dims = grid.dims;
+    const fits = resume && resume.fileName === this.document.fileName && resume.crosshair.every((v, a) => v < dims[a]);
+    const crosshair = fits ? resume.crosshair : centreVoxel(dims);
+    const layout = streamableLayout(source.header);
+    const fetchable = !FORCE_CHUNKS && source.voxelFile !== undefined && layout !== undefined && this.document.firstPlanes !== undefined;
+    const { dataFile: _dataFile, ...fetchLayout } = layout ?? { fileOffset: 0, compression: 'none', skip: 0, byteLength: 0, littleEndian: true };
+    const voxels: VoxelSource = fetchable
+      ? { kind: 'fetch', url: this.panel.webview.asWebviewUri(vscode.Uri.file(source.voxelFile!)).toString(), layout: fetchLayout }
+      : { kind: 'chunks' };
+    const byteLength = dims[0] * dims[1] * dims[2] * BYTES_PER_VOXEL[grid.datatype];
     void this.endpoint.send({
       type: 'init',
       volume: {
         fileName: this.document.fileName,
-        format: volume.format,
-        dims: volume.dims,
-        spacing: volume.spacing,
-        affine: volume.affine,
-        datatype: volume.datatype,
-        sclSlope: volume.sclSlope,
-        sclInter: volume.sclInter,
-        axisCodes: volumeAxisCodes(volume),
-        byteLength: data.byteLength,
-        frames: volume.frames,
-        warnings: volume.warnings ?? [],
+        format: grid.format,
+        dims,
+        spacing: grid.spacing,
+        affine: grid.affine,
+        datatype: grid.datatype,
+        sclSlope: grid.sclSlope,
+        sclInter: grid.sclInter,
+        axisCodes: volumeAxisCodes(grid),
+        byteLength,
+        frames: grid.frames,
+        warnings: grid.warnings ?? [],
       },
       classes: [...this.document.classes],
       labelType: labelTypeOf(this.document.labels),
       settings: this.settings(),
+      voxels,
+      crosshair,
     });
+    // From here every change is sent after the labels it applies to.
+    await this.sendLabels('open');
+    this.started = true;
+    if (fetchable) {
+      try {
+        await this.document.firstPlanes!.deliver(crosshair, (plane) => void this.sendPlane(plane));
+      } catch (error) {
+        this.notify('error', `${this.document.fileName}: ${(error as Error).message}`);
+      }
+    } else {
+      await this.sendVoxelsFromHost(crosshair);
+    }
+    await this.sendPrediction();
+    if (this.pendingReveal) void this.endpoint.send({ type: 'reveal', ...this.pendingReveal });
+    this.pendingReveal = undefined;
+  }
+
+  private sendPlane(plane: PlaneVoxels): Promise<boolean> {
+    return this.endpoint.send({ type: 'plane', axis: plane.axis, index: plane.index, bytes: exactArrayBuffer(plane.bytes) });
+  }
+
+  /**
+   * Reads the volume whole and sends it over the message channel (for files the webview cannot
+   * fetch and decode itself): the planes through `crosshair` first where given, then the voxels in
+   * chunks. The host lets go of the voxels once they are sent.
+   */
+  private async sendVoxelsFromHost(crosshair?: Vec3): Promise<void> {
+    let volume: Volume | undefined;
+    try {
+      volume = await this.document.readVolume();
+    } catch (error) {
+      this.notify('error', `${this.document.fileName}: ${(error as Error).message}`);
+      return;
+    }
+    if (crosshair) {
+      for (const axis of [2, 1, 0] as Axis[]) {
+        const slice = extractSlice(volume.data, volume.dims, axis, crosshair[axis]).data;
+        await this.sendPlane({ axis, index: crosshair[axis], bytes: new Uint8Array(slice.buffer, slice.byteOffset, slice.byteLength) });
+      }
+    }
+    const data = volume.data;
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    volume = undefined;
     const pieceAt = (offset: number) => bytes.subarray(offset, Math.min(bytes.length, offset + CHUNK_BYTES));
     // Deflate the next chunk while the current one travels.
     let next = packChunk(pieceAt(0));
@@ -149,17 +231,11 @@ export class EditorSession implements vscode.Disposable {
       const delivered = await this.endpoint.send({ type: 'volumeChunk', byteOffset: offset, byteLength, ...chunk });
       if (!delivered) return; // the webview is gone
     }
-    // From here every change is sent after the labels it applies to.
-    this.started = true;
-    await this.sendLabels('open');
-    await this.sendPrediction();
-    if (this.pendingReveal) void this.endpoint.send({ type: 'reveal', ...this.pendingReveal });
-    this.pendingReveal = undefined;
   }
 
   /** Moves the webview's crosshair to `voxel` (clamped into the volume), now or once it has loaded. */
   reveal(voxel: Vec3, message?: string): void {
-    const dims = this.document.volume.dims;
+    const dims = this.document.grid.dims;
     const inside = voxel.map((v, a) => Math.max(0, Math.min(dims[a] - 1, Math.round(Number.isFinite(v) ? v : 0)))) as Vec3;
     if (this.started) void this.endpoint.send({ type: 'reveal', voxel: inside, message });
     else this.pendingReveal = { voxel: inside, message };

@@ -48,15 +48,22 @@ export function unopenedHtml(webview: vscode.Webview, extensionUri: vscode.Uri, 
   );
 }
 
-/** The editor: one script (with the nonce) and one stylesheet. */
+/**
+ * The editor: one script (with the nonce) and one stylesheet. The page may fetch from the webview's
+ * resources (the volume's file, the mesh worker's bundle) and start that worker from a blob; no
+ * `unsafe-eval`, no inline script but the nonce's.
+ */
 export function editorHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
+  const worker = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'meshWorker.js'));
   const n = nonce();
   const csp = [
     "default-src 'none'",
     `img-src ${webview.cspSource} data: blob:`,
     `style-src ${webview.cspSource}`,
     `font-src ${webview.cspSource}`,
+    `connect-src ${webview.cspSource}`,
+    'worker-src blob:',
     `script-src 'nonce-${n}'`,
   ].join('; ');
   return page(
@@ -66,7 +73,7 @@ export function editorHtml(webview: vscode.Webview, extensionUri: vscode.Uri, ti
     title,
     `<body data-state="loading">
 <div id="app"><div class="loading">Loading ${escapeHtml(title)}…</div></div>
-<script nonce="${n}" src="${script}"></script>
+<script nonce="${n}" src="${script}" data-mesh-worker="${worker}"></script>
 </body>`,
   );
 }

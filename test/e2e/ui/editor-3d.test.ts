@@ -1,0 +1,108 @@
+/**
+ * The editor at scale and in 3D, in a real VS Code: a large volume shows the planes through the
+ * crosshair before the rest of its voxels have arrived (the webview fetches the file itself), and
+ * they can be painted on at once; the 3D pane shows a surface in the class's colour where a class
+ * was painted (its pixels read back), a click on it moves the crosshair into the painted region;
+ * the prediction joins the labels in 3D (the README's screenshot).
+ */
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { writeBenchVolume } from '../../../src/cli/bench/benchVolume';
+import type { Vec3 } from '../../../src/core/geometry';
+import { writeLabelMapNifti } from '../../../src/core/labelMapIO';
+import { readVolumeFile } from '../../../src/core/readVolume';
+import { SKIP_WITHOUT_DATA, dataPath } from '../../helpers/data';
+import { useWorkbench } from '../workbench';
+import { EditorDriver } from './editorDriver';
+
+interface Loading {
+  firstPlanesAt?: number;
+  wholeVolumeAt?: number;
+  filledAtFirstPlanes?: number;
+  total: number;
+  transport: string;
+}
+interface ReadBack {
+  lit: number;
+  classes: Record<number, { pixels: number; x: number; y: number }>;
+}
+interface Handle {
+  loading(): Loading;
+  slicesPresent(): boolean[];
+  view3d: { status(): { webgl: boolean; worker: boolean; problem?: string }; builds(): { layer: string; level: string }[]; readBack(values: number[]): ReadBack };
+}
+const handle = () => (window as unknown as { unet3dEditor: Handle }).unet3dEditor;
+
+test('a large volume shows the planes through the crosshair before the rest has arrived, and they take paint at once', { skip: SKIP_WITHOUT_DATA }, async (t) => {
+  const wb = await useWorkbench(t, { name: 'editor-large', files: [], settings: { 'files.autoSave': 'off' } });
+  writeBenchVolume(dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz'), 256, 'large', { noise: 20, dir: wb.workspace });
+  const editor = new EditorDriver(wb.page);
+  await editor.open('ct_256.nii.gz'); // waits for the first planes (data-state=ready)
+  const body = editor.view.locator('body');
+  const atFirstPlanes = await body.evaluate(() => ({ loading: handle().loading(), present: handle().slicesPresent() }));
+  assert.deepEqual(atFirstPlanes.present, [true, true, true], 'the three planes through the crosshair are there');
+  assert.ok(atFirstPlanes.loading.filledAtFirstPlanes! < atFirstPlanes.loading.total, `the planes were drawn with ${atFirstPlanes.loading.filledAtFirstPlanes} of ${atFirstPlanes.loading.total} bytes in`);
+
+  // Paint on the axial plane right away.
+  await editor.view.getByRole('button', { name: 'Brush' }).click();
+  const { crosshair } = await editor.state();
+  const start: Vec3 = [crosshair[0] - 20, crosshair[1], crosshair[2]];
+  await editor.stroke('axial', start, [crosshair[0] + 20, crosshair[1], crosshair[2]]);
+  await editor.settled();
+  assert.equal(await editor.labelAt(start), 2, 'painted on the first axial plane');
+
+  await editor.view.locator('body[data-voxels="all"]').waitFor({ state: 'attached', timeout: 120_000 });
+  const done = await body.evaluate(() => handle().loading());
+  assert.equal(done.transport, 'fetch', 'the webview fetched the file itself');
+  assert.ok(done.wholeVolumeAt! > done.firstPlanesAt!);
+});
+
+test('the 3D pane shows a surface in the colour of a painted class, and a click on it moves the crosshair there', { skip: SKIP_WITHOUT_DATA }, async (t) => {
+  const wb = await useWorkbench(t, { name: 'editor-3d', files: ['semi/spinalcord'], settings: { 'files.autoSave': 'off', 'workbench.colorTheme': 'Default Dark Modern' } });
+  const editor = new EditorDriver(wb.page);
+  await editor.open('semi/spinalcord/t2.nii.gz');
+  const body = editor.view.locator('body');
+  const status = await body.evaluate(() => handle().view3d.status());
+  assert.ok(status.webgl && status.worker, `the 3D view draws and builds (${status.problem ?? 'ok'})`);
+
+  // A thick stroke of class 2 on an axial slice (t2 is PSR: the axial slices are along y).
+  await editor.view.getByRole('button', { name: 'Brush' }).click();
+  const slice = 30;
+  await editor.setCrosshair([30, slice, 26]);
+  for (const z of [18, 22, 26, 30, 34]) await editor.stroke('axial', [12, slice, z], [48, slice, z]);
+  await editor.settled();
+  assert.equal(await editor.labelAt([30, slice, 26]), 2);
+
+  let seen: ReadBack | undefined;
+  await editor.until('a red surface in the 3D pane', async () => {
+    seen = await body.evaluate(() => handle().view3d.readBack([2]));
+    return seen.classes[2].pixels > 200;
+  }, 60_000);
+  const surface = seen!.classes[2];
+
+  // Move the crosshair away, then click the surface: it comes back into the painted region.
+  await editor.setCrosshair([2, 2, 2]);
+  const box = (await editor.view.locator('.pane[data-plane="3d"] canvas').boundingBox())!;
+  await wb.page.mouse.click(box.x + surface.x, box.y + surface.y);
+  await editor.until('the crosshair moved by the click', async () => (await editor.state()).crosshair.join() !== '2,2,2');
+  const moved = (await editor.state()).crosshair;
+  assert.ok(Math.abs(moved[1] - slice) <= 1, `the crosshair is on the painted slice (y ${moved[1]})`);
+  assert.ok(moved[0] >= 10 && moved[0] <= 50 && moved[2] >= 16 && moved[2] <= 36, `inside the painted region: ${moved}`);
+
+  // The prediction joins the labels in 3D, see-through.
+  const mask = readVolumeFile(dataPath('semi', 'spinalcord', 't2_seg-manual.nii.gz'));
+  writeLabelMapNifti(path.join(wb.workspace, 'semi', 'spinalcord', 't2.seg.nii.gz'), { dims: mask.dims, affine: mask.affine, data: Uint8Array.from(mask.data, (v) => v + 1) });
+  await editor.until('the prediction overlay', async () => (await editor.state()).prediction === 't2.seg.nii.gz', 30_000);
+  await editor.until('the prediction in 3D', async () => (await body.evaluate(() => handle().view3d.builds())).some((b) => b.layer === 'prediction'), 30_000);
+  await editor.setCrosshair([30, slice, 26]);
+  await wb.page.waitForTimeout(1000);
+  await wb.screenshot('editor-3d');
+
+  // Maximized, and back.
+  await editor.view.locator('.pane[data-plane="3d"] .pane-maximize').click();
+  await editor.until('the 3D pane alone', async () => (await editor.state()).layoutMode === 'single');
+  assert.ok(await editor.view.locator('.pane[data-plane="3d"].maximized').isVisible());
+  await editor.view.locator('.pane[data-plane="3d"] .pane-maximize').click();
+  await editor.until('three panes again', async () => (await editor.state()).layoutMode === 'three');
+});
