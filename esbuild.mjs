@@ -46,6 +46,8 @@ function copyBenchPeer() {
 const builds = [
   // The extension host bundle must never load TensorFlow.js: it is not even resolvable from here.
   nodeBundle('src/extension/extension.ts', 'dist/extension.js', { external: ['vscode'] }),
+  // Suggest Next Slice's reading and scoring, on a worker thread of the extension host.
+  nodeBundle('src/extension/suggest/suggestThread.ts', 'dist/suggestThread.js'),
   nodeBundle('src/engine/worker.ts', 'dist/worker.js', { external: tfjsExternal }),
   nodeBundle('src/cli/main.ts', 'dist/cli.js', {
     external: tfjsExternal,

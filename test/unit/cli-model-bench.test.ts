@@ -98,7 +98,7 @@ test('unet3d bench io: a 16³ volume read by each method', { skip: skip || SKIP_
 test('unet3d bench: usage mistakes exit 2 and name the mistake', { skip }, () => {
   for (const [args, message] of [
     [['bench'], /which benchmark/],
-    [['bench', 'gpu'], /unknown benchmark "gpu"/],
+    [['bench', 'warp'], /unknown benchmark "warp"/],
     [['bench', 'train', '--size', '10'], /--size must be a multiple of 4/],
     [['bench', 'infer', '--backend', 'tpu'], /unknown backend "tpu"/],
     [['model', '--preset', 'huge'], /--preset must be one of paper, fast, bench/],

@@ -21,7 +21,7 @@ const CASES: { command: string; argv: string[]; message: RegExp }[] = [
   { command: 'model', argv: ['--input', '10,10'], message: /--input must be three positive integers/ },
   { command: 'model', argv: ['extra'], message: /unexpected argument "extra"/ },
   { command: 'bench', argv: [], message: /which benchmark\?/ },
-  { command: 'bench', argv: ['gpu'], message: /unknown benchmark "gpu"/ },
+  { command: 'bench', argv: ['warp'], message: /unknown benchmark "warp"/ },
   { command: 'bench', argv: ['train', '--size', '10'], message: /--size must be a multiple of 4, not 10/ },
   { command: 'bench', argv: ['infer', '--backend', 'tpu'], message: /unknown backend "tpu"/ },
   { command: 'segment', argv: ['--image', IMAGE], message: /--run RUN_DIR is required/ },

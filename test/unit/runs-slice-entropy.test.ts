@@ -4,6 +4,8 @@
  * it; the message, numbering slices as the panes do.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import {
   annotatedSliceSets,
@@ -15,6 +17,10 @@ import {
   teachingScores,
 } from '../../src/core/sliceEntropy';
 import type { Vec3 } from '../../src/core/geometry';
+import { encodeNiftiGz } from '../../src/core/niftiWriter';
+import { suggestSlicesFromFiles } from '../../src/core/suggestSlices';
+import { runSuggestThread } from '../../src/extension/suggest/runSuggestThread';
+import { REPO_ROOT, tempDir } from '../helpers/data';
 
 /** Probabilities (classes volumes one after another) from a per-voxel function returning the classes' values 0..255. */
 function probabilities(dims: Vec3, classes: number, at: (x: number, y: number, z: number) => number[]): Uint8Array {
@@ -151,4 +157,34 @@ test('the suggestion is said with the panes\' numbering (from 1) and the slice t
     'Least certain near the predicted foreground: sagittal 80 of 164 (0.41 bits), axial 13 of 26 (0.52). Start with axial 13.',
   );
   assert.match(suggestionMessage(slices, slices[0], false), /^Least certain anywhere \(no foreground predicted yet\): /);
+});
+
+test('Suggest Next Slice reads and scores the files on a worker thread, with the same answer as scoring them here', async () => {
+  const dims: Vec3 = [12, 10, 8];
+  const affine = [[2, 0, 0, -10], [0, 2, 0, -5], [0, 0, 3, 7], [0, 0, 0, 1]];
+  // A ball of foreground, uncertain at its rim, certain elsewhere.
+  const probs = probabilities(dims, 2, (x, y, z) => {
+    const r = Math.hypot(x - 6, y - 5, (z - 4) * 1.5);
+    const p = Math.max(0, Math.min(255, Math.round(255 / (1 + Math.exp((r - 3) * 2)))));
+    return [255 - p, p];
+  });
+  const labels = new Uint8Array(dims[0] * dims[1] * dims[2]);
+  for (let y = 0; y < dims[1]; y++) for (let x = 0; x < dims[0]; x++) labels[x + dims[0] * (y + dims[1] * 4)] = 1; // slice z = 4 annotated
+  const dir = tempDir('suggest-thread');
+  const probFile = path.join(dir, 'v.prob.nii.gz');
+  const labelFile = path.join(dir, 'v.labels.nii.gz');
+  fs.writeFileSync(probFile, encodeNiftiGz({ dims, affine, data: probs, frames: 2, intentCode: 0 }));
+  fs.writeFileSync(labelFile, encodeNiftiGz({ dims, affine, data: labels }));
+
+  const here = suggestSlicesFromFiles({ probabilities: probFile, labels: labelFile });
+  const scores = teachingScores(probs, dims, 2, [2, 2, 3]);
+  assert.deepEqual(here.slices, bestTeachingSlices(scores, annotatedSliceSets(labels, dims)));
+  assert.ok(!here.slices.some((s) => s.axis === 2 && s.index === 4), 'the annotated slice is left out');
+  assert.deepEqual(here.dims, dims);
+
+  const thread = path.join(REPO_ROOT, 'dist', 'suggestThread.js');
+  const threaded = await runSuggestThread({ probabilities: probFile, labels: labelFile }, thread);
+  assert.deepEqual(threaded, here);
+  await assert.rejects(runSuggestThread({ probabilities: path.join(dir, 'missing.nii.gz') }, thread), /missing\.nii\.gz|ENOENT|no such file/);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Vec3 } from '../../core/geometry';
 import { describeSlice, planeOfAxis, type PlaneName } from '../../core/planes';
-import { readVolumeFile } from '../../core/readVolume';
 import { showCommandError } from '../notices';
 import type { SegmentationRecord } from '../runs/runEntry';
 import type { LoopContext } from './loopContext';
-import { annotatedSliceSets, bestTeachingSlices, suggestionMessage, teachingScores, type SliceScores, type SuggestedSlice } from '../../core/sliceEntropy';
+import { suggestionMessage, type SuggestedSlice } from '../../core/sliceEntropy';
+import { runSuggestThread } from '../suggest/runSuggestThread';
 import { requireTrust } from './trust';
 import { activeVolume, fileName, labelsUriOf } from './volumes';
 
@@ -28,35 +28,21 @@ export interface SuggestResult {
   voxel: Vec3;
 }
 
-/** Scores already computed, by probability file (recomputed when the file changes). */
-const cache = new Map<string, { mtimeMs: number; scores: SliceScores; dims: Vec3; affine: number[][] }>();
-
-/** The newest segmentation of `volume` (any run) whose probability map exists. */
-function latestSegmentation(ctx: LoopContext, volume: string): SegmentationRecord | undefined {
-  let latest: SegmentationRecord | undefined;
+/** The newest segmentation of `volume` (any run) whose probability map exists (checked without blocking the host). */
+async function latestSegmentation(ctx: LoopContext, volume: string): Promise<SegmentationRecord | undefined> {
+  const candidates: SegmentationRecord[] = [];
   for (const { entry } of ctx.runs.all) {
     const runs = entry.kind === 'run' ? [entry] : entry.kind === 'evaluation' ? entry.folds : [];
     for (const run of runs) {
       if (run.kind !== 'run') continue;
-      for (const s of run.segmentations) {
-        if (s.volume !== volume || !s.probabilities || !fs.existsSync(s.probabilities)) continue;
-        if (!latest || Date.parse(s.createdAt) > Date.parse(latest.createdAt)) latest = s;
-      }
+      for (const s of run.segmentations) if (s.volume === volume && s.probabilities) candidates.push(s);
     }
   }
-  return latest;
-}
-
-function scoresOf(file: string): { scores: SliceScores; dims: Vec3; affine: number[][] } {
-  const mtimeMs = fs.statSync(file).mtimeMs;
-  const known = cache.get(file);
-  if (known && known.mtimeMs === mtimeMs) return known;
-  const map = readVolumeFile(file, { allFrames: true });
-  const data = map.allFrames ?? map.data;
-  if (!(data instanceof Uint8Array)) throw new Error(`${path.basename(file)} is not a uint8 probability map`);
-  const computed = { mtimeMs, scores: teachingScores(data, map.dims, map.frames, map.spacing), dims: map.dims, affine: map.affine };
-  cache.set(file, computed);
-  return computed;
+  candidates.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  for (const s of candidates) {
+    if (await fs.promises.stat(s.probabilities!).then((st) => st.isFile(), () => false)) return s;
+  }
+  return undefined;
 }
 
 export async function suggestNextSliceCommand(ctx: LoopContext, arg?: unknown): Promise<SuggestResult | undefined> {
@@ -68,7 +54,7 @@ export async function suggestNextSliceCommand(ctx: LoopContext, arg?: unknown): 
     return undefined;
   }
   ctx.runs.reread();
-  const segmentation = latestSegmentation(ctx, volume.fsPath);
+  const segmentation = await latestSegmentation(ctx, volume.fsPath);
   if (!segmentation?.probabilities) {
     const segment = 'Segment';
     void vscode.window
@@ -80,23 +66,18 @@ export async function suggestNextSliceCommand(ctx: LoopContext, arg?: unknown): 
     return undefined;
   }
   try {
-    const { scores, dims, affine } = scoresOf(segmentation.probabilities);
-    let exclude: Set<number>[] | undefined;
+    // Read and scored on a worker thread: a large map takes seconds to inflate and score.
     const labelsFile = labelsUriOf(volume).fsPath;
-    if (fs.existsSync(labelsFile)) {
-      const labels = readVolumeFile(labelsFile);
-      if (labels.dims.every((n, a) => n === dims[a]) && (labels.data instanceof Uint8Array || labels.data instanceof Uint16Array)) {
-        exclude = annotatedSliceSets(labels.data, dims);
-      }
-    }
-    const slices = bestTeachingSlices(scores, exclude).map((s) => ({ ...s, plane: planeOfAxis(affine, s.axis), number: s.index + 1, count: dims[s.axis] }));
+    const scored = await runSuggestThread({ probabilities: segmentation.probabilities, labels: labelsFile });
+    const { dims, affine } = scored;
+    const slices = scored.slices.map((s) => ({ ...s, plane: planeOfAxis(affine, s.axis), number: s.index + 1, count: dims[s.axis] }));
     if (slices.length === 0) {
       void vscode.window.showInformationMessage(`3D U-Net: every slice of ${fileName(volume)} where the model is unsure carries labels already.`);
       return undefined;
     }
     const voxel = [0, 1, 2].map((a) => slices.find((s) => s.axis === a)?.index ?? Math.floor(dims[a] / 2)) as Vec3;
     const top = slices.reduce((a, b) => (b.entropy > a.entropy ? b : a));
-    const message = suggestionMessage(slices, top, scores.foreground);
+    const message = suggestionMessage(slices, top, scored.foreground);
     const shown = ctx.editor.revealVoxel(volume, voxel, message);
     if (!shown) {
       await vscode.commands.executeCommand('vscode.openWith', volume, 'unet3d.volume');
