@@ -13,27 +13,14 @@ import { loadRun } from '../../src/engine/predict';
 import { refitLimits, runTraining } from '../../src/engine/train';
 import { parseRunRecord } from '../../src/protocol/run';
 import { trainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
-import { writeBallVolume } from '../helpers/engineData';
+import { tinyTrainSettings, writeBallVolume } from '../helpers/engineData';
 import { tempDir } from '../helpers/data';
 
 const work = tempDir('engine-refit');
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-const backend = (process.env.UNET3D_TEST_BACKEND ?? 'auto') as TrainSettingsInput['backend'];
-
-const tiny = (volume: { image: string; labels: string }, outDir: string, change: Partial<TrainSettingsInput> = {}) =>
-  trainSettings({
-    volumes: [volume],
-    outDir,
-    network: { preset: 'fast', levels: 2, baseFilters: 4 },
-    patchSize: [12, 12, 4],
-    iterations: 12,
-    validation: { fold: 0, folds: 3 },
-    validateEvery: 4,
-    refit: 0.25,
-    backend,
-    ...change,
-  });
+/** The tiny run of the engine tests, refitting the last quarter. */
+const tiny = (volume: { image: string; labels: string }, outDir: string, change: Partial<TrainSettingsInput> = {}) => tinyTrainSettings(volume, outDir, { refit: 0.25, ...change });
 
 test('the refit share: the budget as set, or the same share of a held-out phase that stopped early', () => {
   assert.deepEqual(refitLimits(0.2, { iterations: 1000, seconds: 600 }, { iterations: 800, seconds: 480, stoppedEarly: false }), { iterations: 1000, seconds: 600 });
