@@ -125,7 +125,7 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     const mine = row.find((r) => r.runDir === runDir)!;
     assert.equal(mine.name, 'first');
     assert.equal(mine.label, `IoU ${iou!.toFixed(3)}`);
-    assert.match(mine.description ?? '', /^(\d\d:\d\d|\d+ \w{3} \d\d:\d\d) · first$/, 'when, then which run');
+    assert.match(mine.description ?? '', /^(\d\d:\d\d|\d+ \w{3} \d\d:\d\d) · first( · refit on all \d+ slices)?$/, 'when, then which run (and the refit after the held-out IoU)');
     assert.match(mine.tooltip ?? '', /Backend: \w+/);
     assert.deepEqual(mine.children?.filter((c) => c.id.startsWith('iou-')).map((c) => c.label), ['background', 'foreground']);
     assert.equal(sha256(labels), labelsHash, 'training must not touch the label file');

@@ -128,7 +128,7 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   // While it trains, the editor previews the network on the planes through the crosshair.
   await webview(page).locator('.status-message', { hasText: /preview at iteration \d+/ }).first().waitFor({ state: 'visible', timeout: 120_000 });
   await page.locator('.statusbar-item', { hasText: 'Training t2' }).first().waitFor({ state: 'visible', timeout: 30_000 });
-  const done = await waitForRun(page, /^IoU \d\.\d{3}$/, README_SCREENSHOTS ? 1_200_000 : 300_000, /^\d\d:\d\d · t2$/);
+  const done = await waitForRun(page, /^IoU \d\.\d{3}$/, README_SCREENSHOTS ? 1_200_000 : 300_000, /^\d\d:\d\d · t2( · refit on all \d+ slices)?$/);
   assert.equal(done.labelCut, false, `"${done.label}" is cut off`);
   const runDir = fs.readdirSync(path.join(wb.workspace, '.unet3d', 'runs')).find((n) => /^\d{8}-\d{6}-t2$/.test(n))!;
   console.log(`# trained through the quick picks in ${((Date.now() - trainStarted) / 1000).toFixed(1)} s: ${done.label} (${runDir})`);
