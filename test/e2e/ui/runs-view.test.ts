@@ -41,6 +41,9 @@ async function rowAction(page: Page, name: string, action: string): Promise<void
   }
 }
 
+/** Whether a row's text (label then description: "IoU 0.812" + "10:15 · NAME · …") is the run named `name`. */
+const isRun = (row: string, name: string) => new RegExp(`· ${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( ·|$)`).test(row);
+
 /** Polls the Runs view's rows until `ok` holds for them. */
 async function waitForRows(page: Page, what: string, ok: (rows: string[]) => boolean, timeoutMs = 30_000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
@@ -72,7 +75,7 @@ test('Runs view: segment with a run, reveal it, rename it and delete it through 
   await editor.open(T2);
   await openViewContainer(wb.page, '3D U-Net');
   await runCommand(wb.page, '3D U-Net: Refresh Runs');
-  await waitForRows(wb.page, 'the trained run', (rows) => rows.some((r) => r.startsWith('cli-run')));
+  await waitForRows(wb.page, 'the trained run', (rows) => rows.some((r) => isRun(r, 'cli-run')));
 
   // Segment with This Run: it asks which volumes, the open one first.
   await rowAction(wb.page, 'cli-run', 'Segment with This Run');
@@ -98,7 +101,7 @@ test('Runs view: segment with a run, reveal it, rename it and delete it through 
   assert.equal(await input.inputValue(), 'cli-run');
   await input.fill('renamed run');
   await input.press('Enter');
-  await waitForRows(wb.page, 'the renamed run', (rows) => rows.some((r) => r.startsWith('renamed run')) && !rows.some((r) => r.startsWith('cli-run')));
+  await waitForRows(wb.page, 'the renamed run', (rows) => rows.some((r) => isRun(r, 'renamed run')) && !rows.some((r) => isRun(r, 'cli-run')));
   const renamed = path.join(runsDir, 'renamed run');
   assert.ok(fs.existsSync(path.join(renamed, 'run.json')) && !fs.existsSync(runDir), 'the folder was renamed');
 
@@ -113,7 +116,7 @@ test('Runs view: segment with a run, reveal it, rename it and delete it through 
   await rowAction(wb.page, 'renamed run', 'Delete Run…');
   await dialog.waitFor({ state: 'visible', timeout: 10_000 });
   await dialog.getByRole('button', { name: 'Delete' }).click();
-  await waitForRows(wb.page, 'the run gone', (rows) => !rows.some((r) => r.startsWith('renamed run')));
+  await waitForRows(wb.page, 'the run gone', (rows) => !rows.some((r) => isRun(r, 'renamed run')));
   assert.equal(fs.existsSync(renamed), false, 'Delete removed the folder');
   assert.ok(fs.existsSync(out), 'the segmentation beside the volume stays');
 });
