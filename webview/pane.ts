@@ -6,6 +6,7 @@
 import type { Vec3 } from '../src/core/geometry';
 import { pixelOfVoxel, planeVoxelIndices, voxelOfPixel, type PlaneLayout, type PlaneName } from '../src/core/planes';
 import { composeGray, composeHatchMask, composeLayers, type PlaneImageInput } from './render';
+import { paneButton } from './paneButton';
 
 /** Width of the slice bar at the canvas's right edge, CSS pixels. */
 const BAR_WIDTH = 14;
@@ -94,9 +95,9 @@ export class Pane {
     this.titleLabel = span('pane-title', TITLES[plane]);
     this.sliceLabel = span('pane-slice', '');
     this.labeledLabel = span('pane-labeled', '');
-    const previous = button('◂', 'Previous labeled slice', () => host.onJumpLabeled(this, -1));
-    const next = button('▸', 'Next labeled slice', () => host.onJumpLabeled(this, 1));
-    const maximize = button('⤢', 'Maximize or restore this pane (M)', () => host.onToggleMaximize(this));
+    const previous = paneButton('◂', 'Previous labeled slice', () => host.onJumpLabeled(this, -1));
+    const next = paneButton('▸', 'Next labeled slice', () => host.onJumpLabeled(this, 1));
+    const maximize = paneButton('⤢', 'Maximize or restore this pane (M)', () => host.onToggleMaximize(this));
     maximize.classList.add('pane-maximize');
     header.append(this.titleLabel, this.sliceLabel, previous, this.labeledLabel, next, maximize);
     header.addEventListener('dblclick', (e) => {
@@ -528,14 +529,3 @@ function span(className: string, text: string): HTMLSpanElement {
   return s;
 }
 
-function button(text: string, title: string, action: () => void): HTMLButtonElement {
-  const b = document.createElement('button');
-  b.className = 'pane-button';
-  b.textContent = text;
-  b.title = title;
-  b.addEventListener('click', (e) => {
-    e.stopPropagation();
-    action();
-  });
-  return b;
-}

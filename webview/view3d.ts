@@ -36,6 +36,7 @@ import type { Mat4, Vec3 } from '../src/core/geometry';
 import { cellAligned, gridFactors, labelsOfBox, type BrickMesh, type MeshLayer, type MeshLevel, type VoxelRange } from './meshBuilder';
 import type { FromMeshWorker, ToMeshWorker } from './meshProtocol';
 import type { ColorTable } from './store';
+import { paneButton } from './paneButton';
 
 /** What the 3D view needs from the editor around it. */
 export interface View3dHost {
@@ -126,8 +127,8 @@ export class View3d {
     const hint = document.createElement('span');
     hint.className = 'pane-hint';
     hint.textContent = 'drag: rotate · right-drag: pan · wheel: zoom · click: crosshair';
-    const reset = headerButton('⟲', 'Reset the 3D view', () => this.resetCamera());
-    const maximize = headerButton('⤢', 'Maximize or restore this pane', () => host.onToggleMaximize3d());
+    const reset = paneButton('⟲', 'Reset the 3D view', () => this.resetCamera());
+    const maximize = paneButton('⤢', 'Maximize or restore this pane', () => host.onToggleMaximize3d());
     maximize.classList.add('pane-maximize');
     header.append(title, hint, maximize, reset);
     header.addEventListener('dblclick', (e) => {
@@ -595,14 +596,3 @@ export class View3d {
   }
 }
 
-function headerButton(text: string, title: string, action: () => void): HTMLButtonElement {
-  const b = document.createElement('button');
-  b.className = 'pane-button';
-  b.textContent = text;
-  b.title = title;
-  b.addEventListener('click', (e) => {
-    e.stopPropagation();
-    action();
-  });
-  return b;
-}
