@@ -2,7 +2,7 @@
 // Usage: node esbuild.mjs [--watch] [--production]
 import * as esbuild from 'esbuild';
 import fs from 'node:fs';
-import path from 'node:path';
+import { copyWasmBinaries, tfjsBundleOptions } from './esbuild.node.mjs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -29,13 +29,6 @@ const nodeBundle = (entry, outfile, extra = {}) =>
     ...extra,
   });
 
-// Every TensorFlow.js package stays outside the bundles and is loaded from node_modules at run
-// time: @tensorflow/tfjs-node(-gpu) (optional, often absent) requires '@tensorflow/tfjs' and
-// registers its backend on THAT instance of tfjs-core, so the engine must use the same one, not a
-// copy inlined here. The wasm backend then finds its .wasm binaries in its own package folder.
-// Packaging must therefore ship node_modules/@tensorflow/{tfjs,tfjs-core,tfjs-backend-cpu,
-// tfjs-backend-wasm,...} and their dependencies (see src/engine/tf.ts, src/engine/backends.ts).
-const tfjsExternal = ['@tensorflow/*', 'webgpu'];
 
 // The PyTorch peer of `unet3d bench train|infer` is a Python script run beside the CLI.
 function copyBenchPeer() {
@@ -46,9 +39,10 @@ function copyBenchPeer() {
 const builds = [
   // The extension host bundle must never load TensorFlow.js: it is not even resolvable from here.
   nodeBundle('src/extension/extension.ts', 'dist/extension.js', { external: ['vscode'] }),
-  nodeBundle('src/engine/worker.ts', 'dist/worker.js', { external: tfjsExternal }),
+  // TensorFlow.js is bundled into the worker and the CLI; what is not is in esbuild.node.mjs.
+  nodeBundle('src/engine/worker.ts', 'dist/worker.js', tfjsBundleOptions()),
   nodeBundle('src/cli/main.ts', 'dist/cli.js', {
-    external: tfjsExternal,
+    ...tfjsBundleOptions(),
     banner: { js: '#!/usr/bin/env node' },
   }),
   bundle({
@@ -69,6 +63,8 @@ const builds = [
 ];
 
 copyBenchPeer();
+// The wasm backend reads its binaries from beside the bundle (src/engine/backends.ts).
+copyWasmBinaries('dist');
 if (watch) {
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
   await Promise.all(contexts.map((c) => c.watch()));

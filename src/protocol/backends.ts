@@ -73,6 +73,10 @@ export interface BackendStatus {
   detail?: string;
   /** webgpu: the adapter found (also when it was not used: a software one under `auto`). */
   adapter?: GpuAdapterReport;
+  /** Native backends: the package folder it was loaded (or failed to load) from. */
+  location?: string;
+  /** Native backends: every place the engine looked for the package, in order. */
+  searched?: string[];
 }
 
 /** The backend in use and the fate of each backend tried. */

@@ -171,7 +171,8 @@ export function activeAdapter(): GpuAdapterReport | undefined {
  */
 export function registerWebGpuBackend(adapter: GPUAdapter, report: GpuAdapterReport): void {
   installNavigatorGpu(gpu);
-  const { WebGPUBackend } = require(WEBGPU_PACKAGES.tfjs) as typeof import('@tensorflow/tfjs-backend-webgpu');
+  // Bundled (esbuild.node.mjs); loaded only here, once Dawn has given an adapter.
+  const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as typeof import('@tensorflow/tfjs-backend-webgpu');
   applyWebGpuKernelFixes();
   // llvmpipe (a software adapter) takes seconds to compile each workgroup barrier: there the
   // GEMMs read their operands per thread (the same kernels otherwise; the tests check both).
