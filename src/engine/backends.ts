@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type * as tfjsWasm from '@tensorflow/tfjs-backend-wasm';
-import { BACKEND_ORDER, type BackendName, type BackendReport, type BackendStatus } from '../protocol/backends';
+import { BACKEND_ORDER, NATIVE_PACKAGES, TFJS_VERSION, type BackendName, type BackendReport, type BackendStatus } from '../protocol/backends';
 import { readWorkerStartOptions } from '../protocol/worker';
 import { plural } from '../core/words';
 import { simdRuntime } from './ops/simd/runtime';
@@ -33,21 +33,14 @@ export class BackendError extends Error {
 }
 
 const NPM_PACKAGE: Record<BackendName, string> = {
-  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  ...NATIVE_PACKAGES,
   webgpu: '@tensorflow/tfjs-backend-webgpu',
-  tensorflow: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
 };
 
 /** The tfjs backend name each of ours registers. */
 const TFJS_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', webgpu: 'webgpu', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
-
-/** The TensorFlow.js version the engine is built with; a native package should be the same. */
-export const TFJS_VERSION = '4.22.0';
-
-/** The npm packages of the native backends. */
-export const NATIVE_PACKAGES = { tensorflow: NPM_PACKAGE.tensorflow, 'tensorflow-gpu': NPM_PACKAGE['tensorflow-gpu'] } as const;
 
 let nativeFolders: string[] | undefined;
 

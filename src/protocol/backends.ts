@@ -7,6 +7,12 @@
 /** A backend by the name the setting `unet3d.backend` and `--backend` use. */
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
+/** The TensorFlow.js version the engine is built with (package.json); a native package must be the same. */
+export const TFJS_VERSION = '4.22.0';
+
+/** The npm packages of the native backends (not bundled: installed by the user, see WorkerStartOptions). */
+export const NATIVE_PACKAGES = { tensorflow: '@tensorflow/tfjs-node', 'tensorflow-gpu': '@tensorflow/tfjs-node-gpu' } as const;
+
 /** The order `auto` tries them in: fastest first (webgpu only on a hardware adapter). */
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 

@@ -46,15 +46,23 @@ export function dawnPlatformFolder(platform: NodeJS.Platform = process.platform,
   return `${platform}-${platform === 'darwin' ? 'universal' : arch}`;
 }
 
-/** Where dawn.node for this platform is, or why it is not there. */
+/**
+ * Where dawn.node for this platform is, or why it is not there: beside the bundle
+ * (dist/dawn/<platform>/dawn.node, where the .vsix carries it), else in npm `webgpu` (a checkout).
+ */
 export function findDawnBinary(): { file: string } | { reason: string; fix: string } {
+  const folder = dawnPlatformFolder();
+  const beside = path.join(__dirname, 'dawn', folder, 'dawn.node');
+  if (fs.existsSync(beside)) return { file: beside };
   let packageDir: string;
   try {
     packageDir = path.dirname(require.resolve(`${WEBGPU_PACKAGES.dawn}/package.json`));
   } catch {
-    return { reason: `the npm package ${WEBGPU_PACKAGES.dawn} (Dawn's WebGPU for Node) is not installed`, fix: `run \`npm install ${WEBGPU_PACKAGES.dawn}\` in the extension's folder` };
+    return {
+      reason: `Dawn's WebGPU binary for ${folder} is not installed (neither ${beside} nor the npm package ${WEBGPU_PACKAGES.dawn})`,
+      fix: `install the extension package built for ${folder} (one .vsix per platform)`,
+    };
   }
-  const folder = dawnPlatformFolder();
   const file = path.join(packageDir, 'dist', folder, 'dawn.node');
   if (fs.existsSync(file)) return { file };
   return {
