@@ -34,7 +34,7 @@ test('every file of the .vsix is one something loads or shows, with its reason; 
     const rule = rules.find((r) => r.pattern.test(entry.path))!;
     t.diagnostic(`${entry.path} (${entry.size} bytes): ${rule.reason}`);
   }
-  assert.ok(rules.every((r) => r.reason.length > 10), "each rule says why");
+  assert.ok(rules.every((r) => r.reason.length > 10), 'each rule says why');
   // No npm package ships: the bundles hold what they load, and Dawn's binary is staged beside them.
   assert.deepEqual(entries.filter((e) => e.path.includes('node_modules/')).map((e) => e.path), []);
   // Dawn for this platform only.
