@@ -15,6 +15,7 @@
 // The wasm backend reads its .wasm binaries at run time: copyWasmBinaries puts them beside the bundle.
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The TensorFlow.js packages bundled from their ES-module builds. */
 export const TFJS_BUNDLED = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu'];
@@ -53,7 +54,7 @@ export function tfjsBundleOptions(external = []) {
 }
 
 /** Copies the .wasm binaries the wasm backend loads into `outDir` (beside the bundle); returns their paths. */
-export function copyWasmBinaries(outDir, root = path.dirname(new URL(import.meta.url).pathname)) {
+export function copyWasmBinaries(outDir, root = path.dirname(fileURLToPath(import.meta.url))) {
   const from = path.join(root, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
   fs.mkdirSync(outDir, { recursive: true });
   return WASM_BINARIES.map((name) => {
