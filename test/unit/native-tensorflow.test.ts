@@ -7,10 +7,8 @@
  * right arguments in the install folder, its output streamed, offline and blocked downloads told
  * apart, cancellation stopping its whole process tree: all with a fake npm on the PATH (the real
  * install downloads libtensorflow from storage.googleapis.com).
- *
- * The stand-in packages do what the real tfjs-node does on load: require their own
- * @tensorflow/tfjs (the union package, a copy of tfjs-core separate from the one bundled into the
- * worker) and register a backend named "tensorflow" on it (here computing with the cpu kernels).
+ * The stand-ins (test/helpers/nativeStandIns.ts) load their own copy of tfjs-core, as the real
+ * packages do.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -23,38 +21,12 @@ import { NATIVE_TENSORFLOW_PATH_ENV, readWorkerStartOptions, workerStartEnvironm
 import type { TrainEvent } from '../../src/protocol/training';
 import { REPO_ROOT, tempDir } from '../helpers/data';
 import { tinyTrainSettings, writeBallVolume } from '../helpers/engineData';
+import { fakeNpmEnv, REGISTERS, THROWS, writeNativePackage } from '../helpers/nativeStandIns';
 
 const work = tempDir('native-tensorflow');
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 /** The worker bundle test/run-unit.mjs builds beside the tests, as esbuild.mjs builds dist/worker.js. */
 const workerPath = path.join(__dirname, 'worker.js');
-
-/** tfjs-node's first lines, then a backend "tensorflow" (cpu kernels) on the union's tfjs-core. */
-const REGISTERS = `
-const tf = require('@tensorflow/tfjs');
-const { MathBackendCPU } = require('@tensorflow/tfjs-backend-cpu');
-tf.registerBackend('tensorflow', () => new MathBackendCPU(), 3);
-for (const kernel of tf.getKernelsForBackend('cpu')) tf.registerKernel({ ...kernel, backendName: 'tensorflow' });
-module.exports = tf;
-`;
-/** A native addon whose CUDA libraries are missing, as tfjs-node-gpu fails on a machine without CUDA. */
-const THROWS = `
-require('@tensorflow/tfjs');
-throw new Error('libcudart.so.11.0: cannot open shared object file: No such file or directory (fake tfjs-node-gpu)');
-`;
-
-/** Writes a stand-in for `pkg` into FOLDER/node_modules, with the union @tensorflow/tfjs beside it (as npm installs it). */
-function writeNativePackage(folder: string, pkg: string, source: string, version = '4.22.0'): string {
-  const dir = path.join(folder, 'node_modules', ...pkg.split('/'));
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: pkg, version, main: 'index.js' }));
-  fs.writeFileSync(path.join(dir, 'index.js'), source);
-  for (const dep of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-cpu']) {
-    const link = path.join(folder, 'node_modules', ...dep.split('/'));
-    if (!fs.existsSync(link)) fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', ...dep.split('/')), link, 'dir');
-  }
-  return dir;
-}
 
 /** True when the checkout itself has the package (an optional dependency whose install worked): the fallback finds it then. */
 const inCheckout = (pkg: string) => fs.existsSync(path.join(REPO_ROOT, 'node_modules', ...pkg.split('/'), 'package.json'));
@@ -125,78 +97,8 @@ test('without an install the report says where the worker looked, and how to ins
 
 // ---- the install command's npm ----
 
-/**
- * A fake npm (a script named npm in a folder put first on the PATH). It writes its arguments and
- * folder to $FAKE_NPM_LOG, then by $FAKE_NPM_MODE: `ok` installs the stand-in tfjs-node packages
- * it is asked for (from $FAKE_NPM_SOURCE) and records them in package.json as npm does; `offline`
- * and `libtensorflow` fail as npm does without the registry, and when tfjs-node's install script
- * cannot download libtensorflow; `hang` starts a child and waits (for the cancel test).
- */
-const FAKE_NPM = `#!${process.execPath}
-const fs = require('node:fs');
-const path = require('node:path');
-fs.writeFileSync(process.env.FAKE_NPM_LOG, JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd() }));
-const mode = process.env.FAKE_NPM_MODE;
-if (mode === 'offline') {
-  console.error('npm error code ENOTFOUND');
-  console.error('npm error syscall getaddrinfo');
-  console.error('npm error network request to https://registry.npmjs.org/@tensorflow%2ftfjs-node failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org');
-  process.exit(1);
-}
-if (mode === 'libtensorflow') {
-  console.log('> @tensorflow/tfjs-node@4.22.0 install');
-  console.log('> node scripts/install.js');
-  console.log('* Downloading libtensorflow https://storage.googleapis.com/tensorflow/libtensorflow/libtensorflow-cpu-linux-x86_64-2.9.1.tar.gz');
-  console.error('Error: getaddrinfo ENOTFOUND storage.googleapis.com');
-  console.error('npm error code 1');
-  console.error('npm error command failed');
-  process.exit(1);
-}
-if (mode === 'hang') {
-  const child = require('node:child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 600000)'], { stdio: 'ignore' });
-  fs.writeFileSync(process.env.FAKE_NPM_LOG + '.child', String(child.pid));
-  console.log('> @tensorflow/tfjs-node@4.22.0 install');
-  setTimeout(() => {}, 600000);
-  return;
-}
-const manifest = JSON.parse(fs.readFileSync('package.json', 'utf8'));
-for (const spec of process.argv.slice(3).filter((a) => !a.startsWith('-'))) {
-  const at = spec.lastIndexOf('@');
-  const [name, version] = [spec.slice(0, at), spec.slice(at + 1)];
-  const dir = path.join('node_modules', ...name.split('/'));
-  fs.mkdirSync(dir, { recursive: true });
-  fs.cpSync(path.join(process.env.FAKE_NPM_SOURCE, ...name.split('/')), dir, { recursive: true });
-  manifest.dependencies = { ...manifest.dependencies, [name]: version };
-  console.log('> ' + spec + ' install');
-}
-for (const dep of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-cpu']) {
-  const link = path.join('node_modules', ...dep.split('/'));
-  if (!fs.existsSync(link)) fs.symlinkSync(path.join(process.env.FAKE_NPM_REPO, 'node_modules', ...dep.split('/')), link, 'dir');
-}
-fs.writeFileSync('package.json', JSON.stringify(manifest, null, 2));
-console.log('added 1 package in 1s');
-`;
-
-function fakeNpmEnv(mode: 'ok' | 'offline' | 'libtensorflow' | 'hang'): { env: NodeJS.ProcessEnv; log: string } {
-  const bin = path.join(work, 'bin');
-  fs.mkdirSync(bin, { recursive: true });
-  fs.writeFileSync(path.join(bin, 'npm'), FAKE_NPM, { mode: 0o755 });
-  // The packages the fake "downloads": stand-ins as the registry would give them.
-  const source = path.join(work, 'registry');
-  if (!fs.existsSync(source)) {
-    for (const pkg of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
-      const dir = path.join(source, ...pkg.split('/'));
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: pkg, version: '4.22.0', main: 'index.js' }));
-      fs.writeFileSync(path.join(dir, 'index.js'), REGISTERS);
-    }
-  }
-  const log = path.join(work, `npm-${mode}.json`);
-  return { env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`, FAKE_NPM_MODE: mode, FAKE_NPM_LOG: log, FAKE_NPM_SOURCE: source, FAKE_NPM_REPO: REPO_ROOT }, log };
-}
-
 test('npm is found on the PATH (an executable file named npm), and not where it is absent or not executable', () => {
-  const { env } = fakeNpmEnv('ok');
+  const { env } = fakeNpmEnv(work, 'ok');
   assert.equal(findNpm(env, 'linux'), path.join(work, 'bin', 'npm'));
   const plain = path.join(work, 'plain');
   fs.mkdirSync(plain, { recursive: true });
@@ -211,7 +113,7 @@ test('npm is found on the PATH (an executable file named npm), and not where it 
 });
 
 test('the install runs npm install with the package at the engine\'s version in the install folder, streams its output, and the engine then loads it from there', async () => {
-  const { env, log } = fakeNpmEnv('ok');
+  const { env, log } = fakeNpmEnv(work, 'ok');
   const folder = path.join(work, 'globalStorage', 'native-tensorflow');
   prepareInstallFolder(folder, 'Native TensorFlow for the 3D U-Net extension', ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']);
   const manifest = JSON.parse(fs.readFileSync(path.join(folder, 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -245,7 +147,7 @@ test('the install runs npm install with the package at the engine\'s version in 
 test('npm failures say what went wrong: offline, or the libtensorflow download blocked', async () => {
   const folder = path.join(work, 'failing');
   prepareInstallFolder(folder, 'x', ['@tensorflow/tfjs-node']);
-  const offline = fakeNpmEnv('offline');
+  const offline = fakeNpmEnv(work, 'offline');
   const noRegistry = await runNpmInstall({ npm: findNpm(offline.env, process.platform)!, folder, packages: ['@tensorflow/tfjs-node@4.22.0'], env: offline.env });
   assert.equal(noRegistry.ok, false);
   assert.ok(!noRegistry.ok);
@@ -254,7 +156,7 @@ test('npm failures say what went wrong: offline, or the libtensorflow download b
   assert.match(noRegistry.reason, /npm could not reach the package registry \(ENOTFOUND.*\): this machine seems to be offline/);
   assert.match(noRegistry.fix ?? '', /connect to the internet/);
 
-  const blocked = fakeNpmEnv('libtensorflow');
+  const blocked = fakeNpmEnv(work, 'libtensorflow');
   const noDownload = await runNpmInstall({ npm: findNpm(blocked.env, process.platform)!, folder, packages: ['@tensorflow/tfjs-node@4.22.0'], env: blocked.env });
   assert.ok(!noDownload.ok);
   assert.match(noDownload.reason, /could not download libtensorflow from storage\.googleapis\.com/);
@@ -266,7 +168,7 @@ test('npm failures say what went wrong: offline, or the libtensorflow download b
 });
 
 test('cancelling the install stops npm and what it started', { skip: process.platform === 'win32' ? 'process groups: POSIX' : false }, async () => {
-  const { env, log } = fakeNpmEnv('hang');
+  const { env, log } = fakeNpmEnv(work, 'hang');
   const folder = path.join(work, 'cancelled');
   prepareInstallFolder(folder, 'x', ['@tensorflow/tfjs-node']);
   const abort = new AbortController();
