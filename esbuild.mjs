@@ -1,11 +1,16 @@
 // One helper builds every bundle: the extension host, the engine worker, the CLI, the webview and its mesh worker.
-// Usage: node esbuild.mjs [--watch] [--production]
+// Usage: node esbuild.mjs [--watch] [--production] [--outdir DIR (default dist; packaging builds into its staging folder)]
 import * as esbuild from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
+import { copyWasmBinaries, tfjsBundleOptions } from './esbuild.node.mjs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
+const outdirAt = process.argv.indexOf('--outdir');
+const outdir = outdirAt >= 0 ? process.argv[outdirAt + 1] : 'dist';
+if (!outdir) throw new Error('--outdir needs a folder');
+const out = (name) => path.join(outdir, name);
 
 /** @param {import('esbuild').BuildOptions} options */
 function bundle(options) {
@@ -22,40 +27,34 @@ function bundle(options) {
 const nodeBundle = (entry, outfile, extra = {}) =>
   bundle({
     entryPoints: [entry],
-    outfile,
+    outfile: out(outfile),
     platform: 'node',
     format: 'cjs',
     target: 'node20',
     ...extra,
   });
 
-// Every TensorFlow.js package stays outside the bundles and is loaded from node_modules at run
-// time: @tensorflow/tfjs-node(-gpu) (optional, often absent) requires '@tensorflow/tfjs' and
-// registers its backend on THAT instance of tfjs-core, so the engine must use the same one, not a
-// copy inlined here. The wasm backend then finds its .wasm binaries in its own package folder.
-// Packaging must therefore ship node_modules/@tensorflow/{tfjs,tfjs-core,tfjs-backend-cpu,
-// tfjs-backend-wasm,...} and their dependencies (see src/engine/tf.ts, src/engine/backends.ts).
-const tfjsExternal = ['@tensorflow/*', 'webgpu'];
 
 // The PyTorch peer of `unet3d bench train|infer` is a Python script run beside the CLI.
 function copyBenchPeer() {
-  fs.mkdirSync('dist', { recursive: true });
-  fs.copyFileSync('src/cli/bench/torch_peer.py', 'dist/torch_peer.py');
+  fs.mkdirSync(outdir, { recursive: true });
+  fs.copyFileSync('src/cli/bench/torch_peer.py', out('torch_peer.py'));
 }
 
 const builds = [
   // The extension host bundle must never load TensorFlow.js: it is not even resolvable from here.
-  nodeBundle('src/extension/extension.ts', 'dist/extension.js', { external: ['vscode'] }),
+  nodeBundle('src/extension/extension.ts', 'extension.js', { external: ['vscode'] }),
   // Suggest Next Slice's reading and scoring, on a worker thread of the extension host.
-  nodeBundle('src/extension/suggest/suggestThread.ts', 'dist/suggestThread.js'),
-  nodeBundle('src/engine/worker.ts', 'dist/worker.js', { external: tfjsExternal }),
-  nodeBundle('src/cli/main.ts', 'dist/cli.js', {
-    external: tfjsExternal,
+  nodeBundle('src/extension/suggest/suggestThread.ts', 'suggestThread.js'),
+  // TensorFlow.js is bundled into the worker and the CLI; what is not is in esbuild.node.mjs.
+  nodeBundle('src/engine/worker.ts', 'worker.js', tfjsBundleOptions()),
+  nodeBundle('src/cli/main.ts', 'cli.js', {
+    ...tfjsBundleOptions(),
     banner: { js: '#!/usr/bin/env node' },
   }),
   bundle({
     entryPoints: ['webview/main.ts'],
-    outfile: 'dist/webview.js',
+    outfile: out('webview.js'),
     platform: 'browser',
     format: 'iife',
     target: 'es2022',
@@ -63,7 +62,7 @@ const builds = [
   // The 3D view's mesh worker: the webview fetches it and starts it from a blob.
   bundle({
     entryPoints: ['webview/meshWorker.ts'],
-    outfile: 'dist/meshWorker.js',
+    outfile: out('meshWorker.js'),
     platform: 'browser',
     format: 'iife',
     target: 'es2022',
@@ -71,6 +70,8 @@ const builds = [
 ];
 
 copyBenchPeer();
+// The wasm backend reads its binaries from beside the bundle (src/engine/backends.ts).
+copyWasmBinaries(outdir);
 if (watch) {
   const contexts = await Promise.all(builds.map((b) => esbuild.context(b)));
   await Promise.all(contexts.map((c) => c.watch()));

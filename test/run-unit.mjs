@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import * as esbuild from 'esbuild';
 import { ensureVulkan } from './vulkanSetup.mjs';
+import { copyWasmBinaries, tfjsBundleOptions } from '../esbuild.node.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -32,24 +33,21 @@ if (tests.length === 0) {
 }
 
 fs.rmSync(outDir, { recursive: true, force: true });
-/** Node bundles as esbuild.mjs makes them: every TensorFlow.js package from node_modules (one tfjs-core instance). */
+/** Node bundles as esbuild.mjs makes them: TensorFlow.js bundled in (esbuild.node.mjs). */
 const nodeBundle = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', sourcemap: 'inline', logLevel: 'warning' };
 await esbuild.build({
   ...nodeBundle,
+  ...tfjsBundleOptions(['vscode', 'esbuild']),
   entryPoints: tests,
   outdir: outDir,
   outbase: unitDir,
-  external: ['@tensorflow/*', 'vscode', 'esbuild', 'webgpu'],
   define: { 'process.env.UNET3D_REPO_ROOT': JSON.stringify(root) },
 });
 // The engine worker beside the tests: CLI commands that tests run in-process (`unet3d segment`,
 // `unet3d train`) fork it from there, as dist/cli.js forks dist/worker.js.
-await esbuild.build({ ...nodeBundle, entryPoints: [path.join(root, 'src/engine/worker.ts')], outfile: path.join(outDir, 'worker.js'), external: ['@tensorflow/*'] });
+await esbuild.build({ ...nodeBundle, ...tfjsBundleOptions(), entryPoints: [path.join(root, 'src/engine/worker.ts')], outfile: path.join(outDir, 'worker.js') });
 // The wasm backend looks for its binaries beside the bundle.
-const wasmDir = path.join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
-for (const name of fs.readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) {
-  fs.copyFileSync(path.join(wasmDir, name), path.join(outDir, name));
-}
+copyWasmBinaries(outDir, root);
 
 // The webgpu tests run on whatever adapter Dawn finds (on a machine without a GPU, Mesa's
 // lavapipe, installed here when missing and allowed); without one they skip, saying why.

@@ -1,14 +1,21 @@
 /**
  * Chooses the TensorFlow.js backend: the first that loads of TensorFlow with CUDA
- * (`@tensorflow/tfjs-node-gpu`), TensorFlow on the CPU (`@tensorflow/tfjs-node`), WebAssembly
- * with SIMD (`@tensorflow/tfjs-backend-wasm`) and plain JavaScript (`@tensorflow/tfjs-backend-cpu`),
- * unless a preference names one. Any error while loading one means "absent", and the report says
- * why in words a user can act on.
+ * (`@tensorflow/tfjs-node-gpu`), WebGPU, TensorFlow on the CPU (`@tensorflow/tfjs-node`),
+ * WebAssembly with SIMD (`@tensorflow/tfjs-backend-wasm`) and plain JavaScript
+ * (`@tensorflow/tfjs-backend-cpu`), unless a preference names one. Any error while loading one
+ * means "absent", and the report says why in words a user can act on.
+ *
+ * The wasm, webgpu and cpu backends are bundled (esbuild.node.mjs). The native ones are not: they
+ * are looked for in the folders the host names (WorkerStartOptions: the setting
+ * unet3d.nativeTensorFlowPath, then the install of 3D U-Net: Install Native TensorFlow), then
+ * beside the bundle (an optional dependency of a development checkout).
  */
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type * as tfjsWasm from '@tensorflow/tfjs-backend-wasm';
-import { BACKEND_ORDER, type BackendName, type BackendReport, type BackendStatus } from '../protocol/backends';
+import { BACKEND_ORDER, NATIVE_PACKAGES, TFJS_VERSION, type BackendName, type BackendReport, type BackendStatus } from '../protocol/backends';
+import { readWorkerStartOptions } from '../protocol/worker';
 import { plural } from '../core/words';
 import { simdRuntime } from './ops/simd/runtime';
 import { tf } from './tf';
@@ -26,9 +33,8 @@ export class BackendError extends Error {
 }
 
 const NPM_PACKAGE: Record<BackendName, string> = {
-  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  ...NATIVE_PACKAGES,
   webgpu: '@tensorflow/tfjs-backend-webgpu',
-  tensorflow: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
 };
@@ -36,7 +42,20 @@ const NPM_PACKAGE: Record<BackendName, string> = {
 /** The tfjs backend name each of ours registers. */
 const TFJS_NAME: Record<BackendName, string> = { 'tensorflow-gpu': 'tensorflow', webgpu: 'webgpu', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
-const TFJS_VERSION = '4.22.0';
+let nativeFolders: string[] | undefined;
+
+/**
+ * Sets the folders where the native backends are looked for first (each holding
+ * node_modules/@tensorflow/tfjs-node[-gpu]); by default those of the worker's environment
+ * (UNET3D_NATIVE_TENSORFLOW_PATH, see WorkerStartOptions).
+ */
+export function setNativeTensorFlowFolders(folders: readonly string[]): void {
+  nativeFolders = folders.map((f) => path.resolve(f));
+}
+
+function nativeTensorFlowFolders(): string[] {
+  return (nativeFolders ??= readWorkerStartOptions(process.env, path.delimiter).nativeTensorFlowFolders.map((f) => path.resolve(f)));
+}
 
 /** Statuses of backends already tried in this process (loading is not undone, so it is tried once). */
 const tried = new Map<BackendName, BackendStatus>();
@@ -132,14 +151,14 @@ const LOADERS: Record<BackendName, (forced: boolean) => Promise<BackendStatus>> 
   webgpu: (forced) => loadWebGpu(forced, setTfjsBackend),
   tensorflow: () => loadNative('tensorflow'),
   async wasm() {
-    const wasm = nodeRequire<typeof tfjsWasm>(NPM_PACKAGE.wasm);
+    const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof tfjsWasm;
     const dir = wasmBinaryFolder();
     if (!dir) {
       return {
         name: 'wasm',
         available: false,
-        reason: 'its .wasm binaries (tfjs-backend-wasm-simd.wasm) were not found beside the package or the bundle',
-        fix: `reinstall ${NPM_PACKAGE.wasm}@${TFJS_VERSION}`,
+        reason: `its .wasm binaries (tfjs-backend-wasm-simd.wasm) were not found beside the engine (${__dirname})`,
+        fix: 'reinstall the extension (or rebuild: npm run build copies them into dist/)',
       };
     }
     if (!wasmPathsSet) {
@@ -154,7 +173,7 @@ const LOADERS: Record<BackendName, (forced: boolean) => Promise<BackendStatus>> 
     return { name: 'wasm', available: true, detail: `WebAssembly${simd ? ' with SIMD' : ' (no SIMD)'}: ${kernelsDetail()}; TensorFlow.js's other operations on ${plural(wasm.getThreadsCount(), 'thread')}` };
   },
   async cpu() {
-    nodeRequire(NPM_PACKAGE.cpu);
+    // Registered by tf.ts (bundled).
     const failure = await setTfjsBackend('cpu');
     if (failure !== undefined) return { name: 'cpu', available: false, reason: failure };
     return { name: 'cpu', available: true, detail: `plain JavaScript: ${kernelsDetail()}; TensorFlow.js's other operations on 1 thread` };
@@ -192,37 +211,96 @@ function shareDataOnWasmClone(): void {
   tf.registerKernel(shared as tf.KernelConfig);
 }
 
-/** The folder holding tfjs-backend-wasm's .wasm files: the installed package's dist/, else beside this bundle. */
+/**
+ * The folder holding tfjs-backend-wasm's .wasm files: beside this bundle (esbuild.mjs copies them
+ * into dist/), else the package's own dist/ (code run unbundled, from a checkout).
+ */
 export function wasmBinaryFolder(): string | undefined {
-  const candidates: string[] = [];
+  const candidates = [__dirname];
   try {
-    candidates.push(path.dirname(nodeRequire.resolve(NPM_PACKAGE.wasm)));
+    candidates.push(path.dirname(require.resolve(NPM_PACKAGE.wasm)));
   } catch {
-    // not resolvable: fall back to copies beside the bundle
+    // not installed beside the bundle: only the copies beside it count
   }
-  candidates.push(__dirname);
   return candidates.find((dir) => fs.existsSync(path.join(dir, 'tfjs-backend-wasm-simd.wasm')));
 }
 
+/** Where a native package was found: its folder, and the `require` that loads it from there. */
+interface NativeInstall {
+  dir: string;
+  load(): unknown;
+}
+
+/**
+ * Finds a native package: in each folder the host named (FOLDER/node_modules/PACKAGE), then beside
+ * the bundle. `searched` receives every place looked at, in order.
+ */
+function findNative(pkg: string, searched: string[]): NativeInstall | undefined {
+  for (const folder of nativeTensorFlowFolders()) {
+    const dir = path.join(folder, 'node_modules', ...pkg.split('/'));
+    searched.push(dir);
+    if (fs.existsSync(path.join(dir, 'package.json'))) {
+      // Resolved from the folder, so that the package finds its own dependencies there.
+      const folderRequire = createRequire(path.join(folder, 'package.json'));
+      return { dir, load: () => folderRequire(pkg) };
+    }
+  }
+  searched.push(`${pkg} beside the engine (${path.join(__dirname, '..', 'node_modules')} and the folders above)`);
+  let main: string;
+  try {
+    main = require.resolve(pkg);
+  } catch {
+    return undefined;
+  }
+  return { dir: packageRootOf(main, pkg), load: () => require(pkg) };
+}
+
+/** The package folder of a resolved main file: the nearest folder above it named like the package. */
+function packageRootOf(main: string, pkg: string): string {
+  const tail = path.join('node_modules', ...pkg.split('/'));
+  let dir = path.dirname(main);
+  while (!dir.endsWith(tail) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir.endsWith(tail) ? dir : path.dirname(main);
+}
+
+/**
+ * Loads tfjs-node or tfjs-node-gpu. The package comes with its own @tensorflow/tfjs and so its own
+ * copy of tfjs-core; tfjs-core keeps its engine, kernel and gradient registries on the global
+ * object (`_tfengine`, `_tfGlobals`), so the "tensorflow" backend and kernels it registers land
+ * in the engine the bundled tfjs-core uses (and its copy of the cpu kernels replaces ours, the same
+ * code). A package that registers nothing here is reported, not used.
+ */
 async function loadNative(name: 'tensorflow-gpu' | 'tensorflow'): Promise<BackendStatus> {
   const other = name === 'tensorflow' ? 'tensorflow-gpu' : 'tensorflow';
+  const pkg = NPM_PACKAGE[name];
   if (tried.get(other)?.available) {
     // Both packages register the backend "tensorflow"; two libtensorflows in one process collide.
     return { name, available: false, reason: `not loaded: ${NPM_PACKAGE[other]} already provides the TensorFlow backend in this process` };
   }
-  nodeRequire(NPM_PACKAGE[name]);
+  const searched: string[] = [];
+  const install = findNative(pkg, searched);
+  if (!install) return { name, available: false, ...notInstalled(name), searched };
+  const where = { location: install.dir, searched };
+  const version = readVersion(install.dir);
+  try {
+    install.load();
+  } catch (error) {
+    return { name, available: false, ...explainText(name, error instanceof Error ? error.message : String(error), install.dir), ...where };
+  }
   if (!tf.findBackendFactory('tensorflow')) {
-    const theirs = readVersion(path.join(path.dirname(nodeRequire.resolve(NPM_PACKAGE[name])), '..'));
     return {
       name,
       available: false,
-      reason: `it loaded but registered its backend on another copy of @tensorflow/tfjs-core (it is ${theirs ?? 'an unknown version'}, the engine uses ${tf.version_core})`,
-      fix: `install ${NPM_PACKAGE[name]}@${TFJS_VERSION}, the version the engine is built for`,
+      reason: `${pkg} ${version ?? '(unknown version)'} from ${install.dir} loaded but registered no "tensorflow" backend in the engine's TensorFlow.js (${tf.version_core})`,
+      fix: `install ${pkg}@${TFJS_VERSION}, the version the engine is built for (3D U-Net: Install Native TensorFlow)`,
+      ...where,
     };
   }
   const failure = await setTfjsBackend('tensorflow');
-  if (failure !== undefined) return { name, available: false, ...explainText(name, failure) };
-  return { name, available: true, detail: name === 'tensorflow-gpu' ? 'TensorFlow 2.9 C++ kernels with CUDA' : 'TensorFlow 2.9 C++ kernels on the CPU' };
+  if (failure !== undefined) return { name, available: false, ...explainText(name, failure, install.dir), ...where };
+  const mismatch = version && version !== TFJS_VERSION ? `; version ${version}, the engine is built with ${TFJS_VERSION}` : '';
+  const kernels = name === 'tensorflow-gpu' ? 'TensorFlow 2.9 C++ kernels with CUDA' : 'TensorFlow 2.9 C++ kernels on the CPU';
+  return { name, available: true, detail: `${kernels} (${pkg} from ${install.dir}${mismatch})`, ...where };
 }
 
 function readVersion(packageDir: string): string | undefined {
@@ -257,21 +335,24 @@ function firstLine(error: unknown): string {
 }
 
 function explainLoadError(name: BackendName, error: unknown): { reason: string; fix?: string } {
-  const code = (error as { code?: string }).code;
-  const message = error instanceof Error ? error.message : String(error);
-  if (code === 'MODULE_NOT_FOUND' && message.includes(`'${NPM_PACKAGE[name]}'`)) {
-    const native = name === 'tensorflow' || name === 'tensorflow-gpu';
-    return {
-      reason: `${NPM_PACKAGE[name]} is not installed`,
-      fix: `run \`npm install ${NPM_PACKAGE[name]}@${TFJS_VERSION}\` in the extension's folder${native ? ' (its install script downloads libtensorflow, so it needs internet access)' : ''}`,
-    };
-  }
-  return explainText(name, message);
+  return explainText(name, error instanceof Error ? error.message : String(error));
 }
 
-/** Turns a loader's error text into a reason and a fix. */
-export function explainText(name: BackendName, message: string): { reason: string; fix?: string } {
+/** Why a native backend is absent, and how to install it. */
+function notInstalled(name: 'tensorflow-gpu' | 'tensorflow'): { reason: string; fix: string } {
   const pkg = NPM_PACKAGE[name];
+  return {
+    reason: `${pkg} is not installed`,
+    fix:
+      `run the command "3D U-Net: Install Native TensorFlow", or point the setting unet3d.nativeTensorFlowPath (the CLI: the environment variable UNET3D_NATIVE_TENSORFLOW_PATH) at a folder where \`npm install ${pkg}@${TFJS_VERSION}\` ran` +
+      ` (its install script downloads libtensorflow, so it needs internet access${name === 'tensorflow-gpu' ? '; it runs on NVIDIA GPUs with CUDA 11.2 and cuDNN 8.1, on Linux and Windows' : ''})`,
+  };
+}
+
+/** Turns a loader's error text into a reason and a fix; `dir`: the folder the package was loaded from. */
+export function explainText(name: BackendName, message: string, dir?: string): { reason: string; fix?: string } {
+  const pkg = NPM_PACKAGE[name];
+  const where = dir ? ` in the folder that holds node_modules (${installFolderOf(dir)})` : '';
   const cuda = /(libcudnn[\w.]*\.so[\d.]*|libcudart[\w.]*\.so[\d.]*|libcublas\w*\.so[\d.]*|libcufft\w*\.so[\d.]*|libcurand\w*\.so[\d.]*|libcusolver\w*\.so[\d.]*|libcusparse\w*\.so[\d.]*|cudnn64_\d+\.dll|cudart64_\d+\.dll|cublas64_\d+\.dll)/.exec(message);
   if (cuda) {
     return {
@@ -282,28 +363,27 @@ export function explainText(name: BackendName, message: string): { reason: strin
   if (/tfjs_binding\.node/.test(message)) {
     return {
       reason: `its native addon (tfjs_binding.node) is missing: the install script did not run or could not download libtensorflow`,
-      fix: `run \`npm rebuild ${pkg}\` in the extension's folder with internet access`,
+      fix: `run \`npm rebuild ${pkg}\`${where} with internet access, or "3D U-Net: Install Native TensorFlow" again`,
     };
   }
   const libtf = /(libtensorflow[\w.]*|tensorflow\.dll)/.exec(message);
   if (libtf) {
-    return { reason: `${libtf[1]} was not found: the download during its install failed`, fix: `run \`npm rebuild ${pkg}\` with internet access` };
+    return { reason: `${libtf[1]} was not found: the download during its install failed`, fix: `run \`npm rebuild ${pkg}\`${where} with internet access` };
   }
   const glibc = /(GLIBC(?:XX)?_[\d.]+)/.exec(message);
   if (glibc) {
     return { reason: `libtensorflow needs ${glibc[1]}, newer than this system's C/C++ library`, fix: 'use a newer Linux distribution, or the wasm backend' };
   }
   if (/NODE_MODULE_VERSION/.test(message)) {
-    return { reason: 'its native addon was built for another version of Node.js', fix: `run \`npm rebuild ${pkg}\` in the extension's folder` };
+    return { reason: 'its native addon was built for another version of Node.js', fix: `run \`npm rebuild ${pkg}\`${where}` };
   }
-  return { reason: message.split('\n')[0].trim() || `${pkg} failed to load` };
+  const first = message.split('\n')[0].trim() || `${pkg} failed to load`;
+  return { reason: dir ? `${first} (loading ${pkg} from ${dir})` : first };
 }
 
-/**
- * Node's `require` for the external `@tensorflow/*` packages (esbuild keeps them out of the bundle,
- * so they resolve from node_modules beside it).
- */
-function nodeRequire<T = unknown>(id: string): T {
-  return require(id) as T;
+/** 'F/node_modules/@tensorflow/tfjs-node' -> 'F'. */
+function installFolderOf(packageDir: string): string {
+  const at = packageDir.lastIndexOf(`${path.sep}node_modules${path.sep}`);
+  return at >= 0 ? packageDir.slice(0, at) : packageDir;
 }
-nodeRequire.resolve = (id: string): string => require.resolve(id);
+

@@ -11,7 +11,16 @@ import type { BackendReport } from '../protocol/backends';
 import { markRunFailed } from './runFolder';
 import type { SegmentOptions, SegmentResult } from '../protocol/segment';
 import type { TrainSettings } from '../protocol/settings';
-import { isWorkerEvent, workerEventProblem, type SegmentProgressEvent, type SegmentStartedEvent, type WorkerEvent, type WorkerRequest } from '../protocol/worker';
+import {
+  isWorkerEvent,
+  workerEventProblem,
+  workerStartEnvironment,
+  type SegmentProgressEvent,
+  type SegmentStartedEvent,
+  type WorkerEvent,
+  type WorkerRequest,
+  type WorkerStartOptions,
+} from '../protocol/worker';
 import type { RunSummary, TrainEvent } from '../protocol/training';
 
 /** The worker bundle beside the calling bundle (dist/worker.js next to dist/extension.js or dist/cli.js). */
@@ -50,6 +59,8 @@ export interface WorkerClientOptions {
   execArgv?: string[];
   /** Environment of the worker; default this process's. */
   env?: NodeJS.ProcessEnv;
+  /** Where the worker looks for a native TensorFlow first (see WorkerStartOptions); default: what `env` says. */
+  nativeTensorFlowFolders?: WorkerStartOptions['nativeTensorFlowFolders'];
   /** How long to wait for the worker's `ready` (ms). */
   startTimeoutMs?: number;
   /** Aborting it while the worker starts kills the worker and rejects (the host is shutting down). */
@@ -126,9 +137,11 @@ export class WorkerClient {
 
   /** Forks the worker and waits for its `ready`. Rejects if it does not start. */
   static async start(options: WorkerClientOptions = {}): Promise<WorkerClient> {
+    const env = { ...(options.env ?? process.env) };
+    if (options.nativeTensorFlowFolders) Object.assign(env, workerStartEnvironment({ nativeTensorFlowFolders: options.nativeTensorFlowFolders }, path.delimiter));
     const child = fork(options.workerPath ?? defaultWorkerPath(), [], {
       execArgv: options.execArgv ?? [],
-      env: options.env ?? process.env,
+      env,
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       serialization: 'advanced',
     });

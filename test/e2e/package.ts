@@ -1,26 +1,25 @@
 /**
- * `npm run package [-- vsce options, e.g. --out file.vsix --target linux-x64]`: the .vsix, made by
- * @vscode/vsce in a staging folder that holds only what runs. The npm script builds the
- * production bundles first. One .vsix per platform (`--target`, default this machine's): it
- * carries that platform's Dawn binary (npm `webgpu`, the webgpu backend) and no other;
- * `npm run package:all` makes one for every target in VSIX_TARGETS.
- *  - The extension's own files are those .vscodeignore keeps (`vsce ls --no-dependencies`).
- *  - esbuild.mjs keeps every @tensorflow/* package out of the bundles, so the worker loads them
- *    from node_modules: the dependencies the bundles name, and theirs, ship too, less what Node
- *    never loads (isRuntimeFile: types, sources, maps, tests, browser builds).
+ * `npm run package [-- --target T] [--out FILE.vsix]`: the .vsix for one VS Code platform target
+ * (default this machine's); `npm run package:all`: one for every target in VSIX_TARGETS. Made
+ * by @vscode/vsce in a staging folder that holds only what runs:
+ *  - the production bundles, built into the staging folder (dist/ of the checkout is left alone):
+ *    the extension host, the engine worker with TensorFlow.js bundled in, the webview and its mesh
+ *    worker, and the wasm backend's binaries (esbuild.mjs, esbuild.node.mjs);
+ *  - the extension's other files that .vscodeignore keeps (`vsce ls --no-dependencies`);
+ *  - Dawn's binary for the target, from npm `webgpu`, as dist/dawn/<platform>/dawn.node (where
+ *    src/engine/webgpu/device.ts looks first), with that package's license.
+ * No node_modules ship: nothing is loaded from there. Every file of the result must have a reason
+ * to ship (vsixFileRules) and the whole stay within VSIX_LIMITS; packaging fails otherwise.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../helpers/data';
-import { dawnFolder, dependencyClosure, hostTarget, isRuntimeFile } from './vsix';
+import { dawnFolder, hostTarget, isGpuBinary, listZip, VSIX_TARGETS, vsixBytes, vsixContentProblems } from './vsix';
 
 interface Manifest {
   name: string;
   version: string;
-  dependencies?: Record<string, string>;
-  optionalDependencies?: Record<string, string>;
-  [key: string]: unknown;
 }
 
 const VSCE = path.join(REPO_ROOT, 'node_modules', '@vscode', 'vsce', 'vsce');
@@ -31,74 +30,82 @@ function vsce(args: string[], cwd: string, capture = false): string {
   return result.stdout ?? '';
 }
 
-/**
- * The dependencies the bundles load at run time: those whose name appears as a string in a
- * bundle (a `require("name")`, or a name in a list of backends to try). Bundled packages leave
- * no such string in a minified bundle. Optional (native) dependencies cannot ship.
- */
-function runtimeDependencies(manifest: Manifest, bundles: string[]): string[] {
-  const text = bundles.map((b) => fs.readFileSync(path.join(REPO_ROOT, b), 'utf8')).join('\n');
-  return Object.keys(manifest.dependencies ?? {}).filter((name) => {
-    const quoted = new RegExp(`["'\`]${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}["'\`/]`);
-    return !(name in (manifest.optionalDependencies ?? {})) && quoted.test(text);
-  });
+function copy(from: string, to: string): void {
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  fs.copyFileSync(from, to);
 }
 
-function listFiles(dir: string, prefix = ''): string[] {
-  return fs.readdirSync(path.join(dir, prefix), { withFileTypes: true }).flatMap((entry) => {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    return entry.isDirectory() ? listFiles(dir, rel) : [rel];
-  });
+/** The folder of npm `webgpu` in the checkout. */
+function webgpuPackage(): string {
+  const dir = path.join(REPO_ROOT, 'node_modules', 'webgpu');
+  if (!fs.existsSync(path.join(dir, 'package.json'))) throw new Error('npm webgpu is not installed (npm ci)');
+  return dir;
 }
 
-function main(): void {
-  const userArgs = process.argv.slice(2);
-  const targetAt = userArgs.indexOf('--target');
-  const target = targetAt >= 0 ? userArgs[targetAt + 1] ?? '' : hostTarget();
-  dawnFolder(target); // refuses a target without a WebGPU binary
-  if (targetAt < 0) userArgs.push('--target', target);
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+
+/** One line on what a .vsix holds: files, and bytes packed and unpacked, with and without Dawn. */
+function describeVsix(file: string): string {
+  const entries = listZip(file);
+  const all = vsixBytes(entries, true);
+  const lean = vsixBytes(entries, false);
+  const gpu = entries.filter((e) => isGpuBinary(e.path)).length;
+  return (
+    `${entries.length} files (${entries.length - gpu} without dawn.node); ${mib(fs.statSync(file).size)} .vsix; ` +
+    `packed ${mib(all.packed)} with dawn.node, ${mib(lean.packed)} without; unpacked ${mib(all.unpacked)} with, ${mib(lean.unpacked)} without`
+  );
+}
+
+/** Stages and packages the .vsix of each target; returns the files written. */
+function packageTargets(targets: readonly string[], out?: string): string[] {
+  for (const target of targets) dawnFolder(target); // refuses a target without a WebGPU binary
   const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as Manifest;
-  const ownFiles = vsce(['ls', '--no-dependencies'], REPO_ROOT, true).split('\n').map((l) => l.trim()).filter(Boolean);
-  const bundles = ownFiles.filter((f) => f.startsWith('dist/') && f.endsWith('.js'));
-  const roots = runtimeDependencies(manifest, bundles);
-  const packages = dependencyClosure(roots, (dir) => {
-    const file = path.join(REPO_ROOT, dir, 'package.json');
-    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest) : undefined;
-  });
-
-  const staging = path.join(REPO_ROOT, '.test-work', `package-${process.pid}`);
+  const staging = path.join(REPO_ROOT, '.test-work', `package-${process.pid}-${Date.now().toString(36)}`);
   fs.rmSync(staging, { recursive: true, force: true });
+  const written: string[] = [];
   try {
-    for (const file of ownFiles) copy(file, file);
-    let shipped = 0;
-    for (const pkg of packages) {
-      for (const file of listFiles(path.join(REPO_ROOT, pkg.dir)).filter((f) => isRuntimeFile(f, pkg.name, target))) {
-        copy(path.posix.join(pkg.dir, file), path.posix.join(pkg.dir, file));
-        shipped++;
-      }
+    // The extension's own files but its bundles, as .vscodeignore selects them.
+    const ownFiles = vsce(['ls', '--no-dependencies'], REPO_ROOT, true)
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((f) => f && !f.startsWith('dist/'));
+    for (const file of [...ownFiles, '.vscodeignore']) copy(path.join(REPO_ROOT, file), path.join(staging, file));
+    const build = spawnSync(process.execPath, ['esbuild.mjs', '--production', '--outdir', path.join(staging, 'dist')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (build.status !== 0) throw new Error(`the production build failed (${build.status ?? build.signal})`);
+    const webgpu = webgpuPackage();
+    for (const target of targets) {
+      const folder = dawnFolder(target);
+      fs.rmSync(path.join(staging, 'dist', 'dawn'), { recursive: true, force: true });
+      copy(path.join(webgpu, 'LICENSE.md'), path.join(staging, 'dist', 'dawn', 'LICENSE.md'));
+      copy(path.join(webgpu, 'dist', folder, 'dawn.node'), path.join(staging, 'dist', 'dawn', folder, 'dawn.node'));
+      const file = out && targets.length === 1 ? path.resolve(out) : path.join(REPO_ROOT, `${manifest.name}-${target}-${manifest.version}.vsix`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      // The repository field is not there yet; README images stay relative (they ship).
+      vsce(['package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--target', target, '--out', file], staging);
+      const problems = vsixContentProblems(listZip(file), target);
+      if (problems.length > 0) throw new Error(`${path.basename(file)} is not lean:\n- ${problems.join('\n- ')}`);
+      console.log(`[package] ${target}: ${describeVsix(file)}`);
+      written.push(file);
     }
-    // vsce asks npm which packages to include; it lists the manifest's dependencies, so the staged
-    // manifest names only those that ship. (VS Code never installs an extension's dependencies.)
-    const staged: Manifest = { ...manifest, dependencies: Object.fromEntries(roots.map((r) => [r, manifest.dependencies![r]!])) };
-    fs.writeFileSync(path.join(staging, 'package.json'), JSON.stringify(staged, null, 2));
-    // Everything staged ships; the file only tells vsce that the selection was made.
-    fs.writeFileSync(path.join(staging, '.vscodeignore'), '# staged by test/e2e/package.ts: everything here ships\n');
-    console.log(`[package] ${target}: ${ownFiles.length} files of the extension; ${packages.length} npm packages (${roots.join(', ') || 'none'} and their dependencies), ${shipped} files`);
-
-    const outAt = userArgs.findIndex((a) => a === '--out' || a === '-o');
-    if (outAt >= 0 && userArgs[outAt + 1]) userArgs[outAt + 1] = path.resolve(userArgs[outAt + 1]!);
-    const out = outAt >= 0 ? [] : ['--out', path.join(REPO_ROOT, `${manifest.name}-${target}-${manifest.version}.vsix`)];
-    // The repository field and a LICENSE file are not there yet; README images stay relative.
-    vsce(['package', '--allow-missing-repository', '--no-rewrite-relative-links', ...out, ...userArgs], staging);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
-
-  function copy(from: string, to: string): void {
-    const target = path.join(staging, to);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.copyFileSync(path.join(REPO_ROOT, from), target);
-  }
+  return written;
 }
 
-main();
+function main(): void {
+  const args = process.argv.slice(2);
+  const valueOf = (...names: string[]) => {
+    const at = args.findIndex((a) => names.includes(a));
+    return at >= 0 ? args[at + 1] : undefined;
+  };
+  const targets = args.includes('--all-targets') ? [...VSIX_TARGETS] : [valueOf('--target') ?? hostTarget()];
+  packageTargets(targets, valueOf('--out', '-o'));
+}
+
+try {
+  main();
+} catch (error) {
+  console.error(`[package] ${(error as Error).message}`);
+  process.exit(1);
+}

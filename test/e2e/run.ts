@@ -53,8 +53,8 @@ async function bundle(entryPoints: string[], outdir: string, extra: esbuild.Buil
     target: 'node20',
     sourcemap: 'inline',
     logLevel: 'warning',
-    // Resolved at run time from the repository's node_modules (or provided by VS Code).
-    // TensorFlow.js stays external as in esbuild.mjs, so tests share the product's one instance.
+    // Resolved at run time from the repository's node_modules (or provided by VS Code). The e2e
+    // tests load no TensorFlow.js: the engine runs in its worker (dist/worker.js, or the .vsix's).
     external: ['vscode', 'mocha', 'playwright-core', 'esbuild', '@vscode/test-electron', '@tensorflow/*'],
     define: { 'process.env.UNET3D_REPO_ROOT': JSON.stringify(REPO_ROOT) },
     ...extra,
@@ -91,7 +91,7 @@ async function runHostTests(files: string[]): Promise<boolean> {
   }
 }
 
-/** Builds the production bundles and the .vsix, as `npm run package` does. */
+/** Builds the .vsix as `npm run package` does (its production bundles go into its staging folder, not dist/). */
 function packageVsix(): boolean {
   const started = Date.now();
   console.log('\n[e2e] packaging the .vsix (npm run package)');
@@ -142,11 +142,7 @@ async function main(): Promise<number> {
   if (uiFiles.length > 0) {
     await bundle(uiFiles, BUNDLE_DIR);
     const needsVsix = uiFiles.some((f) => path.basename(f).startsWith('vsix'));
-    if (needsVsix) {
-      ok = packageVsix() && ok;
-      // The package step left production bundles in dist/; put the development build back.
-      spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-    }
+    if (needsVsix) ok = packageVsix() && ok;
     ok = (await runUiTests(uiFiles)) && ok;
   }
   if (!process.env.UNET3D_E2E_KEEP) fs.rmSync(BUNDLE_DIR, { recursive: true, force: true });

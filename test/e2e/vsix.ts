@@ -1,38 +1,133 @@
 /**
- * What goes into the .vsix and what it holds: the packages the bundles load at run time and
- * their files (used by test/e2e/package.ts), and a .vsix read without unpacking it (used by the
- * packaging test).
+ * What goes into the .vsix and what it holds: each file with the reason it ships (VSIX_FILES,
+ * used by test/e2e/package.ts and checked by test/unit/vsix-contents.test.ts), the limits on its
+ * size, a .vsix read without unpacking it, and the npm packages a bundle loads at run time with
+ * their files (the GPU benchmark's pack, test/bench/gpu.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { builtinModules } from 'node:module';
 import * as zlib from 'node:zlib';
 
-/** Every file in a zip archive, by its path inside the archive. */
-export function readZip(file: string): Map<string, Buffer> {
-  const zip = fs.readFileSync(file);
+/** One entry of a zip archive's central directory. */
+interface ZipEntry {
+  name: string;
+  /** 0: stored, 8: deflated. */
+  method: number;
+  compressedSize: number;
+  size: number;
+  /** Offset of the entry's local header. */
+  localHeader: number;
+}
+
+/** The entries of a zip archive's central directory, folders included. */
+function* centralDirectory(zip: Buffer, file: string): Generator<ZipEntry> {
   // The end-of-central-directory record sits at the end, before an optional comment.
   const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
   if (eocd < 0) throw new Error(`${file} is not a zip archive`);
   const count = zip.readUInt16LE(eocd + 10);
   let at = zip.readUInt32LE(eocd + 16);
-  const entries = new Map<string, Buffer>();
   for (let i = 0; i < count; i++) {
     if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error(`${file}: bad central directory entry ${i}`);
-    const method = zip.readUInt16LE(at + 10);
-    const compressedSize = zip.readUInt32LE(at + 20);
     const nameLength = zip.readUInt16LE(at + 28);
-    const extraLength = zip.readUInt16LE(at + 30);
-    const commentLength = zip.readUInt16LE(at + 32);
-    const localHeader = zip.readUInt32LE(at + 42);
-    const name = zip.toString('utf8', at + 46, at + 46 + nameLength);
-    const dataStart = localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
-    const data = zip.subarray(dataStart, dataStart + compressedSize);
-    if (method !== 0 && method !== 8) throw new Error(`${file}: ${name} uses zip method ${method}`);
-    if (!name.endsWith('/')) entries.set(name, method === 8 ? zlib.inflateRawSync(data) : data);
-    at += 46 + nameLength + extraLength + commentLength;
+    yield {
+      name: zip.toString('utf8', at + 46, at + 46 + nameLength),
+      method: zip.readUInt16LE(at + 10),
+      compressedSize: zip.readUInt32LE(at + 20),
+      size: zip.readUInt32LE(at + 24),
+      localHeader: zip.readUInt32LE(at + 42),
+    };
+    at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+}
+
+/** Every file in a zip archive, by its path inside the archive. */
+export function readZip(file: string): Map<string, Buffer> {
+  const zip = fs.readFileSync(file);
+  const entries = new Map<string, Buffer>();
+  for (const e of centralDirectory(zip, file)) {
+    if (e.name.endsWith('/')) continue;
+    const dataStart = e.localHeader + 30 + zip.readUInt16LE(e.localHeader + 26) + zip.readUInt16LE(e.localHeader + 28);
+    const data = zip.subarray(dataStart, dataStart + e.compressedSize);
+    if (e.method !== 0 && e.method !== 8) throw new Error(`${file}: ${e.name} uses zip method ${e.method}`);
+    entries.set(e.name, e.method === 8 ? zlib.inflateRawSync(data) : data);
   }
   return entries;
+}
+
+/** A pattern of paths inside the .vsix and why files matching it ship: what loads or shows them. */
+export interface VsixFileRule {
+  pattern: RegExp;
+  reason: string;
+  /** At least one file must match (the extension does not work without it). */
+  required?: boolean;
+}
+
+/**
+ * Every file the .vsix may hold (paths inside the archive) and why: something loads or shows each
+ * one. A file matching none is one nothing loads, and fails the packaging test. `target`: the
+ * VS Code platform target, whose Dawn binary alone ships.
+ */
+export function vsixFileRules(target: string): VsixFileRule[] {
+  const dawn = dawnFolder(target).replace(/[-]/g, '\\-');
+  return [
+    { pattern: /^\[Content_Types\]\.xml$|^extension\.vsixmanifest$/, reason: "the VSIX container's own metadata, written by vsce", required: true },
+    { pattern: /^extension\/package\.json$/, reason: 'the manifest: commands, settings, views, the entry point', required: true },
+    { pattern: /^extension\/readme\.md$/, reason: "the extension's Details page", required: true },
+    { pattern: /^extension\/changelog\.md$/, reason: 'the Changelog tab', required: true },
+    { pattern: /^extension\/LICENSE\.txt$/, reason: 'the license, shown by the Marketplace and required by vsce', required: true },
+    { pattern: /^extension\/dist\/extension\.js$/, reason: 'the extension host bundle (main)', required: true },
+    { pattern: /^extension\/dist\/worker\.js$/, reason: 'the engine worker, forked for each training and segmentation (TensorFlow.js bundled in)', required: true },
+    { pattern: /^extension\/dist\/webview\.js$/, reason: "the volume editor's webview script", required: true },
+    { pattern: /^extension\/dist\/meshWorker\.js$/, reason: "the 3D view's mesh worker, fetched by the webview", required: true },
+    { pattern: /^extension\/dist\/suggestThread\.js$/, reason: "Suggest Next Slice's reading and scoring, on a worker thread of the extension host", required: true },
+    { pattern: /^extension\/dist\/tfjs-backend-wasm(-simd)?\.wasm$/, reason: 'the wasm backend: the SIMD build, and the plain one for WebAssembly without SIMD (read by the worker)', required: true },
+    { pattern: new RegExp(`^extension/dist/dawn/${dawn}/dawn\\.node$`), reason: `Dawn (npm webgpu) for ${target}: the webgpu backend's native binding`, required: true },
+    { pattern: /^extension\/dist\/dawn\/LICENSE\.md$/, reason: "npm webgpu's license, shipped with its binary", required: true },
+    { pattern: /^extension\/media\/unet3d\.svg$/, reason: 'the activity bar and panel icon', required: true },
+    { pattern: /^extension\/media\/icon\.png$/, reason: "the extension's icon", required: true },
+    { pattern: /^extension\/media\/editor\.css$/, reason: "the volume editor's style sheet", required: true },
+    { pattern: /^extension\/media\/walkthrough\/[\w-]+\.md$/, reason: "the walkthrough's Markdown steps" },
+    { pattern: /^extension\/docs\/screenshots\/(editor|loop|curves|runs-view)\.png$/, reason: 'the pictures the README and the walkthrough show' },
+  ];
+}
+
+/** What a .vsix may weigh and hold per platform, before its GPU binary (dawn.node): issue 15's goal. */
+export const VSIX_LIMITS = { files: 300, bytesWithoutGpuBinary: 5 * 2 ** 20 } as const;
+
+/** The GPU binaries (Dawn) of a .vsix, left out of VSIX_LIMITS.bytesWithoutGpuBinary. */
+export const isGpuBinary = (file: string): boolean => /^extension\/dist\/dawn\/[^/]+\/dawn\.node$/.test(file);
+
+/** What a .vsix holds: every file with its size in the archive (compressed) and unpacked. */
+export interface VsixEntry {
+  path: string;
+  compressed: number;
+  size: number;
+}
+
+/** The problems of a .vsix's contents against vsixFileRules and VSIX_LIMITS (none: an empty list). */
+export function vsixContentProblems(entries: readonly VsixEntry[], target: string): string[] {
+  const rules = vsixFileRules(target);
+  const problems: string[] = [];
+  const unexplained = entries.filter((e) => !rules.some((r) => r.pattern.test(e.path)));
+  if (unexplained.length > 0) problems.push(`nothing loads ${unexplained.length} file(s): ${unexplained.slice(0, 20).map((e) => e.path).join(', ')}`);
+  for (const rule of rules) if (rule.required && !entries.some((e) => rule.pattern.test(e.path))) problems.push(`missing: ${rule.pattern.source} (${rule.reason})`);
+  if (entries.length >= VSIX_LIMITS.files) problems.push(`${entries.length} files, the limit is under ${VSIX_LIMITS.files}`);
+  const { packed, unpacked } = vsixBytes(entries, false);
+  const biggest = Math.max(packed, unpacked);
+  if (biggest >= VSIX_LIMITS.bytesWithoutGpuBinary) problems.push(`${biggest} bytes without the GPU binary, the limit is under ${VSIX_LIMITS.bytesWithoutGpuBinary}`);
+  return problems;
+}
+
+/** Bytes of a .vsix's files, compressed (about the .vsix's size) and unpacked (on disk once installed); with or without the GPU binary. */
+export function vsixBytes(entries: readonly VsixEntry[], withGpuBinary: boolean): { packed: number; unpacked: number } {
+  const counted = entries.filter((e) => withGpuBinary || !isGpuBinary(e.path));
+  return { packed: counted.reduce((n, e) => n + e.compressed, 0), unpacked: counted.reduce((n, e) => n + e.size, 0) };
+}
+
+/** A .vsix's entries (files, not folders) with their sizes, from its central directory. */
+export function listZip(file: string): VsixEntry[] {
+  return [...centralDirectory(fs.readFileSync(file), file)].filter((e) => !e.name.endsWith('/')).map((e) => ({ path: e.name, compressed: e.compressedSize, size: e.size }));
 }
 
 /** The bare module specifiers a CommonJS bundle requires (`require("x/y")`), builtins left out. */

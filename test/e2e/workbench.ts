@@ -17,7 +17,7 @@ import type { TestContext } from 'node:test';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { REPO_ROOT } from '../helpers/data';
 import { openWorkbenchPage } from './browser';
-import { installExtension, startCodeServer, type CodeServer } from './codeServer';
+import { installExtension, startCodeServer, type CodeServer, type Keybinding } from './codeServer';
 import { reportSymptom, WEBVIEW_NEVER_LOADED } from './rerunPolicy';
 import { ensureToolchain } from './toolchain';
 import { prepareWorkspace, SAMPLE_FILES } from './workspace';
@@ -39,6 +39,8 @@ export interface WorkbenchOptions {
   extension?: 'development' | { vsix: string } | { developmentPath: string };
   /** User settings merged over the seeded ones. */
   settings?: Record<string, unknown>;
+  /** User keybindings, from the workspace's path: a key that runs a command with arguments from code (absolute paths). */
+  keybindings?: (workspace: string) => readonly Keybinding[];
   /** Keep workspace trust on: the workspace opens in Restricted Mode (see ServerOptions.workspaceTrust). */
   workspaceTrust?: boolean;
 }
@@ -69,7 +71,7 @@ export async function launchWorkbench(options: WorkbenchOptions): Promise<Workbe
   if (typeof extension === 'object' && 'vsix' in extension) installExtension(tools, extension.vsix, folders);
   // The smoke-test driver makes the workbench honour the URL's extensionDevelopmentPath (a built
   // workbench ignores it otherwise); it also hides notification toasts: read notifications().
-  const server = await startCodeServer(tools, { ...folders, port: 0, smokeTestDriver: true, settings: options.settings, workspaceTrust: options.workspaceTrust });
+  const server = await startCodeServer(tools, { ...folders, port: 0, smokeTestDriver: true, settings: options.settings, keybindings: options.keybindings?.(workspace), workspaceTrust: options.workspaceTrust });
   let browser: Awaited<ReturnType<typeof openWorkbenchPage>>;
   try {
     browser = await openWorkbenchPage(tools, server, {

@@ -5,37 +5,23 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { readRunRecord } from '../../src/engine/runFolder';
 import { trainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
 import { WorkerClient, WorkerExitError, WorkerRequestError } from '../../src/engine/workerClient';
 import type { TrainEvent } from '../../src/protocol/training';
-import { REPO_ROOT, tempDir } from '../helpers/data';
+import { tempDir } from '../helpers/data';
 import { writeBallVolume } from '../helpers/engineData';
 
 const work = tempDir('engine-worker');
-const workerPath = path.join(work, 'worker.js');
+// test/run-unit.mjs builds the worker beside the tests as esbuild.mjs builds dist/worker.js
+// (TensorFlow.js bundled in), with the wasm binaries it loads beside it.
+const workerPath = path.join(__dirname, 'worker.js');
 const backend = (process.env.UNET3D_TEST_BACKEND ?? 'auto') as TrainSettingsInput['backend'];
 
-before(async () => {
-  // The same bundle as esbuild.mjs makes, beside the wasm binaries it loads. (esbuild is loaded
-  // at run time: its API cannot be bundled into this test.)
-  const esbuild = createRequire(path.join(REPO_ROOT, 'package.json'))('esbuild') as typeof import('esbuild');
-  await esbuild.build({
-    entryPoints: [path.join(REPO_ROOT, 'src/engine/worker.ts')],
-    outfile: workerPath,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    logLevel: 'warning',
-    external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
-    nodePaths: [path.join(REPO_ROOT, 'node_modules')],
-  });
-  const wasmDir = path.join(REPO_ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
-  for (const name of fs.readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, name), path.join(work, name));
+before(() => {
+  assert.ok(fs.existsSync(workerPath), `no worker bundle at ${workerPath} (run the unit tests through npm run test:unit)`);
 });
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { BACKEND_DESCRIPTIONS, BACKEND_ORDER, type BackendChoice } from '../../src/protocol/backends';
+import { BACKEND_DESCRIPTIONS, BACKEND_ORDER, NATIVE_PACKAGES, TFJS_VERSION, type BackendChoice } from '../../src/protocol/backends';
 import { PRESET_DESCRIPTIONS, PRESET_NAMES } from '../../src/protocol/network';
 import { TRAIN_DEFAULTS } from '../../src/protocol/settings';
 import { foldersHoldingVolumes } from '../../src/extension/commands/folderSet';
@@ -27,6 +27,7 @@ test('the manifest declares the editor, commands, view, settings and trust limit
     ['unet3d.segment', 'Segment'],
     ['unet3d.evaluate', 'Evaluate'],
     ['unet3d.showBackend', 'Show Compute Backend'],
+    ['unet3d.installNativeTensorFlow', 'Install Native TensorFlow'],
   ]) {
     const command = commands.get(id) as { title: string; category: string } | undefined;
     assert.ok(command, id);
@@ -41,11 +42,18 @@ test('the manifest declares the editor, commands, view, settings and trust limit
   assert.ok(!(manifest.activationEvents ?? []).includes('*'), 'never activates on *');
   for (const dep of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'nifti-reader-js', '@vscode-elements/elements']) assert.ok(manifest.dependencies[dep], dep);
   for (const dep of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) assert.ok(manifest.optionalDependencies[dep], dep);
+  // The native packages the engine loads, and installs, are of the version it is built with.
+  for (const dep of ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu']) assert.equal(manifest.dependencies[dep], TFJS_VERSION, dep);
+  for (const dep of Object.values(NATIVE_PACKAGES)) assert.equal(manifest.optionalDependencies[dep], TFJS_VERSION, dep);
+  // A folder of this machine: no workspace may point the engine at code to load.
+  assert.equal(manifest.contributes.configuration.properties['unet3d.nativeTensorFlowPath'].scope, 'machine');
 });
 
 test('the extension bundle never loads TensorFlow.js; the CLI starts with a shebang', { skip: !fs.existsSync(path.join(REPO_ROOT, 'dist', 'extension.js')) && 'not built' }, () => {
   const extension = fs.readFileSync(path.join(REPO_ROOT, 'dist', 'extension.js'), 'utf8');
-  assert.doesNotMatch(extension, /@tensorflow|tfjs-core|tfjs-backend/);
+  // It names the native packages (Install Native TensorFlow) but requires none, and holds no tfjs code.
+  assert.doesNotMatch(extension, /require\(["'][^"']*(@tensorflow|tfjs)/);
+  assert.doesNotMatch(extension, /tfjs-core|tfjs-backend|registerKernel/);
   const cli = fs.readFileSync(path.join(REPO_ROOT, 'dist', 'cli.js'), 'utf8');
   assert.ok(cli.startsWith('#!/usr/bin/env node'));
 });

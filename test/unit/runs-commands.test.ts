@@ -61,7 +61,13 @@ const REPORT: BackendReport = {
         memory: { bytes: 16 * 2 ** 30, source: 'system memory' },
       },
     },
-    { name: 'tensorflow', available: false, reason: '@tensorflow/tfjs-node is not installed', fix: 'run `npm install @tensorflow/tfjs-node@4.22.0`' },
+    {
+      name: 'tensorflow',
+      available: false,
+      reason: '@tensorflow/tfjs-node is not installed',
+      fix: 'run `npm install @tensorflow/tfjs-node@4.22.0`',
+      searched: ['/opt/tf/node_modules/@tensorflow/tfjs-node', '/home/u/.vscode/globalStorage/unet3d.unet3d-vscode/native-tensorflow/node_modules/@tensorflow/tfjs-node'],
+    },
     { name: 'wasm', available: true, detail: "WebAssembly with SIMD: the engine's SIMD kernels (convolutions, batch norm, pooling) on 2 cores; TensorFlow.js's other operations on 1 thread" },
     { name: 'cpu', available: true, detail: 'plain JavaScript' },
   ],
@@ -73,6 +79,10 @@ test('the backend report names the one in use and, for each one that does not lo
   assert.match(md, /\| WebAssembly \(wasm\) \| ✓ \(in use\) \| WebAssembly with SIMD: the engine's SIMD kernels \(convolutions, batch norm, pooling\) on 2 cores/);
   assert.match(md, /### TensorFlow with CUDA \(tensorflow-gpu\)\n\n- Why: the CUDA library libcudnn\.so\.8 was not found\n- Fix: install CUDA 11\.2 and cuDNN 8\.1/);
   assert.match(md, /- Why: @tensorflow\/tfjs-node is not installed/);
+  // Where the engine looked for the native package, in order (the setting's folder, then the install).
+  assert.match(md, /- Looked in, in this order: `\/opt\/tf\/node_modules\/@tensorflow\/tfjs-node`, `\/home\/u\/\.vscode\/globalStorage\/unet3d\.unet3d-vscode\/native-tensorflow\/node_modules\/@tensorflow\/tfjs-node`/);
+  const loaded = backendReportMarkdown({ active: 'tensorflow', statuses: [{ name: 'tensorflow', available: true, detail: 'TensorFlow 2.9 C++ kernels on the CPU', location: '/opt/tf/node_modules/@tensorflow/tfjs-node', searched: ['/opt/tf/node_modules/@tensorflow/tfjs-node'] }] }, 'auto');
+  assert.match(loaded, /## Native TensorFlow\n\n- TensorFlow on the CPU \(tensorflow\): loaded from `\/opt\/tf\/node_modules\/@tensorflow\/tfjs-node`/);
   assert.deepEqual(chosenBackend(REPORT, 'cpu'), { name: 'cpu', note: 'the setting unet3d.backend asks for it' });
   assert.equal(chosenBackend(REPORT, 'tensorflow').name, undefined);
   assert.match(backendReportMarkdown(REPORT, 'tensorflow'), /\*\*No backend\*\*: the setting unet3d\.backend asks for tensorflow, which does not load here/);

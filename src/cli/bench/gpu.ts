@@ -14,7 +14,7 @@
  */
 import * as os from 'node:os';
 import * as fs from 'node:fs';
-import type { Scalar, Tensor, Tensor4D, Tensor5D } from '@tensorflow/tfjs';
+import type { Scalar, Tensor, Tensor4D, Tensor5D } from '@tensorflow/tfjs-core';
 import type { Vec3 } from '../../core/geometry';
 import type { Volume } from '../../core/volume';
 import { parseCommandArgs, parseNumber, parseTriple } from '../args';

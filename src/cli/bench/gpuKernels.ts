@@ -5,7 +5,7 @@
  * backward, on the webgpu backend (initialised by the caller). Each timing ends with a read of a
  * scalar sum of the outputs (the same for both).
  */
-import type { Tensor, Tensor1D, Tensor5D } from '@tensorflow/tfjs';
+import type { Tensor, Tensor1D, Tensor5D } from '@tensorflow/tfjs-core';
 import type { GpuKernelRow } from './gpu';
 import { median } from './stats';
 

@@ -7,7 +7,7 @@
  * first steps at a new size are slow while its allocator and kernels settle, and so are ours while
  * the kernels' memory grows); medians of at least 5 are reported.
  */
-import type { Tensor5D } from '@tensorflow/tfjs';
+import type { Tensor5D } from '@tensorflow/tfjs-core';
 import { DEFAULT_OPTIMIZER } from '../../protocol/settings';
 import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError } from '../command';

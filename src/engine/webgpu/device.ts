@@ -46,15 +46,23 @@ export function dawnPlatformFolder(platform: NodeJS.Platform = process.platform,
   return `${platform}-${platform === 'darwin' ? 'universal' : arch}`;
 }
 
-/** Where dawn.node for this platform is, or why it is not there. */
+/**
+ * Where dawn.node for this platform is, or why it is not there: beside the bundle
+ * (dist/dawn/<platform>/dawn.node, where the .vsix carries it), else in npm `webgpu` (a checkout).
+ */
 export function findDawnBinary(): { file: string } | { reason: string; fix: string } {
+  const folder = dawnPlatformFolder();
+  const beside = path.join(__dirname, 'dawn', folder, 'dawn.node');
+  if (fs.existsSync(beside)) return { file: beside };
   let packageDir: string;
   try {
     packageDir = path.dirname(require.resolve(`${WEBGPU_PACKAGES.dawn}/package.json`));
   } catch {
-    return { reason: `the npm package ${WEBGPU_PACKAGES.dawn} (Dawn's WebGPU for Node) is not installed`, fix: `run \`npm install ${WEBGPU_PACKAGES.dawn}\` in the extension's folder` };
+    return {
+      reason: `Dawn's WebGPU binary for ${folder} is not installed (neither ${beside} nor the npm package ${WEBGPU_PACKAGES.dawn})`,
+      fix: `install the extension package built for ${folder} (one .vsix per platform)`,
+    };
   }
-  const folder = dawnPlatformFolder();
   const file = path.join(packageDir, 'dist', folder, 'dawn.node');
   if (fs.existsSync(file)) return { file };
   return {
@@ -171,7 +179,8 @@ export function activeAdapter(): GpuAdapterReport | undefined {
  */
 export function registerWebGpuBackend(adapter: GPUAdapter, report: GpuAdapterReport): void {
   installNavigatorGpu(gpu);
-  const { WebGPUBackend } = require(WEBGPU_PACKAGES.tfjs) as typeof import('@tensorflow/tfjs-backend-webgpu');
+  // Bundled (esbuild.node.mjs); loaded only here, once Dawn has given an adapter.
+  const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as typeof import('@tensorflow/tfjs-backend-webgpu');
   applyWebGpuKernelFixes();
   // llvmpipe (a software adapter) takes seconds to compile each workgroup barrier: there the
   // GEMMs read their operands per thread (the same kernels otherwise; the tests check both).

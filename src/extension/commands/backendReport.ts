@@ -35,7 +35,14 @@ export function backendReportMarkdown(report: BackendReport, preference: Backend
     lines.push('', '## Why the others do not load, and what to do');
     for (const s of unavailable) {
       lines.push('', `### ${TITLES[s.name]}`, '', `- Why: ${s.reason ?? 'it did not load'}`, `- Fix: ${s.fix ?? 'none known; see the extension log (3D U-Net output channel)'}`);
+      if (s.location) lines.push(`- Found in: \`${s.location}\``);
+      if (s.searched?.length) lines.push(`- Looked in, in this order: ${s.searched.map((p) => `\`${p}\``).join(', ')}`);
     }
+  }
+  const native = report.statuses.filter((s) => s.available && s.location);
+  if (native.length) {
+    lines.push('', '## Native TensorFlow');
+    for (const s of native) lines.push('', `- ${TITLES[s.name]}: loaded from \`${s.location}\`${s.searched && s.searched.length > 1 ? ` (looked in ${s.searched.map((p) => `\`${p}\``).join(', ')})` : ''}`);
   }
   const adapter = report.statuses.find((s) => s.adapter)?.adapter;
   if (adapter) {

@@ -1,5 +1,5 @@
 /**
- * The loop's commands: Train, Segment, Evaluate, Show Compute Backend, Suggest Next Slice, and
+ * The loop's commands: Train, Segment, Evaluate, Show Compute Backend, Install Native TensorFlow, Suggest Next Slice, and
  * the status-bar item of running jobs. Each command resolves with its result (for tests and
  * other extensions) or undefined when it did not run.
  */
@@ -8,6 +8,7 @@ import type { RunsView } from '../runs/register';
 import type { VolumeEditorApi } from '../volumeEditor/register';
 import type { WorkerJobs } from '../workerJobs';
 import { evaluateCommand } from './evaluate';
+import { installNativeTensorFlowCommand } from './installNativeTensorFlow';
 import { registerJobStatusBar } from './jobStatusBar';
 import type { LoopContext } from './loopContext';
 import { segmentCommand } from './segment';
@@ -32,6 +33,7 @@ export function registerLoopCommands(
     vscode.commands.registerCommand('unet3d.segment', (arg?: unknown, selection?: unknown) => segmentCommand(ctx, arg, selection)),
     vscode.commands.registerCommand('unet3d.evaluate', (arg?: unknown, selection?: unknown) => evaluateCommand(ctx, arg, selection)),
     vscode.commands.registerCommand('unet3d.showBackend', () => showBackendCommand(ctx, publishBackendReport)),
+    vscode.commands.registerCommand('unet3d.installNativeTensorFlow', (arg?: unknown) => installNativeTensorFlowCommand(ctx, context, arg)),
     vscode.commands.registerCommand('unet3d.suggestNextSlice', (arg?: unknown) => suggestNextSliceCommand(ctx, arg)),
     vscode.commands.registerCommand('unet3d.showLog', () => log.show()),
   );

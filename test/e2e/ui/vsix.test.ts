@@ -1,69 +1,42 @@
 /**
- * The packaged extension: what the .vsix holds, that what its bundles load at run time is in it
- * and loads, and that it installs into code-server (`--install-extension`), activates and opens a
- * volume. test/e2e/run.ts packages it first (`npm run package`) and passes its path in
- * $UNET3D_VSIX.
+ * The packaged extension as a user installs it: the .vsix (test/e2e/run.ts packages it first with
+ * `npm run package` and passes its path in $UNET3D_VSIX) installs into code-server
+ * (`--install-extension`); its engine worker starts on the Node that runs VS Code and finds its
+ * wasm binaries and Dawn beside it; the installed extension activates, opens a volume, trains a
+ * tiny network on a few labeled slices and segments the volume with it (Train and Segment run with
+ * arguments from code, through keybindings), writing NAME.seg.nii.gz on the volume's grid.
+ * What the .vsix holds, file by file, is checked by test/unit/vsix-contents.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { REPO_ROOT, SKIP_WITHOUT_DATA } from '../../helpers/data';
+import { readLabelsAs } from '../../../src/core/labelConvention';
+import { writeLabelMapNifti } from '../../../src/core/labelMapIO';
+import { readVolumeFile } from '../../../src/core/readVolume';
+import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLabels';
+import { gridMismatch } from '../../../src/core/volumeFiles';
+import type { BackendReport } from '../../../src/protocol/backends';
+import type { RunRecord } from '../../../src/protocol/run';
+import { SKIP_WITHOUT_DATA } from '../../helpers/data';
 import { installExtension } from '../codeServer';
 import { toolchainPaths } from '../toolchain';
-import { dependencyClosure, packageOf, readZip, requiredModules } from '../vsix';
-import { E2E_WORK_DIR, openViewContainer, quickOpen, runCommand, useWorkbench, viewPane, waitForActiveTab } from '../workbench';
+import { E2E_WORK_DIR, openViewContainer, quickOpen, runCommand, useWorkbench, viewPane, waitForActiveTab, webview } from '../workbench';
 import { expectVolumeEditor } from './volumeEditor';
 
 const VSIX = process.env.UNET3D_VSIX ?? '';
 const SKIP_WITHOUT_VSIX = fs.existsSync(VSIX) ? false : `no .vsix at '${VSIX}' (run through npm run test:e2e, which packages it)`;
 
-interface Manifest {
-  dependencies?: Record<string, string>;
-  optionalDependencies?: Record<string, string>;
-}
+/** Forks a worker bundle with IPC as the extension does, asks its `probe`, prints the report as JSON. */
+const PROBE_SCRIPT = `
+const child = require('node:child_process').fork(process.argv[1], [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+child.on('message', (m) => {
+  if (m.type === 'ready') child.send({ type: 'probe', id: 'probe' });
+  else { console.log(JSON.stringify(m)); child.send({ type: 'shutdown' }); }
+});`;
 
-/** The .vsix's files under extension/, and the modules its bundles require by name (beyond vscode and optional backends). */
-function contents(): { files: Map<string, Buffer>; requires: string[] } {
-  const files = new Map([...readZip(VSIX)].filter(([f]) => f.startsWith('extension/')).map(([f, data]) => [f.slice('extension/'.length), data]));
-  const manifest = JSON.parse(files.get('package.json')!.toString()) as Manifest;
-  const optional = new Set(Object.keys(manifest.optionalDependencies ?? {}));
-  const requires = new Set<string>();
-  for (const [file, data] of files) {
-    if (!/^dist\/[^/]+\.js$/.test(file)) continue;
-    for (const spec of requiredModules(data.toString())) if (spec !== 'vscode' && !optional.has(packageOf(spec))) requires.add(spec);
-  }
-  return { files, requires: [...requires].sort() };
-}
-
-test('the .vsix holds the bundles, media and the packages they load, and no sources, tests or maps', { skip: SKIP_WITHOUT_VSIX }, () => {
-  const { files, requires } = contents();
-  for (const required of ['package.json', 'readme.md', 'dist/extension.js', 'media/unet3d.svg']) {
-    assert.ok(files.has(required), `${required} is missing from the .vsix`);
-  }
-  // Of docs/, only the screenshots the README and the walkthrough show.
-  const unwanted = [...files.keys()].filter((f) => /^(src|test|webview|scripts|\.ci|\.vscode|\.test-work)\//.test(f) || /^docs\/(?!screenshots\/[\w-]+\.png$)/.test(f) || /\.(map|ts)$/.test(f));
-  assert.deepEqual(unwanted.slice(0, 10), [], 'sources, tests or source maps went into the .vsix');
-  // The README's pictures resolve inside the package (the Details page shows them from there).
-  const readme = files.get('readme.md')?.toString() ?? '';
-  for (const [, image] of readme.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) assert.ok(files.has(image), `the README shows ${image}, which is not in the .vsix`);
-  for (const required of ['LICENSE.txt', 'changelog.md', 'media/icon.png']) assert.ok(files.has(required) || files.has(required.toLowerCase()) || files.has(required.replace('.txt', '')), `${required} is missing`);
-
-  // Every package a bundle requires ships, and so does each dependency of those, where Node finds it.
-  const shipped = dependencyClosure([...new Set(requires.map(packageOf))], (dir) => {
-    const manifest = files.get(`${dir}/package.json`);
-    return manifest ? (JSON.parse(manifest.toString()) as Manifest) : undefined;
-  });
-  // WebAssembly binaries are read from the package folders at run time: all of them ship.
-  for (const pkg of shipped) {
-    const local = path.join(REPO_ROOT, pkg.dir);
-    const wasm = fs.existsSync(local) ? fs.readdirSync(local, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.wasm')) : [];
-    for (const file of wasm) assert.ok(files.has(`${pkg.dir}/${file}`), `${pkg.dir}/${file} is missing from the .vsix`);
-  }
-});
-
-test('the installed extension loads what its bundles require, with the Node that runs VS Code', { skip: SKIP_WITHOUT_VSIX }, () => {
+test("the installed engine worker starts on VS Code's Node and loads its wasm binaries and Dawn from the package", { skip: SKIP_WITHOUT_VSIX }, () => {
   const tools = toolchainPaths();
   const stateDir = path.join(E2E_WORK_DIR, 'runs', `vsix-load-${process.pid}-${Date.now().toString(36)}`);
   try {
@@ -71,37 +44,91 @@ test('the installed extension loads what its bundles require, with the Node that
     installExtension(tools, VSIX, folders);
     const installed = fs.readdirSync(folders.extensionsDir).find((n) => n.startsWith('unet3d.unet3d-vscode-'));
     assert.ok(installed, `no unet3d.unet3d-vscode-* in ${folders.extensionsDir}`);
-    const { requires } = contents();
-    // Require each as dist/worker.js would; with the wasm backend shipped, run one op on it.
-    const script = `
-      const req = require('node:module').createRequire(require('node:path').join(process.cwd(), 'dist', 'worker.js'));
-      for (const spec of ${JSON.stringify(requires)}) req(spec);
-      (async () => {
-        if (!${JSON.stringify(requires)}.includes('@tensorflow/tfjs')) return console.log('loaded');
-        const tf = req('@tensorflow/tfjs');
-        req('@tensorflow/tfjs-backend-wasm');
-        if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
-        console.log('loaded', tf.getBackend(), Array.from(tf.add(tf.tensor([1, 2]), 1).dataSync()).join(','));
-      })().catch((e) => { console.error(e); process.exit(1); });`;
-    const result = spawnSync(tools.node, ['-e', script], { cwd: path.join(folders.extensionsDir, installed), encoding: 'utf8', timeout: 120_000 });
-    assert.equal(result.status, 0, `loading the installed extension's packages failed:\n${result.stdout}\n${result.stderr}`);
-    assert.match(result.stdout, /^loaded( wasm 2,3)?$/m);
+    const root = path.join(folders.extensionsDir, installed);
+    assert.equal(fs.existsSync(path.join(root, 'node_modules')), false, 'the package ships no node_modules');
+    const result = spawnSync(tools.node, ['-e', PROBE_SCRIPT, path.join(root, 'dist', 'worker.js')], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(result.status, 0, `the worker did not answer:\n${result.stdout}\n${result.stderr}`);
+    const event = JSON.parse(result.stdout.trim().split('\n').pop()!) as { type: string; report: BackendReport };
+    assert.equal(event.type, 'probeResult', result.stdout);
+    const byName = Object.fromEntries(event.report.statuses.map((s) => [s.name, s]));
+    assert.equal(byName.wasm?.available, true, JSON.stringify(byName.wasm));
+    // Dawn is found and loads (an adapter, or a reason about the GPU, never a missing binary).
+    assert.doesNotMatch(byName.webgpu?.reason ?? '', /not installed|no Dawn binary|did not load/);
   } finally {
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 });
 
-test('the .vsix installs into code-server, activates and opens a volume', { skip: SKIP_WITHOUT_VSIX || SKIP_WITHOUT_DATA }, async (t) => {
-  const wb = await useWorkbench(t, { name: 'vsix', files: ['semi/spinalcord'], extension: { vsix: VSIX } });
-  // Showing the Runs view activates the extension (onView:unet3d.runs).
-  await openViewContainer(wb.page, '3D U-Net');
-  await viewPane(wb.page, 'Runs').waitFor({ state: 'attached', timeout: 30_000 });
-  await quickOpen(wb.page, 'semi/spinalcord/t2.nii.gz');
-  await waitForActiveTab(wb.page, 't2.nii.gz');
-  await expectVolumeEditor(wb.page);
+/** Polls `read` every 500 ms until it gives a value; fails after `timeoutMs` with `what`. */
+async function waitFor<T>(what: string, read: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** A network and patch small enough for seconds per run on two cores: this checks the package, not the model. */
+const TINY = { network: { levels: 2, baseFilters: 8 }, patchSize: [32, 32, 16], validateEvery: 6, refit: 0 };
+
+test('the installed .vsix activates, opens a volume, trains on a few labeled slices and segments the volume', { skip: SKIP_WITHOUT_VSIX || SKIP_WITHOUT_DATA, timeout: 480_000 }, async (t) => {
+  const volumeOf = (workspace: string) => path.join(workspace, 'semi', 'spinalcord', 't2.nii.gz');
+  const runOf = (workspace: string) => path.join(workspace, '.unet3d', 'runs', 'vsix-run');
+  const wb = await useWorkbench(t, {
+    name: 'vsix',
+    files: ['semi/spinalcord'],
+    extension: { vsix: VSIX },
+    // Train and Segment with arguments, as code calls them: a tiny network, a run of our name.
+    keybindings: (workspace) => [
+      {
+        key: 'ctrl+alt+shift+f7',
+        command: 'unet3d.train',
+        args: { volumes: [volumeOf(workspace)], name: 'vsix-run', iterations: 12, validationFraction: 0.2, init: 'scratch', segmentAfter: false, unsavedLabels: 'ignore', settings: TINY },
+      },
+      { key: 'ctrl+alt+shift+f8', command: 'unet3d.segment', args: { run: runOf(workspace), volumes: [volumeOf(workspace)], probabilities: false } },
+    ],
+  });
+  const volume = volumeOf(wb.workspace);
+  const folder = path.dirname(volume);
+  const runDir = runOf(wb.workspace);
+  // A few labeled slices, made as QUALITY.md says, where the volume editor keeps them.
+  const truth = readLabelsAs(path.join(folder, 't2_seg-manual.nii.gz'), 'mask');
+  writeLabelMapNifti(path.join(folder, 't2.labels.nii.gz'), { dims: truth.dims, affine: truth.affine, data: sparseLabels(truth.data, truth.dims, chooseAnnotatedSlices(truth.data, truth.dims)) });
+
+  const page = wb.page;
+  // Showing the Runs view activates the extension.
+  await openViewContainer(page, '3D U-Net');
+  await viewPane(page, 'Runs').waitFor({ state: 'attached', timeout: 30_000 });
+  await quickOpen(page, 'semi/spinalcord/t2.nii.gz');
+  await waitForActiveTab(page, 't2.nii.gz');
+  await expectVolumeEditor(page);
   await wb.screenshot('vsix-volume-editor');
 
-  await runCommand(wb.page, 'Developer: Show Running Extensions');
-  const running = wb.page.locator('.runtime-extensions-editor').getByText('3D U-Net', { exact: true });
-  await running.first().waitFor({ state: 'visible', timeout: 30_000 });
+  // Train: the installed worker (TensorFlow.js bundled in) on VS Code's Node.
+  await page.keyboard.press('Control+Alt+Shift+F7');
+  const record = await waitFor(
+    `${runDir}/run.json to end`,
+    () => {
+      const file = path.join(runDir, 'run.json');
+      if (!fs.existsSync(file)) return undefined;
+      const run = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+      return run.status === 'running' ? undefined : run;
+    },
+    240_000,
+  );
+  assert.equal(record.status, 'succeeded', JSON.stringify(record).slice(0, 800));
+
+  // Segment the volume with that run: NAME.seg.nii.gz beside it, on its grid, shown over it.
+  const seg = path.join(folder, 't2.seg.nii.gz');
+  await page.keyboard.press('Control+Alt+Shift+F8');
+  await waitFor(`${seg}`, () => (fs.existsSync(seg) ? true : undefined), 180_000);
+  await webview(page).locator('.status-message').filter({ hasText: 'Prediction t2.seg.nii.gz shown' }).waitFor({ state: 'visible', timeout: 60_000 });
+  assert.equal(gridMismatch(readVolumeFile(volume), readVolumeFile(seg), 't2.seg.nii.gz'), undefined);
+  const segmentations = JSON.parse(fs.readFileSync(path.join(runDir, 'segmentations.json'), 'utf8')) as unknown;
+  assert.match(JSON.stringify(segmentations), /t2\.seg\.nii\.gz/);
+
+  await runCommand(page, 'Developer: Show Running Extensions');
+  await page.locator('.runtime-extensions-editor').getByText('3D U-Net', { exact: true }).first().waitFor({ state: 'visible', timeout: 30_000 });
 });
