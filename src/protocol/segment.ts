@@ -96,8 +96,9 @@ export interface SegmentResult {
   checkpoint: 'best' | 'last';
   backend: BackendName;
   dims: Vec3;
+  /** The classes by their value in the written segmentation: 0 = background, 1..K−1 (editor label − 1). */
   classes: ClassInfo[];
-  /** Voxels predicted per class, index c = label c + 1. */
+  /** Voxels predicted per class, index c = value c of the segmentation (0 = background). */
   voxelsPerClass: number[];
   tiles: number;
   tile: Vec3;
