@@ -8,7 +8,8 @@
  * `*_seg-manual.nii.gz`, 3D Slicer `.seg.nrrd`), read as value + 1.
  *
  * The header cannot tell them apart (both are NIfTI intent LABEL, or plain NRRD), so `auto`
- * decides from the name, the sidecar and the content: a `.labels.*` file is `labels`; a file with
+ * decides from the name, the sidecar and the content: a `.labels.*` file (or the editor's Slicer
+ * export `.labels.seg.nrrd`) is `labels`; a file with
  * a `.json` sidecar of the same base name follows it (conventionOf: a segmentation sidecar
  * states its `labelValues`, any other marks the editor's convention); otherwise a file with no 0
  * voxel is `labels` (a 0.1 prediction: reading it as a mask would shift every class) and any
@@ -48,7 +49,8 @@ function sidecarOf(file: string): { name: string; text: string | undefined } {
 
 /** The convention `auto` picks for a file and its voxels, with the reason. */
 export function detectLabelConvention(file: string, data: ArrayLike<number>): ConventionChoice {
-  if (/\.labels$/i.test(file.replace(VOLUME_EXTENSION, ''))) return { convention: 'labels', reason: 'a .labels file: 0 = unlabeled, 1 = background' };
+  // NAME.labels.nii.gz and its Slicer export NAME.labels.seg.nrrd: sparse labels.
+  if (/\.labels(\.seg)?$/i.test(file.replace(VOLUME_EXTENSION, ''))) return { convention: 'labels', reason: 'a .labels file: 0 = unlabeled, 1 = background' };
   const sidecar = sidecarOf(file);
   return conventionOf(sidecar.name, sidecar.text, data);
 }

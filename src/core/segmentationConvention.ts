@@ -194,7 +194,9 @@ export function conventionOf(sidecarName: string, sidecarText: string | undefine
     }
     return {
       convention: 'labels',
-      reason: parsed ? `its sidecar ${sidecarName} is a 0.1 prediction's: 1 = background` : `its sidecar ${sidecarName} marks an editor label file: 0 = unlabeled, 1 = background`,
+      reason: parsed
+        ? `its sidecar ${sidecarName} is in the labels.json format (as 0.1 wrote predictions): 1 = background`
+        : `its sidecar ${sidecarName} marks an editor label file: 0 = unlabeled, 1 = background`,
     };
   }
   for (let i = 0; i < data.length; i++) {

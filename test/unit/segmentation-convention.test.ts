@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { evaluate, type EvaluateJson } from '../../src/cli/commands/evaluate';
 import type { Mat4, Vec3 } from '../../src/core/geometry';
 import { writeFilesAtomic } from '../../src/core/atomicWrite';
-import { readLabelsAs } from '../../src/core/labelConvention';
+import { detectLabelConvention, readLabelsAs } from '../../src/core/labelConvention';
 import { classesUpTo, defaultClasses, makeLabelsFile, serializeLabelsFile, type LabelClass } from '../../src/core/labels';
 import { encodeNiftiGz } from '../../src/core/niftiWriter';
 import { readVolumeFile } from '../../src/core/readVolume';
@@ -123,7 +123,7 @@ test('the convention of a file: its sidecar decides, else its content', () => {
   const cases: [string, string | undefined, number[], 'labels' | 'mask', RegExp][] = [
     ['this version\'s sidecar', current, [1, 2], 'mask', /a\.seg\.json says 0 = background/],
     ['this version\'s sidecar, no 0 voxel', current, [1, 1], 'mask', /says 0 = background/],
-    ['a 0.1 prediction\'s sidecar', legacy, [1, 2], 'labels', /0\.1 prediction/],
+    ['a 0.1 prediction\'s sidecar', legacy, [1, 2], 'labels', /labels\.json format \(as 0\.1 wrote predictions\): 1 = background/],
     ['an unreadable sidecar (an editor label file, as before)', '{}', [0, 1], 'labels', /marks an editor label file/],
     ['no sidecar, 0 voxels', undefined, [0, 1, 2], 'mask', /0 = background/],
     ['no sidecar, no 0 voxel (0.1)', undefined, [1, 2, 3], 'labels', /1\.\.K/],
@@ -215,3 +215,10 @@ test('the default classes write background as 0', () => {
   const sidecar = makeSegmentationSidecar('a.nii.gz', 'a.seg.nii.gz', classesUpTo(defaultClasses(), 3));
   assert.deepEqual(sidecar.classes.map((c) => [c.value, c.name]), [[0, 'background'], [1, 'foreground'], [2, 'class 3']]);
 });
+
+test('the sparse label files stay in the editor\'s convention, their Slicer export included', () => {
+  for (const name of ['ct.labels.nii.gz', 'ct.labels.seg.nrrd']) {
+    assert.equal(detectLabelConvention(path.join(work, name), [0, 1, 2]).convention, 'labels', name);
+  }
+});
+
