@@ -132,6 +132,7 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
     hooks.signal?.throwIfAborted();
     const classes = runClasses(run.record);
     const { dims, affine } = volume;
+    const probabilities = probabilitiesFile !== undefined && predicted.probabilities ? probabilitiesFile : undefined;
     const written = encodeSegmentationFiles({
       out,
       volumeName: path.basename(image),
@@ -144,9 +145,9 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
         iteration: run.iteration,
         backend: backend.active,
         createdAt: new Date().toISOString(),
-        probabilities: probabilitiesFile && predicted.probabilities ? path.basename(probabilitiesFile) : null,
+        probabilities: probabilities ? path.basename(probabilities) : null,
         // Frame c holds the probability of the segmentation's value c (frame 0 = background).
-        probabilityFrames: probabilitiesFile && predicted.probabilities ? classes.map((c) => segmentationValueOf(c.value)) : null,
+        probabilityFrames: probabilities ? classes.map((c) => segmentationValueOf(c.value)) : null,
         tile: plan.tile,
         normalization: source,
         sameGridAsImage: true,
@@ -154,13 +155,11 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
     });
     // The segmentation, its sidecar, the Slicer file and the probabilities: written as one set.
     const files = [...written.files];
-    let probabilities: string | undefined;
-    if (probabilitiesFile && predicted.probabilities) {
+    if (probabilities && predicted.probabilities) {
       files.push({
-        target: probabilitiesFile,
+        target: probabilities,
         bytes: encodeNiftiGz({ dims, affine, xformCodes: volume.xformCodes, data: predicted.probabilities, frames: classes.length, intentCode: 0, description: PROBABILITIES_DESCRIPTION }),
       });
-      probabilities = probabilitiesFile;
     }
     await writeFilesAtomic(files);
     const voxelsPerClass = new Array<number>(classes.length).fill(0);
