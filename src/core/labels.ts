@@ -7,7 +7,8 @@
  *   0 = unlabeled, 1 = the first class ("background" by default), 2.. the others;
  * - `NAME.labels.json`: the class list (names and colours), see `LabelsFile`;
  * - `NAME.labels.seg.nrrd`: for NRRD volumes, the same labels as a 3D Slicer segmentation;
- * - `NAME.seg.nii.gz`: a dense predicted segmentation (1 = background, no 0), shown as an overlay.
+ * - `NAME.seg.nii.gz`: a dense predicted segmentation, shown as an overlay; it follows the
+ *   ecosystem (0 = background, 1..K−1 the classes; see segmentationConvention.ts).
  */
 import type { SegmentInfo } from './volume';
 

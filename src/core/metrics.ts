@@ -3,8 +3,9 @@
  * their mean over the foreground classes.
  *
  * Conventions (the editor's): truth 0 = unlabeled (never counted), 1 = background,
- * 2.. = foreground classes; predictions 1..K (a prediction of 0 counts as "no class": a miss for
- * the truth's class, a false positive for none).
+ * 2.. = foreground classes; predictions 1..K in the same labels (a segmentation file, 0 =
+ * background, is read as value + 1 by readLabelsAs first; a prediction of 0 here counts as "no
+ * class": a miss for the truth's class, a false positive for none).
  * A class absent from both truth and prediction inside the scored voxels has no IoU or Dice:
  * it is reported as null and left out of the means.
  */

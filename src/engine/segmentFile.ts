@@ -2,31 +2,30 @@
  * Segmenting an image file with a trained run and writing the result beside it — what
  * `unet3d segment` runs, and what the worker runs for the extension (`segmentVolumeFile`).
  *
- * Files written (each atomically), for an image `NAME.nii.gz` / `NAME.nrrd` / ...:
- * - `NAME.seg.nii.gz` (or `--out`): the labels 1..K (1 = background, no 0: every voxel is
- *   predicted), uint8 (uint16 above 254 classes), NIfTI intent LABEL, on the image's grid with
- *   its affine. The volume editor shows this file over `NAME` as its prediction overlay and
- *   reloads it whenever it is rewritten.
+ * Files written (as one set, each atomically), for an image `NAME.nii.gz` / `NAME.nrrd` / ...
+ * (encodeSegmentationFiles; the label values: src/core/segmentationConvention.ts):
+ * - `NAME.seg.nii.gz` (or `--out`): the classes as the ecosystem reads them, 0 = background,
+ *   1..K−1 the others (every voxel is predicted), uint8 (uint16 above 256 classes), NIfTI intent
+ *   LABEL, on the image's grid with its affine. The volume editor shows this file over `NAME` as
+ *   its prediction overlay and reloads it whenever it is rewritten.
  * - `NAME.seg.json` (beside the output, the output's name with `.json` for `.nii.gz`): the class
- *   names and colours, in the editor's `NAME.labels.json` format (`format: "unet3d-labels"`,
- *   readable by parseLabelsFile), plus a `prediction` object saying which run, checkpoint and
- *   backend made it. A `.json` sidecar also tells `readLabelsAs` that the file uses the editor's
- *   convention.
- * - for NRRD images, `NAME.seg.nrrd`: the same labels as a 3D Slicer segmentation with the class
- *   names as segments (values as in the NIfTI, background included, like the editor's
- *   `NAME.labels.seg.nrrd`).
- * - with `probabilities`: a 4D uint8 NIfTI on the same grid, frame c = class c + 1 (background
- *   first), probability × 255 rounded (intent none, scl_slope 1: values are 0–255).
- *   They are the network's: the labels are its likelier class except where the one-object
- *   clean-up (the run's `singleObjectClasses`) relabeled an island.
+ *   names and colours by file value, `"labelValues": "0-background"`, plus a `prediction` object
+ *   saying which run, checkpoint and backend made it.
+ * - for NRRD images, `NAME.seg.nrrd`: the same values as a 3D Slicer segmentation, one segment
+ *   per class but background (Slicer's 0, no segment).
+ * - with `probabilities`: a 4D uint8 NIfTI on the same grid, frame c = the probability of value
+ *   c of the segmentation (frame 0 = background), × 255 rounded (intent none, scl_slope 1:
+ *   values are 0–255). They are the network's: the labels are its likelier class except where
+ *   the one-object clean-up (the run's `singleObjectClasses`) relabeled an island.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFilesAtomic } from '../core/atomicWrite';
-import { classesFileName, type FileSetEntry } from '../core/volumeFiles';
-import { defaultClassColor, labelFileNames, parseLabelsFile, segmentsOfClasses, serializeLabelsFile, makeLabelsFile, type LabelClass, type LabelsFile } from '../core/labels';
+import { defaultClassColor, labelFileNames, type LabelClass } from '../core/labels';
+import { classListBeside } from '../core/labelConvention';
 import { encodeNiftiGz } from '../core/niftiWriter';
-import { encodeSegNrrd } from '../core/nrrdWriter';
+import { PROBABILITIES_DESCRIPTION, segmentationCompanions, segmentationValueOf } from '../core/segmentationConvention';
+import { encodeSegmentationFiles } from '../core/segmentationFiles';
 import { readVolumeFile } from '../core/readVolume';
 import { initBackend } from './backends';
 import { planPrediction } from './predictionPlan';
@@ -54,28 +53,14 @@ export function defaultSegmentationPath(image: string): string {
   return path.join(path.dirname(image), labelFileNames(path.basename(image)).prediction);
 }
 
-/** The sidecar and Slicer file names that go with a label output `X.nii.gz`: `X.json` and `X.nrrd` (`X.seg.nrrd` when X does not end in `.seg`). */
-export function segmentationCompanions(out: string): { classesFile: string; segNrrd: string } {
-  const base = out.replace(NIFTI_SUFFIX, '');
-  return { classesFile: `${base}.json`, segNrrd: /\.seg$/i.test(base) ? `${base}.nrrd` : `${base}.seg.nrrd` };
-}
-
 /**
- * The run's classes with colours: those of the label file's `NAME.labels.json` (beside the first
- * training label file) where it names the same values, the defaults otherwise; names from run.json.
+ * The run's classes with colours: those of the label file's class list (`NAME.labels.json` beside
+ * the first training label file) where it names the same values, the defaults otherwise; names from run.json.
  */
 export function runClasses(record: RunRecord): LabelClass[] {
   const infos = record.classes ?? [];
-  let known: LabelClass[] = [];
   const labelsFile = record.volumes[0]?.labels.path;
-  if (labelsFile) {
-    const sidecar = path.join(path.dirname(labelsFile), classesFileName(path.basename(labelsFile)));
-    try {
-      if (fs.existsSync(sidecar)) known = parseLabelsFile(fs.readFileSync(sidecar, 'utf8')).classes;
-    } catch {
-      known = [];
-    }
-  }
+  const known = (labelsFile && classListBeside(labelsFile)?.classes) || [];
   const byValue = new Map(known.map((c) => [c.value, c]));
   return infos.map((info, i) => {
     const value = i + 1;
@@ -147,25 +132,13 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
     hooks.signal?.throwIfAborted();
     const classes = runClasses(run.record);
     const { dims, affine } = volume;
-    const companions = segmentationCompanions(out);
-    // The label map, its class list, the Slicer file and the probabilities: written as one set.
-    const files: FileSetEntry<string>[] = [{ target: out, bytes: encodeNiftiGz({ dims, affine, xformCodes: volume.xformCodes, data: predicted.labels, description: 'unet3d prediction: 1 background, 2.. classes' }) }];
-    let probabilities: string | undefined;
-    if (probabilitiesFile && predicted.probabilities) {
-      files.push({
-        target: probabilitiesFile,
-        bytes: encodeNiftiGz({ dims, affine, xformCodes: volume.xformCodes, data: predicted.probabilities, frames: classes.length, intentCode: 0, description: 'unet3d class probabilities x255, frame c = class c+1' }),
-      });
-      probabilities = probabilitiesFile;
-    }
-    let segNrrd: string | undefined;
-    if (volume.format === 'nrrd') {
-      segNrrd = companions.segNrrd;
-      files.push({ target: segNrrd, bytes: encodeSegNrrd({ dims, affine, data: predicted.labels, segments: segmentsOfClasses(classes) }) });
-    }
-    const sidecar: LabelsFile & { prediction: Record<string, unknown> } = {
-      ...makeLabelsFile(path.basename(image), classes),
-      labelMap: path.basename(out),
+    const probabilities = probabilitiesFile !== undefined && predicted.probabilities ? probabilitiesFile : undefined;
+    const written = encodeSegmentationFiles({
+      out,
+      volumeName: path.basename(image),
+      volume,
+      labels: predicted.labels,
+      classes,
       prediction: {
         run: runDir,
         checkpoint: run.checkpoint,
@@ -173,28 +146,36 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
         backend: backend.active,
         createdAt: new Date().toISOString(),
         probabilities: probabilities ? path.basename(probabilities) : null,
-        probabilityFrames: probabilities ? classes.map((c) => c.value) : null,
+        // Frame c holds the probability of the segmentation's value c (frame 0 = background).
+        probabilityFrames: probabilities ? classes.map((c) => segmentationValueOf(c.value)) : null,
         tile: plan.tile,
         normalization: source,
         sameGridAsImage: true,
       },
-    };
-    files.push({ target: companions.classesFile, bytes: new TextEncoder().encode(serializeLabelsFile(sidecar)) });
+    });
+    // The segmentation, its sidecar, the Slicer file and the probabilities: written as one set.
+    const files = [...written.files];
+    if (probabilities && predicted.probabilities) {
+      files.push({
+        target: probabilities,
+        bytes: encodeNiftiGz({ dims, affine, xformCodes: volume.xformCodes, data: predicted.probabilities, frames: classes.length, intentCode: 0, description: PROBABILITIES_DESCRIPTION }),
+      });
+    }
     await writeFilesAtomic(files);
     const voxelsPerClass = new Array<number>(classes.length).fill(0);
     for (let i = 0; i < predicted.labels.length; i++) voxelsPerClass[predicted.labels[i] - 1]++;
     const voxels = dims[0] * dims[1] * dims[2];
     return {
       out,
-      classesFile: companions.classesFile,
-      segNrrd,
+      classesFile: written.classesFile,
+      segNrrd: written.segNrrd,
       probabilities,
       runDir,
       modelDir: run.modelDir,
       checkpoint: run.checkpoint,
       backend: backend.active,
       dims: [...dims],
-      classes: classes.map((c) => ({ value: c.value, name: c.name })),
+      classes: classes.map((c) => ({ value: segmentationValueOf(c.value), name: c.name })),
       voxelsPerClass,
       tiles: plan.tiles.length,
       tile: plan.tile,

@@ -2,13 +2,13 @@
  * Reading the training volumes and their label files, normalizing each image, and splitting
  * each label map's annotated slices into training and validation.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { VolumeError } from '../core/errors';
-import { parseLabelsFile } from '../core/labels';
+import { classListBeside } from '../core/labelConvention';
+import { toEditorLabels } from '../core/segmentationConvention';
 import { readVolumeFile } from '../core/readVolume';
 import type { Volume } from '../core/volume';
-import { classesFileName, labelsOnGrid } from '../core/volumeFiles';
+import { labelsOnGrid } from '../core/volumeFiles';
 import type { ClassInfo } from '../protocol/training';
 import { annotationChannelCount, annotationField } from '../core/annotationField';
 import { computeNormalization, normalizeVolume, volumeChannels, withCoordinateChannels, type NormalizedImage } from './normalize';
@@ -125,23 +125,24 @@ export function leaveOutVolumes(name: string, image: NormalizedImage, labels: La
   return out;
 }
 
-/** Reads a label map that must lie on `image`'s grid (read from `imageFile`). */
+/**
+ * Reads a label map that must lie on `image`'s grid (read from `imageFile`), as editor labels: a
+ * sparse label file as it is; a dense segmentation of ours whose sidecar says 0 = background
+ * (what Segment writes) as value + 1, so that it trains as the classes it shows.
+ */
 export function readLabelMapOnGrid(file: string, image: Volume, imageFile: string): { labels: LabelArray; volume: Volume } {
   const volume = readVolumeFile(file);
-  return { labels: labelsOnGrid(image, volume, path.basename(file), path.basename(imageFile)), volume };
+  const labels = labelsOnGrid(image, volume, path.basename(file), path.basename(imageFile));
+  return { labels: classListBeside(file)?.labelValues === '0-background' ? toEditorLabels(labels, 'mask') : labels, volume };
 }
 
 /**
  * The class names a label file's class list gives (`X.json` beside `X.nii.gz`, as the editor
- * writes `NAME.labels.json`), by label value; an empty map when there is none or it is unusable.
+ * writes `NAME.labels.json`, or a segmentation's `NAME.seg.json`), by editor label; an empty map
+ * when there is none or it is unusable.
  */
 function classNamesBeside(labelFile: string): Map<number, string> {
-  const file = path.join(path.dirname(labelFile), classesFileName(path.basename(labelFile)));
-  try {
-    return new Map(parseLabelsFile(fs.readFileSync(file, 'utf8')).classes.map((c) => [c.value, c.name]));
-  } catch {
-    return new Map();
-  }
+  return new Map((classListBeside(labelFile)?.classes ?? []).map((c) => [c.value, c.name]));
 }
 
 /**

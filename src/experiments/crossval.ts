@@ -24,6 +24,9 @@ import type { Vec3, Mat4 } from '../core/geometry';
 import { readLabelsAs, type ConvertedLabels, type LabelConvention } from '../core/labelConvention';
 import { makeFolders } from '../core/folders';
 import { writeLabelMapNifti } from '../core/labelMapIO';
+import { defaultClassColor } from '../core/labels';
+import { writeFilesAtomic } from '../core/atomicWrite';
+import { encodeSegmentationFiles } from '../core/segmentationFiles';
 import { scoreLabels, type ClassScore } from '../core/metrics';
 import { readVolumeFile } from '../core/readVolume';
 import { annotatedFraction, chooseAnnotatedSlices, sparseLabels, type AnnotatedSlice } from '../core/sparseLabels';
@@ -314,7 +317,7 @@ export interface VolumeScore {
   labels: string;
   /** The fold (1-based) whose run segmented it. */
   fold: number;
-  /** The segmentation written (labels 1..K on the image's grid). */
+  /** The segmentation written on the image's grid (0 = background, 1..K−1, with its `.json` sidecar; see segmentationConvention.ts). */
   segmentation: string;
   meanIoU: number | null;
   meanDice: number | null;
@@ -373,6 +376,7 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
     ? [{ train: options.volumes.map((_, i) => i), test: options.test.map((_, i) => options.volumes.length + i) }]
     : volumeFolds(options.volumes.length, options.folds ?? options.volumes.length).map((test) => ({ test, train: options.volumes.map((_, i) => i).filter((i) => !test.includes(i)) }));
   const allLabels = Array.from({ length: classes }, (_, c) => c + 1);
+  const segmentationClasses = names.map((name, c) => ({ value: c + 1, name, color: defaultClassColor(c + 1) }));
   const folds: FullEvaluationResult['folds'] = [];
   const volumes: VolumeScore[] = [];
   let firstSettings: TrainSettings | undefined;
@@ -404,7 +408,9 @@ export async function fullyAutomatedEvaluation(options: FullEvaluationOptions, h
         });
         predictSeconds += predicted.seconds;
         const segmentation = path.join(dir, `${path.basename(pair.image).replace(/\.(nii\.gz|nii|nrrd|nhdr)$/i, '')}.seg.nii.gz`);
-        writeLabelMapNifti(segmentation, { dims: image.dims, affine: image.affine, data: predicted.labels }, 'unet3d prediction: 1 background, 2.. classes');
+        // Written as Segment writes it: 0 = background, with its sidecar (and a Slicer file for NRRD images).
+        const written = encodeSegmentationFiles({ out: segmentation, volumeName: path.basename(pair.image), volume: image, labels: predicted.labels, classes: segmentationClasses, prediction: { run: runDir, fold: f + 1 } });
+        await writeFilesAtomic(written.files);
         const scores = scoreLabels(predicted.labels, labels.data, undefined, allLabels);
         volumes.push({ image: pair.image, labels: pair.labels, fold: f + 1, segmentation, meanIoU: scores.meanIoU, meanDice: scores.meanDice, classes: scores.classes, voxels: scores.voxels });
       }

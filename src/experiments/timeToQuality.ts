@@ -25,6 +25,7 @@ import { chooseAnnotatedSlices, sparseLabels } from '../core/sparseLabels';
 import { annotatedSliceSets, mostUncertainSlices, sliceEntropy } from '../core/sliceEntropy';
 import { readVolumeFile } from '../core/readVolume';
 import { writeLabelMapNifti } from '../core/labelMapIO';
+import { readLabelsAs } from '../core/labelConvention';
 import type { Volume } from '../core/volume';
 import type { LabelArray } from '../core/editDeltas';
 import { trainSettings, type TrainingClock, type TrainSettings } from '../protocol/settings';
@@ -241,7 +242,8 @@ export async function timeToQuality(options: TimeToQualityOptions, hooks: TimeTo
       client.segment({ runDir: settings.outDir, image: path.resolve(options.image), out, labels: correctedFile, probabilities: path.join(options.workDir, `warm-${seconds}s.probabilities.nii.gz`) }).done,
     );
     const secondsToOverlay = options.clock === 'cpu' ? trained.cpuSeconds + segmented.cpuSeconds + ownCpuSeconds() - cpu0 : (performance.now() - t0) / 1000;
-    const labels = readVolumeFile(out).data as LabelArray;
+    // The segmentation file holds 0 = background; its sidecar says so and readLabelsAs turns it into editor labels.
+    const labels = readLabelsAs(out).data;
     after.push({ seconds, iou: denseIoU(labels, truth, image.dims, corrected).meanIoU });
     warm.push({ seconds, iterations: trained.result.iterations, secondsToOverlay });
     stage(`warm start, ${seconds} s (${trained.result.iterations} steps): dense IoU ${after.at(-1)?.iou?.toFixed(3) ?? '–'}, segmentation after ${secondsToOverlay.toFixed(1)} s`);

@@ -5,7 +5,6 @@
  */
 import type { Vec3 } from '../core/geometry';
 import type { BackendChoice, BackendName, BackendReport } from './backends';
-import type { ClassInfo } from './training';
 
 // ---- tiling defaults (src/engine/predictionPlan.ts plans the tiles) ----
 
@@ -84,6 +83,13 @@ export interface SegmentStart {
   normalization: NormalizationSource;
 }
 
+/** A class of a written segmentation. */
+export interface SegmentedClass {
+  /** Its voxel value in the file: 0 = background, 1..K−1 the others (see src/core/segmentationConvention.ts). */
+  value: number;
+  name: string;
+}
+
 /** What a segmentation wrote and how it went. */
 export interface SegmentResult {
   /** Absolute paths of the files written. */
@@ -96,8 +102,9 @@ export interface SegmentResult {
   checkpoint: 'best' | 'last';
   backend: BackendName;
   dims: Vec3;
-  classes: ClassInfo[];
-  /** Voxels predicted per class, index c = label c + 1. */
+  /** The classes by their value in the written segmentation: 0 = background, 1..K−1 (editor label − 1). */
+  classes: SegmentedClass[];
+  /** Voxels predicted per class, index c = value c of the segmentation (0 = background). */
   voxelsPerClass: number[];
   tiles: number;
   tile: Vec3;

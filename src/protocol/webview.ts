@@ -147,13 +147,17 @@ export interface ClassesMessage {
   classes: LabelClass[];
 }
 
-/** The prediction overlay: runs of (start, length, value) as uint32, or none. */
+/**
+ * The prediction overlay: runs of (start, length, value) as uint32, or none. Values are editor
+ * labels (1 = background, 2.. the classes), as the labels: the host converts the file's own
+ * (0 = background) on reading.
+ */
 export interface PredictionMessage {
   type: 'prediction';
   /** File name shown to the user; null clears the overlay. */
   name: string | null;
   runs: ArrayBuffer | null;
-  /** Highest class value in the prediction. */
+  /** Highest class value (editor label) in the prediction. */
   maxValue: number;
 }
 

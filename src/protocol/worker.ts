@@ -208,6 +208,8 @@ const backendReport = object({
 });
 const validationResult = object({ iteration: count, iou: listOf(nullable(finite)), meanForegroundIoU: nullable(finite), seconds: num });
 const classInfo = object({ value: positiveInt, name: text });
+/** A class of a written segmentation: its value in the file, 0 = background. */
+const segmentedClass = object({ value: count, name: text });
 
 /** What the worker checks of a segment request's options before it reads anything. */
 const segmentOptions = object({
@@ -294,7 +296,7 @@ const EVENT_FIELDS: Record<WorkerEvent['type'], Fields> = {
   segmentProgress: { id: nonEmpty, progress: object({ done: count, total: count, elapsedSeconds: num, etaSeconds: num, voxelsPerSecond: num }) },
   segmented: {
     id: nonEmpty,
-    result: object({ out: nonEmpty, classesFile: nonEmpty, runDir: nonEmpty, dims: triple(positiveInt), classes: listOf(classInfo), voxelsPerClass: listOf(count), tiles: positiveInt, predictSeconds: num, seconds: num }),
+    result: object({ out: nonEmpty, classesFile: nonEmpty, runDir: nonEmpty, dims: triple(positiveInt), classes: listOf(segmentedClass), voxelsPerClass: listOf(count), tiles: positiveInt, predictSeconds: num, seconds: num }),
   },
 };
 

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { readLabelsAs } from '../../src/core/labelConvention';
-import { parseLabelsFile } from '../../src/core/labels';
+import { parseSegmentationSidecar, type SegmentationSidecar } from '../../src/core/segmentationConvention';
 import { writeLabelMapNifti } from '../../src/core/labelMapIO';
 import { scoreLabels } from '../../src/core/metrics';
 import { readVolumeFile } from '../../src/core/readVolume';
@@ -66,12 +66,20 @@ test('train on sparse slices, segment through the CLI: geometry, names, probabil
   assert.equal(result.classesFile, path.join(dir, 't2.seg.json'));
   assert.equal(result.normalization, 'stored', 'a training volume is normalized with the figures in run.json');
 
-  // Geometry: the image's grid and affine, labels 1..2 (no unlabeled 0).
-  const seg = readVolumeFile(out);
-  assert.deepEqual(seg.dims, volume.dims);
-  assert.ok(sameMatrix(seg.affine, volume.affine), 'the affine of the image');
-  assert.equal(seg.datatype, 'uint8');
-  assert.ok(seg.data.every((v) => v === 1 || v === 2), 'labels 1..K only');
+  // Geometry: the image's grid and affine; values 0..K−1 as other tools read them (0 = background).
+  const file = readVolumeFile(out);
+  assert.deepEqual(file.dims, volume.dims);
+  assert.ok(sameMatrix(file.affine, volume.affine), 'the affine of the image');
+  assert.equal(file.datatype, 'uint8');
+  assert.ok(file.data.every((v) => v === 0 || v === 1), 'values 0..K−1 only');
+  assert.ok(file.data.some((v) => v === 0) && file.data.some((v) => v === 1), 'background and cord both present');
+  assert.deepEqual(result.classes, [{ value: 0, name: 'background' }, { value: 1, name: 'spinal cord' }], 'classes by file value');
+  assert.equal(result.voxelsPerClass[1], Array.from(file.data).filter((v) => v === 1).length, 'voxels of value 1');
+  // Read back as editor labels (1 = background, 2 = cord): the sidecar says the convention.
+  const seg = readLabelsAs(out);
+  assert.equal(seg.convention, 'mask');
+  assert.match(seg.reason, /t2\.seg\.json says 0 = background/);
+  assert.deepEqual(seg.names, { '1': 'background', '2': 'spinal cord' });
   const prob = readVolumeFile(probabilities, { allFrames: true });
   assert.deepEqual(prob.dims, volume.dims);
   assert.equal(prob.frames, 2);
@@ -81,17 +89,20 @@ test('train on sparse slices, segment through the CLI: geometry, names, probabil
     const p0 = prob.allFrames![i];
     const p1 = prob.allFrames![n + i];
     assert.ok(Math.abs(p0 + p1 - 255) <= 1, `probabilities sum to 255 at ${i}`);
+    // Frame c is the probability of file value c (frame 0 = background); seg is in editor labels.
     const likelier = p1 > p0 ? 2 : p0 > p1 ? 1 : seg.data[i];
     // The probabilities are the network's; the labels are its likelier class, except cord islands
     // away from the cord, which the one-object clean-up turned into background.
     if (!(likelier === 2 && seg.data[i] === 1)) assert.equal(seg.data[i], likelier, `the label is the likelier class at ${i}`);
   }
-  // The class names travel in the sidecar, which also marks the editor's convention.
-  const sidecar = parseLabelsFile(fs.readFileSync(result.classesFile, 'utf8'));
-  assert.deepEqual(sidecar.classes.map((c) => c.name), ['background', 'spinal cord']);
+  // The class names travel in the sidecar, by file value, with the convention stated.
+  const sidecar = JSON.parse(fs.readFileSync(result.classesFile, 'utf8')) as SegmentationSidecar;
+  assert.equal(sidecar.format, 'unet3d-segmentation');
+  assert.equal(sidecar.labelValues, '0-background');
+  assert.deepEqual(sidecar.classes.map((c) => [c.value, c.name]), [[0, 'background'], [1, 'spinal cord']]);
   assert.equal(sidecar.classes[1].color, '#e6194b', 'colours of the training labels');
   assert.equal(sidecar.labelMap, 't2.seg.nii.gz');
-  assert.equal(readLabelsAs(out).convention, 'labels');
+  assert.deepEqual(sidecar.prediction?.probabilityFrames, [0, 1], 'frame c = value c');
 
   // IoU over the unannotated voxels, trained vs the same network untrained.
   const mask = unannotatedMask(volume.dims, slices);
@@ -111,7 +122,7 @@ test('train on sparse slices, segment through the CLI: geometry, names, probabil
   assert.ok(JSON.parse(tiled.out.trim().split('\n').pop()!).tiles >= 8);
   const tiledSeg = readVolumeFile(tiledOut);
   let agree = 0;
-  for (let i = 0; i < n; i++) if (tiledSeg.data[i] === seg.data[i]) agree++;
+  for (let i = 0; i < n; i++) if (tiledSeg.data[i] === file.data[i]) agree++;
   assert.ok(agree / n > 0.98, `tiled and whole agree on ${((100 * agree) / n).toFixed(2)} % of the voxels`);
 });
 
@@ -143,9 +154,17 @@ test('an NRRD image gets NAME.seg.nrrd too, with the class names as Slicer segme
   assert.equal(slicer.format, 'nrrd');
   assert.deepEqual(slicer.dims, volume.dims);
   assert.ok(sameMatrix(slicer.affine, volume.affine), 'the Slicer file is on the image grid (LPS written, RAS read back)');
-  assert.deepEqual(Array.from(slicer.data), Array.from(nifti.data), 'the same labels in both files');
-  assert.deepEqual(slicer.segments!.map((seg) => [seg.value, seg.name]), classes.map((c) => [c.value, c.name]));
-  assert.equal(parseLabelsFile(fs.readFileSync(result.classesFile, 'utf8')).classes.length, 8);
+  assert.deepEqual(Array.from(slicer.data), Array.from(nifti.data), 'the same values in both files');
+  // A segment per class, none for background (Slicer's 0 = no segment): value = editor label − 1.
+  assert.deepEqual(slicer.segments!.map((seg) => [seg.value, seg.name]), classes.slice(1).map((c) => [c.value - 1, c.name]));
+  const sidecar = parseSegmentationSidecar(fs.readFileSync(result.classesFile, 'utf8'));
+  assert.equal(sidecar.classes.length, 8);
+  // Both files read back as the same editor labels, with the segment names.
+  const fromNifti = readLabelsAs(result.out);
+  const fromSlicer = readLabelsAs(result.segNrrd);
+  assert.equal(fromSlicer.convention, 'mask');
+  assert.deepEqual(fromSlicer.data, fromNifti.data);
+  assert.equal(fromSlicer.names['2'], classes[1].name);
 });
 
 test("a 'valid' network segments the same with any --tile", { skip: SKIP_WITHOUT_DATA }, async () => {

@@ -93,11 +93,13 @@ test('semi-automated from full labels: the protocol makes the slices; dense IoU 
 
 /**
  * Scores a written segmentation against its truth by counting voxels here (no code of
- * src/core/metrics): truth read as a mask (0 → class 1, > 0 → class 2), segmentation labels 1..K.
+ * src/core/metrics): truth read as a mask (0 → class 1, > 0 → class 2), the segmentation as
+ * written (0 = background, value v → class v + 1; its sidecar says so).
  * Per class: IoU = |S ∩ T| / |S ∪ T|, Dice = 2|S ∩ T| / (|S| + |T|), and the voxel counts.
  */
 function rescore(segmentationFile: string, truthFile: string): Record<string, { iou: number | null; dice: number | null; truthVoxels: number; predictedVoxels: number }> {
   const seg = readVolumeFile(segmentationFile).data;
+  assert.equal(JSON.parse(fs.readFileSync(segmentationFile.replace(/\.nii\.gz$/, '.json'), 'utf8')).labelValues, '0-background');
   const truth = readVolumeFile(truthFile).data;
   assert.equal(seg.length, truth.length);
   const out: ReturnType<typeof rescore> = {};
@@ -106,7 +108,7 @@ function rescore(segmentationFile: string, truthFile: string): Record<string, { 
     let s = 0;
     let t = 0;
     for (let i = 0; i < seg.length; i++) {
-      const inSeg = seg[i] === c;
+      const inSeg = seg[i] + 1 === c;
       const inTruth = (truth[i] > 0 ? 2 : 1) === c;
       if (inSeg) s++;
       if (inTruth) t++;

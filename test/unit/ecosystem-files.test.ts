@@ -1,7 +1,8 @@
 /**
  * Files other tools read right: a label map and a prediction written on a real image's grid,
  * opened by nibabel (Debian's python3-nibabel) and by ITK's reader (@itk-wasm/image-io): the same
- * affine as the image, the image's qform_code and sform_code, intent LABEL, the values written.
+ * affine as the image, the image's qform_code and sform_code, intent LABEL, the values written;
+ * a segmentation holds 0 = background and 0..K−1, as those tools expect.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,8 @@ import { writeLabelMapNifti } from '../../src/core/labelMapIO';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { chooseAnnotatedSlices, sparseLabels } from '../../src/core/sparseLabels';
 import { encodeLabelFiles } from '../../src/core/volumeFiles';
+import type { SegmentationSidecar } from '../../src/core/segmentationConvention';
+import { encodeSegmentationFiles } from '../../src/core/segmentationFiles';
 import { segmentVolumeFile } from '../../src/engine/segmentFile';
 import { runTraining } from '../../src/engine/train';
 import { dataPath, SKIP_WITHOUT_DATA, tempDir } from '../helpers/data';
@@ -31,6 +34,8 @@ interface NibabelView {
   intent: string;
   dtype: string;
   values: number[];
+  /** Voxels of value 0. */
+  zeros: number;
 }
 
 /** What nibabel reads from each file: affine, codes, intent, dtype and the distinct values. */
@@ -51,6 +56,7 @@ for f in sys.argv[1:]:
         'intent': h.get_intent()[0],
         'dtype': str(data.dtype),
         'values': sorted(int(v) for v in np.unique(data)) if data.dtype.kind in 'iu' else [],
+        'zeros': int(np.count_nonzero(data == 0)),
     })
 print(json.dumps(out))
 `;
@@ -95,7 +101,19 @@ test('nibabel reads the label files and a prediction on the image\'s grid with i
     assert.equal(view.dtype, 'uint8', `${name} dtype`);
   }
   assert.deepEqual(map.values, [0, 1, 2], 'the label map: unlabeled, background, cord');
-  assert.ok(prediction.values.every((v) => segmented.classes.some((c) => c.value === v)), `prediction values ${prediction.values}`);
+  // The prediction as the ecosystem reads it: 0 = background, values 0..K−1, named in its sidecar.
+  assert.deepEqual(segmented.classes, [{ value: 0, name: 'background' }, { value: 1, name: 'foreground' }]);
+  assert.ok(prediction.values.every((v) => v === 0 || v === 1), `prediction values ${prediction.values}`);
+  assert.equal(prediction.zeros, segmented.voxelsPerClass[0], 'the voxels nibabel reads as 0 are those predicted background');
+  const sidecar = JSON.parse(fs.readFileSync(segmented.classesFile, 'utf8')) as SegmentationSidecar;
+  assert.equal(sidecar.labelValues, '0-background');
+  assert.deepEqual(sidecar.classes[0], { value: 0, name: 'background', color: sidecar.classes[0].color });
+  // A segmentation of the manual mask (editor labels 1, 2 → written 0, 1) reads as that very mask.
+  const maskFile = path.join(folder, 't2.mask.seg.nii.gz');
+  await writeFilesAtomic(encodeSegmentationFiles({ out: maskFile, volumeName: 't2.nii.gz', volume: image, labels: truth.data, classes: classesUpTo(defaultClasses(), 2) }).files);
+  const [mask] = nibabel([maskFile]);
+  assert.deepEqual(mask.values, [0, 1]);
+  assert.equal(mask.zeros, truth.volume.data.filter((v) => v === 0).length, 'background where the manual mask has 0');
   // Our own reader agrees with nibabel on the source.
   assertClose(image.affine, source.affine, 'our reader');
 });
@@ -119,4 +137,12 @@ test('ITK reads the written label map at the image\'s origin, spacing and direct
   const d0 = Array.from(source.direction as ArrayLike<number>);
   d0.forEach((v, i) => assert.ok(Math.abs(v - d1[i]) < 1e-4, `direction ${i}`));
   assert.equal(written.imageType.componentType, 'uint8');
+
+  // A segmentation of the manual mask: ITK reads the mask's own values, 0 = background, 1 = cord.
+  const truth = readLabelsAs(dataPath('semi', 'spinalcord', 't2_seg-manual.nii.gz'), 'mask');
+  const segmentation = path.join(work, 't2-itk.seg.nii.gz');
+  await writeFilesAtomic(encodeSegmentationFiles({ out: segmentation, volumeName: 't2.nii.gz', volume: image, labels: truth.data, classes: classesUpTo(defaultClasses(), 2) }).files);
+  const read = (await niftiReadImageNode(segmentation)).image;
+  assert.equal(read.imageType.componentType, 'uint8');
+  assert.deepEqual(Array.from(read.data as Uint8Array), Array.from(truth.volume.data), 'the manual mask, value for value');
 });

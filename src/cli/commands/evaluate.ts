@@ -31,14 +31,16 @@ export const evaluate: CliCommand = {
   summary: 'IoU and Dice of a segmentation against labels, per class and their foreground mean',
   usage: `Usage: unet3d evaluate --pred P.nii.gz --truth T.nii.gz [--mask M.nii.gz] [--truth-convention C] [--pred-convention C] [--json]
 
-  --pred              the segmentation to score (classes 1..K, 1 = background)
+  --pred              the segmentation to score (unet3d segment's C.seg.nii.gz: 0 = background, or one
+                      written by 0.1: 1 = background; its C.seg.json says which)
   --truth             the labels to score against, on the same grid
   --mask              score only where this volume is non-zero (same grid)
   --truth-convention  labels: 0 = unlabeled (never counted), 1 = background, 2.. classes (the editor's
                       NAME.labels.nii.gz); mask: 0 = background, 1.. classes (a manual segmentation,
-                      a Slicer .seg.nrrd), read as value + 1; auto (default): labels for a .labels.* file,
-                      one with a .json sidecar, or one with no 0 voxel, otherwise mask
-  --pred-convention   the same for --pred (auto: mask if it holds a 0 voxel, else labels)
+                      a Slicer .seg.nrrd, unet3d segment's output), read as value + 1; auto (default):
+                      labels for a .labels.* file; with a .json sidecar, what it says (a segmentation's
+                      "labelValues", else labels); otherwise labels for a file with no 0 voxel, else mask
+  --pred-convention   the same for --pred
   --json              { "classes": { "<label>": { "iou", "dice", ... } }, "meanIoU", "meanDice", "voxels",
                       "confusion", "truthConvention", "predConvention" }
 Labels are reported in the editor's convention (a mask file's value v is label v + 1). A class in

@@ -8,16 +8,19 @@ import { UsageError, type CliCommand } from '../command';
 const USAGE = `Usage: unet3d segment --run RUN_DIR --image C.nii.gz [--out C.seg.nii.gz] [--probabilities P.nii.gz] [options]
 
 Segments an image with a trained run, tile by tile, and writes on the image's grid (its affine):
-  C.seg.nii.gz   labels 1..K (1 = background), shown by the volume editor as the prediction of C
-  C.seg.json     the class names and colours (the editor's labels.json format) and the run used
-  C.seg.nrrd     for NRRD images: the same labels as a 3D Slicer segmentation
+  C.seg.nii.gz   values 0..K−1 (0 = background, as other tools read it), shown by the volume editor
+                 as the prediction of C
+  C.seg.json     the class names and colours by value, "labelValues": "0-background", the run used
+  C.seg.nrrd     for NRRD images: the same values as a 3D Slicer segmentation (a segment per class
+                 but background)
 
   --run RUN_DIR         the run folder written by unet3d train
   --image FILE          the image (.nii, .nii.gz, .nrrd, .nhdr); a 4D image gives one channel per frame
   --out FILE            the label output, .nii.gz or .nii (default: NAME.seg.nii.gz beside the image)
   --labels FILE         the image's sparse labels (0 = unlabeled), for a run trained with annotation
                         channels (default: the label file the run trained this image with)
-  --probabilities FILE  also write a 4D uint8 NIfTI: frame c = class c+1, probability × 255
+  --probabilities FILE  also write a 4D uint8 NIfTI: frame c = value c of C.seg.nii.gz (frame 0 =
+                        background), probability × 255
   --tile X,Y,Z          output tile size in voxels (default ${DEFAULT_TILE.same} for 'same' networks, ${DEFAULT_TILE.valid} for
                         'valid'); for a 'valid' network every tile size gives the same result
   --overlap F           overlap of blended tiles for 'same' networks, 0 to 0.9 (default ${DEFAULT_OVERLAP})

@@ -15,8 +15,8 @@ import type { VolumeGrid } from '../../core/voxelStream';
 import type { ClassEdit, EditLabel } from '../../protocol/webview';
 import { LabelLayer, type LayerChange, type LayerEdit } from './labelLayer';
 import { LabelSaver } from './labelSaver';
-import { gridMismatch } from '../../core/volumeFiles';
-import { decodeBackup, encodeBackup, labelArrayOf } from './labelVolumes';
+import { classesFileName, gridMismatch } from '../../core/volumeFiles';
+import { decodeBackup, encodeBackup, labelArrayOf, predictionLabelsOf } from './labelVolumes';
 import {
   labelMapStamp,
   readClassesFile,
@@ -59,6 +59,7 @@ export type AskIgnoreLabels = (problem: string) => Promise<boolean>;
 /** The prediction shown over the labels. */
 export interface Prediction {
   uri: vscode.Uri;
+  /** In editor labels (1 = background, 2.. the classes), whatever the file's convention. */
   values: LabelArray;
   maxValue: number;
   /** The file's modification time and size when read (a file watcher and a direct call may both ask for the same file). */
@@ -300,9 +301,12 @@ export class VolumeDocument implements vscode.CustomDocument {
     const volume = await readVolumeUri(uri);
     const mismatch = gridMismatch(this.grid, volume, name);
     if (mismatch) throw new Error(mismatch);
-    const { labels, maxValue } = labelArrayOf(volume, name);
+    // The file holds 0 = background (0.1's predictions: 1 = background); the overlay shows editor labels.
+    const sidecarName = classesFileName(name);
+    const sidecar = await readIfExists(siblingUri(uri, sidecarName)).catch(() => undefined);
+    const { labels, maxValue, reason } = predictionLabelsOf(volume, name, sidecarName, sidecar && new TextDecoder().decode(sidecar));
     this.predictionValue = { uri, values: labels, maxValue, stamp };
-    this.log.info(`${this.fileName}: prediction ${name} shown (classes up to ${maxValue})`);
+    this.log.info(`${this.fileName}: prediction ${name} shown (editor labels up to ${maxValue}; ${reason})`);
     this.changeEmitter.fire({ kind: 'prediction' });
   }
 

@@ -1,12 +1,14 @@
 /**
  * Label volumes on the host, without VS Code: converting a label or prediction file to a label
- * array (the grid check is volumeFiles.ts's), and the hot-exit backup format.
+ * array in the editor's convention (the grid check is volumeFiles.ts's), and the hot-exit backup
+ * format.
  */
 import { dataTypeOf } from '../../core/datatypes';
 import type { LabelArray } from '../../core/editDeltas';
 import { gridMismatch, toLabelArray } from '../../core/volumeFiles';
 import type { LabelClass } from '../../core/labels';
 import { encodeNiftiGz } from '../../core/niftiWriter';
+import { conventionOf, toEditorLabels } from '../../core/segmentationConvention';
 import { readVolumeBytesAsync } from '../../core/readVolume';
 import type { Volume } from '../../core/volume';
 
@@ -18,9 +20,29 @@ export function labelArrayOf(volume: Volume, name: string): { labels: LabelArray
   } catch (error) {
     throw new Error(`${name} does not hold labels: ${(error as Error).message}`);
   }
+  return { labels, maxValue: maxOf(labels) };
+}
+
+/**
+ * A dense segmentation (a prediction) as editor labels for the overlay: 1 = background, 2.. the
+ * classes, whichever convention the file uses (see conventionOf: its sidecar `sidecarName`,
+ * whose text is `sidecarText` or undefined when there is none, else its content decides).
+ */
+export function predictionLabelsOf(volume: Volume, name: string, sidecarName: string, sidecarText: string | undefined): { labels: LabelArray; maxValue: number; reason: string } {
+  const chosen = conventionOf(sidecarName, sidecarText, volume.data);
+  let labels: LabelArray;
+  try {
+    labels = toEditorLabels(volume.data, chosen.convention);
+  } catch (error) {
+    throw new Error(`${name} does not hold labels: ${(error as Error).message}`);
+  }
+  return { labels, maxValue: maxOf(labels), reason: chosen.reason };
+}
+
+function maxOf(labels: LabelArray): number {
   let maxValue = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i] > maxValue) maxValue = labels[i];
-  return { labels, maxValue };
+  return maxValue;
 }
 
 /** The label array type's name. */

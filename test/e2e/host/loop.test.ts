@@ -158,11 +158,14 @@ describe('the loop: train, segment, suggest, evaluate', function () {
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    assert.ok(min >= 1 && max <= 2, `labels ${min}..${max}, expected within 1..2 (1 = background, no 0)`);
+    assert.ok(min >= 0 && max <= 1, `values ${min}..${max}, expected within 0..1 (0 = background, as other tools read it)`);
+    // Its sidecar states the convention; read back, the file gives editor labels (1 = background).
+    assert.equal(JSON.parse(fs.readFileSync(result.results[0].classesFile, 'utf8')).labelValues, '0-background');
+    assert.deepEqual(readLabelsAs(out).data, Uint8Array.from(seg.data, (v) => v + 1));
     assert.ok(result.results[0].probabilities && fs.existsSync(result.results[0].probabilities), 'no probability map');
-    // The probabilities agree with the labels: two classes summing to 255 (rounding aside), and
-    // the cord wherever it is labeled at least as likely as background (the clean-up only ever
-    // turns stray cord components into background).
+    // The probabilities agree with the values: two frames (frame c = value c) summing to 255
+    // (rounding aside), and the cord wherever it is predicted at least as likely as background
+    // (the clean-up only ever turns stray cord components into background).
     const map = readVolumeFile(result.results[0].probabilities, { allFrames: true });
     assert.equal(gridMismatch(map, image, 'the probability map'), undefined, 'the probability map is on the volume grid');
     assert.equal(map.frames, 2);
@@ -171,7 +174,7 @@ describe('the loop: train, segment, suggest, evaluate', function () {
     let cord = 0;
     for (let i = 0; i < n; i++) {
       assert.ok(Math.abs(p[i] + p[n + i] - 255) <= 2, `voxel ${i}: probabilities ${p[i]} + ${p[n + i]}`);
-      if (seg.data[i] === 2) {
+      if (seg.data[i] === 1) {
         cord++;
         assert.ok(p[n + i] >= p[i] - 1, `voxel ${i} is cord at ${p[n + i]}/255 against background ${p[i]}/255`);
       }

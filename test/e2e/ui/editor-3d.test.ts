@@ -90,7 +90,8 @@ test('the 3D pane shows a surface in the colour of a painted class, and a click 
   assert.ok(Math.abs(moved[1] - slice) <= 1, `the crosshair is on the painted slice (y ${moved[1]})`);
   assert.ok(moved[0] >= 10 && moved[0] <= 50 && moved[2] >= 16 && moved[2] <= 36, `inside the painted region: ${moved}`);
 
-  // The prediction joins the labels in 3D, see-through.
+  // The prediction joins the labels in 3D, see-through. Written as 0.1 wrote predictions (1 =
+  // background, 2 = cord, no sidecar): such a file still shows as it did.
   const mask = readVolumeFile(dataPath('semi', 'spinalcord', 't2_seg-manual.nii.gz'));
   writeLabelMapNifti(path.join(wb.workspace, 'semi', 'spinalcord', 't2.seg.nii.gz'), { dims: mask.dims, affine: mask.affine, data: Uint8Array.from(mask.data, (v) => v + 1) });
   await editor.until('the prediction overlay', async () => (await editor.state()).prediction === 't2.seg.nii.gz', 30_000);

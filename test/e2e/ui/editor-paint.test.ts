@@ -9,8 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { voxelToWorld, worldToVoxel, type Vec3 } from '../../../src/core/geometry';
-import { writeLabelMapNifti } from '../../../src/core/labelMapIO';
-import { parseLabelsFile } from '../../../src/core/labels';
+import { writeFilesAtomic } from '../../../src/core/atomicWrite';
+import { classesUpTo, defaultClasses, parseLabelsFile } from '../../../src/core/labels';
+import { encodeSegmentationFiles } from '../../../src/core/segmentationFiles';
 import type { PlaneName } from '../../../src/core/planes';
 import { readVolumeFile } from '../../../src/core/readVolume';
 import type { Volume } from '../../../src/core/volume';
@@ -133,10 +134,13 @@ test('a prediction written beside the volume appears, and is accepted on one sli
   const wb = await useWorkbench(t, { name: 'editor-prediction', files: ['semi/spinalcord'] });
   const editor = new EditorDriver(wb.page);
   await editor.open(T2);
-  // A dense prediction in the engine's convention (1 = background, 2 = cord) from the manual mask.
+  // A dense prediction written as Segment writes it (0 = background, 1 = cord, its sidecar saying
+  // so) from the manual mask; the editor shows it and accepts it as labels 1 = background, 2 = cord.
   const mask = readVolumeFile(dataPath('semi', 'spinalcord', 't2_seg-manual.nii.gz'));
   const prediction = Uint8Array.from(mask.data, (v) => v + 1);
-  writeLabelMapNifti(path.join(wb.workspace, 'semi', 'spinalcord', 't2.seg.nii.gz'), { dims: mask.dims, affine: mask.affine, data: prediction });
+  const { files } = encodeSegmentationFiles({ out: path.join(wb.workspace, 'semi', 'spinalcord', 't2.seg.nii.gz'), volumeName: 't2.nii.gz', volume: mask, labels: prediction, classes: classesUpTo(defaultClasses(), 2) });
+  await writeFilesAtomic(files);
+  assert.deepEqual(Array.from(readVolumeFile(path.join(wb.workspace, 'semi', 'spinalcord', 't2.seg.nii.gz')).data), Array.from(mask.data), 'the file holds the mask\'s own values');
   await editor.until('the prediction overlay', async () => (await editor.state()).prediction === 't2.seg.nii.gz', 30_000);
 
   // A cord voxel and a background voxel on one axial slice.
