@@ -88,7 +88,7 @@ export function vsixFileRules(target: string): VsixFileRule[] {
     { pattern: /^extension\/media\/icon\.png$/, reason: "the extension's icon", required: true },
     { pattern: /^extension\/media\/editor\.css$/, reason: "the volume editor's style sheet", required: true },
     { pattern: /^extension\/media\/walkthrough\/[\w-]+\.md$/, reason: "the walkthrough's Markdown steps" },
-    { pattern: /^extension\/docs\/screenshots\/(editor|loop|curves|runs-view)\.png$/, reason: 'the pictures the README and the walkthrough show' },
+    { pattern: /^extension\/docs\/screenshots\/(editor|editor-3d|loop|curves|runs-view)\.png$/, reason: 'the pictures the README and the walkthrough show' },
   ];
 }
 
