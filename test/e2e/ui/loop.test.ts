@@ -37,6 +37,11 @@ const QUICK_INPUT = '.quick-input-widget:not(.quick-input-widget-closing)';
 async function pickEntry(page: Page, text: string): Promise<void> {
   const row = page.locator(`${QUICK_INPUT} .monaco-list-row`, { hasText: text }).first();
   await row.waitFor({ state: 'visible', timeout: 30_000 });
+  // The mouse rests where the last pick was clicked: over a row of this list its hover (the
+  // item's description) would cover the row to click. Away first, then the click comes before
+  // any new hover shows.
+  await page.mouse.move(1, 1);
+  await page.locator('.monaco-hover, .context-view .monaco-hover-content').first().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined);
   await row.click();
 }
 
