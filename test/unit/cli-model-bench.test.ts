@@ -64,6 +64,8 @@ for (const kind of ['train', 'infer'] as const) {
     assert.equal(report.size, 16);
     assert.equal(report.repeats, 1);
     assert.ok(report.seconds > 0 && Number.isFinite(report.seconds), `seconds ${report.seconds}`);
+    // CPU seconds of the process per step: measured, finite (not compared with the wall clock: threads add up).
+    assert.ok(report.cpuSeconds >= 0 && Number.isFinite(report.cpuSeconds), `cpuSeconds ${report.cpuSeconds}`);
     assert.ok(Math.abs(report.voxelsPerSecond * report.seconds - 16 ** 3) < 1e-6 * 16 ** 3, 'voxels per second of 16³ voxels');
     // GFLOP/s counts a training step as three forward passes, inference as one.
     const forward = json<ModelSummary>('model', '--preset', 'bench', '--input', '16,16,16', '--json').forwardFlops;
@@ -71,6 +73,7 @@ for (const kind of ['train', 'infer'] as const) {
     assert.ok(Math.abs(report.gflops * 1e9 * report.seconds - passes * forward) < 1e-6 * passes * forward, `${report.gflops} GFLOP/s over ${report.seconds} s`);
     assert.match(report.peerMissing ?? '', /--no-peer/);
     assert.equal(report.pytorchSeconds, undefined);
+    assert.equal(report.pytorchCpuSeconds, undefined);
   });
 }
 

@@ -24,6 +24,8 @@ export type PeerDevice = 'cpu' | 'cuda';
 /** One timed command's result. */
 export interface PeerTiming {
   seconds: number;
+  /** CPU seconds of the peer's process (every thread) during the command. */
+  cpuSeconds: number;
   /** CUDA: the most memory PyTorch held during the command, bytes. */
   peakBytes?: number;
 }
@@ -125,8 +127,8 @@ export async function startTorchPeer(network: PeerNetwork, threads: number, pref
         return (await request<{ seconds: number }>({ cmd, size })).seconds;
       },
       async run(cmd, shape, tf32 = false) {
-        const reply = await request<{ seconds: number; peak_bytes?: number }>({ cmd, shape, tf32 });
-        return { seconds: reply.seconds, peakBytes: reply.peak_bytes };
+        const reply = await request<{ seconds: number; cpu_seconds: number; peak_bytes?: number }>({ cmd, shape, tf32 });
+        return { seconds: reply.seconds, cpuSeconds: reply.cpu_seconds, peakBytes: reply.peak_bytes };
       },
       close() {
         if (!exited) child.stdin.end(JSON.stringify({ cmd: 'quit' }) + '\n');

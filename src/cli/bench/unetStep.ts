@@ -18,6 +18,12 @@ import { describeNetwork, PRESETS, resolveFilters } from '../../protocol/network
 
 export type StepKind = 'train' | 'infer';
 
+/** One timed step: wall-clock seconds and CPU seconds of the process (every thread). */
+interface StepTiming {
+  seconds: number;
+  cpuSeconds: number;
+}
+
 /** One backend's result; what `unet3d bench train|infer --json` prints (an array for several backends). */
 export interface UnetBenchJson {
   kind: StepKind;
@@ -34,15 +40,24 @@ export interface UnetBenchJson {
   warmup: number;
   /** Every timed step's seconds, in order. */
   times: number[];
+  /**
+   * Median CPU seconds per step of this process, every thread (the kernels' threads included):
+   * a busy machine inflates them far less than the wall clock.
+   */
+  cpuSeconds: number;
   /** What ran the convolutions: 'simd' (the engine's kernels, with `threads`) or 'tfjs'. */
   kernels: string;
   threads: number;
   /** The PyTorch peer's median seconds, when it ran, and every timed step's. */
   pytorchSeconds?: number;
   pytorchTimes?: number[];
+  /** The peer's median CPU seconds per step, every thread of its process. */
+  pytorchCpuSeconds?: number;
   pytorch?: string;
   /** seconds / pytorchSeconds. */
   ratio?: number;
+  /** cpuSeconds / pytorchCpuSeconds. */
+  cpuRatio?: number;
   /** Why no PyTorch figure, when it did not run. */
   peerMissing?: string;
 }
@@ -127,13 +142,14 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   }
 
   /** One timed step on the active backend, inputs made outside the timing; results read back asynchronously (webgpu cannot read synchronously under Node). */
-  const step = async (b: string, s: number): Promise<number> => {
+  const step = async (b: string, s: number): Promise<StepTiming> => {
     const { net, optimizer } = engines.get(b)!;
     const x = tf.randomNormal([1, s, s, s, config.inChannels], 0, 1, 'float32') as Tensor5D;
     // Every voxel labeled (label value c + 1 for class c), as the peer's dense cross-entropy.
     const labels = tf.add(tf.randomUniform([1, s, s, s], 0, config.classes, 'int32'), tf.scalar(1, 'int32'));
     const weights = new Array<number>(config.classes).fill(1);
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     if (kind === 'train') {
       const { value, grads } = tf.variableGrads(() => trainingLoss('ce', net.apply(x, true), labels, weights), net.trainableVariables);
       await value.data();
@@ -146,13 +162,15 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
       y.dispose();
     }
     const seconds = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
     tf.dispose([x, labels]);
-    return seconds;
+    return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
   };
+  const peerStep = (p: TorchPeer) => p.run(kind, [size, size, size]);
 
-  const times = new Map<string, number[]>(backends.map((b) => [b, []]));
+  const times = new Map<string, StepTiming[]>(backends.map((b) => [b, []]));
   const profiles = new Map<string, Map<string, { ms: number; calls: number }>>();
-  const peerTimes: number[] = [];
+  const peerTimes: StepTiming[] = [];
   try {
     // Warm-up at the measured size, taking turns as the timed steps do.
     for (let r = 0; r < warmup; r++) {
@@ -160,7 +178,7 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
         await setBackend(b);
         await step(b, size);
       }
-      if (peer) await peer.time(kind, size);
+      if (peer) await peerStep(peer);
     }
     for (let r = 0; r < repeats; r++) {
       for (const b of backends) {
@@ -170,18 +188,20 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
         if (values.profile) profiles.set(b, simdRuntime().profile!);
         simdRuntime().profile = undefined;
       }
-      if (peer) peerTimes.push(await peer.time(kind, size));
+      if (peer) peerTimes.push(await peerStep(peer));
     }
   } finally {
     peer?.close();
   }
 
   const voxels = size ** 3;
-  const peerSeconds = peer ? median(peerTimes) : undefined;
+  const peerSeconds = peer ? median(peerTimes.map((t) => t.seconds)) : undefined;
+  const peerCpuSeconds = peer ? median(peerTimes.map((t) => t.cpuSeconds)) : undefined;
   const results: UnetBenchJson[] = [];
   for (const b of backends) {
     await setBackend(b);
-    const seconds = median(times.get(b)!);
+    const seconds = median(times.get(b)!.map((t) => t.seconds));
+    const cpuSeconds = median(times.get(b)!.map((t) => t.cpuSeconds));
     const result: UnetBenchJson = {
       kind,
       backend: b,
@@ -191,15 +211,18 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
       size,
       repeats,
       warmup,
-      times: times.get(b)!,
+      times: times.get(b)!.map((t) => t.seconds),
+      cpuSeconds,
       kernels: activeFormulation(),
       threads: activeFormulation() === 'simd' ? threads : 1,
     };
     if (peer && peerSeconds !== undefined) {
       result.pytorchSeconds = peerSeconds;
-      result.pytorchTimes = peerTimes;
+      result.pytorchTimes = peerTimes.map((t) => t.seconds);
+      result.pytorchCpuSeconds = peerCpuSeconds;
       result.pytorch = peer.description;
       result.ratio = seconds / peerSeconds;
+      if (peerCpuSeconds) result.cpuRatio = cpuSeconds / peerCpuSeconds;
     } else {
       result.peerMissing = peerMissing;
     }
@@ -218,15 +241,16 @@ export async function runUnetBench(kind: StepKind, argv: string[]): Promise<numb
   const what = kind === 'train' ? 'one training step (forward, softmax cross-entropy, backward, SGD momentum)' : 'one inference pass';
   const rows = results.map((r) => {
     const engine = `unet3d ${r.backend}${r.kernels === 'simd' ? ` (SIMD kernels, ${r.threads} thread${r.threads === 1 ? '' : 's'})` : ''}`;
-    return [engine, r.seconds, r.voxelsPerSecond, r.gflops, r.ratio === undefined ? '' : `${r.ratio.toFixed(1)}×`] as const;
+    return [engine, r.seconds, r.cpuSeconds, r.voxelsPerSecond, r.gflops, r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}× (CPU time ${r.cpuRatio?.toFixed(2) ?? '?'}×)`] as const;
   });
-  if (peer && peerSeconds !== undefined) rows.push([peer.description, peerSeconds, voxels / peerSeconds, flops / peerSeconds / 1e9, '1'] as const);
+  if (peer && peerSeconds !== undefined) rows.push([peer.description, peerSeconds, peerCpuSeconds ?? NaN, voxels / peerSeconds, flops / peerSeconds / 1e9, '1'] as const);
   const width = Math.max(6, ...rows.map((r) => r[0].length));
   const lines = [
     `${what} of the benchmark 3D U-Net (16,16 | 32,32 | 64,64, same padding, BN + ReLU, 2 classes) at ${size}³, batch 1;`,
+    `CPU time: of every thread of the process, which a busy machine inflates far less than the wall clock;`,
     `median of ${repeats} after ${warmup} warm-up step${warmup === 1 ? '' : 's'} at that size, engines taking turns; ${(flops / 1e9).toFixed(1)} GFLOP per ${kind === 'train' ? 'step (3 × forward)' : 'pass'}`,
-    `${'engine'.padEnd(width)}  ${'time'.padStart(9)}  ${'voxels/s'.padStart(10)}  ${'GFLOP/s'.padStart(8)}  vs PyTorch`,
-    ...rows.map(([e, s, v, g, ratio]) => `${e.padEnd(width)}  ${s.toFixed(2).padStart(7)} s  ${Math.round(v).toLocaleString('en-US').padStart(10)}  ${g.toFixed(1).padStart(8)}  ${ratio}`),
+    `${'engine'.padEnd(width)}  ${'time'.padStart(9)}  ${'CPU time'.padStart(9)}  ${'voxels/s'.padStart(10)}  ${'GFLOP/s'.padStart(8)}  vs PyTorch`,
+    ...rows.map(([e, s, c, v, g, ratio]) => `${e.padEnd(width)}  ${s.toFixed(2).padStart(7)} s  ${c.toFixed(2).padStart(7)} s  ${Math.round(v).toLocaleString('en-US').padStart(10)}  ${g.toFixed(1).padStart(8)}  ${ratio}`),
   ];
   if (!peer) lines.push(`PyTorch peer missing: ${peerMissing} (no ratio)`);
   for (const [b, profile] of profiles) {
