@@ -63,6 +63,8 @@ export interface VoxelLoadingHost {
   voxelsComplete(): void;
   /** The webview could not fetch the file: the host must send the voxels (`voxelsFailed`). */
   fetchFailed(reason: string): void;
+  /** One way to fetch the file failed and the next is tried (for the log). */
+  fetchRouteFailed(reason: string): void;
 }
 
 /** Where a fetch took the file from: the serving server's own route, or the webview resource URI. */
@@ -174,6 +176,7 @@ export class VoxelLoader {
         return;
       } catch (error) {
         failures.push(`${route === 'server' ? "the server's own route" : 'the webview resource URI'}: ${error instanceof Error ? error.message : String(error)}`);
+        if (failures.length < routes.length) this.host.fetchRouteFailed(`${failures.at(-1)}; trying the next way`);
       }
     }
     this.transport = 'chunks';

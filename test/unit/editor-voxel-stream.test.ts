@@ -222,9 +222,12 @@ test("the loader fetches the file over the server's own route where there is one
     asked.length = 0;
     const voxels = new Int16Array(data.length);
     let loader!: VoxelLoader;
+    const notes: string[] = [];
     const outcome = await new Promise<string>((resolve) => {
-      loader = new VoxelLoader(voxels, dims, 'int16', { kind: 'fetch', url: `${origin}/resource/ct.nii.gz`, path: file, layout }, { voxelsArrived: () => {}, voxelsComplete: () => resolve('complete'), fetchFailed: (reason) => resolve(`failed: ${reason}`) }, page);
+      const host = { voxelsArrived: () => {}, voxelsComplete: () => resolve('complete'), fetchFailed: (reason: string) => resolve(`failed: ${reason}`), fetchRouteFailed: (reason: string) => notes.push(reason) };
+      loader = new VoxelLoader(voxels, dims, 'int16', { kind: 'fetch', url: `${origin}/resource/ct.nii.gz`, path: file, layout }, host, page);
     });
+    assert.equal(notes.length, asked.length - 1, 'each way that failed before the next is noted');
     return { outcome, route: loader.route, transport: loader.transport, same: outcome === 'complete' && Buffer.from(voxels.buffer).equals(Buffer.from(data.buffer)), asked: [...asked] };
   };
   try {
