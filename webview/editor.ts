@@ -253,6 +253,10 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     });
   }
 
+  fetchRouteFailed(reason: string): void {
+    void this.endpoint.send({ type: 'log', level: 'warning', message: `fetching the volume: ${reason}` });
+  }
+
   fetchFailed(reason: string): void {
     this.logError(`fetching the volume failed: ${reason}`);
     void this.endpoint.send({ type: 'voxelsFailed', reason });

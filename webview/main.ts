@@ -57,10 +57,10 @@ function exposeForTests(): void {
     get pendingEdits() {
       return app?.pendingEdits ?? 0;
     },
-    /** When the first planes were drawn and when every voxel was in (epoch ms), and how they came. */
+    /** When the first planes were drawn and when every voxel was in (epoch ms), and how they came (and from where, when fetched). */
     loading() {
       const a = app!;
-      return { startedAt: performance.timeOrigin, ...a.timings, transport: a.loader.transport, filled: a.loader.presence.filled, total: a.loader.presence.total, voxelBytes: a.store.voxels.byteLength };
+      return { startedAt: performance.timeOrigin, ...a.timings, transport: a.loader.transport, route: a.loader.route, filled: a.loader.presence.filled, total: a.loader.presence.total, voxelBytes: a.store.voxels.byteLength };
     },
     /** Whether the slice through the crosshair across each axis has its voxels. */
     slicesPresent() {

@@ -1,9 +1,11 @@
 /**
  * How the volume's voxels reach the webview's one buffer, and which slices are there yet:
  * - the three planes through the crosshair, sent first by the host (`plane` messages);
- * - the rest, fetched by the webview from the volume's file (a webview resource URI) and cut out
- *   of its bytes as the host's layout says, inflated with the browser's DecompressionStream; or,
- *   where that fails or the file cannot be fetched, sent by the host in chunks.
+ * - the rest, fetched by the webview from the volume's file and cut out of its bytes as the host's
+ *   layout says, inflated with the browser's DecompressionStream: over plain HTTP from the server
+ *   that serves the webview where that server holds the file (code-server), else through the
+ *   webview resource URI; or, where that fails or the file cannot be fetched, sent by the host in
+ *   chunks.
  * The voxels arrive in file order (x fastest, z slowest): an axial slice is there once the stream
  * has passed it, a coronal or sagittal one only at the end, unless it is one of the first planes.
  */
@@ -61,12 +63,48 @@ export interface VoxelLoadingHost {
   voxelsComplete(): void;
   /** The webview could not fetch the file: the host must send the voxels (`voxelsFailed`). */
   fetchFailed(reason: string): void;
+  /** One way to fetch the file failed and the next is tried (for the log). */
+  fetchRouteFailed(reason: string): void;
+}
+
+/** Where a fetch took the file from: the serving server's own route, or the webview resource URI. */
+export type FetchRoute = 'server' | 'resource';
+
+/**
+ * Below this many bytes of voxels the file is fetched through its webview resource URI only: it
+ * is quick either way, and a page that some proxy answers in its place could pass for a file
+ * that small (no web page is megabytes long: a larger one ends before the voxels do, and fails).
+ */
+export const SERVER_ROUTE_MIN_BYTES = 4 * 1024 * 1024;
+
+/** The part of a webview's page path from where VS Code's web workbench serves its webview host. */
+const WEBVIEW_HOST_PATH = '/static/out/vs/workbench/contrib/webview/browser/pre/';
+
+/**
+ * The URL at which the server that serves this webview sends a file of its own machine over
+ * plain HTTP, where it does: the webview's page comes from the workbench's own server (its
+ * `remoteAuthority` is the page's host: code-server, VS Code's server in a browser), which serves
+ * `/vscode-remote-resource?path=…` (the route the workbench itself loads remote resources from)
+ * beside its versioned static folder. Undefined elsewhere (desktop VS Code, whose webviews have
+ * an origin of their own, or a workbench on another origin). In code-server a webview resource
+ * URI travels over the workbench's remote file channel (about 6–8 MiB/s measured); this route
+ * does not. Pure.
+ */
+export function serverResourceUrl(page: Pick<Location, 'origin' | 'host' | 'pathname' | 'search'>, filePath: string): string | undefined {
+  if (new URLSearchParams(page.search).get('remoteAuthority') !== page.host) return undefined;
+  const at = page.pathname.indexOf(WEBVIEW_HOST_PATH);
+  if (at < 0) return undefined;
+  const versioned = page.pathname.slice(0, at); // `/stable-<commit>`, after any prefix a proxy adds
+  const base = versioned.slice(0, versioned.lastIndexOf('/'));
+  return `${page.origin}${base}/vscode-remote-resource?path=${encodeURIComponent(filePath)}`;
 }
 
 export class VoxelLoader {
   readonly presence: VoxelPresence;
   /** How the voxels came, once they did: fetched by the webview, or sent by the host. */
   transport: 'fetch' | 'chunks';
+  /** Where the fetch took the file from, once it did. */
+  route?: FetchRoute;
   private readonly bytes: Uint8Array;
   private readonly assembly: VoxelAssembly;
   private readonly size: number;
@@ -77,13 +115,18 @@ export class VoxelLoader {
     private readonly datatype: DataType,
     source: VoxelSource,
     private readonly host: VoxelLoadingHost,
+    /** The webview's page address (`location`; given in tests): whether its server has a route of its own to the file. */
+    page: Pick<Location, 'origin' | 'host' | 'pathname' | 'search'> | undefined = typeof location === 'undefined' ? undefined : location,
   ) {
     this.bytes = new Uint8Array(voxels.buffer, voxels.byteOffset, voxels.byteLength);
     this.assembly = new VoxelAssembly(this.bytes);
     this.presence = new VoxelPresence(dims, datatype);
     this.size = BYTES_PER_VOXEL[datatype];
     this.transport = source.kind;
-    if (source.kind === 'fetch') void this.fetch(source.url, source.layout);
+    if (source.kind === 'fetch') {
+      const server = page && source.layout.byteLength >= SERVER_ROUTE_MIN_BYTES ? serverResourceUrl(page, source.path) : undefined;
+      void this.fetch([...(server ? [{ route: 'server' as const, url: server }] : []), { route: 'resource', url: source.url }], source.layout);
+    }
   }
 
   /** One of the first planes, from the host. */
@@ -109,25 +152,36 @@ export class VoxelLoader {
     if (this.presence.complete) this.host.voxelsComplete();
   }
 
-  /** Fetches the file and cuts the voxels out of it; a failure hands the job to the host. */
-  private async fetch(url: string, layout: Omit<VoxelLayout, 'dataFile'>): Promise<void> {
-    try {
-      await fetchVoxels(url, layout, this.bytes, (filled) => {
-        // Voxels are swapped to this machine's order as they complete.
-        if (!layout.littleEndian && this.size > 1) {
-          const from = this.presence.filled - (this.presence.filled % this.size);
-          const to = filled - (filled % this.size);
-          if (to > from) swapBytesInPlace(this.bytes.subarray(from, to), this.size);
-        }
-        this.presence.filled = filled;
-        this.host.voxelsArrived();
-      });
-      this.arrived();
-    } catch (error) {
-      this.transport = 'chunks';
-      this.presence.filled = 0;
-      this.host.fetchFailed(error instanceof Error ? error.message : String(error));
+  /**
+   * Fetches the file from the first route that gives it whole and cuts the voxels out of it (a
+   * route that fails starts the next from the file's start); when none does, the host sends them.
+   */
+  private async fetch(routes: { route: FetchRoute; url: string }[], layout: Omit<VoxelLayout, 'dataFile'>): Promise<void> {
+    const failures: string[] = [];
+    for (const { route, url } of routes) {
+      try {
+        this.presence.filled = 0;
+        await fetchVoxels(url, layout, this.bytes, (filled) => {
+          // Voxels are swapped to this machine's order as they complete.
+          if (!layout.littleEndian && this.size > 1) {
+            const from = this.presence.filled - (this.presence.filled % this.size);
+            const to = filled - (filled % this.size);
+            if (to > from) swapBytesInPlace(this.bytes.subarray(from, to), this.size);
+          }
+          this.presence.filled = filled;
+          this.host.voxelsArrived();
+        });
+        this.route = route;
+        this.arrived();
+        return;
+      } catch (error) {
+        failures.push(`${route === 'server' ? "the server's own route" : 'the webview resource URI'}: ${error instanceof Error ? error.message : String(error)}`);
+        if (failures.length < routes.length) this.host.fetchRouteFailed(`${failures.at(-1)}; trying the next way`);
+      }
     }
+    this.transport = 'chunks';
+    this.presence.filled = 0;
+    this.host.fetchFailed(failures.join('; '));
   }
 }
 
@@ -139,8 +193,13 @@ export class VoxelLoader {
  */
 export async function fetchVoxels(url: string, layout: Omit<VoxelLayout, 'dataFile'>, target: Uint8Array, onProgress: (filled: number) => void): Promise<void> {
   if (target.length !== layout.byteLength) throw new Error(`the voxel buffer holds ${target.length} bytes, the file ${layout.byteLength}`);
-  const response = await fetch(url);
+  // Not kept in the browser's cache: a volume is read once per open, and it can be hundreds of MiB.
+  const response = await fetch(url, { cache: 'no-store' });
   if (!response.ok || !response.body) throw new Error(`the volume's file could not be fetched (HTTP ${response.status})`);
+  if (/^text\/html\b/i.test(response.headers.get('content-type') ?? '')) {
+    void response.body.cancel().catch(() => undefined);
+    throw new Error('a web page came instead of the volume\'s file');
+  }
   let stream: ReadableStream<Uint8Array> = response.body;
   if (layout.fileOffset > 0) stream = stream.pipeThrough(dropFirst(layout.fileOffset));
   if (layout.compression === 'gzip') stream = stream.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);

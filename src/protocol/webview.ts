@@ -79,13 +79,23 @@ export type ClassEdit =
 
 /**
  * How the voxels reach the webview:
- * - `fetch`: the webview fetches the file itself from `url` (a webview resource URI) and cuts the
- *   voxels out of it as `layout` says, inflating gzip with DecompressionStream; where that fails
- *   it sends `voxelsFailed` and the host sends chunks instead;
+ * - `fetch`: the webview fetches the file itself and cuts the voxels out of it as `layout` says,
+ *   inflating gzip with DecompressionStream: over plain HTTP from the server that serves the
+ *   webview where that server holds the file (code-server: its `/vscode-remote-resource` route
+ *   for `path`), else from `url` (a webview resource URI); where both fail it sends
+ *   `voxelsFailed` and the host sends chunks instead;
  * - `chunks`: the host sends them in `volumeChunk` messages.
  * Either way the three planes through the crosshair come first, in `plane` messages.
  */
-export type VoxelSource = { kind: 'fetch'; url: string; layout: Omit<VoxelLayout, 'dataFile'> } | { kind: 'chunks' };
+export type VoxelSource =
+  | {
+      kind: 'fetch';
+      url: string;
+      /** The file's path on the extension host's machine, as a URI path (`vscode.Uri.file(f).path`). */
+      path: string;
+      layout: Omit<VoxelLayout, 'dataFile'>;
+    }
+  | { kind: 'chunks' };
 
 /** The answer to `ready`: the volume's geometry, the classes and the settings. Labels, the first planes, the voxels and the prediction follow. */
 export interface InitMessage {

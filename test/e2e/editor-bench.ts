@@ -4,22 +4,22 @@
  * - open: for each size, an int16 `.nii.gz` cube made from the spleen CT of the shared data
  *   (resampled, with CT-like noise so it compresses like a scan) opened through quick open in a
  *   fresh workbench: seconds from the pick to the first three planes drawn and to every voxel in
- *   the webview, the voxel bytes the webview holds, and how much the extension host's resident
- *   memory (it keeps the label layer only) and the browser's (the webview: its voxels and labels)
- *   grew;
+ *   the webview, the voxel bytes the webview holds, how much the extension host's resident
+ *   memory grew (it keeps the label layer only), and what the ArrayBuffers of the webview's
+ *   renderer hold after a garbage collection (one copy of the voxels, the labels, the workbench's);
  * - draw (on the largest): composing and drawing all three panes, and a brush stroke's pointer
  *   event to the frame that drew it.
  * `--extension FOLDER` measures another build of the extension (e.g. an older commit, built) for
  * a before/after comparison; `--transport chunks` has the host send the voxels over the message
  * channel instead of the webview fetching the file. `--json` prints `{ "open": [ { "size", "firstPlanesSeconds",
- * "wholeVolumeSeconds", "webviewBytes", "host", "browser" } ] }` (host: bytes the extension host's
- * resident memory grew by; browser: bytes Chromium's memory, the webview's included, grew by).
- * Method: docs/benchmarks.md.
+ * "wholeVolumeSeconds", "webviewBytes", "host", "webviewArrayBuffers" } ] }` (host: bytes the
+ * extension host's resident memory grew by; webviewArrayBuffers: bytes the ArrayBuffers of the
+ * webview's renderer hold after a garbage collection). Method: docs/benchmarks.md.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 import { writeBenchVolume } from '../../src/cli/bench/benchVolume';
 import { REPO_ROOT, dataPath } from '../helpers/data';
 import { E2E_WORK_DIR, launchWorkbench, runCommand, webview, type Workbench } from './workbench';
@@ -33,8 +33,12 @@ interface OpenFigures {
   webviewBytes: number;
   /** Bytes the extension host's resident memory grew by, from before the open to after it. */
   host: number;
-  /** Bytes the browser's memory (PSS of Chromium and its children: the workbench and the webview) grew by, from before the open to after it. */
-  browser: number;
+  /**
+   * Bytes the ArrayBuffers of the webview's renderer hold after a full garbage collection: its
+   * voxels and labels, and the workbench's own buffers where both share the renderer (code-server
+   * serves the webview from the workbench's origin); absent where the browser does not report it.
+   */
+  webviewArrayBuffers?: number;
 }
 
 interface Options {
@@ -91,49 +95,31 @@ function extensionHostRss(serverPid: number): number {
   return 0;
 }
 
-/** Resident memory of one process, bytes: its proportional share (PSS) where the kernel gives it, else its RSS. */
-function processMemory(pid: number): number {
-  try {
-    const pss = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    if (pss) return Number(pss[1]) * 1024;
-  } catch {
-    // no smaps_rollup (an older kernel), or the process ended
-  }
-  try {
-    const rss = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return rss ? Number(rss[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
+/** The webview's JavaScript memory after a full garbage collection: its heap and the ArrayBuffers' backing stores (voxels, labels), bytes. */
+interface WebviewHeap {
+  heap: number;
+  arrayBuffers: number;
 }
 
 /**
- * Memory of the headless Chromium that runs the workbench (the process started with this
- * profile folder and all its children: renderers, the webview's frame, workers), bytes (PSS:
- * pages shared between them counted once).
+ * Collects garbage in the webview's renderer and reads its heap usage (Chrome DevTools Protocol,
+ * on the webview's own frame where it runs in a process of its own). Undefined where the browser
+ * does not report the backing stores.
  */
-function browserMemory(profileDir: string): number {
-  const children = new Map<number, number[]>();
-  let root: number | undefined;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-      if (root === undefined && fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(`--user-data-dir=${profileDir}`)) root = Number(entry);
-    } catch {
-      // a process that ended meanwhile
-    }
+async function webviewHeap(page: Page): Promise<WebviewHeap | undefined> {
+  let frame: Frame | undefined;
+  for (const f of page.frames()) {
+    if (await f.evaluate(() => 'unet3dEditor' in window).catch(() => false)) frame = f;
   }
-  if (root === undefined) return 0;
-  let total = 0;
-  for (const queue = [root]; queue.length > 0; ) {
-    const pid = queue.pop()!;
-    total += processMemory(pid);
-    queue.push(...(children.get(pid) ?? []));
+  if (!frame) return undefined;
+  const session = await page.context().newCDPSession(frame).catch(() => page.context().newCDPSession(page));
+  try {
+    await session.send('HeapProfiler.collectGarbage');
+    const usage = (await session.send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize?: number };
+    return usage.backingStorageSize === undefined ? undefined : { heap: usage.usedSize, arrayBuffers: usage.backingStorageSize };
+  } finally {
+    await session.detach().catch(() => undefined);
   }
-  return total;
 }
 
 interface LoadingState {
@@ -142,6 +128,8 @@ interface LoadingState {
   firstPlanesAt?: number;
   wholeVolumeAt?: number;
   transport?: string;
+  /** Where a fetch took the file from: 'server' (the server's own route) or 'resource' (the webview resource URI). */
+  route?: string;
   voxelBytes?: number;
 }
 
@@ -202,7 +190,7 @@ async function warmUp(wb: Workbench): Promise<void> {
   await wb.page.waitForTimeout(2000);
 }
 
-async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & { transport: string; compressedBytes: number; pageSeconds?: number }> {
+async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & { transport: string; compressedBytes: number; pageSeconds?: number; heap?: WebviewHeap }> {
   const source = benchVolume(size);
   const target = path.join(wb.workspace, `ct_${size}.nii.gz`);
   try {
@@ -212,8 +200,6 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
   }
   await wb.page.waitForTimeout(1500); // the file watcher and search index see the file
   const hostBefore = extensionHostRss(wb.server.pid);
-  const profileDir = path.join(path.dirname(wb.workspace), 'chromium-profile'); // see launchWorkbench
-  const browserBefore = browserMemory(profileDir);
   const started = await pickInQuickOpen(wb.page, `ct_${size}.nii.gz`);
   let firstSeen: number | undefined;
   let state: Awaited<ReturnType<typeof loadingState>> = { ready: false };
@@ -227,7 +213,7 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
   }
   await wb.page.waitForTimeout(2000); // what the host let go of is given back
   const hostAfter = extensionHostRss(wb.server.pid);
-  const browserAfter = browserMemory(profileDir);
+  const heap = await webviewHeap(wb.page); // last: its garbage collection would change what the host's figure reads
   const loading = state.loading;
   const firstAt = loading?.firstPlanesAt ?? firstSeen!;
   const wholeAt = loading?.wholeVolumeAt ?? firstSeen!;
@@ -238,10 +224,11 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
     // Builds without the loading report hold the voxels in one buffer of their stored type too.
     webviewBytes: loading?.voxelBytes ?? size ** 3 * 2,
     host: hostAfter - hostBefore,
-    browser: browserAfter - browserBefore,
-    transport: loading?.transport ?? 'chunks (before the loading report)',
+    webviewArrayBuffers: heap?.arrayBuffers,
+    transport: loading ? `${loading.transport}${loading.route ? ` from the ${loading.route === 'server' ? "server's own route" : 'webview resource URI'}` : ''}` : 'chunks (before the loading report)',
     compressedBytes: fs.statSync(source).size,
     pageSeconds: loading?.startedAt !== undefined ? (loading.startedAt - started) / 1000 : undefined,
+    heap,
   };
 }
 
@@ -319,12 +306,13 @@ async function main(): Promise<void> {
     try {
       await warmUp(wb);
       const figures = await measureOpen(wb, size);
-      const { transport, compressedBytes, pageSeconds, ...shown } = figures;
+      const { transport, compressedBytes, pageSeconds, heap, ...shown } = figures;
       open.push(shown);
       say(
         `${size}³ int16 .nii.gz (${mib(compressedBytes)} on disk, ${mib(size ** 3 * 2)} of voxels): first planes ${figures.firstPlanesSeconds.toFixed(2)} s, ` +
           `whole volume ${figures.wholeVolumeSeconds.toFixed(2)} s (${transport}${pageSeconds !== undefined ? `; the webview's page started ${pageSeconds.toFixed(2)} s after the pick` : ''}); ` +
-          `webview holds ${mib(figures.webviewBytes)}; extension host grew ${mib(figures.host)}, browser ${mib(figures.browser)}`,
+          `webview holds ${mib(figures.webviewBytes)} of voxels; extension host grew ${mib(figures.host)}` +
+          (heap ? `; after a garbage collection the ArrayBuffers of the webview's renderer hold ${mib(heap.arrayBuffers)}, its heap ${mib(heap.heap)}` : ''),
       );
       if (options.draw && i === options.sizes.length - 1) for (const line of await measureDrawing(wb.page, size)) say(line);
     } finally {

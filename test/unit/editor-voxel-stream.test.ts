@@ -3,7 +3,8 @@
  * alone says where the voxels lie, and streaming them from the file (on the host, with Node's
  * zlib; in the webview, with fetch and DecompressionStream, run here against a local HTTP server)
  * gives the very bytes the whole-file readers give, for every file of the shared data; the planes
- * through a voxel are gathered from pieces of any size; a file cut short is refused.
+ * through a voxel are gathered from pieces of any size; a file cut short is refused; the webview
+ * takes the file over its server's own route where there is one, and falls back from it.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -12,12 +13,13 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { BYTES_PER_VOXEL, swapBytesInPlace } from '../../src/core/datatypes';
+import { encodeNiftiGz } from '../../src/core/niftiWriter';
 import type { Vec3 } from '../../src/core/geometry';
 import { readVolumeFile, readVolumeHeaderFile } from '../../src/core/readVolume';
 import { extractSlice, type Axis } from '../../src/core/slices';
 import { streamPlanes, streamVoxelFile } from '../../src/core/voxelFileStream';
 import { PlaneCollector, VoxelStreamCutter, streamableLayout } from '../../src/core/voxelStream';
-import { fetchVoxels, VoxelPresence } from '../../webview/voxelLoading';
+import { fetchVoxels, SERVER_ROUTE_MIN_BYTES, serverResourceUrl, VoxelLoader, VoxelPresence } from '../../webview/voxelLoading';
 import { SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
 
 /** Every volume file of the shared data that the readers open. */
@@ -163,4 +165,83 @@ test('which slices are there: the first planes at once, axial slices as the stre
   assert.equal(presence.fraction, 0.4);
   presence.filled = presence.total;
   assert.ok(presence.complete && presence.slicePresent(0, 3) && presence.slicePresent(1, 0));
+});
+
+test("the server's own route to a file: only where the webview's page comes from the workbench's own server, beside its versioned static folder", () => {
+  const pre = '/static/out/vs/workbench/contrib/webview/browser/pre/index.html';
+  const page = (origin: string, pathname: string, remoteAuthority?: string) => ({
+    origin,
+    host: new URL(origin).host,
+    pathname,
+    search: `?id=9&swVersion=6${remoteAuthority ? `&remoteAuthority=${encodeURIComponent(remoteAuthority)}` : ''}`,
+  });
+  // code-server at the root, and behind a proxy's prefix.
+  assert.equal(
+    serverResourceUrl(page('http://127.0.0.1:8080', `/stable-53c2f32${pre}`, '127.0.0.1:8080'), '/data/my scans/ct #1.nii.gz'),
+    'http://127.0.0.1:8080/vscode-remote-resource?path=%2Fdata%2Fmy%20scans%2Fct%20%231.nii.gz',
+  );
+  assert.equal(serverResourceUrl(page('https://lab.example.org', `/code/stable-53c2f32${pre}`, 'lab.example.org'), '/c:/scans/ct.nii.gz'), 'https://lab.example.org/code/vscode-remote-resource?path=%2Fc%3A%2Fscans%2Fct.nii.gz');
+  // Desktop VS Code (no remote, or a remote on another host than the webview's own origin), or a page not VS Code's webview host.
+  assert.equal(serverResourceUrl(page('vscode-webview://1abc', '/index.html'), '/data/ct.nii.gz'), undefined);
+  assert.equal(serverResourceUrl(page('vscode-webview://1abc', `/stable-1${pre}`, 'ssh-remote+lab'), '/data/ct.nii.gz'), undefined);
+  assert.equal(serverResourceUrl(page('https://x.vscode-cdn.net', `/stable-1${pre}`, '127.0.0.1:8080'), '/data/ct.nii.gz'), undefined);
+  assert.equal(serverResourceUrl(page('http://127.0.0.1:8080', '/somewhere/index.html', '127.0.0.1:8080'), '/data/ct.nii.gz'), undefined);
+});
+
+test("the loader fetches the file over the server's own route where there is one, and from the resource URI when that route fails or gives a web page; both failing hands the voxels to the host", async () => {
+  const dir = tempDir('voxel-routes');
+  const dims: Vec3 = [128, 128, 160];
+  const data = Int16Array.from({ length: dims[0] * dims[1] * dims[2] }, (_v, i) => ((i * 7919) % 3001) - 1000);
+  const file = path.join(dir, 'ct.nii.gz');
+  fs.writeFileSync(file, encodeNiftiGz({ dims, affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], data, intentCode: 0 }));
+  const layout = streamableLayout((await readVolumeHeaderFile(file)).header)!;
+  assert.ok(layout.byteLength >= SERVER_ROUTE_MIN_BYTES, 'large enough for the server route');
+  const whole = fs.readFileSync(file);
+  let serverRoute: 'file' | 'missing' | 'cut' | 'page' = 'file';
+  let resourceRoute: 'file' | 'missing' = 'file';
+  const asked: string[] = [];
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url!, 'http://x');
+    if (url.pathname === '/vscode-remote-resource') {
+      asked.push('server');
+      if (url.searchParams.get('path') !== file || serverRoute === 'missing') return void response.writeHead(404).end();
+      if (serverRoute === 'page') return void response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html>Sign in</html>');
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      return void response.end(serverRoute === 'cut' ? whole.subarray(0, whole.length >> 1) : whole);
+    }
+    asked.push('resource');
+    if (url.pathname !== '/resource/ct.nii.gz' || resourceRoute === 'missing') return void response.writeHead(404).end();
+    response.writeHead(200, { 'content-type': 'application/octet-stream' });
+    response.end(whole);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  const page = { origin, host: `127.0.0.1:${port}`, pathname: '/stable-1/static/out/vs/workbench/contrib/webview/browser/pre/index.html', search: `?id=1&remoteAuthority=127.0.0.1:${port}` };
+  const load = async () => {
+    asked.length = 0;
+    const voxels = new Int16Array(data.length);
+    let loader!: VoxelLoader;
+    const notes: string[] = [];
+    const outcome = await new Promise<string>((resolve) => {
+      const host = { voxelsArrived: () => {}, voxelsComplete: () => resolve('complete'), fetchFailed: (reason: string) => resolve(`failed: ${reason}`), fetchRouteFailed: (reason: string) => notes.push(reason) };
+      loader = new VoxelLoader(voxels, dims, 'int16', { kind: 'fetch', url: `${origin}/resource/ct.nii.gz`, path: file, layout }, host, page);
+    });
+    assert.equal(notes.length, asked.length - 1, 'each way that failed before the next is noted');
+    return { outcome, route: loader.route, transport: loader.transport, same: outcome === 'complete' && Buffer.from(voxels.buffer).equals(Buffer.from(data.buffer)), asked: [...asked] };
+  };
+  try {
+    assert.deepEqual(await load(), { outcome: 'complete', route: 'server', transport: 'fetch', same: true, asked: ['server'] });
+    for (const failing of ['missing', 'cut', 'page'] as const) {
+      serverRoute = failing;
+      assert.deepEqual(await load(), { outcome: 'complete', route: 'resource', transport: 'fetch', same: true, asked: ['server', 'resource'] }, `the server route ${failing}`);
+    }
+    resourceRoute = 'missing';
+    const failed = await load();
+    assert.equal(failed.transport, 'chunks');
+    assert.match(failed.outcome, /^failed: the server's own route: a web page came instead of the volume's file; the webview resource URI: the volume's file could not be fetched \(HTTP 404\)$/);
+  } finally {
+    server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -153,7 +153,7 @@ export class EditorSession implements vscode.Disposable {
     const fetchable = !FORCE_CHUNKS && source.voxelFile !== undefined && layout !== undefined && this.document.firstPlanes !== undefined;
     const { dataFile: _dataFile, ...fetchLayout } = layout ?? { fileOffset: 0, compression: 'none', skip: 0, byteLength: 0, littleEndian: true };
     const voxels: VoxelSource = fetchable
-      ? { kind: 'fetch', url: this.panel.webview.asWebviewUri(vscode.Uri.file(source.voxelFile!)).toString(), layout: fetchLayout }
+      ? { kind: 'fetch', url: this.panel.webview.asWebviewUri(vscode.Uri.file(source.voxelFile!)).toString(), path: vscode.Uri.file(source.voxelFile!).path, layout: fetchLayout }
       : { kind: 'chunks' };
     const byteLength = dims[0] * dims[1] * dims[2] * BYTES_PER_VOXEL[grid.datatype];
     void this.endpoint.send({

@@ -27,6 +27,7 @@ interface Loading {
   filledAtFirstPlanes?: number;
   total: number;
   transport: string;
+  route?: string;
 }
 interface ReadBack {
   lit: number;
@@ -44,6 +45,16 @@ test('a large volume shows the planes through the crosshair before the rest has 
   const wb = await useWorkbench(t, { name: 'editor-large', files: [], settings: { 'files.autoSave': 'off' } });
   writeBenchVolume(dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz'), 256, 'large', { noise: 20, dir: wb.workspace });
   const editor = new EditorDriver(wb.page);
+  // The webview's own fetch of the file (from code-server's route) can outrun the planes the host
+  // streams for a file this size: it is held until the editor is ready, so that what it shows
+  // first is the host's planes, with the rest still to come.
+  await wb.page.route(
+    (url) => url.pathname.endsWith('/vscode-remote-resource'),
+    async (route) => {
+      await editor.view.locator('body[data-state="ready"]').waitFor({ state: 'attached', timeout: 120_000 });
+      await route.continue();
+    },
+  );
   await editor.open('ct_256.nii.gz'); // waits for the first planes (data-state=ready)
   const body = editor.view.locator('body');
   const atFirstPlanes = await body.evaluate(() => {
@@ -64,6 +75,7 @@ test('a large volume shows the planes through the crosshair before the rest has 
   await editor.view.locator('body[data-voxels="all"]').waitFor({ state: 'attached', timeout: 120_000 });
   const done = await body.evaluate(() => (window as unknown as { unet3dEditor: Handle }).unet3dEditor.loading());
   assert.equal(done.transport, 'fetch', 'the webview fetched the file itself');
+  assert.equal(done.route, 'server', "over plain HTTP from code-server's own route, not its remote file channel");
   assert.ok(done.wholeVolumeAt! > done.firstPlanesAt!);
 });
 
