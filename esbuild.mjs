@@ -46,6 +46,8 @@ const builds = [
   nodeBundle('src/extension/extension.ts', 'extension.js', { external: ['vscode'] }),
   // Suggest Next Slice's reading and scoring, on a worker thread of the extension host.
   nodeBundle('src/extension/suggest/suggestThread.ts', 'suggestThread.js'),
+  // The editor's first planes, streamed from the volume's file on a worker thread of the extension host.
+  nodeBundle('src/extension/volumeEditor/planesThread.ts', 'planesThread.js'),
   // TensorFlow.js is bundled into the worker and the CLI; what is not is in esbuild.node.mjs.
   nodeBundle('src/engine/worker.ts', 'worker.js', tfjsBundleOptions()),
   nodeBundle('src/cli/main.ts', 'cli.js', {

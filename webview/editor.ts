@@ -190,6 +190,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   }
 
   labelsOpened(): void {
+    this.loader.mark('the labels from the host');
     this.labelsIn = true;
     this.startWhenPlanesAre();
   }
@@ -210,6 +211,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.invalidateAll();
     this.frames.drawNow();
     this.timings.firstPlanesAt = performance.timeOrigin + performance.now();
+    this.loader.mark('the first planes drawn');
     this.timings.filledAtFirstPlanes = this.loader.presence.filled;
     document.body.dataset.state = 'ready';
     this.showLoadProgress();

@@ -52,6 +52,9 @@ export class HostMessages {
       case 'plane':
         target.loader.receivePlane(message);
         break;
+      case 'planesSent':
+        target.loader.planesSent();
+        break;
       case 'volumeChunk':
         await target.loader.receiveChunk(message);
         break;

@@ -15,8 +15,10 @@ const early: ToWebviewMessage[] = [];
 
 const { endpoint, api } = connectToHost((message) => {
   try {
+    if (message.type !== 'volumeChunk') performance.mark(`${message.type} arrived`);
     if (message.type === 'init') {
       app = new Editor(message, endpoint, (state) => api.setState(state), api.getState(), meshWorkerUrl);
+      performance.mark('the editor built');
       exposeForTests();
       for (const m of early.splice(0)) app.handle(m);
     } else if (app) {
@@ -42,6 +44,7 @@ const resume =
   saved && typeof saved.fileName === 'string' && Array.isArray(saved.crosshair) && saved.crosshair.length === 3 && saved.crosshair.every((v) => Number.isInteger(v) && v >= 0)
     ? { fileName: saved.fileName, crosshair: saved.crosshair as Vec3 }
     : undefined;
+performance.mark('ready sent');
 void endpoint.send({ type: 'ready', ...(resume ? { resume } : {}) });
 
 /**
@@ -60,7 +63,7 @@ function exposeForTests(): void {
     /** When the first planes were drawn and when every voxel was in (epoch ms), and how they came (and from where, when fetched). */
     loading() {
       const a = app!;
-      return { startedAt: performance.timeOrigin, ...a.timings, transport: a.loader.transport, route: a.loader.route, filled: a.loader.presence.filled, total: a.loader.presence.total, voxelBytes: a.store.voxels.byteLength };
+      return { startedAt: performance.timeOrigin, ...a.timings, transport: a.loader.transport, route: a.loader.route, filled: a.loader.presence.filled, total: a.loader.presence.total, voxelBytes: a.store.voxels.byteLength, milestones: [...a.loader.milestones, ...performance.getEntriesByType('mark').map((m) => ({ what: m.name, at: performance.timeOrigin + m.startTime }))].sort((p, q) => p.at - q.at) };
     },
     /** Whether the slice through the crosshair across each axis has its voxels. */
     slicesPresent() {

@@ -15,6 +15,7 @@ import {
   deltaBounds,
   diffLabels,
   sliceLabelCounts,
+  sliceLabelCountsOfRuns,
   updateSliceLabelCounts,
   type DeltaDirection,
   type LabelArray,
@@ -109,6 +110,8 @@ export class DocumentStore {
   readonly dims: Vec3;
   readonly voxels: VoxelArray;
   private labelValues: LabelArray;
+  /** Whether labels came from the host yet (until then `labelValues` holds the zeros it was made with). */
+  private labelsEverSet = false;
   private labelCounts: SliceLabelCounts;
   private annotatedSlices: AnnotatedSlices = [new Set(), new Set(), new Set()];
   classes: LabelClass[] = [];
@@ -163,9 +166,11 @@ export class DocumentStore {
     // 16 bits where the host says so, or where the classes need them (more than 255).
     const wide = labelType === 'uint16' || this.classes.length > 255;
     const wanted = wide ? Uint16Array : Uint8Array;
+    const fresh = !(this.labelValues instanceof wanted) || !this.labelsEverSet;
     if (!(this.labelValues instanceof wanted)) this.labelValues = new wanted(this.voxelCount);
-    decodeLabelRuns(runs, this.labelValues, wide ? 65535 : 255);
-    this.labelCounts = sliceLabelCounts(this.labelValues, this.dims);
+    decodeLabelRuns(runs, this.labelValues, wide ? 65535 : 255, fresh);
+    this.labelsEverSet = true;
+    this.labelCounts = sliceLabelCountsOfRuns(runs, this.dims);
     this.annotatedSlices = findAnnotatedSlices(this.labelValues, this.dims, this.labelCounts);
     this.onChange({ kind: 'replaced' });
   }

@@ -105,6 +105,8 @@ export class VoxelLoader {
   transport: 'fetch' | 'chunks';
   /** Where the fetch took the file from, once it did. */
   route?: FetchRoute;
+  /** What happened when while loading (epoch ms), for the benchmark's timeline. */
+  readonly milestones: { what: string; at: number }[] = [];
   private readonly bytes: Uint8Array;
   private readonly assembly: VoxelAssembly;
   private readonly size: number;
@@ -123,10 +125,23 @@ export class VoxelLoader {
     this.presence = new VoxelPresence(dims, datatype);
     this.size = BYTES_PER_VOXEL[datatype];
     this.transport = source.kind;
+    this.mark('the grid from the host');
     if (source.kind === 'fetch') {
-      const server = page && source.layout.byteLength >= SERVER_ROUTE_MIN_BYTES ? serverResourceUrl(page, source.path) : undefined;
-      void this.fetch([...(server ? [{ route: 'server' as const, url: server }] : []), { route: 'resource', url: source.url }], source.layout);
+      const server = page && source.layout.byteLength >= SERVER_ROUTE_MIN_BYTES ? serverResourceUrl(page, source.serverPath) : undefined;
+      const start = () => void this.fetch([...(server ? [{ route: 'server' as const, url: server }] : []), { route: 'resource', url: source.url }], source.layout);
+      if (source.afterPlanes) this.startFetch = start;
+      else start();
     }
+  }
+
+  /** The fetch that waits for the host's planes, until they are sent. */
+  private startFetch?: () => void;
+
+  /** The host has sent its planes: the fetch that waited for them starts. */
+  planesSent(): void {
+    const start = this.startFetch;
+    this.startFetch = undefined;
+    start?.();
   }
 
   /** One of the first planes, from the host. */
@@ -136,6 +151,7 @@ export class VoxelLoader {
     if (plane.length !== this.dims[u] * this.dims[v]) throw new Error(`a plane across axis ${message.axis} came with ${plane.length} voxels`);
     writeSlice(this.voxels, this.dims, message.axis, message.index, plane);
     this.presence.addPlane(message.axis, message.index);
+    this.mark(`plane across axis ${message.axis} from the host`);
     this.host.voxelsArrived();
   }
 
@@ -145,6 +161,11 @@ export class VoxelLoader {
     await this.assembly.receive(chunk);
     this.presence.filled = Math.max(this.presence.filled, chunk.byteOffset + chunk.byteLength);
     this.arrived();
+  }
+
+  /** Notes a milestone of the loading now. */
+  mark(what: string): void {
+    this.milestones.push({ what, at: performance.timeOrigin + performance.now() });
   }
 
   private arrived(): void {
@@ -161,7 +182,10 @@ export class VoxelLoader {
     for (const { route, url } of routes) {
       try {
         this.presence.filled = 0;
+        this.mark(`fetch from the ${route === 'server' ? "server's own route" : 'webview resource URI'}`);
+        let quarter = 0;
         await fetchVoxels(url, layout, this.bytes, (filled) => {
+          while (quarter < 4 && filled >= (this.presence.total * (quarter + 1)) / 4) this.mark(`${25 * ++quarter} % of the voxels fetched`);
           // Voxels are swapped to this machine's order as they complete.
           if (!layout.littleEndian && this.size > 1) {
             const from = this.presence.filled - (this.presence.filled % this.size);
@@ -170,7 +194,7 @@ export class VoxelLoader {
           }
           this.presence.filled = filled;
           this.host.voxelsArrived();
-        });
+        }, (encoding) => this.mark(`the response began (content encoding ${encoding})`));
         this.route = route;
         this.arrived();
         return;
@@ -191,7 +215,14 @@ export class VoxelLoader {
  * bytes filled from the start as pieces arrive. Stops reading once every voxel is in. Throws
  * where the file cannot be fetched, is cut short, or does not inflate.
  */
-export async function fetchVoxels(url: string, layout: Omit<VoxelLayout, 'dataFile'>, target: Uint8Array, onProgress: (filled: number) => void): Promise<void> {
+export async function fetchVoxels(
+  url: string,
+  layout: Omit<VoxelLayout, 'dataFile'>,
+  target: Uint8Array,
+  onProgress: (filled: number) => void,
+  /** Told how the server encoded the response for the way (`identity`, `br`, `gzip`: what the browser undoes). */
+  onResponse?: (contentEncoding: string) => void,
+): Promise<void> {
   if (target.length !== layout.byteLength) throw new Error(`the voxel buffer holds ${target.length} bytes, the file ${layout.byteLength}`);
   // Not kept in the browser's cache: a volume is read once per open, and it can be hundreds of MiB.
   const response = await fetch(url, { cache: 'no-store' });
@@ -200,6 +231,7 @@ export async function fetchVoxels(url: string, layout: Omit<VoxelLayout, 'dataFi
     void response.body.cancel().catch(() => undefined);
     throw new Error('a web page came instead of the volume\'s file');
   }
+  onResponse?.(response.headers.get('content-encoding') ?? 'identity');
   let stream: ReadableStream<Uint8Array> = response.body;
   if (layout.fileOffset > 0) stream = stream.pipeThrough(dropFirst(layout.fileOffset));
   if (layout.compression === 'gzip') stream = stream.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>);

@@ -64,14 +64,12 @@ export function writeSlice<T extends VoxelArray>(data: T, dims: Vec3, axis: Axis
   if (slice.length !== width * height) throw new RangeError(`slice has ${slice.length} values, expected ${width * height}`);
   const [nx, ny] = dims;
   const plane = nx * ny;
-  let o = 0;
-  for (let b = 0; b < height; b++) {
-    for (let a = 0; a < width; a++) {
-      const ijk = [0, 0, 0];
-      ijk[axis] = index;
-      ijk[u] = a;
-      ijk[v] = b;
-      data[ijk[0] + ijk[1] * nx + ijk[2] * plane] = slice[o++];
-    }
+  // The same layout as extractSlice: axis 2 x then y; axis 1 x then z; axis 0 y then z.
+  if (axis === 2) {
+    data.set(slice, index * plane);
+  } else if (axis === 1) {
+    for (let z = 0, o = 0; z < height; z++) for (let x = 0, at = index * nx + z * plane; x < width; x++) data[at + x] = slice[o++];
+  } else {
+    for (let z = 0, o = 0; z < height; z++) for (let y = 0, at = index + z * plane; y < width; y++, at += nx) data[at] = slice[o++];
   }
 }

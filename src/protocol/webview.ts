@@ -93,7 +93,18 @@ export type VoxelSource =
       url: string;
       /** The file's path on the extension host's machine, as a URI path (`vscode.Uri.file(f).path`). */
       path: string;
+      /**
+       * The same file under a name the server's own route sends uncompressed (a link; see
+       * `src/extension/volumeEditor/serverAlias.ts`), as a URI path; the file's own path where none.
+       */
+      serverPath: string;
       layout: Omit<VoxelLayout, 'dataFile'>;
+      /**
+       * The host streams the planes through the crosshair from the same file first and says when
+       * it is done (`planesSent`): the fetch waits for that, so that the two do not share the CPU
+       * (on two cores, running both at once delays the first planes to the end of the fetch).
+       */
+      afterPlanes: boolean;
     }
   | { kind: 'chunks' };
 
@@ -119,6 +130,11 @@ export interface PlaneMessage {
   axis: 0 | 1 | 2;
   index: number;
   bytes: ArrayBuffer;
+}
+
+/** The host has sent the planes through the crosshair it had (or could not stream them): a fetch that waited for them starts. */
+export interface PlanesSentMessage {
+  type: 'planesSent';
 }
 
 /**
@@ -226,6 +242,7 @@ export interface TrainingPreviewMessage {
 
 export type ToWebviewMessage =
   | PlaneMessage
+  | PlanesSentMessage
   | TrainingPreviewMessage
   | InitMessage
   | RevealMessage

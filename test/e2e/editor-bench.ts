@@ -131,6 +131,8 @@ interface LoadingState {
   /** Where a fetch took the file from: 'server' (the server's own route) or 'resource' (the webview resource URI). */
   route?: string;
   voxelBytes?: number;
+  /** What happened when in the webview (epoch ms). */
+  milestones?: { what: string; at: number }[];
 }
 
 /** What the webview says of its loading now: its timings where it has them (this build), or whether it is ready (older builds). */
@@ -190,7 +192,7 @@ async function warmUp(wb: Workbench): Promise<void> {
   await wb.page.waitForTimeout(2000);
 }
 
-async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & { transport: string; compressedBytes: number; pageSeconds?: number; heap?: WebviewHeap }> {
+async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & { transport: string; compressedBytes: number; pageSeconds?: number; heap?: WebviewHeap; timeline: string[]; hostLog: string[] }> {
   const source = benchVolume(size);
   const target = path.join(wb.workspace, `ct_${size}.nii.gz`);
   try {
@@ -209,7 +211,7 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
     if (state.ready && firstSeen === undefined) firstSeen = Date.now();
     if (state.loading ? state.loading.wholeVolumeAt !== undefined : state.ready) break;
     if (Date.now() > deadline) throw new Error(`the ${size}³ volume did not open within 5 minutes`);
-    await wb.page.waitForTimeout(50);
+    await wb.page.waitForTimeout(250);
   }
   await wb.page.waitForTimeout(2000); // what the host let go of is given back
   const hostAfter = extensionHostRss(wb.server.pid);
@@ -228,8 +230,24 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
     transport: loading ? `${loading.transport}${loading.route ? ` from the ${loading.route === 'server' ? "server's own route" : 'webview resource URI'}` : ''}` : 'chunks (before the loading report)',
     compressedBytes: fs.statSync(source).size,
     pageSeconds: loading?.startedAt !== undefined ? (loading.startedAt - started) / 1000 : undefined,
+    timeline: (loading?.milestones ?? []).map((m) => `${((m.at - started) / 1000).toFixed(2)} s ${m.what}`),
+    hostLog: hostLogLines(wb, `ct_${size}.nii.gz`).map((l) => `${((l.at - started) / 1000).toFixed(2)} s ${l.text}`),
     heap,
   };
+}
+
+/** The lines of the extension's log (its output channel's file in the workbench's user data) that name `fileName`, with their time (epoch ms). */
+function hostLogLines(wb: Workbench, fileName: string): { at: number; text: string }[] {
+  const logs = path.join(path.dirname(wb.workspace), 'user-data', 'logs');
+  const files = fs.existsSync(logs) ? (fs.readdirSync(logs, { recursive: true }) as string[]).filter((f) => f.endsWith('U-Net.log')) : [];
+  const lines: { at: number; text: string }[] = [];
+  for (const file of files) {
+    for (const line of fs.readFileSync(path.join(logs, file), 'utf8').split('\n')) {
+      const match = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \[\w+\] (.*)$/.exec(line);
+      if (match && match[2].includes(fileName)) lines.push({ at: new Date(match[1].replace(' ', 'T')).getTime(), text: match[2] });
+    }
+  }
+  return lines;
 }
 
 function median(values: number[]): number {
@@ -306,7 +324,7 @@ async function main(): Promise<void> {
     try {
       await warmUp(wb);
       const figures = await measureOpen(wb, size);
-      const { transport, compressedBytes, pageSeconds, heap, ...shown } = figures;
+      const { transport, compressedBytes, pageSeconds, heap, timeline, hostLog, ...shown } = figures;
       open.push(shown);
       say(
         `${size}³ int16 .nii.gz (${mib(compressedBytes)} on disk, ${mib(size ** 3 * 2)} of voxels): first planes ${figures.firstPlanesSeconds.toFixed(2)} s, ` +
@@ -314,6 +332,8 @@ async function main(): Promise<void> {
           `webview holds ${mib(figures.webviewBytes)} of voxels; extension host grew ${mib(figures.host)}` +
           (heap ? `; after a garbage collection the ArrayBuffers of the webview's renderer hold ${mib(heap.arrayBuffers)}, its heap ${mib(heap.heap)}` : ''),
       );
+      say(`  in the webview, from the pick: ${timeline.join('; ')}`);
+      for (const line of hostLog) say(`  the extension's log, from the pick: ${line}`);
       if (options.draw && i === options.sizes.length - 1) for (const line of await measureDrawing(wb.page, size)) say(line);
     } finally {
       await wb.close();

@@ -81,6 +81,7 @@ export function vsixFileRules(target: string): VsixFileRule[] {
     { pattern: /^extension\/dist\/webview\.js$/, reason: "the volume editor's webview script", required: true },
     { pattern: /^extension\/dist\/meshWorker\.js$/, reason: "the 3D view's mesh worker, fetched by the webview", required: true },
     { pattern: /^extension\/dist\/suggestThread\.js$/, reason: "Suggest Next Slice's reading and scoring, on a worker thread of the extension host", required: true },
+    { pattern: /^extension\/dist\/planesThread\.js$/, reason: "the editor's first planes, streamed from the volume's file on a worker thread of the extension host", required: true },
     { pattern: /^extension\/dist\/tfjs-backend-wasm(-simd)?\.wasm$/, reason: 'the wasm backend: the SIMD build, and the plain one for WebAssembly without SIMD (read by the worker)', required: true },
     { pattern: new RegExp(`^extension/dist/dawn/${dawn}/dawn\\.node$`), reason: `Dawn (npm webgpu) for ${target}: the webgpu backend's native binding`, required: true },
     { pattern: /^extension\/dist\/dawn\/LICENSE\.md$/, reason: "npm webgpu's license, shipped with its binary", required: true },

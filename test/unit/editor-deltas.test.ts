@@ -16,6 +16,7 @@ import {
   encodeLabelRuns,
   removeClassDelta,
   sliceLabelCounts,
+  sliceLabelCountsOfRuns,
   updateSliceLabelCounts,
   type LabelDelta,
 } from '../../src/core/editDeltas';
@@ -181,4 +182,51 @@ test('annotated slices: a few painted slices per axis are found back, not the sl
   updateSliceLabelCounts(counts, dims, erase, 'backward');
   updateAnnotatedSlices(annotated, labels, dims, counts, 2, slice);
   assert.deepEqual([...annotated[2]].sort((a, b) => a - b), [13, 26, 39]);
+});
+
+test('label runs skip zeros by the word and still match a voxel-by-voxel encoding, whatever the array type and its offset in its buffer', () => {
+  const naive = (labels: ArrayLike<number>) => {
+    const runs: number[] = [];
+    for (let i = 0; i < labels.length; ) {
+      if (labels[i] === 0) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < labels.length && labels[j] === labels[i]) j++;
+      runs.push(i, j - i, labels[i]);
+      i = j;
+    }
+    return runs;
+  };
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (const Type of [Uint8Array, Uint16Array, Uint32Array]) {
+    for (const offset of [0, 1, 2, 3, 5]) {
+      const whole = new Type(offset + 4099 + 7);
+      // Sparse labels: long empty stretches, short runs, single voxels at odd places, a label at each end.
+      for (let k = 0; k < 40; k++) {
+        const at = Math.floor(random() * whole.length);
+        whole.fill(1 + Math.floor(random() * 3), at, Math.min(whole.length, at + Math.floor(random() * 9)));
+      }
+      const labels = whole.subarray(offset, offset + 4099);
+      labels[0] = 2;
+      labels[labels.length - 1] = 3;
+      assert.deepEqual([...encodeLabelRuns(labels)], naive(labels), `${Type.name} at element ${offset}`);
+      assert.deepEqual([...encodeLabelRuns(new Type(labels.length))], [], 'all zeros');
+    }
+  }
+  assert.deepEqual([...encodeLabelRuns([0, 0, 4, 4, 0, 1])], [2, 2, 4, 5, 1, 1], 'a plain array');
+});
+
+test('per-slice label counts from the runs alone equal those of a scan of the decoded labels, runs across rows and slices included', () => {
+  const dims: Vec3 = [7, 5, 4];
+  const labels = new Uint8Array(dims[0] * dims[1] * dims[2]);
+  labels.fill(1, 3, 3 + 7 * 5 + 9); // across rows and into the next slice
+  labels.fill(2, 90, 97);
+  labels[labels.length - 1] = 3;
+  labels[0] = 1;
+  const runs = encodeLabelRuns(labels);
+  assert.deepEqual(sliceLabelCountsOfRuns(runs, dims).map((c) => [...c]), sliceLabelCounts(labels, dims).map((c) => [...c]));
+  assert.deepEqual(sliceLabelCountsOfRuns(new Uint32Array(0), dims).map((c) => [...c]), [new Array(7).fill(0), new Array(5).fill(0), new Array(4).fill(0)]);
 });

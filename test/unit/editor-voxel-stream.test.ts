@@ -20,7 +20,8 @@ import { extractSlice, type Axis } from '../../src/core/slices';
 import { streamPlanes, streamVoxelFile } from '../../src/core/voxelFileStream';
 import { PlaneCollector, VoxelStreamCutter, streamableLayout } from '../../src/core/voxelStream';
 import { fetchVoxels, SERVER_ROUTE_MIN_BYTES, serverResourceUrl, VoxelLoader, VoxelPresence } from '../../webview/voxelLoading';
-import { SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
+import { REPO_ROOT, SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
+import { runPlanesThread } from '../../src/extension/volumeEditor/runPlanesThread';
 
 /** Every volume file of the shared data that the readers open. */
 function sharedVolumes(): string[] {
@@ -125,7 +126,7 @@ test('the cutter drops the bytes before the voxels and stops after them', () => 
   assert.deepEqual(done, [false, false, false, false, true, true]);
 });
 
-test('the planes are streamed from a real file on the host; a file cut short is refused, saying so', { skip: SKIP_WITHOUT_DATA }, async () => {
+test('the planes are streamed from a real file on the host, on its worker thread too; a file cut short is refused, saying so', { skip: SKIP_WITHOUT_DATA }, async () => {
   const file = dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz');
   const volume = readVolumeFile(file);
   const { header, voxelFile } = await readVolumeHeaderFile(file);
@@ -146,6 +147,27 @@ test('the planes are streamed from a real file on the host; a file cut short is 
     fs.writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
     const layout = streamableLayout((await readVolumeHeaderFile(cut)).header)!;
     await assert.rejects(streamVoxelFile(cut, layout, () => {}), /shorter than the header says: the file ends after \d+ of its \d+ bytes/);
+
+    // The same on the host's worker thread (the bundled dist/planesThread.js the editor uses).
+    const thread = path.join(REPO_ROOT, 'dist', 'planesThread.js');
+    const threaded: Axis[] = [];
+    await runPlanesThread({ file: voxelFile, grid: header, layout: streamableLayout(header)!, voxel, rule: { what: voxelFile } }, (plane) => {
+      threaded.push(plane.axis);
+      const expected = extractSlice(volume.data, volume.dims, plane.axis, voxel[plane.axis]).data;
+      assert.ok(Buffer.from(plane.bytes).equals(Buffer.from(bytesOf(expected))), `axis ${plane.axis} from the thread`);
+    }, undefined, thread);
+    assert.deepEqual(threaded, planes, 'the thread hands them over in the same order');
+    await assert.rejects(
+      runPlanesThread({ file: cut, grid: header, layout, voxel, rule: { what: cut } }, () => {}, undefined, thread),
+      /shorter than the header says: the file ends after \d+ of its \d+ bytes/,
+    );
+    // Stopped: resolves, and hands nothing more over.
+    const stop = new AbortController();
+    let after = 0;
+    const stopped = runPlanesThread({ file: voxelFile, grid: header, layout: streamableLayout(header)!, voxel, rule: { what: voxelFile } }, () => after++, stop.signal, thread);
+    stop.abort();
+    await stopped;
+    assert.equal(after, 0);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -188,7 +210,7 @@ test("the server's own route to a file: only where the webview's page comes from
   assert.equal(serverResourceUrl(page('http://127.0.0.1:8080', '/somewhere/index.html', '127.0.0.1:8080'), '/data/ct.nii.gz'), undefined);
 });
 
-test("the loader fetches the file over the server's own route where there is one, and from the resource URI when that route fails or gives a web page; both failing hands the voxels to the host", async () => {
+test("the loader fetches the file (after the host's planes where it says so) over the server's own route where there is one, and from the resource URI when that route fails or gives a web page; both failing hands the voxels to the host", async () => {
   const dir = tempDir('voxel-routes');
   const dims: Vec3 = [128, 128, 160];
   const data = Int16Array.from({ length: dims[0] * dims[1] * dims[2] }, (_v, i) => ((i * 7919) % 3001) - 1000);
@@ -218,20 +240,28 @@ test("the loader fetches the file over the server's own route where there is one
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
   const page = { origin, host: `127.0.0.1:${port}`, pathname: '/stable-1/static/out/vs/workbench/contrib/webview/browser/pre/index.html', search: `?id=1&remoteAuthority=127.0.0.1:${port}` };
-  const load = async () => {
+  const load = async (afterPlanes = false) => {
     asked.length = 0;
     const voxels = new Int16Array(data.length);
     let loader!: VoxelLoader;
     const notes: string[] = [];
     const outcome = await new Promise<string>((resolve) => {
       const host = { voxelsArrived: () => {}, voxelsComplete: () => resolve('complete'), fetchFailed: (reason: string) => resolve(`failed: ${reason}`), fetchRouteFailed: (reason: string) => notes.push(reason) };
-      loader = new VoxelLoader(voxels, dims, 'int16', { kind: 'fetch', url: `${origin}/resource/ct.nii.gz`, path: file, layout }, host, page);
+      loader = new VoxelLoader(voxels, dims, 'int16', { kind: 'fetch', url: `${origin}/resource/ct.nii.gz`, path: file, serverPath: file, layout, afterPlanes }, host, page);
+      if (afterPlanes) {
+        // Nothing is asked for until the host says its planes are sent.
+        setTimeout(() => {
+          assert.deepEqual(asked, [], 'no fetch before the planes are sent');
+          loader.planesSent();
+        }, 200);
+      }
     });
     assert.equal(notes.length, asked.length - 1, 'each way that failed before the next is noted');
     return { outcome, route: loader.route, transport: loader.transport, same: outcome === 'complete' && Buffer.from(voxels.buffer).equals(Buffer.from(data.buffer)), asked: [...asked] };
   };
   try {
     assert.deepEqual(await load(), { outcome: 'complete', route: 'server', transport: 'fetch', same: true, asked: ['server'] });
+    assert.deepEqual(await load(true), { outcome: 'complete', route: 'server', transport: 'fetch', same: true, asked: ['server'] }, 'a fetch that waits for the planes');
     for (const failing of ['missing', 'cut', 'page'] as const) {
       serverRoute = failing;
       assert.deepEqual(await load(), { outcome: 'complete', route: 'resource', transport: 'fetch', same: true, asked: ['server', 'resource'] }, `the server route ${failing}`);

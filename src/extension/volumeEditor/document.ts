@@ -27,6 +27,7 @@ import {
   writeLabelFiles,
 } from './labelFiles';
 import { FirstPlanes } from './firstPlanes';
+import { makeServerAlias, type ServerAlias } from './serverAlias';
 import { readVolumeSource, readVolumeUri, type VolumeSource } from './volumeFile';
 
 /**
@@ -85,6 +86,7 @@ export class VolumeDocument implements vscode.CustomDocument {
   readonly grid: VolumeGrid;
   /** The planes through the voxel a webview opens at, streamed from the file (started as the document opens). */
   readonly firstPlanes: FirstPlanes | undefined;
+  private alias: ServerAlias | undefined | null = null;
 
   private constructor(
     readonly uri: vscode.Uri,
@@ -113,7 +115,11 @@ export class VolumeDocument implements vscode.CustomDocument {
       diskStamp: () => labelMapStamp(this.uri),
       write: ({ labels, classes }) => writeLabelFiles(this.uri, this.grid, labels, classes),
     });
-    this.firstPlanes = FirstPlanes.of(source, (error) => log.warn(`${this.fileName}: the first planes could not be streamed (${error.message})`));
+    this.firstPlanes = FirstPlanes.of(
+      source,
+      (error) => log.warn(`${this.fileName}: the first planes could not be streamed (${error.message})`),
+      (note) => log.info(`${this.fileName}: ${note}`),
+    );
   }
 
   /** The voxels, read whole from the file (where the webview cannot stream them itself); the caller lets go of them once sent. */
@@ -198,8 +204,19 @@ export class VolumeDocument implements vscode.CustomDocument {
     return uriFileName(this.uri);
   }
 
+  /**
+   * The path a browser workbench's server sends the voxel file under uncompressed (a link made
+   * on first use, removed with the document; the file's own path where no link can be made).
+   */
+  get serverFetchPath(): string | undefined {
+    if (!this.source.voxelFile) return undefined;
+    if (this.alias === null) this.alias = makeServerAlias(this.source.voxelFile);
+    return this.alias?.path ?? this.source.voxelFile;
+  }
+
   dispose(): void {
     this.firstPlanes?.dispose();
+    this.alias?.dispose();
     this.disposeEmitter.fire();
     this.changeEmitter.dispose();
     this.editEmitter.dispose();

@@ -1,5 +1,5 @@
 /**
- * The three planes through a voxel, streamed from the volume's file for a webview that has just
+ * The three planes through a voxel, streamed from the volume's file (on a worker thread) for a webview that has just
  * opened, so it shows them before the rest of the voxels arrive. The stream for the centre starts
  * as soon as the document opens (while VS Code builds the webview); a webview that resumes at
  * another voxel gets a stream of its own. Each plane is handed over as soon as it is complete (the
@@ -7,8 +7,8 @@
  * never holds the volume's voxels.
  */
 import type { Vec3 } from '../../core/geometry';
-import { streamPlanes } from '../../core/voxelFileStream';
 import { centreVoxel, streamableLayout, type PlaneVoxels } from '../../core/voxelStream';
+import { runPlanesThread } from './runPlanesThread';
 import type { VolumeSource } from './volumeFile';
 import { dataFileRoots } from './volumeFile';
 
@@ -28,32 +28,35 @@ export class FirstPlanes {
   private constructor(
     private readonly source: Required<VolumeSource>,
     private readonly onError: (error: Error) => void,
+    /** Told how long each plane took, once all are in (for the log). */
+    private readonly onStreamed?: (note: string) => void,
   ) {
     this.start(centreVoxel(source.header.dims));
   }
 
   /** Planes for a volume whose voxels can be streamed from the disk (undefined otherwise: they come with the whole volume). */
-  static of(source: VolumeSource, onError: (error: Error) => void): FirstPlanes | undefined {
+  static of(source: VolumeSource, onError: (error: Error) => void, onStreamed?: (note: string) => void): FirstPlanes | undefined {
     if (!source.voxelFile || !streamableLayout(source.header)) return undefined;
-    return new FirstPlanes(source as Required<VolumeSource>, onError);
+    return new FirstPlanes(source as Required<VolumeSource>, onError, onStreamed);
   }
 
   private start(voxel: Vec3): PlanesRun {
     const { header, voxelFile } = this.source;
     const run: PlanesRun = { planes: [], waiters: new Set(), done: Promise.resolve(), abort: new AbortController() };
     const rule = { what: voxelFile, roots: dataFileRoots() };
-    run.done = streamPlanes(
-      voxelFile,
-      header,
-      streamableLayout(header)!,
-      voxel,
+    const started = performance.now();
+    const times: string[] = [];
+    run.done = runPlanesThread(
+      { file: voxelFile, grid: { dims: header.dims, datatype: header.datatype }, layout: streamableLayout(header)!, voxel, rule },
       (plane) => {
+        times.push(`${'xyz'[plane.axis]} = ${plane.index} after ${Math.round(performance.now() - started)} ms`);
         run.planes.push(plane);
         for (const waiter of run.waiters) waiter(plane);
       },
-      rule,
       run.abort.signal,
-    ).catch((error: Error) => {
+    ).then(() => {
+      if (!run.abort.signal.aborted) this.onStreamed?.(`the planes through ${voxel.join(', ')} streamed from the file: ${times.join(', ')}`);
+    }).catch((error: Error) => {
       this.onError(error);
       throw error;
     });

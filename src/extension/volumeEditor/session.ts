@@ -153,7 +153,7 @@ export class EditorSession implements vscode.Disposable {
     const fetchable = !FORCE_CHUNKS && source.voxelFile !== undefined && layout !== undefined && this.document.firstPlanes !== undefined;
     const { dataFile: _dataFile, ...fetchLayout } = layout ?? { fileOffset: 0, compression: 'none', skip: 0, byteLength: 0, littleEndian: true };
     const voxels: VoxelSource = fetchable
-      ? { kind: 'fetch', url: this.panel.webview.asWebviewUri(vscode.Uri.file(source.voxelFile!)).toString(), path: vscode.Uri.file(source.voxelFile!).path, layout: fetchLayout }
+      ? { kind: 'fetch', url: this.panel.webview.asWebviewUri(vscode.Uri.file(source.voxelFile!)).toString(), path: vscode.Uri.file(source.voxelFile!).path, serverPath: vscode.Uri.file(this.document.serverFetchPath!).path, layout: fetchLayout, afterPlanes: true }
       : { kind: 'chunks' };
     const byteLength = dims[0] * dims[1] * dims[2] * BYTES_PER_VOXEL[grid.datatype];
     void this.endpoint.send({
@@ -187,6 +187,7 @@ export class EditorSession implements vscode.Disposable {
       } catch (error) {
         this.notify('error', `${this.document.fileName}: ${(error as Error).message}`);
       }
+      void this.endpoint.send({ type: 'planesSent' });
     } else {
       await this.sendVoxelsFromHost(crosshair);
     }
