@@ -10,7 +10,7 @@ import { isNearlyEmptySlice } from '../src/core/annotatedSlices';
 import { deltaValueCounts, encodeDelta, type LabelDelta } from '../src/core/editDeltas';
 import { voxelToWorld, type Vec3 } from '../src/core/geometry';
 import { describeSlice, planeLayouts, type PlaneName } from '../src/core/planes';
-import { extractSlice, type Axis } from '../src/core/slices';
+import type { Axis } from '../src/core/slices';
 import type { WindowLevel } from '../src/core/windowLevel';
 import type {
   ClassEdit,
@@ -200,7 +200,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     if (this.ready || !this.labelsIn || !this.loader.presence.planesPresent(this.view.crosshair)) return;
     this.ready = true;
     // The window from the three planes now; from every voxel once they are in.
-    const sample = ([0, 1, 2] as Axis[]).map((axis) => extractSlice(this.store.voxels, this.store.dims, axis, this.view.crosshair[axis]).data);
+    const sample = ([0, 1, 2] as Axis[]).map((axis) => this.loader.sliceVoxels(axis, this.view.crosshair[axis]));
     const joined = new (this.store.voxels.constructor as new (n: number) => typeof this.store.voxels)(sample.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const plane of sample) {
@@ -253,6 +253,10 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       transport: this.loader.transport,
       voxelBytes: this.store.voxels.byteLength,
     });
+  }
+
+  voxelValue(index: number): number {
+    return this.loader.valueAt(index);
   }
 
   fetchRouteFailed(reason: string): void {
@@ -622,7 +626,8 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   }
 
   imageInput(pane: Pane): PlaneImageInput {
-    return planeImageInput({ layout: pane.layout, slice: pane.slice, indices: pane.currentIndices() }, this.store, this.view, this.gray);
+    const held = this.loader.heldPlane(pane.layout.sliceAxis, pane.slice);
+    return planeImageInput({ layout: pane.layout, slice: pane.slice, indices: pane.currentIndices() }, this.store, this.view, this.gray, held);
   }
 
   annotatedSlices(axis: Axis): ReadonlySet<number> {

@@ -9,6 +9,7 @@ import type { GrayWindow } from './grayWindow';
 import type { LayerStyle, PlaneImageInput } from './render';
 import type { LabelArray } from '../src/core/editDeltas';
 import { sliceAxes, type Axis } from '../src/core/slices';
+import type { VoxelArray } from '../src/core/datatypes';
 import type { DocumentStore, TrainingPreviewPlane } from './store';
 import type { ViewState } from './viewState';
 
@@ -43,12 +44,28 @@ export function previewPixels(indices: Uint32Array, dims: readonly number[], axi
   return out;
 }
 
+/** Each pixel's place in a slice laid out as `extractSlice` does, from its voxel index in the volume. */
+export function heldPlaneIndices(indices: Uint32Array, dims: readonly number[], axis: Axis): Uint32Array {
+  const [nx, ny] = dims;
+  const out = new Uint32Array(indices.length);
+  for (let o = 0; o < indices.length; o++) {
+    const i = indices[o];
+    const x = i % nx;
+    const y = Math.floor(i / nx) % ny;
+    const z = Math.floor(i / (nx * ny));
+    out[o] = axis === 0 ? y + ny * z : axis === 1 ? x + nx * z : x + nx * y;
+  }
+  return out;
+}
+
 /** The renderer's input for `plane`: gray from the window, the prediction (or a training's preview) under the labels. */
 export function planeImageInput(
   plane: PlaneSlice,
   store: Pick<DocumentStore, 'info' | 'voxels' | 'labels' | 'counts' | 'colors' | 'prediction' | 'predictionCounts' | 'trainingPreview'>,
   view: Pick<ViewState, 'showPrediction' | 'predictionOpacity' | 'predictionLook' | 'labelOpacity' | 'outline'>,
   gray: Pick<GrayWindow, 'lookup' | 'window'>,
+  /** The slice's voxels where the volume's buffer does not hold them yet (a first plane held beside it, `extractSlice`'s layout). */
+  heldVoxels?: VoxelArray,
 ): PlaneImageInput {
   const { layout, slice } = plane;
   const axis = layout.sliceAxis;
@@ -74,9 +91,10 @@ export function planeImageInput(
   const info = store.info;
   return {
     indices: plane.indices,
+    ...(heldVoxels ? { voxelIndices: heldPlaneIndices(plane.indices, info.dims, axis) } : {}),
     width: layout.width,
     height: layout.height,
-    voxels: store.voxels,
+    voxels: heldVoxels ?? store.voxels,
     lookup: gray.lookup,
     lookupOffset: lookupOffset(info.datatype),
     slope: info.sclSlope,

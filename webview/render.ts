@@ -38,6 +38,8 @@ export interface LayerStyle {
 export interface PlaneImageInput {
   /** Voxel index of each pixel, row-major (`planeVoxelIndices`). */
   indices: Uint32Array;
+  /** Where `voxels` is one slice's own array (a first plane held beside the volume's buffer): each pixel's place in it. Unset: `indices`. */
+  voxelIndices?: Uint32Array;
   width: number;
   height: number;
   voxels: VoxelArray;
@@ -63,7 +65,8 @@ function onEdge(values: LabelArray, indices: Uint32Array | undefined, o: number,
  * of an ImageData's pixels (RGBA bytes: on a little-endian machine, 0xAABBGGRR).
  */
 export function composeGray(out: Uint32Array, input: PlaneImageInput, rowStart = 0, rowEnd = input.height): void {
-  const { indices, width, voxels, lookup, lookupOffset } = input;
+  const { width, voxels, lookup, lookupOffset } = input;
+  const indices = input.voxelIndices ?? input.indices;
   const first = rowStart * width;
   const last = rowEnd * width;
   if (lookup) {

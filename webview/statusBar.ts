@@ -8,6 +8,8 @@ export interface StatusBarHost {
   readonly store: Pick<DocumentStore, 'info' | 'voxels' | 'labels' | 'prediction' | 'classOf'>;
   /** Voxel (i, j, k) → world RAS+ mm. */
   worldOf(ijk: Vec3): Vec3;
+  /** The stored value of voxel `index` (x fastest), wherever it is while the volume loads. */
+  voxelValue(index: number): number;
 }
 
 export class StatusBar {
@@ -32,7 +34,7 @@ export class StatusBar {
     const dims = info.dims;
     const index = ijk[0] + dims[0] * (ijk[1] + dims[1] * ijk[2]);
     const world = this.host.worldOf(ijk);
-    const value = store.voxels[index] * info.sclSlope + info.sclInter;
+    const value = this.host.voxelValue(index) * info.sclSlope + info.sclInter;
     const label = store.labels[index];
     const labelText = label === 0 ? 'unlabeled' : `${store.classOf(label)?.name ?? `class ${label}`} (${label})`;
     const parts = [

@@ -19,6 +19,9 @@ import { readVolumeFile, readVolumeHeaderFile } from '../../src/core/readVolume'
 import { extractSlice, type Axis } from '../../src/core/slices';
 import { streamPlanes, streamVoxelFile } from '../../src/core/voxelFileStream';
 import { PlaneCollector, VoxelStreamCutter, streamableLayout } from '../../src/core/voxelStream';
+import { planeLayouts, planeVoxelIndices } from '../../src/core/planes';
+import { heldPlaneIndices } from '../../webview/planeImage';
+import { composeGray } from '../../webview/render';
 import { fetchVoxels, SERVER_ROUTE_MIN_BYTES, serverResourceUrl, VoxelLoader, VoxelPresence } from '../../webview/voxelLoading';
 import { REPO_ROOT, SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
 import { runPlanesThread } from '../../src/extension/volumeEditor/runPlanesThread';
@@ -187,6 +190,41 @@ test('which slices are there: the first planes at once, axial slices as the stre
   assert.equal(presence.fraction, 0.4);
   presence.filled = presence.total;
   assert.ok(presence.complete && presence.slicePresent(0, 3) && presence.slicePresent(1, 0));
+});
+
+test('the coronal and sagittal first planes are held beside the voxel buffer until every voxel is in, and read from there: the slices, the values, the pixels drawn', () => {
+  const dims: Vec3 = [5, 4, 3];
+  const volume = Int16Array.from({ length: 5 * 4 * 3 }, (_v, i) => i * 3 - 50);
+  const voxels = new Int16Array(volume.length);
+  const loader = new VoxelLoader(voxels, dims, 'int16', { kind: 'chunks' }, { voxelsArrived: () => {}, voxelsComplete: () => {}, fetchFailed: () => {}, fetchRouteFailed: () => {} });
+  const voxel: Vec3 = [2, 1, 1];
+  for (const axis of [2, 0, 1] as Axis[]) loader.receivePlane({ axis, index: voxel[axis], bytes: bytesOf(extractSlice(volume, dims, axis, voxel[axis]).data).buffer as ArrayBuffer });
+  assert.ok(loader.presence.planesPresent(voxel));
+  // The axial plane is in the buffer; the other two are not (nothing but that slab was touched).
+  assert.deepEqual([...voxels.subarray(20, 40)], [...volume.subarray(20, 40)]);
+  assert.equal(voxels.subarray(0, 20).some((v) => v !== 0) || voxels.subarray(40).some((v) => v !== 0), false);
+  for (const axis of [0, 1, 2] as Axis[]) assert.deepEqual([...loader.sliceVoxels(axis, voxel[axis])], [...extractSlice(volume, dims, axis, voxel[axis]).data], `slice across axis ${axis}`);
+  assert.ok(loader.heldPlane(0, 2) && loader.heldPlane(1, 1) && !loader.heldPlane(2, 1) && !loader.heldPlane(0, 3));
+  for (let i = 0; i < volume.length; i++) {
+    const [x, y, z] = [i % 5, Math.floor(i / 5) % 4, Math.floor(i / 20)];
+    if (x === 2 || y === 1 || z === 1) assert.equal(loader.valueAt(i), volume[i], `voxel ${x}, ${y}, ${z}`);
+  }
+  // A sagittal pane draws the held plane's values at the same pixels as from the whole buffer.
+  const layout = planeLayouts(dims, [1, 1, 1], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], 'radiological').find((l) => l.sliceAxis === 0)!;
+  const indices = planeVoxelIndices(layout, dims, 2);
+  const gray = { window: { level: 0, width: 400 }, lookup: undefined, lookupOffset: 0, slope: 1, inter: 0, layers: [] };
+  const drawn = (input: Parameters<typeof composeGray>[1]) => {
+    const out = new Uint32Array(indices.length);
+    composeGray(out, input);
+    return [...out];
+  };
+  const fromHeld = drawn({ ...gray, indices, voxelIndices: heldPlaneIndices(indices, dims, 0), width: layout.width, height: layout.height, voxels: loader.heldPlane(0, 2)! });
+  assert.deepEqual(fromHeld, drawn({ ...gray, indices, width: layout.width, height: layout.height, voxels: volume }));
+  // Once every voxel is in, the buffer is read again and the planes are let go.
+  voxels.set(volume);
+  loader.presence.filled = loader.presence.total;
+  assert.equal(loader.heldPlane(0, 2), undefined);
+  assert.equal(loader.valueAt(7), volume[7]);
 });
 
 test("the server's own route to a file: only where the webview's page comes from the workbench's own server, beside its versioned static folder", () => {
