@@ -20,7 +20,11 @@ import type { NormalizedImage } from './normalize';
 import type { UNet } from './model';
 import type { PatchGeometry } from '../protocol/training';
 import type { PreparedVolume } from './trainingData';
-import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, type ValidationVolume } from './validation';
+import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validationScores, type ValidationVolume } from './validation';
+import { logitAdjustment } from './loss';
+import { predictVolume } from './predict';
+import { readVolumeFile } from '../core/readVolume';
+import type { VolumeNormalization } from '../protocol/run';
 import { tf } from './tf';
 
 /** Slices scored per volume at most (the new ones always, then older ones spread evenly). */
@@ -57,8 +61,40 @@ export function slicesToScore(slices: readonly Pick<AnnotatedSlice, 'axis' | 'in
   return chosen.sort((a, b) => a - b);
 }
 
-/** What the parent and the trained network are scored on (see the module comment). */
-export function comparisonChecks(volumes: readonly PreparedVolume[], validation: readonly ValidationVolume[]): ValidationVolume[] {
+/**
+ * Volumes of at most this many voxels are segmented whole, as Segment does (the largest-component
+ * clean-up included), and scored on their annotated voxels: one pass of the network, where tiles
+ * across each slice cost one pass per slice on an axis the patch is long along (the spleen's
+ * 164×166×26 with 128×128×8 patches). Larger ones are scored slice by slice.
+ */
+export const WHOLE_VOLUME_VOXELS = 1 << 22;
+
+/** A training volume segmented whole and scored on its annotated voxels (held-out slices included). */
+export interface WholeVolumeCheck {
+  image: string;
+  normalization: VolumeNormalization;
+  /** Every annotated voxel's label (0 = unlabeled, c + 1 = class c). */
+  labels: LabelArray;
+}
+
+/** What the comparison scores: slices (tiles across each), or whole volumes. */
+export type ComparisonChecks = { kind: 'slices'; checks: ValidationVolume[] } | { kind: 'volumes'; volumes: WholeVolumeCheck[]; slices: number };
+
+/**
+ * What the parent and the trained network are scored on (see the module comment): without
+ * annotation channels and with a fixed logit adjustment, small volumes whole; else slices.
+ */
+export function comparisonChecks(volumes: readonly PreparedVolume[], validation: readonly ValidationVolume[], adjustment: number | 'auto'): ComparisonChecks {
+  const whole = adjustment !== 'auto' && volumes.every((v) => v.leftOut.length === 0 && v.record.dims[0] * v.record.dims[1] * v.record.dims[2] <= WHOLE_VOLUME_VOXELS);
+  if (whole) {
+    const checks = volumes.map((v) => ({ image: v.files.image, normalization: v.record.normalization, labels: v.allLabels }));
+    return { kind: 'volumes', volumes: checks, slices: volumes.reduce((n, v) => n + v.allSlices.length, 0) };
+  }
+  return { kind: 'slices', checks: sliceChecks(volumes, validation) };
+}
+
+/** The slices scored when volumes are not segmented whole. */
+function sliceChecks(volumes: readonly PreparedVolume[], validation: readonly ValidationVolume[]): ValidationVolume[] {
   const checks = volumes.flatMap((v) => {
     if (v.leftOut.length > 0) {
       // A group stands for its slices: those holding a new slice first.
@@ -79,6 +115,30 @@ export interface SliceScore {
   /** The fraction of the class weights' shift taken back (see logitAdjustment) it was scored with. */
   fraction: number;
   voxels: number;
+}
+
+/** How a run predicts (see runPredictOptions): what whole-volume checks segment with. */
+export interface ComparisonPrediction {
+  coordinateChannels: boolean;
+  singleObjectClasses?: readonly number[];
+}
+
+/** Scores `net` on the comparison's checks with the logit adjustment `setting` (see scoreOnSlices). */
+export async function scoreComparison(net: UNet, checks: ComparisonChecks, geometry: PatchGeometry, classes: number, weights: readonly number[], setting: number | 'auto', prediction: ComparisonPrediction): Promise<SliceScore> {
+  if (checks.kind === 'slices') return scoreOnSlices(net, checks.checks, geometry, classes, weights, setting);
+  const fraction = setting === 'auto' ? 0 : setting;
+  const counts = Array.from({ length: classes + 1 }, () => new Array<number>(classes + 1).fill(0));
+  let total = 0;
+  for (const v of checks.volumes) {
+    const volume = readVolumeFile(v.image, { allFrames: true });
+    const predicted = await predictVolume(net, volume, v.normalization, { coordinateChannels: prediction.coordinateChannels, singleObjectClasses: prediction.singleObjectClasses, logitAdjustment: logitAdjustment(weights, fraction) });
+    for (let i = 0; i < v.labels.length; i++) {
+      if (v.labels[i] === 0) continue;
+      counts[v.labels[i]][predicted.labels[i]]++;
+      total++;
+    }
+  }
+  return { meanIoU: validationScores({ labelCount: classes + 1, counts, total }, classes).meanForegroundIoU, fraction, voxels: total };
 }
 
 /**

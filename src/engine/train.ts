@@ -28,7 +28,7 @@ import { loadTrainingData, refitVolumes, type TrainingData } from './trainingDat
 import { heldOutSeenByParent, parentSlices, warmStart, WarmStartError } from './warmStart';
 import { predictPlanes, previewAnnotation, PreviewSchedule, type PreviewSource } from './preview';
 import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate, type ValidationVolume } from './validation';
-import { comparisonChecks, copyWeights, parentScoresHigher, restoreWeights, scoreOnSlices, type SliceScore } from './parentComparison';
+import { comparisonChecks, copyWeights, parentScoresHigher, restoreWeights, scoreComparison, type ComparisonChecks, type ComparisonPrediction, type SliceScore } from './parentComparison';
 
 export interface TrainHooks {
   onEvent?(event: TrainEvent): void;
@@ -186,9 +186,9 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     if (record.parent) {
       // Before the first step (and before the training clock starts): the parent's network as it
       // was saved, scored on the slices the end will score the trained one on.
-      const checks = comparisonChecks(data.volumes, validationVolumes);
-      if (checks.length > 0) {
-        const score = await scoreOnSlices(net, checks, geometry, data.classes, weights, settings.logitAdjustment);
+      const checks = comparisonChecks(data.volumes, validationVolumes, settings.logitAdjustment);
+      if (checks.kind === 'volumes' || checks.checks.length > 0) {
+        const score = await scoreComparison(net, checks, geometry, data.classes, weights, settings.logitAdjustment, comparisonPrediction(record));
         parentStart = { checks, score, weights: copyWeights(net) };
       }
     }
@@ -245,7 +245,7 @@ interface LoopContext {
 
 /** A warm start's parent before the first step: what it was scored on, its score, its weights (see parentComparison.ts). */
 interface ParentStart {
-  checks: ValidationVolume[];
+  checks: ComparisonChecks;
   score: SliceScore;
   weights: Map<string, tf.Tensor>;
 }
@@ -532,12 +532,13 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     const { checks, score: parentScore } = ctx.parentStart;
     const calibration = record.logitCalibration;
     // The end's choice of the logit adjustment scored the network now on these very checks: reused.
-    const chosenOnSame = calibration && !record.checkpoints.best && !record.refit?.done && sameChecks(checks, adjustmentChecks());
+    const chosenOnSame = calibration && !record.checkpoints.best && !record.refit?.done && checks.kind === 'slices' && sameChecks(checks.checks, adjustmentChecks());
     const trainedScore: SliceScore = chosenOnSame
       ? { meanIoU: calibration.meanIoU[calibration.fractions.indexOf(settings.logitAdjustment as number)] ?? null, fraction: settings.logitAdjustment as number, voxels: calibration.voxels }
       : await scoreRunModel(ctx, checks);
     keptParent = parentScoresHigher(parentScore, trainedScore);
-    record.parent!.comparison = { parentIoU: parentScore.meanIoU, trainedIoU: trainedScore.meanIoU, checks: checks.reduce((n, c) => n + (c.scored?.length ?? c.slices.length), 0), voxels: parentScore.voxels, kept: keptParent ? 'parent' : 'trained' };
+    const slices = checks.kind === 'volumes' ? checks.slices : checks.checks.reduce((n, c) => n + (c.scored?.length ?? c.slices.length), 0);
+    record.parent!.comparison = { parentIoU: parentScore.meanIoU, trainedIoU: trainedScore.meanIoU, checks: slices, voxels: parentScore.voxels, kept: keptParent ? 'parent' : 'trained' };
     if (keptParent) {
       restoreWeights(net, ctx.parentStart.weights);
       settings.logitAdjustment = parentScore.fraction;
@@ -571,14 +572,17 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
 /** Where the held-out phase's best checkpoint goes when a warm start keeps its parent's weights. */
 const TRAINED_BEST_CHECKPOINT = 'trained-best';
 
+/** How the run's segmentations predict (runPredictOptions): what a whole-volume comparison segments with. */
+const comparisonPrediction = (record: RunRecord): ComparisonPrediction => ({ coordinateChannels: record.settings.coordinateChannels === true, singleObjectClasses: record.singleObjectClasses });
+
 const sameChecks = (a: readonly ValidationVolume[], b: readonly ValidationVolume[]) => a.length === b.length && a.every((v, i) => v === b[i]);
 
 /** The run's model (its best checkpoint, else the network now) scored on `checks` with the run's logit adjustment. */
-async function scoreRunModel(ctx: LoopContext, checks: ValidationVolume[]): Promise<SliceScore> {
+async function scoreRunModel(ctx: LoopContext, checks: ComparisonChecks): Promise<SliceScore> {
   const { net, runDir, record, geometry, data, weights, settings } = ctx;
   const model = record.checkpoints.best ? await loadUNet(path.join(runDir, record.checkpoints.best.dir)) : net;
   try {
-    return await scoreOnSlices(model, checks, geometry, data.classes, weights, settings.logitAdjustment);
+    return await scoreComparison(model, checks, geometry, data.classes, weights, settings.logitAdjustment, comparisonPrediction(record));
   } finally {
     if (model !== net) model.dispose();
   }
