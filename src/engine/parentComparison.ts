@@ -7,12 +7,13 @@
  *
  * What is scored: with annotation channels, each left-out group of training slices with the
  * field built from the other slices (as the network learned them, so the answer is never in the
- * input); without, the training slices themselves. Held-out slices, when there are any, too.
+ * input); without, the segmentation of the whole volume on every annotated voxel (small volumes),
+ * else the training slices. Held-out slices, when there are any, too.
  * These are slices the networks trained on (a user who corrects one slice has no others to spare),
  * so the score says how well each network fits what the user painted, the correction included: a
  * short warm run that has not learned the new slice, or has unlearned older ones, loses to its
- * parent. On the bench's three sets that fit tracked the dense IoU of a warm run against its
- * parent (docs/benchmarks.md).
+ * parent. On the bench's three sets that fit tracked the dense IoU of warm runs against their
+ * parent, though not always (docs/benchmarks.md).
  */
 import { forEachOnPlane, type AnnotatedSlice } from '../core/sparseSplit';
 import type { LabelArray } from '../core/editDeltas';
@@ -38,7 +39,7 @@ export const MAX_COMPARISON_GROUPS = 4;
 
 /**
  * Every labeled voxel of `slices` as one validation volume (a voxel where two slices cross is
- * scored once, with the first). `keep`: positions of the slices to score (all when absent).
+ * scored once, with the first). `scored`: positions of the slices to score (all when absent).
  */
 export function sliceCheck(name: string, image: NormalizedImage, labels: LabelArray, slices: AnnotatedSlice[], scored?: number[]): ValidationVolume {
   const mask = new Uint16Array(labels.length);
