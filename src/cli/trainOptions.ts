@@ -25,6 +25,7 @@ export const TRAIN_OPTIONS = {
   optimizer: { type: 'string' },
   lr: { type: 'string' },
   schedule: { type: 'string' },
+  warmup: { type: 'string' },
   'class-weights': { type: 'string' },
   loss: { type: 'string' },
   'foreground-fraction': { type: 'string' },
@@ -63,6 +64,7 @@ export const TRAIN_OPTIONS_USAGE = `  --preset P            network preset: ${PR
   --optimizer O         adam (default) | sgd (momentum 0.99, Nesterov: the paper's)
   --lr R                peak learning rate (default ${DEFAULT_LEARNING_RATE.adam} for adam, ${DEFAULT_LEARNING_RATE.sgd} for sgd)
   --schedule S          poly | cosine | constant (default ${D.scheduleKind})
+  --warmup F            share of the budget over which the learning rate ramps up from 0 (default ${D.warmup})
   --class-weights W     auto (default: none; when a class has under ${AUTO_UNWEIGHTED_SHARE * 100} % of the labeled voxels, sqrt with one
                         foreground class, balanced with several) | sqrt | balanced | none |
                         comma-separated weights, background first
@@ -139,6 +141,8 @@ export function trainInputFromOptions(values: Values): Omit<TrainSettingsInput, 
   input.schedule = {};
   if (lr !== undefined) input.schedule.initial = lr;
   if (schedule !== undefined) input.schedule.kind = schedule;
+  const warmup = parseNumber(values.warmup, '--warmup', 0, 0.99);
+  if (warmup !== undefined) input.schedule.warmup = warmup;
   if (values['class-weights'] !== undefined) {
     const w = values['class-weights'];
     if (w === 'sqrt' || w === 'balanced' || w === 'none') input.classWeighting = w satisfies ClassWeighting;

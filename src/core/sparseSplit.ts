@@ -94,7 +94,8 @@ export interface LabelSplit {
   validationSlices: AnnotatedSlice[];
 }
 
-function forEachOnPlane(dims: Vec3, axis: Axis, index: number, visit: (i: number) => void): void {
+/** Visits the index of every voxel of the plane perpendicular to `axis` at `index`. */
+export function forEachOnPlane(dims: Vec3, axis: Axis, index: number, visit: (i: number) => void): void {
   const [nx, ny] = dims;
   const [ua, va] = axis === 0 ? [1, 2] : axis === 1 ? [0, 2] : [0, 1];
   const p = [0, 0, 0];

@@ -28,6 +28,7 @@ import { loadTrainingData, refitVolumes, type TrainingData } from './trainingDat
 import { heldOutSeenByParent, parentSlices, warmStart, WarmStartError } from './warmStart';
 import { predictPlanes, previewAnnotation, PreviewSchedule, type PreviewSource } from './preview';
 import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate, type ValidationVolume } from './validation';
+import { comparisonChecks, copyWeights, parentScoresHigher, restoreWeights, scoreComparison, type ComparisonChecks, type ComparisonPrediction, type SliceScore } from './parentComparison';
 
 export interface TrainHooks {
   onEvent?(event: TrainEvent): void;
@@ -112,6 +113,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
   writeRunRecord(runDir, record);
   let net: UNet | undefined;
   let optimizer: Optimizer | undefined;
+  let parentStart: ParentStart | undefined;
   try {
     const backend = await initBackend(settings.backend);
     record.backend = backend.active;
@@ -142,6 +144,10 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
         record.parent.heldOutSeen = heldOutSeenByParent(started.record, data.volumes.map((v) => ({ image: v.files.image, validationSlices: v.record.validationSlices })));
         // The slices added since the parent (a correction) get more of the patches.
         for (const v of data.volumes) for (const t of v.sampled) t.focus = v.newSlices;
+        // `auto` takes the parent's logit adjustment, chosen on its left-out slices: choosing it
+        // again would cost a pass over every left-out group at the end of a run of seconds.
+        const inherited = started.record.settings.logitAdjustment;
+        if (settings.logitAdjustment === 'auto' && typeof inherited === 'number' && started.parent.classesAdded === 0) settings.logitAdjustment = inherited;
       } catch (error) {
         if (!(settings.initOptional && error instanceof WarmStartError)) throw error;
         record.warmStartSkipped = error.message;
@@ -177,8 +183,17 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
       trainingVoxels: sampler.classCounts().reduce((a, b) => a + b, 0),
       validationVoxels: countValidationVoxels(validationVolumes),
     });
+    if (record.parent) {
+      // Before the first step (and before the training clock starts): the parent's network as it
+      // was saved, scored on the slices the end will score the trained one on.
+      const checks = comparisonChecks(data.volumes, validationVolumes, settings.logitAdjustment);
+      if (checks.kind === 'volumes' || checks.checks.length > 0) {
+        const score = await scoreComparison(net, checks, geometry, data.classes, weights, settings.logitAdjustment, comparisonPrediction(record));
+        parentStart = { checks, score, weights: copyWeights(net) };
+      }
+    }
     optimizer = new Optimizer(settings.optimizer);
-    const summary = await trainLoop({ settings, net, optimizer, sampler, weights, lossKind, geometry, validationVolumes, data, record, runDir, emit, hooks });
+    const summary = await trainLoop({ settings, net, optimizer, sampler, weights, lossKind, geometry, validationVolumes, data, record, runDir, emit, hooks, parentStart });
     record.status = summary.status;
     if (summary.status === 'interrupted') record.error = 'the process that started the run went away (VS Code or the command line closed or killed); the run stopped after its step';
     record.summary = summary;
@@ -194,6 +209,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     throw error;
   } finally {
     removeRunLock(runDir);
+    if (parentStart) tf.dispose([...parentStart.weights.values()]);
     optimizer?.dispose();
     net?.dispose();
   }
@@ -224,6 +240,14 @@ interface LoopContext {
   runDir: string;
   emit(event: TrainEvent): void;
   hooks: TrainHooks;
+  parentStart?: ParentStart;
+}
+
+/** A warm start's parent before the first step: what it was scored on, its score, its weights (see parentComparison.ts). */
+interface ParentStart {
+  checks: ComparisonChecks;
+  score: SliceScore;
+  weights: Map<string, tf.Tensor>;
 }
 
 /** How often (iterations) the smoothed loss goes into run.json, and how often (ms) run.json is rewritten between validations. */
@@ -502,10 +526,34 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       }
     }
   }
+  // A warm start never leaves a network that scores below its parent on the same slices.
+  let keptParent = false;
+  if (ctx.parentStart && !stopped() && iteration > 0) {
+    const { checks, score: parentScore } = ctx.parentStart;
+    const calibration = record.logitCalibration;
+    // The end's choice of the logit adjustment scored the network now on these very checks: reused.
+    const chosenOnSame = calibration && !record.checkpoints.best && !record.refit?.done && checks.kind === 'slices' && sameChecks(checks.checks, adjustmentChecks());
+    const trainedScore: SliceScore = chosenOnSame
+      ? { meanIoU: calibration.meanIoU[calibration.fractions.indexOf(settings.logitAdjustment as number)] ?? null, fraction: settings.logitAdjustment as number, voxels: calibration.voxels }
+      : await scoreRunModel(ctx, checks);
+    keptParent = parentScoresHigher(parentScore, trainedScore);
+    const slices = checks.kind === 'volumes' ? checks.slices : checks.checks.reduce((n, c) => n + (c.scored?.length ?? c.slices.length), 0);
+    record.parent!.comparison = { parentIoU: parentScore.meanIoU, trainedIoU: trainedScore.meanIoU, checks: slices, voxels: parentScore.voxels, kept: keptParent ? 'parent' : 'trained' };
+    if (keptParent) {
+      restoreWeights(net, ctx.parentStart.weights);
+      settings.logitAdjustment = parentScore.fraction;
+      // The held-out phase's best checkpoint is not the run's model any more: kept aside.
+      if (record.checkpoints.best) {
+        moveCheckpoint(runDir, record.checkpoints.best.dir, TRAINED_BEST_CHECKPOINT);
+        delete record.checkpoints.best;
+      }
+    }
+  }
   const lastDir = await writeCheckpoint(runDir, 'last', (d) => net.save(d));
-  const validatedNow = latest?.iteration === iteration && !record.refit?.done;
-  record.checkpoints.last = { dir: 'last', iteration, meanForegroundIoU: validatedNow ? latest?.meanForegroundIoU : undefined };
-  emit({ type: 'checkpoint', kind: 'last', dir: lastDir, iteration });
+  const validatedNow = latest?.iteration === iteration && !record.refit?.done && !keptParent;
+  const lastIteration = keptParent ? 0 : iteration;
+  record.checkpoints.last = { dir: 'last', iteration: lastIteration, meanForegroundIoU: validatedNow ? latest?.meanForegroundIoU : undefined };
+  emit({ type: 'checkpoint', kind: 'last', dir: lastDir, iteration: lastIteration });
   const modelDir = record.checkpoints.best ? path.join(runDir, record.checkpoints.best.dir) : lastDir;
   return {
     status: stopReason === 'cancelled' || stopReason === 'interrupted' ? stopReason : 'succeeded',
@@ -517,7 +565,27 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     best,
     modelDir,
     ...(record.refit?.done ? { refit: { slices: record.refit.slices, heldOutSlices: record.refit.heldOutSlices, iterations: record.refit.iterations } } : {}),
+    ...(keptParent ? { keptParent: { parentIoU: record.parent!.comparison!.parentIoU, trainedIoU: record.parent!.comparison!.trainedIoU } } : {}),
   };
+}
+
+/** Where the held-out phase's best checkpoint goes when a warm start keeps its parent's weights. */
+const TRAINED_BEST_CHECKPOINT = 'trained-best';
+
+/** How the run's segmentations predict (runPredictOptions): what a whole-volume comparison segments with. */
+const comparisonPrediction = (record: RunRecord): ComparisonPrediction => ({ coordinateChannels: record.settings.coordinateChannels === true, singleObjectClasses: record.singleObjectClasses });
+
+const sameChecks = (a: readonly ValidationVolume[], b: readonly ValidationVolume[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** The run's model (its best checkpoint, else the network now) scored on `checks` with the run's logit adjustment. */
+async function scoreRunModel(ctx: LoopContext, checks: ComparisonChecks): Promise<SliceScore> {
+  const { net, runDir, record, geometry, data, weights, settings } = ctx;
+  const model = record.checkpoints.best ? await loadUNet(path.join(runDir, record.checkpoints.best.dir)) : net;
+  try {
+    return await scoreComparison(model, checks, geometry, data.classes, weights, settings.logitAdjustment, comparisonPrediction(record));
+  } finally {
+    if (model !== net) model.dispose();
+  }
 }
 
 /** CPU seconds of this process, every thread (TrainSettings.clock 'cpu'). */

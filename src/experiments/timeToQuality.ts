@@ -116,8 +116,11 @@ export interface TimeToQualityDetails {
   slices: AnnotatedSlice[];
   /** Steps of the from-scratch run at each checkpoint. */
   scratchIterations: number[];
-  /** Per warm run: steps, and seconds from its start to its segmentation written. */
-  warm: { seconds: number; iterations: number; secondsToOverlay: number }[];
+  /**
+   * Per warm run: steps, seconds from its start to its segmentation written, and whether it kept
+   * its parent's weights (it scored below them on the annotated slices; RunParent.comparison).
+   */
+  warm: { seconds: number; iterations: number; secondsToOverlay: number; keptParent: boolean }[];
   scratchSameSlicesIterations: number;
 }
 
@@ -245,8 +248,10 @@ export async function timeToQuality(options: TimeToQualityOptions, hooks: TimeTo
     // The segmentation file holds 0 = background; its sidecar says so and readLabelsAs turns it into editor labels.
     const labels = readLabelsAs(out).data;
     after.push({ seconds, iou: denseIoU(labels, truth, image.dims, corrected).meanIoU });
-    warm.push({ seconds, iterations: trained.result.iterations, secondsToOverlay });
-    stage(`warm start, ${seconds} s (${trained.result.iterations} steps): dense IoU ${after.at(-1)?.iou?.toFixed(3) ?? '–'}, segmentation after ${secondsToOverlay.toFixed(1)} s`);
+    const kept = trained.result.keptParent;
+    warm.push({ seconds, iterations: trained.result.iterations, secondsToOverlay, keptParent: kept !== undefined });
+    const keptText = kept ? `, kept the parent's weights (annotated slices: IoU ${kept.parentIoU?.toFixed(3) ?? '–'}, trained ${kept.trainedIoU?.toFixed(3) ?? '–'})` : '';
+    stage(`warm start, ${seconds} s (${trained.result.iterations} steps${keptText}): dense IoU ${after.at(-1)?.iou?.toFixed(3) ?? '–'}, segmentation after ${secondsToOverlay.toFixed(1)} s`);
   }
 
   stage(`from scratch on the same ${corrected.length} slices, ${budget} s`);

@@ -118,6 +118,24 @@ export interface RunParent {
    * well the lineage fits slices it has seen, not how it does on new ones.
    */
   heldOutSeen?: boolean;
+  /** The check that the run did not end worse than its parent (absent: not made, e.g. the run was stopped). */
+  comparison?: ParentComparison;
+}
+
+/**
+ * A warm start's parent and the network it trained, scored on the same annotated slices (the new
+ * ones included; src/engine/parentComparison.ts): when the trained one scores below, the run keeps
+ * the parent's weights (its last checkpoint is then the parent's network, iteration 0).
+ */
+export interface ParentComparison {
+  /** Mean foreground IoU of the parent's network on the slices, and of the network trained. */
+  parentIoU: number | null;
+  trainedIoU: number | null;
+  /** Annotated slices (or left-out groups of them) and voxels scored. */
+  checks: number;
+  voxels: number;
+  /** Which network the run left. */
+  kept: 'parent' | 'trained';
 }
 
 /**

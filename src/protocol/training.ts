@@ -128,6 +128,8 @@ export interface RunSummary {
    * the network before the refit.
    */
   refit?: { slices: number; heldOutSlices: number; iterations: number };
+  /** A warm start that scored below its parent on the annotated slices and left the parent's weights (RunParent.comparison). */
+  keptParent?: { parentIoU: number | null; trainedIoU: number | null };
 }
 
 export interface TrainFinishedEvent {

@@ -268,7 +268,7 @@ const EVENT_FIELDS: Record<WorkerEvent['type'], Fields> = {
   finished: {
     id: nonEmpty,
     runDir: nonEmpty,
-    summary: object({ status: oneOf('succeeded', 'cancelled', 'interrupted'), stopReason: nonEmpty, iterations: count, seconds: num, finalLoss: nullable(num), best: optional(validationResult), modelDir: nonEmpty, refit: optional(object({ slices: count, heldOutSlices: count, iterations: count })) }),
+    summary: object({ status: oneOf('succeeded', 'cancelled', 'interrupted'), stopReason: nonEmpty, iterations: count, seconds: num, finalLoss: nullable(num), best: optional(validationResult), modelDir: nonEmpty, refit: optional(object({ slices: count, heldOutSlices: count, iterations: count })), keptParent: optional(object({ parentIoU: nullable(num), trainedIoU: nullable(num) })) }),
   },
   failed: { id: nonEmpty, message: text, runDir: optional(text), stack: optional(text) },
   probeResult: { id: nonEmpty, report: backendReport },

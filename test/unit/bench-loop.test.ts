@@ -52,6 +52,11 @@ test('bench loop on the spinal cord, tiny: the JSON shape, a correction off the 
   assert.equal(warm.settings.clock, 'cpu');
   assert.ok(warm.summary.iterations > 0);
   assert.ok(fs.existsSync(path.join(runs, 'spinalcord', 'warm-2s.seg.nii.gz')));
+  // It was compared with its parent on the annotated slices, the new one included, and left the better network.
+  const comparison = warm.parent.comparison;
+  assert.ok(comparison.checks === 10 && comparison.voxels > 0, JSON.stringify(comparison));
+  assert.equal(comparison.kept, (comparison.parentIoU ?? -1) > (comparison.trainedIoU ?? -1) ? 'parent' : 'trained');
+  assert.equal(warm.checkpoints.last.iteration, comparison.kept === 'parent' ? 0 : warm.summary.iterations);
 });
 
 test('the suggested slice: of the unannotated slices, the most uncertain over every axis', () => {

@@ -157,3 +157,65 @@ test('a correction: the slice added since the parent always trains and is record
   // A warm start defaults to a lower learning rate than a run from scratch.
   assert.ok(tiny(corrected, path.join(work, 'unused'), { init: 'x' }).schedule.initial < tiny(corrected, path.join(work, 'unused')).schedule.initial);
 });
+
+/** Whether two saved networks hold the same weights and batch-norm statistics, bit for bit. */
+async function sameWeights(a: string, b: string): Promise<boolean> {
+  const [x, y] = [await loadUNet(a), await loadUNet(b)];
+  try {
+    return [...x.namedVariables].every(([name, v]) => {
+      const w = y.namedVariables.get(name);
+      return w !== undefined && tf.tidy(() => tf.all(tf.equal(v, w)).dataSync()[0] === 1);
+    });
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+}
+
+test("a warm run that ends below its parent on the annotated slices keeps the parent's weights, records both scores and says so", async () => {
+  const ball = writeBallVolume(work, 'ball-keep');
+  const corrected = { image: ball.image, labels: withSliceAdded(ball, 20, 'ball-keep-y20') };
+  // Without held-out slices, as the bench trains.
+  const validation = { fraction: 0 };
+  const tag = 'all';
+  {
+    const parentDir = path.join(work, `keep-parent-${tag}`);
+    await runTraining(tiny(ball, parentDir, { iterations: 150, validation }));
+    const parent = readRunRecord(parentDir);
+    const parentModel = path.join(parentDir, (parent.checkpoints.best ?? parent.checkpoints.last)!.dir);
+    // A learning rate far too high for a trained network: its steps undo what the parent learned.
+    const childDir = path.join(work, `keep-child-${tag}`);
+    const events: TrainEvent[] = [];
+    const summary = await runTraining(tiny(corrected, childDir, { init: parentDir, iterations: 6, validation, schedule: { initial: 0.5, warmup: 0 } }), { onEvent: (e) => events.push(e) });
+    const child = readRunRecord(childDir);
+    const comparison = child.parent?.comparison;
+    assert.equal(comparison?.kept, 'parent', `${tag}: ${JSON.stringify(comparison)}`);
+    assert.ok((comparison.parentIoU ?? 0) > (comparison.trainedIoU ?? 0), `${tag}: ${comparison.parentIoU} > ${comparison.trainedIoU}`);
+    assert.ok(comparison.checks >= 3 && comparison.voxels > 0);
+    assert.deepEqual(summary.keptParent, { parentIoU: comparison.parentIoU, trainedIoU: comparison.trainedIoU });
+    assert.equal(summary.iterations, 6, 'it did train');
+    // The run's model is the parent's network, as iteration 0 of this run.
+    assert.equal(child.checkpoints.last?.iteration, 0);
+    assert.equal(child.checkpoints.best, undefined);
+    assert.equal(summary.modelDir, path.join(childDir, 'last'));
+    assert.ok(await sameWeights(parentModel, summary.modelDir), `${tag}: the parent's weights, batch-norm statistics included`);
+    const last = events.filter((e) => e.type === 'checkpoint' && e.kind === 'last');
+    assert.deepEqual(last.map((e) => e.type === 'checkpoint' && e.iteration), [0]);
+  }
+});
+
+test('a warm run that fits the annotated slices at least as well as its parent keeps what it trained', async () => {
+  const ball = writeBallVolume(work, 'ball-better');
+  const corrected = { image: ball.image, labels: withSliceAdded(ball, 20, 'ball-better-y20') };
+  const validation = { fraction: 0 };
+  // A parent of one step has learned next to nothing.
+  const parentDir = path.join(work, 'better-parent');
+  await runTraining(tiny(ball, parentDir, { iterations: 1, validation }));
+  const childDir = path.join(work, 'better-child');
+  const summary = await runTraining(tiny(corrected, childDir, { init: parentDir, iterations: 40, validation }));
+  const comparison = readRunRecord(childDir).parent?.comparison;
+  assert.equal(comparison?.kept, 'trained');
+  assert.ok((comparison.trainedIoU ?? 0) >= (comparison.parentIoU ?? 0));
+  assert.equal(summary.keptParent, undefined);
+  assert.equal(readRunRecord(childDir).checkpoints.last?.iteration, 40);
+});

@@ -187,3 +187,21 @@ test("a warm-started run whose held-out slices its parent had learned says so", 
   assert.match(row.description ?? '', / · IoU on slices its parent learned$/);
   assert.match(row.tooltip ?? '', /learned by the run it continued: the IoU is not independent/);
 });
+
+test("a warm-started run that kept its parent's weights says so in its lineage, with both scores", () => {
+  const comparison = { parentIoU: 0.981, trainedIoU: 0.969, checks: 10, voxels: 31_000, kept: 'parent' as const };
+  const parent = { runDir: '/ws/.unet3d/runs/run-0', checkpoint: 'last' as const, iteration: 415, classesAdded: 0, newSlices: 1, comparison };
+  const row = presentEntry(run({ parent }), { now: NOW });
+  const kept = child(row, 'parent-comparison');
+  assert.equal(kept?.label, "kept the parent's weights");
+  assert.equal(kept?.description, 'IoU 0.969 trained, 0.981 parent, on 10 annotated slices');
+  assert.equal(kept?.icon, 'discard');
+  // Right after the lineage row.
+  const ids = row.children?.map((c) => c.id) ?? [];
+  assert.equal(ids.indexOf('parent-comparison'), ids.indexOf('parent') + 1);
+  assert.match(row.tooltip ?? '', /the trained network scored IoU 0\.969, the parent's 0\.981: the run kept the parent's weights \(its model is the parent's network, iteration 0\)/);
+  // A run that did better than its parent keeps what it trained.
+  const better = presentEntry(run({ parent: { ...parent, comparison: { ...comparison, trainedIoU: 0.99, kept: 'trained' } } }), { now: NOW });
+  assert.equal(child(better, 'parent-comparison')?.label, 'no worse than its parent');
+  assert.match(better.tooltip ?? '', /the run's model is the trained network\./);
+});

@@ -66,7 +66,7 @@ function report(r: TimeToQualityResult, d: TimeToQualityDetails): string {
   const lines = [
     `${r.name}: best baseline ${fmt(r.baseline)} (${d.baselineName})`,
     `  from scratch  ${r.scratch.map((p, i) => `${p.seconds} s ${fmt(p.iou)} (${d.scratchIterations[i] ?? '?'} steps)`).join(' · ')}`,
-    `  correction    ${'xyz'[c.slice.axis]} = ${c.slice.index}: before ${fmt(c.before)}; warm ${c.after.map((a, i) => `${a.seconds} s ${fmt(a.iou)} (${d.warm[i].iterations} steps, segmentation after ${d.warm[i].secondsToOverlay.toFixed(1)} s)`).join(' · ')}`,
+    `  correction    ${'xyz'[c.slice.axis]} = ${c.slice.index}: before ${fmt(c.before)}; warm ${c.after.map((a, i) => `${a.seconds} s ${fmt(a.iou)} (${d.warm[i].iterations} steps${d.warm[i].keptParent ? ", kept the parent's weights" : ''}, segmentation after ${d.warm[i].secondsToOverlay.toFixed(1)} s)`).join(' · ')}`,
     `                from scratch on the same ${d.slices.length + 1} slices ${fmt(c.scratchSameSlices)} (${d.scratchSameSlicesIterations} steps)`,
   ];
   return lines.join('\n');

@@ -90,6 +90,10 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stderr): (
         const refit = s.refit ? `; then trained on all ${s.refit.slices} annotated slices (${s.refit.heldOutSlices} held out before) for ${s.refit.iterations} iterations` : '';
         const heldOut = s.best?.meanForegroundIoU != null ? `; held-out IoU ${s.best.meanForegroundIoU.toFixed(3)}${s.refit ? ' (before the refit)' : ''}` : '';
         line(`${s.status}: ${describeStop(s)} in ${formatSeconds(s.seconds)}${heldOut}${refit}; model ${s.modelDir}`);
+        if (s.keptParent) {
+          const iou = (v: number | null) => v?.toFixed(3) ?? '–';
+          line(`kept the parent's weights: they fit the annotated slices better (IoU ${iou(s.keptParent.parentIoU)}, ${iou(s.keptParent.trainedIoU)} after training)`);
+        }
         break;
       }
     }

@@ -13,7 +13,7 @@
  *   reveal       it has a folder or file to reveal in the explorer
  */
 import * as path from 'node:path';
-import type { RefitRecord, RunRecord } from '../../protocol/run';
+import type { ParentComparison, RefitRecord, RunRecord } from '../../protocol/run';
 import { plural } from '../../core/words';
 import { describeStop, type ValidationResult } from '../../protocol/training';
 import type { BrokenEntry, Entry, EvaluationEntry, RunEntry, SegmentationRecord } from './runEntry';
@@ -219,8 +219,18 @@ function describeRun(entry: RunEntry, status: DisplayStatus, options: PresentOpt
   if (r.refit?.done) lines.push(`- ${refitText(r.refit)}`);
   if (r.parent?.heldOutSeen) lines.push('- Its held-out slices were learned by the run it continued: the IoU is not independent of them.');
   if (r.parent) lines.push(`- Continued from: ${path.basename(r.parent.runDir)} (iteration ${r.parent.iteration})`);
+  if (r.parent?.comparison) lines.push(`- ${comparisonText(r.parent.comparison)}`);
   if (live && status === 'running' && Number.isFinite(live.smoothedLoss)) lines.push(`- Loss ${live.smoothedLoss.toFixed(4)}, about ${formatDuration(live.etaSeconds)} to go`);
   return { label, description, tooltip: lines.join('\n') };
+}
+
+const comparisonLabel = (c: ParentComparison) => (c.kept === 'parent' ? "kept the parent's weights" : 'no worse than its parent');
+const comparisonDescription = (c: ParentComparison) => `IoU ${formatIoU(c.trainedIoU)} trained, ${formatIoU(c.parentIoU)} parent, on ${plural(c.checks, 'annotated slice')}`;
+
+/** What the check against the parent found, and which network the run left. */
+function comparisonText(c: ParentComparison): string {
+  const scores = `On ${plural(c.checks, 'annotated slice')} (${c.voxels.toLocaleString('en-US')} voxels, the new ones included) the trained network scored IoU ${formatIoU(c.trainedIoU)}, the parent's ${formatIoU(c.parentIoU)}`;
+  return c.kept === 'parent' ? `${scores}: the run kept the parent's weights (its model is the parent's network, iteration 0).` : `${scores}: the run's model is the trained network.`;
 }
 
 /** What the run's IoU is of: held-out slices (before a refit), or slices its parent had learned. */
@@ -305,6 +315,7 @@ function runChildren(entry: RunEntry): RowData[] {
       icon: 'history',
       resource: p.runDir,
     });
+    if (p.comparison) rows.push({ ...detail('parent-comparison', comparisonLabel(p.comparison), comparisonDescription(p.comparison), p.comparison.kept === 'parent' ? 'discard' : 'pass'), tooltip: comparisonText(p.comparison) });
   } else if (r.warmStartSkipped) {
     rows.push(detail('parent', 'from scratch', r.warmStartSkipped, 'circle-large-outline'));
   }
