@@ -196,6 +196,8 @@ test("a warm-started run that kept its parent's weights says so in its lineage, 
   assert.equal(kept?.label, "kept the parent's weights");
   assert.equal(kept?.description, 'IoU 0.969 trained, 0.981 parent, on 10 annotated slices');
   assert.equal(kept?.icon, 'discard');
+  // The run's own IoU is of the network it set aside: its row says so.
+  assert.match(row.description ?? '', / · kept its parent's weights: the IoU is of the network set aside$/);
   // Right after the lineage row.
   const ids = row.children?.map((c) => c.id) ?? [];
   assert.equal(ids.indexOf('parent-comparison'), ids.indexOf('parent') + 1);
@@ -203,5 +205,6 @@ test("a warm-started run that kept its parent's weights says so in its lineage, 
   // A run that did better than its parent keeps what it trained.
   const better = presentEntry(run({ parent: { ...parent, comparison: { ...comparison, trainedIoU: 0.99, kept: 'trained' } } }), { now: NOW });
   assert.equal(child(better, 'parent-comparison')?.label, 'no worse than its parent');
+  assert.doesNotMatch(better.description ?? '', /kept its parent/);
   assert.match(better.tooltip ?? '', /the run's model is the trained network\./);
 });

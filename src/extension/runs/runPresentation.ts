@@ -235,7 +235,12 @@ function comparisonText(c: ParentComparison): string {
 
 /** What the run's IoU is of: held-out slices (before a refit), or slices its parent had learned. */
 function iouQualifier(r: RunRecord): string | undefined {
-  const parts = [r.parent?.heldOutSeen ? 'IoU on slices its parent learned' : undefined, r.refit?.done ? `refit on all ${r.refit.slices} slices` : undefined];
+  const parts = [
+    r.parent?.heldOutSeen ? 'IoU on slices its parent learned' : undefined,
+    r.refit?.done ? `refit on all ${r.refit.slices} slices` : undefined,
+    // The IoU was measured on the network the run trained; its model is the parent's.
+    r.parent?.comparison?.kept === 'parent' ? "kept its parent's weights: the IoU is of the network set aside" : undefined,
+  ];
   return parts.filter(Boolean).join(' · ') || undefined;
 }
 
