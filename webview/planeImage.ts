@@ -8,7 +8,7 @@ import { lookupOffset } from '../src/core/windowLevel';
 import type { GrayWindow } from './grayWindow';
 import type { LayerStyle, PlaneImageInput } from './render';
 import type { LabelArray } from '../src/core/editDeltas';
-import { sliceAxes, type Axis } from '../src/core/slices';
+import { offsetInSlice, type Axis } from '../src/core/slices';
 import type { VoxelArray } from '../src/core/datatypes';
 import type { DocumentStore, TrainingPreviewPlane } from './store';
 import type { ViewState } from './viewState';
@@ -33,29 +33,14 @@ export function rowMask(counts: ArrayLike<number>, layout: Pick<PlaneLayout, 'he
  * array order (columns along the lower in-plane axis), the pane in display order.
  */
 export function previewPixels(indices: Uint32Array, dims: readonly number[], axis: Axis, plane: TrainingPreviewPlane): LabelArray {
-  const [u, v] = sliceAxes(axis);
-  const [nx, ny] = dims;
   const out = plane.labels instanceof Uint16Array ? new Uint16Array(indices.length) : new Uint8Array(indices.length);
-  for (let o = 0; o < indices.length; o++) {
-    const i = indices[o];
-    const p = [i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))];
-    out[o] = plane.labels[p[u] + plane.width * p[v]];
-  }
+  for (let o = 0; o < indices.length; o++) out[o] = plane.labels[offsetInSlice(indices[o], dims, axis)];
   return out;
 }
 
 /** Each pixel's place in a slice laid out as `extractSlice` does, from its voxel index in the volume. */
 export function heldPlaneIndices(indices: Uint32Array, dims: readonly number[], axis: Axis): Uint32Array {
-  const [nx, ny] = dims;
-  const out = new Uint32Array(indices.length);
-  for (let o = 0; o < indices.length; o++) {
-    const i = indices[o];
-    const x = i % nx;
-    const y = Math.floor(i / nx) % ny;
-    const z = Math.floor(i / (nx * ny));
-    out[o] = axis === 0 ? y + ny * z : axis === 1 ? x + nx * z : x + nx * y;
-  }
-  return out;
+  return indices.map((i) => offsetInSlice(i, dims, axis));
 }
 
 /** The renderer's input for `plane`: gray from the window, the prediction (or a training's preview) under the labels. */

@@ -11,7 +11,7 @@
  */
 import { BYTES_PER_VOXEL, swapBytesInPlace, typedArrayOf, type DataType, type VoxelArray } from '../src/core/datatypes';
 import type { Vec3 } from '../src/core/geometry';
-import { extractSlice, writeSlice, type Axis } from '../src/core/slices';
+import { extractSlice, offsetInSlice, sliceAxes, writeSlice, type Axis } from '../src/core/slices';
 import { VoxelStreamCutter, type VoxelLayout } from '../src/core/voxelStream';
 import type { PlaneMessage, VoxelSource } from '../src/protocol/webview';
 import { VoxelAssembly, type VoxelChunk } from './voxelChunks';
@@ -70,6 +70,9 @@ export interface VoxelLoadingHost {
 /** Where a fetch took the file from: the serving server's own route, or the webview resource URI. */
 export type FetchRoute = 'server' | 'resource';
 
+/** How each route is named in the log and the benchmark's timeline. */
+const ROUTE_NAMES: Record<FetchRoute, string> = { server: "the server's own route", resource: 'the webview resource URI' };
+
 /**
  * Below this many bytes of voxels the file is fetched through its webview resource URI only: it
  * is quick either way, and a page that some proxy answers in its place could pass for a file
@@ -105,8 +108,6 @@ export class VoxelLoader {
   transport: 'fetch' | 'chunks';
   /** Where the fetch took the file from, once it did. */
   route?: FetchRoute;
-  /** What happened when while loading (epoch ms), for the benchmark's timeline. */
-  readonly milestones: { what: string; at: number }[] = [];
   private readonly bytes: Uint8Array;
   private readonly assembly: VoxelAssembly;
   private readonly size: number;
@@ -152,7 +153,7 @@ export class VoxelLoader {
    */
   receivePlane(message: Pick<PlaneMessage, 'axis' | 'index' | 'bytes'>): void {
     const plane = typedArrayOf(this.datatype, message.bytes);
-    const [u, v] = message.axis === 0 ? [1, 2] : message.axis === 1 ? [0, 2] : [0, 1];
+    const [u, v] = sliceAxes(message.axis);
     if (plane.length !== this.dims[u] * this.dims[v]) throw new Error(`a plane across axis ${message.axis} came with ${plane.length} voxels`);
     if (message.axis === 2) writeSlice(this.voxels, this.dims, message.axis, message.index, plane);
     else this.held.set(`${message.axis}:${message.index}`, plane);
@@ -191,20 +192,17 @@ export class VoxelLoader {
   valueAt(index: number): number {
     if (this.held.size > 0 && !this.presence.complete) {
       const [nx, ny] = this.dims;
-      const x = index % nx;
-      const y = Math.floor(index / nx) % ny;
-      const z = Math.floor(index / (nx * ny));
-      const sagittal = this.heldPlane(0, x);
-      if (sagittal) return sagittal[y + ny * z];
-      const coronal = this.heldPlane(1, y);
-      if (coronal) return coronal[x + nx * z];
+      const sagittal = this.heldPlane(0, index % nx);
+      if (sagittal) return sagittal[offsetInSlice(index, this.dims, 0)];
+      const coronal = this.heldPlane(1, Math.floor(index / nx) % ny);
+      if (coronal) return coronal[offsetInSlice(index, this.dims, 1)];
     }
     return this.voxels[index];
   }
 
-  /** Notes a milestone of the loading now. */
+  /** Notes a step of the loading now (a `performance` mark: the benchmark's timeline); none once every voxel is in. */
   mark(what: string): void {
-    this.milestones.push({ what, at: performance.timeOrigin + performance.now() });
+    if (!this.presence.complete) performance.mark(what);
   }
 
   private arrived(): void {
@@ -221,7 +219,7 @@ export class VoxelLoader {
     for (const { route, url } of routes) {
       try {
         this.presence.filled = 0;
-        this.mark(`fetch from the ${route === 'server' ? "server's own route" : 'webview resource URI'}`);
+        this.mark(`fetch from ${ROUTE_NAMES[route]}`);
         let quarter = 0;
         await fetchVoxels(url, layout, this.bytes, (filled) => {
           while (quarter < 4 && filled >= (this.presence.total * (quarter + 1)) / 4) this.mark(`${25 * ++quarter} % of the voxels fetched`);
@@ -238,7 +236,7 @@ export class VoxelLoader {
         this.arrived();
         return;
       } catch (error) {
-        failures.push(`${route === 'server' ? "the server's own route" : 'the webview resource URI'}: ${error instanceof Error ? error.message : String(error)}`);
+        failures.push(`${ROUTE_NAMES[route]}: ${error instanceof Error ? error.message : String(error)}`);
         if (failures.length < routes.length) this.host.fetchRouteFailed(`${failures.at(-1)}; trying the next way`);
       }
     }

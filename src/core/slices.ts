@@ -23,6 +23,18 @@ export function sliceAxes(axis: Axis): [Axis, Axis] {
   return axis === 0 ? [1, 2] : axis === 1 ? [0, 2] : [0, 1];
 }
 
+/**
+ * Where voxel `index` (x fastest) lies in the slice across `axis` that holds it, laid out as
+ * `extractSlice` lays it out (column + width · row).
+ */
+export function offsetInSlice(index: number, dims: readonly number[], axis: Axis): number {
+  const [nx, ny] = dims;
+  const x = index % nx;
+  const y = Math.floor(index / nx) % ny;
+  const z = Math.floor(index / (nx * ny));
+  return axis === 0 ? y + ny * z : axis === 1 ? x + nx * z : x + nx * y;
+}
+
 /** Number of slices along `axis`. */
 export function sliceCount(dims: Vec3, axis: Axis): number {
   return dims[axis];
