@@ -1,7 +1,7 @@
 /** The editor host's checks without VS Code: label file conventions, message validation, backups. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeDelta, type LabelDelta } from '../../src/core/editDeltas';
+import { encodeDelta, encodeLabelRuns, type LabelDelta } from '../../src/core/editDeltas';
 import {
   checkClasses,
   classesUpTo,
@@ -177,6 +177,32 @@ test('the label layer applies a view edit as one undoable step, and refuses bad 
     assert.match(outcome.problem, reason);
   }
   assert.deepEqual(layer.labels, before);
+});
+
+test('the label runs a webview is sent: none without reading a map known to be empty; the map itself once anything is applied', () => {
+  const dims: [number, number, number] = [4, 3, 2];
+  // A map said to be empty is not read: one that is not (a caller's mistake) shows it.
+  const mislabeled = new Uint8Array(24);
+  mislabeled[5] = 2;
+  assert.equal(new LabelLayer(dims, mislabeled, defaultClasses(), () => undefined, true).runs().length, 0);
+  assert.deepEqual([...new LabelLayer(dims, mislabeled, defaultClasses(), () => undefined).runs()], [5, 1, 2]);
+  for (const change of ['edit', 'undo', 'replace', 'remove class'] as const) {
+    const layer = new LabelLayer(dims, new Uint8Array(24), defaultClasses(), () => undefined, true);
+    const made = layer.applyViewEdit({ frame: { kind: 'slice', axis: 2, index: 1 }, runs: Uint32Array.from([1, 3, 0, 2]) }, 'Brush', {});
+    assert.ok(made.edit);
+    if (change === 'undo') {
+      made.edit.undo();
+      made.edit.redo();
+    } else if (change === 'replace') {
+      const other = new Uint8Array(24);
+      other[0] = 1;
+      layer.replace(other, defaultClasses());
+    } else if (change === 'remove class') {
+      layer.editClasses({ action: 'remove', value: 1 });
+    }
+    assert.deepEqual([...layer.runs()], [...encodeLabelRuns(layer.labels)], change);
+    assert.ok(layer.runs().length > 0, change);
+  }
 });
 
 test('class edits: add, rename, recolor, and remove with its voxels, each undoable', () => {

@@ -91,17 +91,24 @@ export class VolumeDocument implements vscode.CustomDocument {
   private constructor(
     readonly uri: vscode.Uri,
     readonly source: VolumeSource,
-    labels: LabelArray,
-    classes: LabelClass[],
+    { labels, classes, empty }: { labels: LabelArray; classes: LabelClass[]; empty?: boolean },
     private readonly log: vscode.LogOutputChannel,
+    firstPlanes: FirstPlanes | undefined,
   ) {
     const { voxels: _voxels, ...grid } = source.header;
     this.grid = grid;
-    this.layer = new LabelLayer(grid.dims, labels, classes, (change) => {
-      this.revision++;
-      this.lastChangeAt = Date.now();
-      this.changeEmitter.fire(change);
-    });
+    this.firstPlanes = firstPlanes;
+    this.layer = new LabelLayer(
+      grid.dims,
+      labels,
+      classes,
+      (change) => {
+        this.revision++;
+        this.lastChangeAt = Date.now();
+        this.changeEmitter.fire(change);
+      },
+      empty,
+    );
     const document = this;
     this.saver = new LabelSaver<LabelSnapshot>({
       get revision() {
@@ -115,11 +122,6 @@ export class VolumeDocument implements vscode.CustomDocument {
       diskStamp: () => labelMapStamp(this.uri),
       write: ({ labels, classes }) => writeLabelFiles(this.uri, this.grid, labels, classes),
     });
-    this.firstPlanes = FirstPlanes.of(
-      source,
-      (error) => log.warn(`${this.fileName}: the first planes could not be streamed (${error.message})`),
-      (note) => log.info(`${this.fileName}: ${note}`),
-    );
   }
 
   /** The voxels, read whole from the file (where the webview cannot stream them itself); the caller lets go of them once sent. */
@@ -135,22 +137,34 @@ export class VolumeDocument implements vscode.CustomDocument {
   static async open(uri: vscode.Uri, backupId: string | undefined, log: vscode.LogOutputChannel, askIgnore: AskIgnoreLabels): Promise<VolumeDocument> {
     const source = await readVolumeSource(uri);
     const volume = source.header;
-    for (const warning of volume.warnings ?? []) log.warn(`${uriFileName(uri)}: ${warning}`);
-    if (backupId) {
-      const bytes = await vscode.workspace.fs.readFile(vscode.Uri.parse(backupId));
-      const { labels, classes } = await decodeBackup(bytes, volume);
-      const problem = checkClasses(classes);
-      if (problem) throw new Error(`the backup's classes are not usable: ${problem}`);
-      log.info(`${uriFileName(uri)}: labels restored from a backup`);
-      // Unsaved labels: the first save writes them, whatever the files hold.
-      return new VolumeDocument(uri, source, labels, classes, log);
+    const name = uriFileName(uri);
+    for (const warning of volume.warnings ?? []) log.warn(`${name}: ${warning}`);
+    // Started before the labels are read: their allocation and reading take the host's thread for a while.
+    const firstPlanes = FirstPlanes.of(
+      source,
+      (error) => log.warn(`${name}: the first planes could not be streamed (${error.message})`),
+      (note) => log.info(`${name}: ${note}`),
+    );
+    try {
+      if (backupId) {
+        const bytes = await vscode.workspace.fs.readFile(vscode.Uri.parse(backupId));
+        const { labels, classes } = await decodeBackup(bytes, volume);
+        const problem = checkClasses(classes);
+        if (problem) throw new Error(`the backup's classes are not usable: ${problem}`);
+        log.info(`${name}: labels restored from a backup`);
+        // Unsaved labels: the first save writes them, whatever the files hold.
+        return new VolumeDocument(uri, source, { labels, classes }, log, firstPlanes);
+      }
+      const stamp = await labelMapStamp(uri);
+      const read = await VolumeDocument.readLabels(uri, volume, log, askIgnore);
+      const document = new VolumeDocument(uri, source, read, log, firstPlanes);
+      // The files hold these labels: a save with nothing changed writes nothing.
+      if (read.fromFile) document.saver.markWritten(0, stamp);
+      return document;
+    } catch (error) {
+      firstPlanes?.dispose();
+      throw error;
     }
-    const stamp = await labelMapStamp(uri);
-    const { labels, classes, fromFile } = await VolumeDocument.readLabels(uri, volume, log, askIgnore);
-    const document = new VolumeDocument(uri, source, labels, classes, log);
-    // The files hold these labels: a save with nothing changed writes nothing.
-    if (fromFile) document.saver.markWritten(0, stamp);
-    return document;
   }
 
   /** The labels and classes on disk beside the volume (empty labels and default classes when none). */
@@ -159,10 +173,10 @@ export class VolumeDocument implements vscode.CustomDocument {
     volume: Pick<VolumeGrid, 'dims' | 'affine'>,
     log: vscode.LogOutputChannel,
     askIgnore: AskIgnoreLabels,
-  ): Promise<{ labels: LabelArray; classes: LabelClass[]; fromFile: boolean }> {
+  ): Promise<{ labels: LabelArray; classes: LabelClass[]; fromFile: boolean; empty: boolean }> {
     const names = labelFileNames(uriFileName(uri));
     const voxels = volume.dims[0] * volume.dims[1] * volume.dims[2];
-    const empty = () => ({ labels: new Uint8Array(voxels) as LabelArray, classes: defaultClasses(), fromFile: false });
+    const empty = () => ({ labels: new Uint8Array(voxels) as LabelArray, classes: defaultClasses(), fromFile: false, empty: true });
     let classes: LabelClass[] | undefined;
     try {
       classes = await readClassesFile(uri);
@@ -170,7 +184,7 @@ export class VolumeDocument implements vscode.CustomDocument {
       if (!(await askIgnore(`${(error as Error).message}.`))) throw new vscode.CancellationError();
     }
     const bytes = await readIfExists(siblingUri(uri, names.labelMap));
-    if (!bytes) return { labels: empty().labels, classes: classes ?? defaultClasses(), fromFile: false };
+    if (!bytes) return { ...empty(), classes: classes ?? defaultClasses() };
     let problem: string | undefined;
     try {
       const labelVolume = await readVolumeBytesAsync(bytes, names.labelMap);
@@ -178,7 +192,7 @@ export class VolumeDocument implements vscode.CustomDocument {
       if (!problem) {
         const { labels, maxValue } = labelArrayOf(labelVolume, names.labelMap);
         log.info(`${uriFileName(uri)}: labels read from ${names.labelMap} (highest value ${maxValue})`);
-        return { labels, classes: classesUpTo(classes ?? defaultClasses(), Math.max(maxValue, classes?.length ?? 2)), fromFile: classes !== undefined };
+        return { labels, classes: classesUpTo(classes ?? defaultClasses(), Math.max(maxValue, classes?.length ?? 2)), fromFile: classes !== undefined, empty: maxValue === 0 };
       }
     } catch (error) {
       problem = `${names.labelMap} cannot be read: ${(error as Error).message}`;
@@ -190,6 +204,11 @@ export class VolumeDocument implements vscode.CustomDocument {
 
   get labels(): LabelArray {
     return this.layer.labels;
+  }
+
+  /** The labels as runs (what a webview is sent), without reading a map known to be empty. */
+  labelRuns(): Uint32Array {
+    return this.layer.runs();
   }
 
   get classes(): readonly LabelClass[] {

@@ -8,6 +8,7 @@ import {
   applyDelta,
   checkDelta,
   deltaMatches,
+  encodeLabelRuns,
   labelsForClasses,
   removeClassDelta,
   type DeltaDirection,
@@ -38,19 +39,32 @@ export type EditOutcome = { edit: LayerEdit; problem?: undefined } | { edit?: un
 
 export class LabelLayer {
   private labelArray: LabelArray;
+  /**
+   * False while the map is known to hold no label (opened with none, nothing applied since): its
+   * runs are then known without reading it. Scanning an empty 512³ map took 0.55 s of the
+   * extension host's thread as a volume opened, holding up every message to the webview.
+   */
+  private mayHoldLabels: boolean;
 
-  /** `labels` is widened to 16 bits where the classes need it (more than 255). */
+  /** `labels` is widened to 16 bits where the classes need it (more than 255); `empty`: the caller knows it holds only zeros. */
   constructor(
     readonly dims: Vec3,
     labels: LabelArray,
     private classList: LabelClass[],
     private readonly notify: (change: LayerChange) => void,
+    empty = false,
   ) {
     this.labelArray = labelsForClasses(labels, classList.length);
+    this.mayHoldLabels = !empty;
   }
 
   get labels(): LabelArray {
     return this.labelArray;
+  }
+
+  /** The labels as runs (`encodeLabelRuns`), without reading the map while it is known to be empty. */
+  runs(): Uint32Array {
+    return this.mayHoldLabels ? encodeLabelRuns(this.labelArray) : new Uint32Array(0);
   }
 
   get classes(): readonly LabelClass[] {
@@ -60,6 +74,7 @@ export class LabelLayer {
   /** Replaces labels and classes (revert); the undo stack's deltas still apply afterwards, value by value. */
   replace(labels: LabelArray, classes: LabelClass[]): void {
     this.labelArray = labelsForClasses(labels, classes.length);
+    this.mayHoldLabels = true;
     this.classList = classes;
     this.notify({ kind: 'labels', reason: 'revert' });
     this.notify({ kind: 'classes' });
@@ -75,6 +90,7 @@ export class LabelLayer {
       return { problem: "the edit's before-values do not match the document's labels (the view was out of date)" };
     }
     applyDelta(this.labelArray, this.dims, delta, 'forward');
+    this.mayHoldLabels = true;
     this.notify({ kind: 'delta', delta, direction: 'forward', origin });
     return {
       edit: {
@@ -87,6 +103,7 @@ export class LabelLayer {
 
   private replay(delta: LabelDelta, direction: DeltaDirection): void {
     applyDelta(this.labelArray, this.dims, delta, direction);
+    this.mayHoldLabels = true;
     this.notify({ kind: 'delta', delta, direction });
   }
 
@@ -128,6 +145,7 @@ export class LabelLayer {
     const apply = (classes: LabelClass[], direction: DeltaDirection) => {
       if (delta) {
         applyDelta(this.labelArray, this.dims, delta, direction);
+        this.mayHoldLabels = true;
         this.notify({ kind: 'delta', delta, direction });
       }
       this.classList = classes.map((c) => ({ ...c }));

@@ -243,7 +243,7 @@ export class EditorSession implements vscode.Disposable {
   }
 
   private async sendLabels(reason: 'open' | 'revert' | 'resync'): Promise<void> {
-    const runs = encodeLabelRuns(this.document.labels);
+    const runs = this.document.labelRuns();
     await this.endpoint.send({ type: 'labels', runs: runs.buffer as ArrayBuffer, labelType: labelTypeOf(this.document.labels), reason });
   }
 
