@@ -53,7 +53,7 @@ export class HostMessages {
         target.loader.receivePlane(message);
         break;
       case 'planesSent':
-        target.loader.planesSent();
+        target.loader.planesSent(message.rawCopy);
         break;
       case 'volumeChunk':
         await target.loader.receiveChunk(message);

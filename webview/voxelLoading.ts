@@ -3,7 +3,8 @@
  * - the three planes through the crosshair, sent first by the host (`plane` messages);
  * - the rest, fetched by the webview from the volume's file and cut out of its bytes as the host's
  *   layout says, inflated with the browser's DecompressionStream: over plain HTTP from the server
- *   that serves the webview where that server holds the file (code-server), else through the
+ *   that serves the webview where that server holds the file (code-server; there the host's raw
+ *   copy of the voxels first, where it made one, which needs no inflating), else through the
  *   webview resource URI; or, where that fails or the file cannot be fetched, sent by the host in
  *   chunks.
  * The voxels arrive in file order (x fastest, z slowest): an axial slice is there once the stream
@@ -13,7 +14,7 @@ import { BYTES_PER_VOXEL, swapBytesInPlace, typedArrayOf, type DataType, type Vo
 import type { Vec3 } from '../src/core/geometry';
 import { extractSlice, offsetInSlice, sliceAxes, writeSlice, type Axis } from '../src/core/slices';
 import { VoxelStreamCutter, type VoxelLayout } from '../src/core/voxelStream';
-import type { PlaneMessage, VoxelSource } from '../src/protocol/webview';
+import { SERVER_ROUTE_MIN_BYTES, type PlaneMessage, type PlanesSentMessage, type VoxelSource } from '../src/protocol/webview';
 import { VoxelAssembly, type VoxelChunk } from './voxelChunks';
 
 /** Which voxels have arrived: a prefix of the buffer (the stream so far) and whole planes. Pure. */
@@ -67,18 +68,23 @@ export interface VoxelLoadingHost {
   fetchRouteFailed(reason: string): void;
 }
 
-/** Where a fetch took the file from: the serving server's own route, or the webview resource URI. */
-export type FetchRoute = 'server' | 'resource';
+/**
+ * Where a fetch took the voxels from: the host's raw copy of them (the voxels it inflated for the
+ * first planes) or the file itself over the serving server's own route, or the file through the
+ * webview resource URI.
+ */
+export type FetchRoute = 'copy' | 'server' | 'resource';
 
 /** How each route is named in the log and the benchmark's timeline. */
-const ROUTE_NAMES: Record<FetchRoute, string> = { server: "the server's own route", resource: 'the webview resource URI' };
+const ROUTE_NAMES: Record<FetchRoute, string> = { copy: "the host's raw copy over the server's own route", server: "the server's own route", resource: 'the webview resource URI' };
 
-/**
- * Below this many bytes of voxels the file is fetched through its webview resource URI only: it
- * is quick either way, and a page that some proxy answers in its place could pass for a file
- * that small (no web page is megabytes long: a larger one ends before the voxels do, and fails).
- */
-export const SERVER_ROUTE_MIN_BYTES = 4 * 1024 * 1024;
+/** A way to fetch the voxels: from where, and how they lie in what comes. */
+interface Route {
+  route: FetchRoute;
+  url: string;
+  layout: Omit<VoxelLayout, 'dataFile'>;
+}
+
 
 /** The part of a webview's page path from where VS Code's web workbench serves its webview host. */
 const WEBVIEW_HOST_PATH = '/static/out/vs/workbench/contrib/webview/browser/pre/';
@@ -128,21 +134,29 @@ export class VoxelLoader {
     this.transport = source.kind;
     this.mark('the grid from the host');
     if (source.kind === 'fetch') {
-      const server = page && source.layout.byteLength >= SERVER_ROUTE_MIN_BYTES ? serverResourceUrl(page, source.serverPath) : undefined;
-      const start = () => void this.fetch([...(server ? [{ route: 'server' as const, url: server }] : []), { route: 'resource', url: source.url }], source.layout);
+      const server = page && source.layout.byteLength >= SERVER_ROUTE_MIN_BYTES ? (path: string) => serverResourceUrl(page, path) : undefined;
+      const start = (rawCopy?: PlanesSentMessage['rawCopy']) => {
+        const copy = rawCopy && server?.(rawCopy.serverPath);
+        const file = server?.(source.serverPath);
+        void this.fetch([
+          ...(copy ? [{ route: 'copy' as const, url: copy, layout: rawCopy.layout }] : []),
+          ...(file ? [{ route: 'server' as const, url: file, layout: source.layout }] : []),
+          { route: 'resource', url: source.url, layout: source.layout },
+        ]);
+      };
       if (source.afterPlanes) this.startFetch = start;
       else start();
     }
   }
 
   /** The fetch that waits for the host's planes, until they are sent. */
-  private startFetch?: () => void;
+  private startFetch?: (rawCopy?: PlanesSentMessage['rawCopy']) => void;
 
-  /** The host has sent its planes: the fetch that waited for them starts. */
-  planesSent(): void {
+  /** The host has sent its planes (and made a raw copy of the voxels, where it says so): the fetch that waited for them starts. */
+  planesSent(rawCopy?: PlanesSentMessage['rawCopy']): void {
     const start = this.startFetch;
     this.startFetch = undefined;
-    start?.();
+    start?.(rawCopy);
   }
 
   /**
@@ -214,9 +228,9 @@ export class VoxelLoader {
    * Fetches the file from the first route that gives it whole and cuts the voxels out of it (a
    * route that fails starts the next from the file's start); when none does, the host sends them.
    */
-  private async fetch(routes: { route: FetchRoute; url: string }[], layout: Omit<VoxelLayout, 'dataFile'>): Promise<void> {
+  private async fetch(routes: Route[]): Promise<void> {
     const failures: string[] = [];
-    for (const { route, url } of routes) {
+    for (const { route, url, layout } of routes) {
       try {
         this.presence.filled = 0;
         this.mark(`fetch from ${ROUTE_NAMES[route]}`);

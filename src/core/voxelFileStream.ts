@@ -67,7 +67,7 @@ function cutShort(delivered: number, byteLength: number): VolumeError {
 /**
  * The three planes through `voxel`, streamed from the file: each goes to `onPlane` as soon as
  * it is complete (an axial plane long before the stream ends), and the stream stops once all
- * three are in.
+ * three are in (unless `onVoxels` wants every voxel).
  */
 export async function streamPlanes(
   file: string,
@@ -77,15 +77,18 @@ export async function streamPlanes(
   onPlane: (plane: PlaneVoxels) => void,
   rule?: FileRule,
   signal?: AbortSignal,
+  /** Also given every piece of voxel bytes as it passes (with its offset among them): the stream then runs to the last voxel. */
+  onVoxels?: (bytes: Uint8Array, voxelOffset: number) => void,
 ): Promise<void> {
   const collector = new PlaneCollector(grid.dims, grid.datatype, voxel, layout.littleEndian);
   await streamVoxelFile(
     file,
     layout,
     (bytes, offset) => {
+      onVoxels?.(bytes, offset);
       collector.take(bytes, offset);
       for (const plane of collector.takeComplete()) onPlane(plane);
-      return collector.allComplete;
+      return collector.allComplete && !onVoxels;
     },
     rule,
     signal,

@@ -132,9 +132,23 @@ export interface PlaneMessage {
   bytes: ArrayBuffer;
 }
 
-/** The host has sent the planes through the crosshair it had (or could not stream them): a fetch that waited for them starts. */
+/**
+ * Below this many bytes of voxels the file is fetched through its webview resource URI only (and
+ * the host makes no raw copy of it): it is quick either way, and a page that some proxy answers
+ * in its place could pass for a file that small (no web page is megabytes long: a larger one
+ * ends before the voxels do, and fails).
+ */
+export const SERVER_ROUTE_MIN_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The host has sent the planes through the crosshair it had (or could not stream them): a fetch
+ * that waited for them starts. `rawCopy`: the voxels as the host inflated them for the planes, in
+ * a file the server's own route sends (a URI path; see firstPlanes.ts), fetched before the
+ * volume's own file where that route exists.
+ */
 export interface PlanesSentMessage {
   type: 'planesSent';
+  rawCopy?: { serverPath: string; layout: Omit<VoxelLayout, 'dataFile'> };
 }
 
 /**

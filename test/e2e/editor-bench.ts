@@ -122,13 +122,16 @@ async function webviewHeap(page: Page): Promise<WebviewHeap | undefined> {
   }
 }
 
+/** How the report names where a fetch took the voxels from. */
+const ROUTE_WORDS: Record<string, string> = { copy: "the host's raw copy over the server's own route", server: "the server's own route", resource: 'the webview resource URI' };
+
 interface LoadingState {
   /** When the webview's page started (epoch ms). */
   startedAt?: number;
   firstPlanesAt?: number;
   wholeVolumeAt?: number;
   transport?: string;
-  /** Where a fetch took the file from: 'server' (the server's own route) or 'resource' (the webview resource URI). */
+  /** Where a fetch took the voxels from: 'copy' (the host's raw copy, over the server's own route), 'server' (the file, over that route) or 'resource' (the webview resource URI). */
   route?: string;
   voxelBytes?: number;
   /** What happened when in the webview (epoch ms). */
@@ -261,7 +264,7 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
     webviewBytes: loading?.voxelBytes ?? size ** 3 * 2,
     host: hostAfter - hostBefore,
     webviewArrayBuffers: heap?.arrayBuffers,
-    transport: loading ? `${loading.transport}${loading.route ? ` from the ${loading.route === 'server' ? "server's own route" : 'webview resource URI'}` : ''}` : 'chunks (before the loading report)',
+    transport: loading ? `${loading.transport}${loading.route ? ` from ${ROUTE_WORDS[loading.route] ?? loading.route}` : ''}` : 'chunks (before the loading report)',
     compressedBytes: fs.statSync(source).size,
     pageSeconds: loading?.startedAt !== undefined ? (loading.startedAt - started) / 1000 : undefined,
     timeline: (loading?.milestones ?? []).map((m) => `${((m.at - started) / 1000).toFixed(2)} s ${m.what}`),

@@ -22,7 +22,8 @@ import { PlaneCollector, VoxelStreamCutter, streamableLayout } from '../../src/c
 import { planeLayouts, planeVoxelIndices } from '../../src/core/planes';
 import { heldPlaneIndices } from '../../webview/planeImage';
 import { composeGray } from '../../webview/render';
-import { fetchVoxels, SERVER_ROUTE_MIN_BYTES, serverResourceUrl, VoxelLoader, VoxelPresence } from '../../webview/voxelLoading';
+import { fetchVoxels, serverResourceUrl, VoxelLoader, VoxelPresence } from '../../webview/voxelLoading';
+import { SERVER_ROUTE_MIN_BYTES } from '../../src/protocol/webview';
 import { REPO_ROOT, SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
 import { runPlanesThread } from '../../src/extension/volumeEditor/runPlanesThread';
 
@@ -129,7 +130,7 @@ test('the cutter drops the bytes before the voxels and stops after them', () => 
   assert.deepEqual(done, [false, false, false, false, true, true]);
 });
 
-test('the planes are streamed from a real file on the host, on its worker thread too; a file cut short is refused, saying so', { skip: SKIP_WITHOUT_DATA }, async () => {
+test('the planes are streamed from a real file on the host, on its worker thread too (with a raw copy of the voxels where asked); a file cut short is refused, saying so', { skip: SKIP_WITHOUT_DATA }, async () => {
   const file = dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz');
   const volume = readVolumeFile(file);
   const { header, voxelFile } = await readVolumeHeaderFile(file);
@@ -164,6 +165,25 @@ test('the planes are streamed from a real file on the host, on its worker thread
       runPlanesThread({ file: cut, grid: header, layout, voxel, rule: { what: cut } }, () => {}, undefined, thread),
       /shorter than the header says: the file ends after \d+ of its \d+ bytes/,
     );
+    // Asked for a raw copy: the file holds every voxel as stored, and the planes come all the same.
+    const copyPath = path.join(dir, 'copy.voxels.mp4');
+    const copied: Axis[] = [];
+    const withCopy = await runPlanesThread({ file: voxelFile, grid: header, layout: streamableLayout(header)!, voxel, rule: { what: voxelFile }, rawCopy: copyPath }, (plane) => copied.push(plane.axis), undefined, thread);
+    assert.deepEqual(withCopy, { rawCopy: copyPath });
+    assert.deepEqual(copied, planes);
+    assert.ok(fs.readFileSync(copyPath).equals(Buffer.from(bytesOf(volume.data))), 'the copy holds the voxels');
+    assert.equal(fs.statSync(copyPath).mode & 0o777, 0o600, 'only its owner reads it');
+    // A copy that cannot be written (its folder is gone, or the file is there already) is dropped, not the planes.
+    const unwritable: Axis[] = [];
+    assert.deepEqual(await runPlanesThread({ file: voxelFile, grid: header, layout: streamableLayout(header)!, voxel, rule: { what: voxelFile }, rawCopy: path.join(dir, 'gone', 'copy.mp4') }, (plane) => unwritable.push(plane.axis), undefined, thread), {});
+    assert.deepEqual(unwritable, planes);
+    assert.deepEqual(await runPlanesThread({ file: voxelFile, grid: header, layout: streamableLayout(header)!, voxel, rule: { what: voxelFile }, rawCopy: copyPath }, () => {}, undefined, thread), {});
+    assert.ok(fs.readFileSync(copyPath).equals(Buffer.from(bytesOf(volume.data))), 'a file already there is left alone');
+    // A file cut short leaves no partial copy behind.
+    const cutCopy = path.join(dir, 'cut.voxels.mp4');
+    await assert.rejects(runPlanesThread({ file: cut, grid: header, layout, voxel, rule: { what: cut }, rawCopy: cutCopy }, () => {}, undefined, thread), /shorter than the header says/);
+    assert.ok(!fs.existsSync(cutCopy), 'no partial copy');
+
     // Stopped: resolves, and hands nothing more over.
     const stop = new AbortController();
     let after = 0;
@@ -248,7 +268,7 @@ test("the server's own route to a file: only where the webview's page comes from
   assert.equal(serverResourceUrl(page('http://127.0.0.1:8080', '/somewhere/index.html', '127.0.0.1:8080'), '/data/ct.nii.gz'), undefined);
 });
 
-test("the loader fetches the file (after the host's planes where it says so) over the server's own route where there is one, and from the resource URI when that route fails or gives a web page; both failing hands the voxels to the host", async () => {
+test("the loader fetches the file (after the host's planes where it says so, and then the host's raw copy of the voxels where it made one) over the server's own route where there is one, and from the resource URI when that route fails or gives a web page; both failing hands the voxels to the host", async () => {
   const dir = tempDir('voxel-routes');
   const dims: Vec3 = [128, 128, 160];
   const data = Int16Array.from({ length: dims[0] * dims[1] * dims[2] }, (_v, i) => ((i * 7919) % 3001) - 1000);
@@ -257,12 +277,19 @@ test("the loader fetches the file (after the host's planes where it says so) ove
   const layout = streamableLayout((await readVolumeHeaderFile(file)).header)!;
   assert.ok(layout.byteLength >= SERVER_ROUTE_MIN_BYTES, 'large enough for the server route');
   const whole = fs.readFileSync(file);
+  const copyFile = path.join(dir, 'ct.voxels.mp4');
+  fs.writeFileSync(copyFile, Buffer.from(data.buffer));
+  const copyLayout = { fileOffset: 0, compression: 'none' as const, skip: 0, byteLength: layout.byteLength, littleEndian: true };
   let serverRoute: 'file' | 'missing' | 'cut' | 'page' = 'file';
   let resourceRoute: 'file' | 'missing' = 'file';
   const asked: string[] = [];
   const server = http.createServer((request, response) => {
     const url = new URL(request.url!, 'http://x');
     if (url.pathname === '/vscode-remote-resource') {
+      if (url.searchParams.get('path') === copyFile) {
+        asked.push('copy');
+        return void response.writeHead(200, { 'content-type': 'video/mp4' }).end(fs.existsSync(copyFile) ? fs.readFileSync(copyFile) : undefined);
+      }
       asked.push('server');
       if (url.searchParams.get('path') !== file || serverRoute === 'missing') return void response.writeHead(404).end();
       if (serverRoute === 'page') return void response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html>Sign in</html>');
@@ -278,7 +305,7 @@ test("the loader fetches the file (after the host's planes where it says so) ove
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
   const page = { origin, host: `127.0.0.1:${port}`, pathname: '/stable-1/static/out/vs/workbench/contrib/webview/browser/pre/index.html', search: `?id=1&remoteAuthority=127.0.0.1:${port}` };
-  const load = async (afterPlanes = false) => {
+  const load = async (afterPlanes = false, rawCopy?: { serverPath: string; layout: typeof copyLayout }) => {
     asked.length = 0;
     const voxels = new Int16Array(data.length);
     let loader!: VoxelLoader;
@@ -290,7 +317,7 @@ test("the loader fetches the file (after the host's planes where it says so) ove
         // Nothing is asked for until the host says its planes are sent.
         setTimeout(() => {
           assert.deepEqual(asked, [], 'no fetch before the planes are sent');
-          loader.planesSent();
+          loader.planesSent(rawCopy);
         }, 200);
       }
     });
@@ -300,6 +327,10 @@ test("the loader fetches the file (after the host's planes where it says so) ove
   try {
     assert.deepEqual(await load(), { outcome: 'complete', route: 'server', transport: 'fetch', same: true, asked: ['server'] });
     assert.deepEqual(await load(true), { outcome: 'complete', route: 'server', transport: 'fetch', same: true, asked: ['server'] }, 'a fetch that waits for the planes');
+    // The host's raw copy first where it made one; the file itself where the copy is gone (an empty answer).
+    assert.deepEqual(await load(true, { serverPath: copyFile, layout: copyLayout }), { outcome: 'complete', route: 'copy', transport: 'fetch', same: true, asked: ['copy'] }, 'the raw copy');
+    fs.rmSync(copyFile);
+    assert.deepEqual(await load(true, { serverPath: copyFile, layout: copyLayout }), { outcome: 'complete', route: 'server', transport: 'fetch', same: true, asked: ['copy', 'server'] }, 'the raw copy gone');
     for (const failing of ['missing', 'cut', 'page'] as const) {
       serverRoute = failing;
       assert.deepEqual(await load(), { outcome: 'complete', route: 'resource', transport: 'fetch', same: true, asked: ['server', 'resource'] }, `the server route ${failing}`);

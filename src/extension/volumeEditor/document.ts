@@ -144,6 +144,8 @@ export class VolumeDocument implements vscode.CustomDocument {
       source,
       (error) => log.warn(`${name}: the first planes could not be streamed (${error.message})`),
       (note) => log.info(`${name}: ${note}`),
+      // Only a browser workbench's webview fetches over its server's own route, where a copy helps.
+      vscode.env.uiKind === vscode.UIKind.Web,
     );
     try {
       if (backupId) {

@@ -14,13 +14,16 @@ export interface PlanesRequest {
   layout: VoxelLayout;
   voxel: Vec3;
   rule: FileRule;
+  /** Where to write the inflated voxels as they pass (a file that must not exist yet), if anywhere. */
+  rawCopy?: string;
 }
 
-export type PlanesThreadMessage = ({ type: 'plane' } & PlaneVoxels) | { type: 'done' } | { type: 'error'; message: string };
+/** `done.rawCopy`: the copy asked for, holding every voxel (absent where it could not be written). */
+export type PlanesThreadMessage = ({ type: 'plane' } & PlaneVoxels) | { type: 'done'; rawCopy?: string } | { type: 'error'; message: string };
 
 /**
  * Hands each plane through `request.voxel` to `onPlane` as soon as the thread has it; resolves
- * once all three are in, rejects with the reader's message where the file cannot be streamed.
+ * once all three are in (and the raw copy written, where asked: its path when whole), rejects with the reader's message where the file cannot be streamed.
  * `signal` ends the thread (the promise then resolves). `threadFile`: the bundled thread
  * (dist/planesThread.js beside dist/extension.js by default).
  */
@@ -29,9 +32,9 @@ export function runPlanesThread(
   onPlane: (plane: PlaneVoxels) => void,
   signal?: AbortSignal,
   threadFile = path.join(__dirname, 'planesThread.js'),
-): Promise<void> {
+): Promise<{ rawCopy?: string }> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return resolve();
+    if (signal?.aborted) return resolve({});
     const worker = new Worker(threadFile, { workerData: request });
     let settled = false;
     const settle = (fn: () => void) => {
@@ -41,12 +44,12 @@ export function runPlanesThread(
       fn();
       void worker.terminate();
     };
-    const stop = () => settle(resolve);
+    const stop = () => settle(() => resolve({}));
     signal?.addEventListener('abort', stop, { once: true });
     worker.on('message', (message: PlanesThreadMessage) => {
       if (settled) return;
       if (message.type === 'plane') onPlane({ axis: message.axis, index: message.index, bytes: message.bytes });
-      else if (message.type === 'done') settle(resolve);
+      else if (message.type === 'done') settle(() => resolve(message.rawCopy ? { rawCopy: message.rawCopy } : {}));
       else settle(() => reject(new Error(message.message)));
     });
     worker.once('error', (error) => settle(() => reject(error)));

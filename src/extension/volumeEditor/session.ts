@@ -25,6 +25,7 @@ import {
   type VoxelSource,
 } from '../../protocol/webview';
 import type { DocumentChange, VolumeDocument } from './document';
+import type { RawCopy } from './firstPlanes';
 import { uriFileName } from './labelFiles';
 import { labelTypeOf } from './labelVolumes';
 import { validateWebviewMessage, type CheckedWebviewMessage } from './messageValidation';
@@ -82,7 +83,16 @@ export class EditorSession implements vscode.Disposable {
     );
   }
 
+  /** The voxels as the first planes' stream inflated them, for the webview to fetch; removed once it has them. */
+  private rawCopy: RawCopy | undefined;
+
+  private dropRawCopy(): void {
+    this.rawCopy?.dispose();
+    this.rawCopy = undefined;
+  }
+
   dispose(): void {
+    this.dropRawCopy();
     this.crosshairEmitter.dispose();
     this.loadedEmitter.dispose();
     this.endpoint.dispose();
@@ -105,6 +115,7 @@ export class EditorSession implements vscode.Disposable {
         await this.start(message.resume);
         return undefined;
       case 'voxelsFailed':
+        this.dropRawCopy();
         this.log.warn(`${this.document.fileName}: the webview could not fetch the volume (${message.reason}); sending it over the message channel`);
         await this.sendVoxelsFromHost();
         return undefined;
@@ -113,6 +124,7 @@ export class EditorSession implements vscode.Disposable {
         return problem ? { type: 'editResult', ok: false, reason: problem } : { type: 'editResult', ok: true };
       }
       case 'loaded':
+        this.dropRawCopy();
         this.log.info(
           `${this.document.fileName}: every voxel in the webview (${message.transport}, ${message.voxelBytes} bytes) after ${Math.round(message.wholeVolumeMs)} ms; ` +
             `first planes drawn after ${Math.round(message.firstPlanesMs)} ms`,
@@ -182,12 +194,14 @@ export class EditorSession implements vscode.Disposable {
     await this.sendLabels('open');
     this.started = true;
     if (fetchable) {
+      this.dropRawCopy();
       try {
-        await this.document.firstPlanes!.deliver(crosshair, (plane) => void this.sendPlane(plane));
+        this.rawCopy = await this.document.firstPlanes!.deliver(crosshair, (plane) => void this.sendPlane(plane));
       } catch (error) {
         this.notify('error', `${this.document.fileName}: ${(error as Error).message}`);
       }
-      void this.endpoint.send({ type: 'planesSent' });
+      const copy = this.rawCopy;
+      void this.endpoint.send({ type: 'planesSent', ...(copy ? { rawCopy: { serverPath: vscode.Uri.file(copy.path).path, layout: copy.layout } } : {}) });
     } else {
       await this.sendVoxelsFromHost(crosshair);
     }

@@ -75,8 +75,11 @@ test('a large volume shows the planes through the crosshair before the rest has 
   await editor.view.locator('body[data-voxels="all"]').waitFor({ state: 'attached', timeout: 120_000 });
   const done = await body.evaluate(() => (window as unknown as { unet3dEditor: Handle }).unet3dEditor.loading());
   assert.equal(done.transport, 'fetch', 'the webview fetched the file itself');
-  assert.equal(done.route, 'server', "over plain HTTP from code-server's own route, not its remote file channel");
+  assert.equal(done.route, 'copy', "the voxels the host inflated for the planes, over plain HTTP from code-server's own route (not its remote file channel)");
   assert.ok(done.wholeVolumeAt! > done.firstPlanesAt!);
+  // The raw copy lived in the server's temporary folder until the webview had the voxels.
+  const serverTmp = path.join(path.dirname(wb.workspace), 'home', 'tmp');
+  await editor.until('the raw copy removed', async () => !fs.readdirSync(serverTmp).some((name) => name.startsWith('unet3d-voxels-')));
 });
 
 test('the 3D pane shows a surface in the colour of a painted class, and a click on it moves the crosshair there', { skip: SKIP_WITHOUT_DATA }, async (t) => {
