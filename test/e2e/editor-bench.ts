@@ -217,40 +217,6 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
     await wb.page.waitForTimeout(250);
   }
   await wb.page.waitForTimeout(2000); // what the host let go of is given back
-  const fflateSrc = fs.readFileSync('node_modules/fflate/umd/index.js', 'utf8');
-  for (const f of wb.page.frames()) {
-    if (!(await f.evaluate(() => 'unet3dEditor' in window).catch(() => false))) continue;
-    const r = await f.evaluate(async (fflateSrc) => {
-      const base = location.pathname.slice(0, location.pathname.indexOf('/static/out/vs/workbench/contrib/webview/browser/pre/'));
-      const b = base.slice(0, base.lastIndexOf('/'));
-      const url = (name: string) => `${location.origin}${b}/vscode-remote-resource?path=${encodeURIComponent('/tmp/raw/' + name)}`;
-      const out: string[] = [];
-      const workerCode = `var self2 = self; ${fflateSrc}
-      onmessage = async (e) => {
-        const { u, mode } = e.data; const t = performance.now();
-        const r = await fetch(u, { cache: 'no-store' });
-        const target = new Uint8Array(268435456 + 352); let n = 0; let firstAt = 0;
-        if (mode === 'ds') { const rd = r.body.pipeThrough(new DecompressionStream('gzip')).getReader(); for (;;) { const { done, value } = await rd.read(); if (done) break; target.set(value, n); n += value.length; } }
-        else if (mode === 'fflate') { const g = new fflate.Gunzip((chunk) => { target.set(chunk, n); n += chunk.length; }); const rd = r.body.getReader(); for (;;) { const { done, value } = await rd.read(); if (done) break; g.push(value); } g.push(new Uint8Array(0), true); }
-        else if (mode === 'fflate-whole') { const gz = new Uint8Array(await r.arrayBuffer()); fflate.gunzipSync(gz, { out: target }); n = target.length; }
-        else if (mode === 'raw') { const rd = r.body.getReader(); for (;;) { const { done, value } = await rd.read(); if (done) break; target.set(value, n); n += value.length; } }
-        postMessage({ n, ms: performance.now() - t, buf: target.buffer }, [target.buffer]);
-      };`;
-      const blobUrl = URL.createObjectURL(new Blob([workerCode], { type: 'text/javascript' }));
-      for (let rep = 0; rep < 2; rep++) {
-        for (const [mode, file] of [['fflate', 'ct_512_gz.mp4'], ['ds', 'ct_512_gz.mp4'], ['fflate-whole', 'ct_512_gz.mp4'], ['raw', 'ct_512_raw.mp4']]) {
-          const w = new Worker(blobUrl);
-          const t = performance.now();
-          const res = await new Promise<{ n: number; ms: number }>((resolve, reject) => { w.onmessage = (e) => resolve(e.data); w.onerror = (e) => reject(new Error(String(e.message))); w.postMessage({ u: url(file), mode }); }).catch((e) => ({ n: -1, ms: -1, e: String(e) }));
-          out.push(`worker ${mode} ${res.n} ${res.ms.toFixed(0)} (main saw ${(performance.now() - t).toFixed(0)}) ${JSON.stringify((res as {e?: string}).e ?? '')}`);
-          w.terminate();
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-      return out;
-    }, fflateSrc).catch((e) => [String(e)]);
-    console.log('DEBUG\n' + r.join('\n'));
-  }
   const hostAfter = extensionHostRss(wb.server.pid);
   const heap = await webviewHeap(wb.page); // last: its garbage collection would change what the host's figure reads
   const loading = state.loading;
