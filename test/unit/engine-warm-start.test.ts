@@ -204,6 +204,30 @@ test("a warm run that ends below its parent on the annotated slices keeps the pa
   }
 });
 
+test("a warm run with held-out slices that ends below its parent keeps the parent's weights and sets its own best checkpoint aside", async () => {
+  const ball = writeBallVolume(work, 'ball-keep-held');
+  const corrected = { image: ball.image, labels: withSliceAdded(ball, 20, 'ball-keep-held-y20') };
+  const validation = { fold: 0, folds: 3 };
+  const parentDir = path.join(work, 'keep-held-parent');
+  await runTraining(tiny(ball, parentDir, { iterations: 150, validation, validateEvery: 50 }));
+  const parent = readRunRecord(parentDir);
+  const parentModel = path.join(parentDir, (parent.checkpoints.best ?? parent.checkpoints.last)!.dir);
+  const childDir = path.join(work, 'keep-held-child');
+  const summary = await runTraining(tiny(corrected, childDir, { init: parentDir, iterations: 8, validation, validateEvery: 4, validateAtStart: false, schedule: { initial: 0.5, warmup: 0 } }));
+  const child = readRunRecord(childDir);
+  const comparison = child.parent?.comparison;
+  assert.equal(comparison?.kept, 'parent', JSON.stringify(comparison));
+  assert.ok((comparison.parentIoU ?? 0) > (comparison.trainedIoU ?? 0));
+  assert.deepEqual(summary.keptParent, { parentIoU: comparison.parentIoU, trainedIoU: comparison.trainedIoU });
+  // The held-out phase's best is no longer the run's model: kept aside, the run's model is the parent's network.
+  assert.equal(child.checkpoints.best, undefined);
+  assert.ok(fs.existsSync(path.join(childDir, 'trained-best')), 'the best checkpoint of what it trained is kept aside');
+  assert.equal(child.checkpoints.last?.iteration, 0);
+  assert.equal(summary.modelDir, path.join(childDir, 'last'));
+  assert.ok(await sameWeights(parentModel, summary.modelDir), "the parent's weights, batch-norm statistics included");
+  assert.ok(!(await sameWeights(path.join(childDir, 'trained-best'), summary.modelDir)), 'what was set aside is what it trained');
+});
+
 test('a warm run that fits the annotated slices at least as well as its parent keeps what it trained', async () => {
   const ball = writeBallVolume(work, 'ball-better');
   const corrected = { image: ball.image, labels: withSliceAdded(ball, 20, 'ball-better-y20') };
