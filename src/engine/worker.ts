@@ -8,6 +8,7 @@
  * a send fails with EPIPE) the worker stops a training after its current step, keeps its
  * checkpoints, marks the run 'interrupted', stops segmentations between tiles, and exits.
  */
+import * as path from 'node:path';
 import type { Vec3 } from '../core/geometry';
 import { workerRequestProblem, type WorkerEvent, type WorkerRequest } from '../protocol/worker';
 import { trainSettings } from '../protocol/settings';
@@ -15,7 +16,6 @@ import type { SegmentOptions } from '../protocol/segment';
 import { probeBackends } from './backends';
 import { markRunInterrupted } from './runFolder';
 import { segmentVolumeFile } from './segmentFile';
-import * as path from 'node:path';
 import { runTraining, type HandedOnSegmentation } from './train';
 
 if (!process.send) {
