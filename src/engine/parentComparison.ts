@@ -23,7 +23,7 @@ import type { PatchGeometry } from '../protocol/training';
 import type { PreparedVolume } from './trainingData';
 import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validationScores, type ValidationVolume } from './validation';
 import { logitAdjustment } from './loss';
-import { predictVolume } from './predict';
+import { predictVolume, type VolumePrediction } from './predict';
 import { readVolumeFile } from '../core/readVolume';
 import type { VolumeNormalization } from '../protocol/run';
 import { tf } from './tf';
@@ -116,6 +116,11 @@ export interface SliceScore {
   /** The fraction of the class weights' shift taken back (see logitAdjustment) it was scored with. */
   fraction: number;
   voxels: number;
+  /**
+   * Whole-volume checks: each volume's segmentation, probabilities included, exactly as Segment
+   * makes it with this network (the same options, tiling and clean-up).
+   */
+  segmentations?: VolumePrediction[];
 }
 
 /** How a run predicts (see runPredictOptions): what whole-volume checks segment with. */
@@ -130,16 +135,19 @@ export async function scoreComparison(net: UNet, checks: ComparisonChecks, geome
   const fraction = setting === 'auto' ? 0 : setting;
   const counts = Array.from({ length: classes + 1 }, () => new Array<number>(classes + 1).fill(0));
   let total = 0;
+  const segmentations: VolumePrediction[] = [];
   for (const v of checks.volumes) {
     const volume = readVolumeFile(v.image, { allFrames: true });
-    const predicted = await predictVolume(net, volume, v.normalization, { coordinateChannels: prediction.coordinateChannels, singleObjectClasses: prediction.singleObjectClasses, logitAdjustment: logitAdjustment(weights, fraction) });
+    // With the probabilities: the kept network's segmentation is handed on to Segment (TrainHooks.onSegmentation).
+    const predicted = await predictVolume(net, volume, v.normalization, { coordinateChannels: prediction.coordinateChannels, singleObjectClasses: prediction.singleObjectClasses, logitAdjustment: logitAdjustment(weights, fraction), probabilities: true });
     for (let i = 0; i < v.labels.length; i++) {
       if (v.labels[i] === 0) continue;
       counts[v.labels[i]][predicted.labels[i]]++;
       total++;
     }
+    segmentations.push(predicted);
   }
-  return { meanIoU: validationScores({ labelCount: classes + 1, counts, total }, classes).meanForegroundIoU, fraction, voxels: total };
+  return { meanIoU: validationScores({ labelCount: classes + 1, counts, total }, classes).meanForegroundIoU, fraction, voxels: total, segmentations };
 }
 
 /**

@@ -29,7 +29,7 @@ import { encodeSegmentationFiles } from '../core/segmentationFiles';
 import { readVolumeFile } from '../core/readVolume';
 import { initBackend } from './backends';
 import { planPrediction } from './predictionPlan';
-import { AnnotationsNeededError, loadRun, normalizationFor, predictVolume, runPredictOptions, trainingVolumeOf } from './predict';
+import { AnnotationsNeededError, loadRun, normalizationFor, predictVolume, runPredictOptions, trainingVolumeOf, type VolumePrediction } from './predict';
 import type { SegmentOptions, SegmentResult, SegmentStart, TileProgress } from '../protocol/segment';
 import type { RunRecord, VolumeRecord } from '../protocol/run';
 import type { LabelArray } from '../core/editDeltas';
@@ -44,6 +44,13 @@ export interface SegmentHooks {
   onProgress?(progress: TileProgress): void;
   /** Checked between tiles; aborting stops with an AbortError and writes nothing. */
   signal?: AbortSignal;
+  /**
+   * A segmentation of the image (by its SHA-256) that the model in `modelDir` made already, as
+   * this would make it (HandedOnSegmentation: the training just finished in this worker), or
+   * undefined. Taken instead of predicting when the tiling is the default and the backend the
+   * training's.
+   */
+  made?(modelDir: string, imageSha256: string): VolumePrediction | undefined;
 }
 
 const NIFTI_SUFFIX = /\.nii(\.gz)?$/i;
@@ -122,7 +129,9 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
       normalization: source,
     });
     const annotations = run.record.settings.annotationChannels === true ? readAnnotations(trained, image, volume, options.labels) : undefined;
-    const predicted = await predictVolume(run.net, volume, normalization, {
+    const defaultTiling = options.tile === undefined && options.overlap === undefined && options.context === undefined;
+    const made = defaultTiling && trained && backend.active === run.record.backend ? hooks.made?.(run.modelDir, trained.image.sha256) : undefined;
+    const predicted = made && (made.probabilities || probabilitiesFile === undefined) ? made : await predictVolume(run.net, volume, normalization, {
       ...tiling,
       ...runPredictOptions(run.record, volume, annotations),
       probabilities: probabilitiesFile !== undefined,

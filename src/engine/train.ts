@@ -24,6 +24,7 @@ import { learningRateAt } from './schedule';
 import { choosePatchSize } from './sampler';
 import type { TrainSettings } from '../protocol/settings';
 import { tf } from './tf';
+import type { VolumePrediction } from './predict';
 import { loadTrainingData, refitVolumes, type TrainingData } from './trainingData';
 import { heldOutSeenByParent, parentSlices, warmStart, WarmStartError } from './warmStart';
 import { predictPlanes, previewAnnotation, PreviewSchedule, type PreviewSource } from './preview';
@@ -49,6 +50,21 @@ export interface TrainHooks {
    * are not touched, so the run trains as it would without snapshots.
    */
   snapshots?: { seconds: readonly number[]; take(snapshot: TrainingSnapshot): Promise<void> };
+  /**
+   * A warm start whose comparison segmented its volumes whole hands on the segmentation of each
+   * by the network it leaves (the model folder Segment loads by default), made exactly as
+   * Segment makes it: train then segment need not predict again (see segmentVolumeFile).
+   */
+  onSegmentation?(segmentation: HandedOnSegmentation): void;
+}
+
+/** A training volume's segmentation by a run's model, made during the training (TrainHooks.onSegmentation). */
+export interface HandedOnSegmentation {
+  /** The model folder that made it (the run's best checkpoint, else its last). */
+  modelDir: string;
+  /** The image's SHA-256 (as run.json records it). */
+  imageSha256: string;
+  prediction: VolumePrediction;
 }
 
 /** A snapshot of a training (see TrainHooks.snapshots). Valid only during `take`. */
@@ -528,12 +544,13 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   }
   // A warm start never leaves a network that scores below its parent on the same slices.
   let keptParent = false;
+  let trainedScore: SliceScore | undefined;
   if (ctx.parentStart && !stopped() && iteration > 0) {
     const { checks, score: parentScore } = ctx.parentStart;
     const calibration = record.logitCalibration;
     // The end's choice of the logit adjustment scored the network now on these very checks: reused.
     const chosenOnSame = calibration && !record.checkpoints.best && !record.refit?.done && checks.kind === 'slices' && sameChecks(checks.checks, adjustmentChecks());
-    const trainedScore: SliceScore = chosenOnSame
+    trainedScore = chosenOnSame
       ? { meanIoU: calibration.meanIoU[calibration.fractions.indexOf(settings.logitAdjustment as number)] ?? null, fraction: settings.logitAdjustment as number, voxels: calibration.voxels }
       : await scoreRunModel(ctx, checks);
     keptParent = parentScoresHigher(parentScore, trainedScore);
@@ -555,6 +572,9 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   record.checkpoints.last = { dir: 'last', iteration: lastIteration, meanForegroundIoU: validatedNow ? latest?.meanForegroundIoU : undefined };
   emit({ type: 'checkpoint', kind: 'last', dir: lastDir, iteration: lastIteration });
   const modelDir = record.checkpoints.best ? path.join(runDir, record.checkpoints.best.dir) : lastDir;
+  // The comparison's segmentations by the network the run leaves (scoreRunModel scored that model).
+  const kept = ctx.parentStart && record.parent?.comparison ? (keptParent ? ctx.parentStart.score : trainedScore) : undefined;
+  kept?.segmentations?.forEach((prediction, v) => hooks.onSegmentation?.({ modelDir, imageSha256: data.volumes[v].record.image.sha256, prediction }));
   return {
     status: stopReason === 'cancelled' || stopReason === 'interrupted' ? stopReason : 'succeeded',
     // After a refit, why the held-out phase stopped when that was early (the refit ends by its budget).

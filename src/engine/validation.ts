@@ -5,7 +5,7 @@
  */
 import type { Vec3 } from '../core/geometry';
 import { scoresFromConfusion, type ConfusionMatrix } from '../core/metrics';
-import type { UNet } from './model';
+import { sameReceptiveReach, type UNet, type UNetConfig } from './model';
 import type { NormalizedImage } from './normalize';
 import { extractPatch, outputMargin, patchAnchor, patchChannels } from './sampler';
 import type { LabelArray } from '../core/editDeltas';
@@ -58,11 +58,12 @@ export function tileStarts(n: number, tile: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.round((i * (n - tile)) / (count - 1)));
 }
 
-/** Output boxes (their start voxel, x, y, z) whose union covers slice `slice` of a volume of `dims`. */
-export function sliceTiles(dims: Vec3, slice: SlicePlane, output: Vec3): Vec3[] {
-  const starts = [0, 1, 2].map((a) =>
-    a === slice.axis ? [slice.index - Math.floor(output[a] / 2)] : tileStarts(dims[a], output[a]),
-  );
+/**
+ * Output boxes (their start voxel, x, y, z) whose union covers slice `slice` of a volume of `dims`;
+ * `before`: voxels of each box before the slice (default: half the box across it).
+ */
+export function sliceTiles(dims: Vec3, slice: SlicePlane, output: Vec3, before = Math.floor(output[slice.axis] / 2)): Vec3[] {
+  const starts = [0, 1, 2].map((a) => (a === slice.axis ? [slice.index - before] : tileStarts(dims[a], output[a])));
   const boxes: Vec3[] = [];
   for (const z of starts[2]) for (const y of starts[1]) for (const x of starts[0]) boxes.push([x, y, z]);
   return boxes;
@@ -83,6 +84,25 @@ export function validationTile(dims: Vec3, slice: SlicePlane, output: Vec3, maxV
     tile[a] = smaller;
   }
   return tile;
+}
+
+/**
+ * How thick a tile across a slice needs to be, and where the slice lies in it (`before`: voxels
+ * before it), for the output on the slice to be that of a tile `thickness` thick with the slice
+ * in its middle. With 'same' padding, the slice's receptive reach on either side (see
+ * sameReceptiveReach) at the same place in the pooling grid: what lies further only feeds other
+ * slices' outputs, so the thinner tile gives the slice the same output for less work (48 voxels
+ * instead of the chest CT's 92 across an x or y slice). A 'valid' network keeps its tile.
+ */
+export function sliceCrossing(config: Pick<UNetConfig, 'padding' | 'levels'>, thickness: number): { thickness: number; before: number } {
+  const middle = Math.floor(thickness / 2);
+  if (config.padding !== 'same') return { thickness, before: middle };
+  const cell = 2 ** (config.levels - 1);
+  const reach = sameReceptiveReach(config.levels);
+  const r = middle % cell;
+  const before = r + cell * Math.ceil(Math.max(0, reach.before[r] - r) / cell);
+  const needed = Math.ceil((before + 1 + reach.after[r]) / cell) * cell;
+  return needed < thickness ? { thickness: needed, before } : { thickness, before: middle };
 }
 
 const xyz = (zyx: readonly number[]): Vec3 => [zyx[2], zyx[1], zyx[0]];
@@ -190,12 +210,15 @@ export async function predictSliceTiles(
 ): Promise<void> {
   const multiple = net.config.padding === 'same' ? 2 ** (net.config.levels - 1) : 1;
   const channels = patchChannels(volume);
-  const wanted = validationTile(volume.image.dims, slice, geometry.output, maxTileVoxels, multiple);
+  const crossing = sliceCrossing(net.config, geometry.output[slice.axis]);
+  const output = [...geometry.output] as Vec3;
+  output[slice.axis] = crossing.thickness;
+  const wanted = validationTile(volume.image.dims, slice, output, maxTileVoxels, multiple);
   const input = xyz(net.inputSizeFor(zyx(wanted)));
   const tileGeometry: PatchGeometry = { input, output: xyz(net.outputSize(zyx(input))) };
   const margin = outputMargin(tileGeometry);
   const anchor = patchAnchor(input);
-  for (const start of sliceTiles(volume.image.dims, slice, tileGeometry.output)) {
+  for (const start of sliceTiles(volume.image.dims, slice, tileGeometry.output, crossing.before)) {
     const centre = [0, 1, 2].map((a) => start[a] - margin[a] + anchor[a]) as Vec3;
     const patch = extractPatch(volume.image, centre, tileGeometry, volume.annotation);
     const decided = tf.tidy(() => {

@@ -8,6 +8,7 @@
  * a send fails with EPIPE) the worker stops a training after its current step, keeps its
  * checkpoints, marks the run 'interrupted', stops segmentations between tiles, and exits.
  */
+import * as path from 'node:path';
 import type { Vec3 } from '../core/geometry';
 import { workerRequestProblem, type WorkerEvent, type WorkerRequest } from '../protocol/worker';
 import { trainSettings } from '../protocol/settings';
@@ -15,7 +16,7 @@ import type { SegmentOptions } from '../protocol/segment';
 import { probeBackends } from './backends';
 import { markRunInterrupted } from './runFolder';
 import { segmentVolumeFile } from './segmentFile';
-import { runTraining } from './train';
+import { runTraining, type HandedOnSegmentation } from './train';
 
 if (!process.send) {
   process.stderr.write('dist/worker.js is the 3D U-Net engine worker: it is started by the extension or the CLI over an IPC channel, not run directly.\n');
@@ -55,6 +56,12 @@ interface CurrentRun {
 let current: CurrentRun | undefined;
 let shuttingDown = false;
 
+/**
+ * What the last training handed on (TrainHooks.onSegmentation): its volumes segmented by the model
+ * it left, which a segmentation right after it (train then segment) writes instead of predicting.
+ */
+let handedOn: HandedOnSegmentation[] = [];
+
 /** Segmentations in progress, by request id: aborting one stops it between tiles (nothing is written). */
 const segmentations = new Map<string, AbortController>();
 
@@ -69,6 +76,7 @@ async function start(id: string, input: WorkerRequest & { type: 'start' }): Prom
   }
   const run: CurrentRun = { id, cancelled: false };
   current = run;
+  handedOn = [];
   try {
     // Fill and check the settings again: the host may be another version, or hand-written JSON.
     const settings = trainSettings(input.settings);
@@ -79,6 +87,7 @@ async function start(id: string, input: WorkerRequest & { type: 'start' }): Prom
       },
       shouldStop: () => (parentLost ? 'interrupted' : run.cancelled),
       previewTarget: () => (parentLost ? undefined : run.preview),
+      onSegmentation: (segmentation) => handedOn.push(segmentation),
     });
   } catch (error) {
     send({ type: 'failed', id, runDir: run.runDir, ...errorText(error) });
@@ -104,6 +113,7 @@ async function segment(id: string, options: SegmentOptions): Promise<void> {
       signal: controller.signal,
       onStart: (info) => send({ type: 'segmentStarted', id, info }),
       onProgress: (progress) => send({ type: 'segmentProgress', id, progress }),
+      made: (modelDir, imageSha256) => handedOn.find((h) => path.resolve(h.modelDir) === path.resolve(modelDir) && h.imageSha256 === imageSha256)?.prediction,
     });
     send({ type: 'segmented', id, result });
   } catch (error) {

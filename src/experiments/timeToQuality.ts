@@ -10,8 +10,8 @@
  * - a correction: the slice Suggest Next Slice picks from that run's segmentation (the unannotated
  *   slice of highest mean entropy, src/core/sliceEntropy.ts) is labeled from the manual truth, as a
  *   user would correct it; a run continues from the first one (warm start) for each of
- *   `warmSeconds` and segments the volume, the way the editor does it (a training worker, then a
- *   segmenting worker that writes the segmentation and its probabilities); dense IoU before and
+ *   `warmSeconds` and segments the volume, the way the editor does it (one worker trains, then
+ *   writes the segmentation and its probabilities); dense IoU before and
  *   after, and of a run from scratch on the same 10 slices for `budgetSeconds`. These three are
  *   scored on the voxels of none of the 10 slices. `secondsToOverlay`: from starting the shortest
  *   warm run's worker to its segmentation written.
@@ -240,18 +240,20 @@ export async function timeToQuality(options: TimeToQualityOptions, hooks: TimeTo
     const out = path.join(options.workDir, `warm-${seconds}s.seg.nii.gz`);
     const t0 = performance.now();
     const cpu0 = ownCpuSeconds();
-    const trained = await inWorker(options.workerPath, (client) => client.train(settings, (e) => hooks.onTrainEvent?.(`warm ${seconds} s`, e)).done);
-    const segmented = await inWorker(options.workerPath, (client) =>
-      client.segment({ runDir: settings.outDir, image: path.resolve(options.image), out, labels: correctedFile, probabilities: path.join(options.workDir, `warm-${seconds}s.probabilities.nii.gz`) }).done,
-    );
-    const secondsToOverlay = options.clock === 'cpu' ? trained.cpuSeconds + segmented.cpuSeconds + ownCpuSeconds() - cpu0 : (performance.now() - t0) / 1000;
+    // Train then segment in one worker, as the editor's Train does it.
+    const { result: trained, cpuSeconds } = await inWorker(options.workerPath, async (client) => {
+      const summary = await client.train(settings, (e) => hooks.onTrainEvent?.(`warm ${seconds} s`, e)).done;
+      await client.segment({ runDir: settings.outDir, image: path.resolve(options.image), out, labels: correctedFile, probabilities: path.join(options.workDir, `warm-${seconds}s.probabilities.nii.gz`) }).done;
+      return summary;
+    });
+    const secondsToOverlay = options.clock === 'cpu' ? cpuSeconds + ownCpuSeconds() - cpu0 : (performance.now() - t0) / 1000;
     // The segmentation file holds 0 = background; its sidecar says so and readLabelsAs turns it into editor labels.
     const labels = readLabelsAs(out).data;
     after.push({ seconds, iou: denseIoU(labels, truth, image.dims, corrected).meanIoU });
-    const kept = trained.result.keptParent;
-    warm.push({ seconds, iterations: trained.result.iterations, secondsToOverlay, keptParent: kept !== undefined });
+    const kept = trained.keptParent;
+    warm.push({ seconds, iterations: trained.iterations, secondsToOverlay, keptParent: kept !== undefined });
     const keptText = kept ? `, kept the parent's weights (annotated slices: IoU ${kept.parentIoU?.toFixed(3) ?? '–'}, trained ${kept.trainedIoU?.toFixed(3) ?? '–'})` : '';
-    stage(`warm start, ${seconds} s (${trained.result.iterations} steps${keptText}): dense IoU ${after.at(-1)?.iou?.toFixed(3) ?? '–'}, segmentation after ${secondsToOverlay.toFixed(1)} s`);
+    stage(`warm start, ${seconds} s (${trained.iterations} steps${keptText}): dense IoU ${after.at(-1)?.iou?.toFixed(3) ?? '–'}, segmentation after ${secondsToOverlay.toFixed(1)} s`);
   }
 
   stage(`from scratch on the same ${corrected.length} slices, ${budget} s`);
@@ -278,7 +280,7 @@ export async function timeToQuality(options: TimeToQualityOptions, hooks: TimeTo
 }
 
 /**
- * Runs `job` in a fresh engine worker (as the editor's Train and Segment each do), then ends it;
+ * Runs `job` in a fresh engine worker (as the editor's Train, then its segmentation, do), then ends it;
  * with the CPU seconds the worker used, start included (NaN where /proc cannot tell).
  */
 async function inWorker<T>(workerPath: string | undefined, job: (client: WorkerClient) => Promise<T>): Promise<{ result: T; cpuSeconds: number }> {

@@ -260,6 +260,45 @@ export function inputLengthFor(config: UNetConfig, output: number): number {
   throw new UNetConfigError(`no input size gives an output of ${output}`);
 }
 
+/**
+ * How far along one axis the output of a 'same'-padded network at a position reads its input:
+ * `before[r]` and `after[r]` voxels on either side of an output voxel whose position in the tile
+ * is r modulo 2^(levels − 1) (the pooling grid starts at the tile's first voxel, so the reach
+ * depends on where in a pooling cell the voxel lies). A tile that holds those voxels on both sides
+ * of a position gives it exactly the output a larger tile with the same pooling grid would: no
+ * zero of the padding reaches it. Traced through the layers of model.ts: two 3×3×3 convolutions
+ * per block, 2×2×2 max pooling, 2×2×2 stride-2 up-convolutions, the final 1×1×1 convolutions.
+ */
+export function sameReceptiveReach(levels: number): { before: number[]; after: number[] } {
+  type Span = [number, number];
+  const widen = ([lo, hi]: Span, by: number): Span => [lo - by, hi + by];
+  const join = (a: Span, b: Span): Span => [Math.min(a[0], b[0]), Math.max(a[1], b[1])];
+  // The level-0 input voxels feeding an analysis block's output at level l on `span`.
+  const analysis = (l: number, span: Span): Span => {
+    const inputs = widen(span, 2);
+    return l === 0 ? inputs : analysis(l - 1, [2 * inputs[0], 2 * inputs[1] + 1]);
+  };
+  // … and a synthesis block's (the bottleneck's at the deepest level), position channels included.
+  const synthesis = (l: number, span: Span): Span => {
+    if (l === levels - 1) return analysis(l, span);
+    const inputs = widen(span, 2);
+    const positions: Span = [inputs[0] * 2 ** l, inputs[1] * 2 ** l + 2 ** l - 1];
+    const up = synthesis(l + 1, [Math.floor(inputs[0] / 2), Math.floor(inputs[1] / 2)]);
+    return join(join(analysis(l, inputs), up), positions);
+  };
+  const cell = 2 ** (levels - 1);
+  const before: number[] = [];
+  const after: number[] = [];
+  for (let r = 0; r < cell; r++) {
+    // Far enough from the tile's start that no floor goes below 0 on the way.
+    const p = r + 64 * cell;
+    const [lo, hi] = synthesis(0, [p, p]);
+    before.push(p - lo);
+    after.push(hi - p);
+  }
+  return { before, after };
+}
+
 /** Parameters counted the paper's way (BN not counted), without creating the network. */
 export function countParameters(config: UNetConfig): number {
   validateConfig(config);

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { makeLabelsFile, serializeLabelsFile } from '../../src/core/labels';
+import { readVolumeFile } from '../../src/core/readVolume';
 import { readRunRecord } from '../../src/engine/runFolder';
 import { REPO_ROOT, tempDir } from '../helpers/data';
 import { writeBallVolume } from '../helpers/engineData';
@@ -65,6 +66,9 @@ test('unet3d train: usage mistakes exit 2 with a clear message', { skip }, () =>
     [['--image', 'a', '--labels', 'b', '--out', 'x', '--folds', '3'], /--folds and --fold go together/],
     [['--image', 'a', '--labels', 'b', '--out', 'x', '--backend', 'tpu'], /unknown backend "tpu"/],
     [['--image', 'a', '--labels', 'b', '--out', 'x', '--iterations', '0'], /--iterations must be a number from 1/],
+    [['--image', 'a', '--labels', 'b', '--out', 'x', '--probabilities', 'p.nii.gz'], /--probabilities goes with --segment/],
+    [['--image', 'a', '--labels', 'b', '--out', 'x', '--segment', 'seg.png'], /--segment seg\.png: the file must end in \.nii\.gz or \.nii/],
+    [['--image', 'a', '--labels', 'b', '--out', 'x', '--clock', 'sundial'], /--clock must be wall or cpu/],
   ];
   for (const [args, message] of cases) {
     const result = cli('train', ...args);
@@ -74,4 +78,25 @@ test('unet3d train: usage mistakes exit 2 with a clear message', { skip }, () =>
   const missing = cli('train', '--image', path.join(work, 'none.nii.gz'), '--labels', path.join(work, 'none.nii.gz'), '--out', path.join(work, 'run-none'), ...tiny);
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /none\.nii\.gz/);
+});
+
+test('unet3d train --segment segments the image in the training\'s worker: the files unet3d segment writes, the same labels', { skip }, () => {
+  const ball = writeBallVolume(work, 'ball-then-segment');
+  const out = path.join(work, 'run-then-segment');
+  const seg = path.join(work, 'then.seg.nii.gz');
+  const probabilities = path.join(work, 'then.prob.nii.gz');
+  const result = cli('train', '--image', ball.image, '--labels', ball.labels, '--out', out, '--segment', seg, '--probabilities', probabilities, '--clock', 'cpu', '--json', ...tiny);
+  assert.equal(result.status, 0, result.stderr);
+  const [summary, written] = result.stdout.trim().split('\n').slice(-2).map((line) => JSON.parse(line));
+  assert.equal(summary.status, 'succeeded');
+  assert.equal(readRunRecord(out).settings.clock, 'cpu');
+  assert.equal(written.out, seg);
+  assert.equal(written.probabilities, probabilities);
+  assert.equal(written.runDir, out);
+  assert.ok(fs.existsSync(probabilities) && fs.existsSync(seg.replace(/\.nii\.gz$/, '.json')));
+  // The same as segmenting afterwards in a worker of its own.
+  const again = path.join(work, 'again.seg.nii.gz');
+  const separate = cli('segment', '--run', out, '--image', ball.image, '--out', again, '--json', ...(process.env.UNET3D_TEST_BACKEND ? ['--backend', process.env.UNET3D_TEST_BACKEND] : []));
+  assert.equal(separate.status, 0, separate.stderr);
+  assert.deepEqual([...readVolumeFile(seg).data], [...readVolumeFile(again).data]);
 });

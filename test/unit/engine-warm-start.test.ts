@@ -10,7 +10,8 @@ import { after, test } from 'node:test';
 import { createUNet, loadUNet } from '../../src/engine/model';
 import { readRunRecord } from '../../src/engine/runFolder';
 import { tf } from '../../src/engine/tf';
-import { runTraining } from '../../src/engine/train';
+import { runTraining, type HandedOnSegmentation } from '../../src/engine/train';
+import { segmentVolumeFile, type SegmentHooks } from '../../src/engine/segmentFile';
 import { inputChannelMap, transferWeights, warmStartProblem, WarmStartError } from '../../src/engine/warmStart';
 import { PRESETS, type UNetConfig } from '../../src/protocol/network';
 import type { TrainSettingsInput } from '../../src/protocol/settings';
@@ -186,7 +187,11 @@ test("a warm run that ends below its parent on the annotated slices keeps the pa
     // A learning rate far too high for a trained network: its steps undo what the parent learned.
     const childDir = path.join(work, `keep-child-${tag}`);
     const events: TrainEvent[] = [];
-    const summary = await runTraining(tiny(corrected, childDir, { init: parentDir, iterations: 6, validation, schedule: { initial: 0.5, warmup: 0 } }), { onEvent: (e) => events.push(e) });
+    const handedOn: HandedOnSegmentation[] = [];
+    const summary = await runTraining(tiny(corrected, childDir, { init: parentDir, iterations: 6, validation, schedule: { initial: 0.5, warmup: 0 } }), {
+      onEvent: (e) => events.push(e),
+      onSegmentation: (s) => handedOn.push(s),
+    });
     const child = readRunRecord(childDir);
     const comparison = child.parent?.comparison;
     assert.equal(comparison?.kept, 'parent', `${tag}: ${JSON.stringify(comparison)}`);
@@ -201,6 +206,7 @@ test("a warm run that ends below its parent on the annotated slices keeps the pa
     assert.ok(await sameWeights(parentModel, summary.modelDir), `${tag}: the parent's weights, batch-norm statistics included`);
     const last = events.filter((e) => e.type === 'checkpoint' && e.kind === 'last');
     assert.deepEqual(last.map((e) => e.type === 'checkpoint' && e.iteration), [0]);
+    await assertHandedOnIsSegment(handedOn, childDir, corrected);
   }
 });
 
@@ -228,6 +234,25 @@ test("a warm run with held-out slices that ends below its parent keeps the paren
   assert.ok(!(await sameWeights(path.join(childDir, 'trained-best'), summary.modelDir)), 'what was set aside is what it trained');
 });
 
+/**
+ * A warm run whose comparison segmented the volume whole hands on the segmentation of the model it
+ * left: Segment writes it instead of predicting, and it is what Segment predicts, probabilities included.
+ */
+async function assertHandedOnIsSegment(handedOn: HandedOnSegmentation[], runDir: string, volume: { image: string; labels: string }): Promise<void> {
+  assert.equal(handedOn.length, 1, 'one volume, one segmentation');
+  const [handed] = handedOn;
+  const segment = (name: string, hooks: SegmentHooks) =>
+    segmentVolumeFile({ runDir, image: volume.image, out: path.join(runDir, `${name}.seg.nii.gz`), probabilities: path.join(runDir, `${name}.prob.nii.gz`) }, hooks);
+  const predicted = await segment('predicted', {});
+  const reused = await segment('reused', { made: (modelDir, sha) => (modelDir === handed.modelDir && sha === handed.imageSha256 ? handed.prediction : undefined) });
+  assert.equal(predicted.modelDir, handed.modelDir, 'the model Segment loads');
+  assert.equal(reused.predictSeconds, handed.prediction.seconds, 'written from the training\'s segmentation, not predicted again');
+  assert.notEqual(predicted.predictSeconds, handed.prediction.seconds);
+  for (const file of ['out', 'probabilities'] as const) {
+    assert.deepEqual([...readVolumeFile(reused[file]!, { allFrames: true }).data], [...readVolumeFile(predicted[file]!, { allFrames: true }).data], file);
+  }
+}
+
 test('a warm run that fits the annotated slices at least as well as its parent keeps what it trained', async () => {
   const ball = writeBallVolume(work, 'ball-better');
   const corrected = { image: ball.image, labels: withSliceAdded(ball, 20, 'ball-better-y20') };
@@ -236,10 +261,12 @@ test('a warm run that fits the annotated slices at least as well as its parent k
   const parentDir = path.join(work, 'better-parent');
   await runTraining(tiny(ball, parentDir, { iterations: 1, validation }));
   const childDir = path.join(work, 'better-child');
-  const summary = await runTraining(tiny(corrected, childDir, { init: parentDir, iterations: 40, validation }));
+  const handedOn: HandedOnSegmentation[] = [];
+  const summary = await runTraining(tiny(corrected, childDir, { init: parentDir, iterations: 40, validation }), { onSegmentation: (s) => handedOn.push(s) });
   const comparison = readRunRecord(childDir).parent?.comparison;
   assert.equal(comparison?.kept, 'trained');
   assert.ok((comparison.trainedIoU ?? 0) >= (comparison.parentIoU ?? 0));
   assert.equal(summary.keptParent, undefined);
   assert.equal(readRunRecord(childDir).checkpoints.last?.iteration, 40);
+  await assertHandedOnIsSegment(handedOn, childDir, corrected);
 });

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { activeBackendLabel, isBackendName, type BackendChoice } from '../../protocol/backends';
-import { DEFAULT_CONTEXT, DEFAULT_OVERLAP, DEFAULT_TILE, type SegmentResult } from '../../protocol/segment';
+import { DEFAULT_CONTEXT, DEFAULT_OVERLAP, DEFAULT_TILE, type SegmentOptions, type SegmentResult } from '../../protocol/segment';
+import type { WorkerClient } from '../../engine/workerClient';
 import { BACKEND_LIST } from '../trainOptions';
 import { parseCommandArgs, parseNumber, parseTriple } from '../args';
 import { UsageError, type CliCommand } from '../command';
@@ -71,64 +72,82 @@ export const segment: CliCommand = {
       backend = values.backend;
     }
     // In the engine's worker process, as the extension segments.
-    const { WorkerClient, WorkerRequestError } = await import('../../engine/workerClient');
+    const { WorkerClient } = await import('../../engine/workerClient');
     const client = await WorkerClient.start();
-    const tty = process.stderr.isTTY;
-    let lastLine = 0;
-    let cancelled = false;
-    const job = client.segment(
-      { runDir: values.run, image: values.image, out: values.out, labels: values.labels, probabilities: values.probabilities, tile, overlap, context, checkpoint, backend },
-      (event) => {
-        if (event.type === 'segmentStarted') {
-          const s = event.info;
-          process.stderr.write(
-            `backend ${activeBackendLabel(s.backend)}; ${s.checkpoint} checkpoint ${s.modelDir}; ${s.dims.join('×')} voxels in ${s.tiles} tile${s.tiles === 1 ? '' : 's'} of ` +
-              `${s.tile.join('×')} (input ${s.inputTile.join('×')}${s.blend ? ', Gaussian-blended' : ''}); normalization ${s.normalization}\n`,
-          );
-          return;
-        }
-        const p = event.progress;
-        const text = `tile ${p.done}/${p.total}  ${Math.round(p.voxelsPerSecond)} vox/s  ${formatSeconds(p.elapsedSeconds)} eta ${formatSeconds(p.etaSeconds)}`;
-        if (tty) process.stderr.write(`\r${text}\x1b[K${p.done === p.total ? '\n' : ''}`);
-        else if (Date.now() - lastLine > 2000 || p.done === p.total) {
-          process.stderr.write(text + '\n');
-          lastLine = Date.now();
-        }
-      },
-    );
-    const onInterrupt = () => {
-      if (cancelled) process.exit(130);
-      cancelled = true;
-      process.stderr.write('\nstopping after this tile (Ctrl-C again to quit at once)\n');
-      job.cancel();
-    };
-    process.on('SIGINT', onInterrupt);
-    let result: SegmentResult;
     try {
-      result = await job.done;
-    } catch (error) {
-      if (cancelled && error instanceof WorkerRequestError) {
-        process.stderr.write('cancelled: nothing written\n');
-        return 130;
-      }
-      throw error;
+      return await segmentInWorker(
+        client,
+        { runDir: values.run, image: values.image, out: values.out, labels: values.labels, probabilities: values.probabilities, tile, overlap, context, checkpoint, backend },
+        values.json === true,
+      );
     } finally {
-      process.off('SIGINT', onInterrupt);
       await client.dispose();
     }
-    if (values.json) {
-      process.stdout.write(JSON.stringify(result) + '\n');
-      return 0;
-    }
-    const counts = result.classes.map((c, i) => `${c.value} ${c.name}: ${result.voxelsPerClass[i]}`).join(', ');
-    const lines = [
-      `${path.relative(process.cwd(), result.out) || result.out}  (${result.tiles} tiles, ${formatSeconds(result.predictSeconds)}, ${Math.round(result.voxelsPerSecond)} voxels/s on ${result.backend})`,
-      `voxels per class  ${counts}`,
-      `classes           ${result.classesFile}`,
-      ...(result.segNrrd ? [`3D Slicer         ${result.segNrrd}`] : []),
-      ...(result.probabilities ? [`probabilities     ${result.probabilities}`] : []),
-    ];
-    process.stdout.write(lines.join('\n') + '\n');
-    return 0;
   },
 };
+
+/**
+ * Segments with `client`'s worker (this command's, or the training's for `unet3d train --segment`),
+ * reporting on the terminal, and prints what was written; resolves with the exit code (130:
+ * cancelled with Ctrl-C, nothing written).
+ */
+export async function segmentInWorker(client: WorkerClient, options: SegmentOptions, json: boolean): Promise<number> {
+  const { WorkerRequestError } = await import('../../engine/workerClient');
+  const tty = process.stderr.isTTY;
+  let lastLine = 0;
+  let cancelled = false;
+  const job = client.segment(
+    options,
+    (event) => {
+      if (event.type === 'segmentStarted') {
+        const s = event.info;
+        process.stderr.write(
+          `backend ${activeBackendLabel(s.backend)}; ${s.checkpoint} checkpoint ${s.modelDir}; ${s.dims.join('×')} voxels in ${s.tiles} tile${s.tiles === 1 ? '' : 's'} of ` +
+            `${s.tile.join('×')} (input ${s.inputTile.join('×')}${s.blend ? ', Gaussian-blended' : ''}); normalization ${s.normalization}\n`,
+        );
+        return;
+      }
+      const p = event.progress;
+      const text = `tile ${p.done}/${p.total}  ${Math.round(p.voxelsPerSecond)} vox/s  ${formatSeconds(p.elapsedSeconds)} eta ${formatSeconds(p.etaSeconds)}`;
+      if (tty) process.stderr.write(`\r${text}\x1b[K${p.done === p.total ? '\n' : ''}`);
+      else if (Date.now() - lastLine > 2000 || p.done === p.total) {
+        process.stderr.write(text + '\n');
+        lastLine = Date.now();
+      }
+    },
+  );
+  const onInterrupt = () => {
+    if (cancelled) process.exit(130);
+    cancelled = true;
+    process.stderr.write('\nstopping after this tile (Ctrl-C again to quit at once)\n');
+    job.cancel();
+  };
+  process.on('SIGINT', onInterrupt);
+  let result: SegmentResult;
+  try {
+    result = await job.done;
+  } catch (error) {
+    if (cancelled && error instanceof WorkerRequestError) {
+      process.stderr.write('cancelled: nothing written\n');
+      return 130;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+  if (json) {
+    process.stdout.write(JSON.stringify(result) + '\n');
+    return 0;
+  }
+  const counts = result.classes.map((c, i) => `${c.value} ${c.name}: ${result.voxelsPerClass[i]}`).join(', ');
+  const lines = [
+    `${path.relative(process.cwd(), result.out) || result.out}  (${result.tiles} tiles, ${formatSeconds(result.predictSeconds)}, ${Math.round(result.voxelsPerSecond)} voxels/s on ${result.backend})`,
+    `voxels per class  ${counts}`,
+    `classes           ${result.classesFile}`,
+    ...(result.segNrrd ? [`3D Slicer         ${result.segNrrd}`] : []),
+    ...(result.probabilities ? [`probabilities     ${result.probabilities}`] : []),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+

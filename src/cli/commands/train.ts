@@ -6,6 +6,8 @@ import { activeBackendLabel } from '../../protocol/backends';
 import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { TRAIN_OPTIONS, TRAIN_OPTIONS_USAGE, trainInputFromOptions } from '../trainOptions';
+import type { WorkerClient } from '../../engine/workerClient';
+import { segmentInWorker } from './segment';
 
 const USAGE = `Usage: unet3d train --image A.nii.gz --labels A.labels.nii.gz [--image B --labels B ...] --out RUN_DIR [options]
 
@@ -24,7 +26,13 @@ weigh 0) and writes the run folder: run.json, best/ and last/ (model.json + weig
                         the held-out ones included (default ${D.refit}; 0: none); the IoU reported is the
                         held-out one, of the network before the refit
 ${TRAIN_OPTIONS_USAGE}
-  --json                print the run summary as JSON at the end`;
+  --clock C             wall (default) | cpu: --minutes counts CPU seconds of the worker, every thread
+                        (a busy machine slows the wall clock's steps, not these)
+  --segment FILE        when the run succeeds, segment the first --image with it (reading its --labels
+                        for annotation channels) into FILE, .nii.gz or .nii, in the training's worker
+                        (as the editor's Train does); as unet3d segment --out FILE would
+  --probabilities FILE  with --segment: also write the class probabilities (see unet3d segment)
+  --json                print the run summary as JSON at the end (and with --segment what was written)`;
 
 function progressLine(event: TrainEvent & { type: 'progress' }): string {
   const total = event.totalIterations ? `/${event.totalIterations}` : '';
@@ -118,6 +126,9 @@ export const train: CliCommand = {
         patience: { type: 'string' },
         refit: { type: 'string' },
         worker: { type: 'boolean' },
+        clock: { type: 'string' },
+        segment: { type: 'string' },
+        probabilities: { type: 'string' },
         json: { type: 'boolean' },
       },
       false,
@@ -128,6 +139,11 @@ export const train: CliCommand = {
     if (images.length === 0) throw new UsageError('give at least one --image with its --labels');
     if (images.length !== labels.length) throw new UsageError(`${images.length} --image but ${labels.length} --labels: give one label file per image, in the same order`);
     if (!values.out) throw new UsageError('--out RUN_DIR is required');
+    if (values.probabilities !== undefined && values.segment === undefined) throw new UsageError('--probabilities goes with --segment');
+    // Named now, not after the training.
+    for (const [option, file] of [['--segment', values.segment], ['--probabilities', values.probabilities]] as const) {
+      if (file !== undefined && !/\.nii(\.gz)?$/i.test(file)) throw new UsageError(`${option} ${file}: the file must end in .nii.gz or .nii`);
+    }
     const integer = (text: string | undefined, what: string, min = 1) => {
       const n = parseNumber(text, what, min);
       if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`${what} must be an integer, not "${text}"`);
@@ -151,6 +167,8 @@ export const train: CliCommand = {
     input.validateEvery = integer(values['validate-every'], '--validate-every');
     input.patience = integer(values.patience, '--patience', 0);
     input.refit = parseNumber(values.refit, '--refit', 0, 0.95);
+    if (values.clock !== undefined && values.clock !== 'wall' && values.clock !== 'cpu') throw new UsageError(`--clock must be wall or cpu, not "${values.clock}"`);
+    input.clock = values.clock;
     for (const key of Object.keys(input) as (keyof TrainSettingsInput)[]) if (input[key] === undefined) delete input[key];
     let settings;
     try {
@@ -163,10 +181,13 @@ export const train: CliCommand = {
     const report = terminalReporter();
     // Always in the engine's worker process (dist/worker.js), as the extension trains; `--worker`,
     // once needed for that, is still accepted.
-    const summary = await trainInWorker(settings, report);
-    if (values.json) process.stdout.write(JSON.stringify({ runDir: settings.outDir, ...summary }) + '\n');
-    else process.stdout.write(`${settings.outDir}\n`);
-    return summary.status === 'succeeded' ? 0 : 130;
+    const segment = values.segment === undefined ? undefined : { runDir: settings.outDir, image: settings.volumes[0].image, labels: settings.volumes[0].labels, out: path.resolve(values.segment), ...(values.probabilities !== undefined ? { probabilities: path.resolve(values.probabilities) } : {}) };
+    return trainInWorker(settings, report, async (client, summary) => {
+      if (values.json) process.stdout.write(JSON.stringify({ runDir: settings.outDir, ...summary }) + '\n');
+      else process.stdout.write(`${settings.outDir}\n`);
+      if (summary.status !== 'succeeded') return 130;
+      return segment ? segmentInWorker(client, segment, values.json === true) : 0;
+    });
   },
 };
 
@@ -184,15 +205,21 @@ function onInterrupt(cancel: () => void): () => void {
   return () => process.off('SIGINT', handler);
 }
 
-async function trainInWorker(settings: ReturnType<typeof trainSettings>, report: (e: TrainEvent) => void): Promise<RunSummary> {
+/** Trains in a worker, then runs `then` with the same worker (segmenting after training); resolves with its exit code. */
+async function trainInWorker(settings: ReturnType<typeof trainSettings>, report: (e: TrainEvent) => void, then: (client: WorkerClient, summary: RunSummary) => Promise<number>): Promise<number> {
   const { WorkerClient } = await import('../../engine/workerClient');
   const client = await WorkerClient.start();
-  const handle = client.train(settings, report);
-  const release = onInterrupt(() => handle.cancel());
   try {
-    return await handle.done;
+    const handle = client.train(settings, report);
+    const release = onInterrupt(() => handle.cancel());
+    let summary: RunSummary;
+    try {
+      summary = await handle.done;
+    } finally {
+      release();
+    }
+    return await then(client, summary);
   } finally {
-    release();
     await client.dispose();
   }
 }

@@ -23,6 +23,7 @@ import { bestValidation, formatDuration, formatIoU } from '../runs/runPresentati
 import { showCommandError, showFailure } from '../notices';
 import { readLoopSettings } from '../settings';
 import type { LoopContext } from './loopContext';
+import type { Job } from '../workerJobs';
 import { requireTrust } from './trust';
 import { activeVolume, displayPath, fileName, isVolumeFile, labelsUriOf, predictionUriOf, volumesOfSelection, workspaceVolumes } from './volumes';
 
@@ -156,64 +157,84 @@ export async function segmentCommand(ctx: LoopContext, arg?: unknown, selection?
   }
 }
 
+const segmentingTitle = (volumes: readonly vscode.Uri[]) => (volumes.length === 1 ? `Segmenting ${fileName(volumes[0])}` : `Segmenting ${volumes.length} volumes`);
+
 async function runSegmentJob(ctx: LoopContext, run: RunEntry, volumes: vscode.Uri[], probabilities: boolean): Promise<SegmentCommandResult> {
-  const outcome: SegmentCommandResult = { run: run.dir, results: [], failed: [], cancelled: false };
-  const title = volumes.length === 1 ? `Segmenting ${fileName(volumes[0])}` : `Segmenting ${volumes.length} volumes`;
-  if (probabilities) makeFolders(path.join(run.dir, PROBABILITIES_FOLDER));
-  const backend = readLoopSettings(volumes[0]).backend;
-  await ctx.jobs.run('segment', title, (job) =>
-    vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `3D U-Net: ${title} with ${run.name}`, cancellable: true }, async (progress, token) => {
-      token.onCancellationRequested(() => job.cancel());
-      for (const [index, volume] of volumes.entries()) {
-        if (job.cancelled) break;
-        const name = fileName(volume);
-        const prefix = volumes.length > 1 ? `${name} (${index + 1}/${volumes.length}): ` : '';
-        const started = Date.now();
-        let reported = 0;
-        // A run with annotation channels reads the volume's own (saved) annotations.
-        const labelsFile = labelsUriOf(volume).fsPath;
-        const labels = run.record.settings.annotationChannels === true && fs.existsSync(labelsFile) ? labelsFile : undefined;
-        const handle = job.client.segment(
-          { runDir: run.dir, image: volume.fsPath, ...(labels ? { labels } : {}), ...(probabilities ? { probabilities: probabilitiesPath(run.dir, volume.fsPath) } : {}), backend },
-          (event) => {
-            if (event.type === 'segmentStarted') {
-              job.status = `${prefix}${plural(event.info.tiles, 'tile')} on ${event.info.backend.active}`;
-              progress.report({ message: job.status });
-            } else {
-              const p = event.progress;
-              job.status = `${prefix}tile ${p.done}/${p.total}${Number.isFinite(p.etaSeconds) ? ` · ${formatDuration(p.etaSeconds)} left` : ''}`;
-              const percent = ((index + p.done / p.total) / volumes.length) * 100;
-              progress.report({ message: job.status, increment: Math.max(0, percent - reported) });
-              reported = Math.max(reported, percent);
-            }
-            job.changed();
-          },
-        );
-        const stop = () => handle.cancel();
-        job.onCancel(stop);
-        try {
-          const result = await handle.done;
-          outcome.results.push(result);
-          recordSegmentation(run.dir, result, volume.fsPath, (Date.now() - started) / 1000);
-          ctx.log.info(`${name}: segmented with ${run.name} in ${result.seconds.toFixed(1)} s (${plural(result.tiles, 'tile')}, ${result.backend}) → ${result.out}`);
-          // The editor also reloads on the file's change; asking at once shows it without waiting for the watcher.
-          await ctx.editor.showPrediction(volume, vscode.Uri.file(result.out)).catch((error: unknown) => {
-            ctx.log.warn(`${name}: the prediction is not shown: ${(error as Error).message}`);
-            return false;
-          });
-        } catch (error) {
-          if (job.cancelled) break;
-          const message = (error as Error).message;
-          outcome.failed.push({ volume: volume.fsPath, error: message });
-          ctx.log.error(`${name}: segmentation failed: ${message}`);
-          if (job.client.isExited) break;
-        }
-      }
-      outcome.cancelled = job.cancelled;
-    }),
-  );
+  const outcome = await ctx.jobs.run('segment', segmentingTitle(volumes), (job) => segmentInJob(ctx, job, run, volumes, probabilities));
   ctx.runs.reread();
   report(outcome, run, volumes, ctx.log);
+  return outcome;
+}
+
+/**
+ * Train then segment: the run just trained segments `volumes` in its training's worker, whose
+ * backend is up and warm (no second worker to start); reported as Segment reports.
+ */
+export async function segmentAfterTraining(ctx: LoopContext, job: Job, runDir: string, volumes: vscode.Uri[]): Promise<SegmentCommandResult> {
+  ctx.runs.reread();
+  const run = ctx.runs.find(runDir);
+  if (run?.kind !== 'run') throw new Error(`${runDir} is not a training run of this workspace${run?.kind === 'broken' ? ` (${run.reason})` : ''}`);
+  const outcome = await segmentInJob(ctx, job, run, volumes, readLoopSettings(volumes[0]).segmentProbabilities);
+  ctx.runs.reread();
+  report(outcome, run, volumes, ctx.log);
+  return outcome;
+}
+
+/** Segments `volumes` with `run` in `job`'s worker, one after the other, with a cancellable progress notification. */
+async function segmentInJob(ctx: LoopContext, job: Job, run: RunEntry, volumes: vscode.Uri[], probabilities: boolean): Promise<SegmentCommandResult> {
+  const outcome: SegmentCommandResult = { run: run.dir, results: [], failed: [], cancelled: false };
+  const title = segmentingTitle(volumes);
+  if (probabilities) makeFolders(path.join(run.dir, PROBABILITIES_FOLDER));
+  const backend = readLoopSettings(volumes[0]).backend;
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `3D U-Net: ${title} with ${run.name}`, cancellable: true }, async (progress, token) => {
+    token.onCancellationRequested(() => job.cancel());
+    for (const [index, volume] of volumes.entries()) {
+      if (job.cancelled) break;
+      const name = fileName(volume);
+      const prefix = volumes.length > 1 ? `${name} (${index + 1}/${volumes.length}): ` : '';
+      const started = Date.now();
+      let reported = 0;
+      // A run with annotation channels reads the volume's own (saved) annotations.
+      const labelsFile = labelsUriOf(volume).fsPath;
+      const labels = run.record.settings.annotationChannels === true && fs.existsSync(labelsFile) ? labelsFile : undefined;
+      const handle = job.client.segment(
+        { runDir: run.dir, image: volume.fsPath, ...(labels ? { labels } : {}), ...(probabilities ? { probabilities: probabilitiesPath(run.dir, volume.fsPath) } : {}), backend },
+        (event) => {
+          if (event.type === 'segmentStarted') {
+            job.status = `${prefix}${plural(event.info.tiles, 'tile')} on ${event.info.backend.active}`;
+            progress.report({ message: job.status });
+          } else {
+            const p = event.progress;
+            job.status = `${prefix}tile ${p.done}/${p.total}${Number.isFinite(p.etaSeconds) ? ` · ${formatDuration(p.etaSeconds)} left` : ''}`;
+            const percent = ((index + p.done / p.total) / volumes.length) * 100;
+            progress.report({ message: job.status, increment: Math.max(0, percent - reported) });
+            reported = Math.max(reported, percent);
+          }
+          job.changed();
+        },
+      );
+      const stop = () => handle.cancel();
+      job.onCancel(stop);
+      try {
+        const result = await handle.done;
+        outcome.results.push(result);
+        recordSegmentation(run.dir, result, volume.fsPath, (Date.now() - started) / 1000);
+        ctx.log.info(`${name}: segmented with ${run.name} in ${result.seconds.toFixed(1)} s (${plural(result.tiles, 'tile')}, ${result.backend}) → ${result.out}`);
+        // The editor also reloads on the file's change; asking at once shows it without waiting for the watcher.
+        await ctx.editor.showPrediction(volume, vscode.Uri.file(result.out)).catch((error: unknown) => {
+          ctx.log.warn(`${name}: the prediction is not shown: ${(error as Error).message}`);
+          return false;
+        });
+      } catch (error) {
+        if (job.cancelled) break;
+        const message = (error as Error).message;
+        outcome.failed.push({ volume: volume.fsPath, error: message });
+        ctx.log.error(`${name}: segmentation failed: ${message}`);
+        if (job.client.isExited) break;
+      }
+    }
+    outcome.cancelled = job.cancelled;
+  });
   return outcome;
 }
 

@@ -26,7 +26,8 @@ import { requireTrust } from './trust';
 import { almostEmptyWarning, type VolumeAnnotations } from './annotations';
 import { budgetFor, pickFraction, pickPreset, readAnnotations, runRecords, timingOfPreset, volumesToTrainOn } from './trainPicks';
 import { editorDefaultClassNames, openVolumes, requireLabelFiles, saveUnsavedLabels, volumesTitle } from './volumes';
-import type { SegmentCommandResult } from './segment';
+import { segmentAfterTraining } from './segment';
+import type { Job } from '../workerJobs';
 import type { RunEntry } from '../runs/runEntry';
 import type { SegmentResult } from '../../protocol/segment';
 
@@ -103,14 +104,14 @@ export async function trainCommand(ctx: LoopContext, arg?: unknown, selection?: 
     // Filled and checked here too, so a bad setting is named before a worker starts.
     const settings = trainSettings({ ...input, ...start });
     ctx.log.info(`training ${title} into ${outDir}${start.init ? ` from ${start.init}` : ''}`);
-    const result = await runTrainJob(ctx, `Training ${title}`, settings, loop.preview);
-    // Train then segment: the user's next step is looking at the result.
-    const open = openVolumes().filter((uri) => volumes.some((v) => v.toString() === uri.toString()));
-    if ((args.segmentAfter ?? loop.segmentAfter) && open.length > 0 && result.summary && result.status === 'succeeded') {
-      const segmented = await vscode.commands.executeCommand<SegmentCommandResult | undefined>('unet3d.segment', { run: result.runDir, volumes: open });
-      if (segmented) result.segmented = segmented.results;
-    }
-    return result;
+    // Train then segment: the user's next step is looking at the result. The trained volumes open
+    // in the editor when the run ends are segmented in the training's worker, its backend warm.
+    const segmentAfter = args.segmentAfter ?? loop.segmentAfter;
+    const then = async (job: Job): Promise<SegmentResult[] | undefined> => {
+      const open = openVolumes().filter((uri) => volumes.some((v) => v.toString() === uri.toString()));
+      return open.length > 0 ? (await segmentAfterTraining(ctx, job, outDir, open)).results : undefined;
+    };
+    return await runTrainJob(ctx, `Training ${title}`, settings, loop.preview, segmentAfter ? then : undefined);
   } catch (error) {
     const message = (error as Error).message;
     ctx.log.error(`train: ${message}`);
@@ -192,31 +193,38 @@ async function confirmAlmostEmpty(ctx: LoopContext, volumes: readonly vscode.Uri
   return false;
 }
 
-/** Runs one training as a job with its progress notification; tells the user how it ended. */
-async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSettings, preview = true): Promise<TrainResult> {
+/**
+ * Runs one training as a job with its progress notification; tells the user how it ended. `then`
+ * runs in the same job (its worker) after a training that succeeded: train then segment.
+ */
+async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSettings, preview = true, then?: (job: Job) => Promise<SegmentResult[] | undefined>): Promise<TrainResult> {
   const runDir = path.resolve(settings.outDir);
   const runName = path.basename(runDir);
   try {
-    const summary = await ctx.jobs.run('train', title, (job) =>
-      vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `3D U-Net: ${title}`, cancellable: true }, (progress, token) => {
+    let segmented: SegmentResult[] | undefined;
+    let announced = false;
+    const summary = await ctx.jobs.run('train', title, async (job) => {
+      const trained = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `3D U-Net: ${title}`, cancellable: true }, (progress, token) => {
         token.onCancellationRequested(() => job.cancel());
         return trainWithJob(job, settings, progress, {}, preview ? ctx.editor : undefined);
-      }),
-    );
-    ctx.runs.reread();
-    const iou = summary.best?.meanForegroundIoU;
-    const segment = 'Segment';
-    const curves = 'Show Curves';
-    const text =
-      summary.status === 'succeeded'
-        ? `3D U-Net: ${title} ${describeStop(summary)} in ${formatDuration(summary.seconds)}: mean IoU ${formatIoU(iou)}.`
-        : `3D U-Net: ${title} ${describeStop(summary)}; its best checkpoint was kept (mean IoU ${formatIoU(iou)}).`;
-    void vscode.window.showInformationMessage(text, segment, curves).then((answer) => {
-      if (answer === segment) void vscode.commands.executeCommand('unet3d.segment', { run: runDir });
-      if (answer === curves) void ctx.curves.show(runDir);
+      });
+      if (then && trained.status === 'succeeded' && !job.cancelled) {
+        ctx.runs.reread();
+        announceTraining(ctx, title, runDir, trained);
+        announced = true;
+        try {
+          segmented = await then(job);
+        } catch (error) {
+          const message = (error as Error).message;
+          ctx.log.error(`${runName}: segmenting after training failed: ${message}`);
+          void showFailure(`segmenting with ${runName} failed.`, message, ctx.log);
+        }
+      }
+      return trained;
     });
-    ctx.log.info(`${runName}: ${summary.status}, ${describeStop(summary)}, IoU ${formatIoU(iou)}`);
-    return { runDir, status: summary.status, summary, ...(settings.init ? { parent: settings.init } : {}) };
+    ctx.runs.reread();
+    if (!announced) announceTraining(ctx, title, runDir, summary);
+    return { runDir, status: summary.status, summary, ...(settings.init ? { parent: settings.init } : {}), ...(segmented ? { segmented } : {}) };
   } catch (error) {
     ctx.runs.reread();
     const message = (error as Error).message;
@@ -224,4 +232,20 @@ async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSetti
     void showFailure(`${title} failed.`, message, ctx.log);
     return { runDir, status: 'failed', error: message };
   }
+}
+
+/** Tells the user how a training ended (with Segment and Show Curves to pick), and logs it. */
+function announceTraining(ctx: LoopContext, title: string, runDir: string, summary: RunSummary): void {
+  const iou = summary.best?.meanForegroundIoU;
+  const segment = 'Segment';
+  const curves = 'Show Curves';
+  const text =
+    summary.status === 'succeeded'
+      ? `3D U-Net: ${title} ${describeStop(summary)} in ${formatDuration(summary.seconds)}: mean IoU ${formatIoU(iou)}.`
+      : `3D U-Net: ${title} ${describeStop(summary)}; its best checkpoint was kept (mean IoU ${formatIoU(iou)}).`;
+  void vscode.window.showInformationMessage(text, segment, curves).then((answer) => {
+    if (answer === segment) void vscode.commands.executeCommand('unet3d.segment', { run: runDir });
+    if (answer === curves) void ctx.curves.show(runDir);
+  });
+  ctx.log.info(`${path.basename(runDir)}: ${summary.status}, ${describeStop(summary)}, IoU ${formatIoU(iou)}`);
 }
