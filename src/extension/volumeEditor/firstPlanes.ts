@@ -7,11 +7,11 @@
  * never holds the volume's voxels.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Vec3 } from '../../core/geometry';
 import { centreVoxel, streamableLayout, type PlaneVoxels, type VoxelLayout } from '../../core/voxelStream';
 import { SERVER_ROUTE_MIN_BYTES } from '../../protocol/webview';
+import { copyFolder } from './rawCopyFolder';
 import { runPlanesThread } from './runPlanesThread';
 import { UNCOMPRESSED_SUFFIX } from './serverAlias';
 import type { VolumeSource } from './volumeFile';
@@ -44,20 +44,6 @@ interface PlanesRun {
   /** The raw copy being written (its folder), and once whole, the copy itself until handed over. */
   copyDir?: string;
   copy?: RawCopy;
-}
-
-/** A raw copy is made only where the temporary folder keeps this much free beside it. */
-const COPY_FREE_MARGIN = 1024 * 1024 * 1024;
-
-/** A private folder for a raw copy of `byteLength` bytes; undefined where there is no room or no folder. */
-function copyFolder(byteLength: number, tmpRoot = os.tmpdir()): string | undefined {
-  try {
-    const free = fs.statfsSync(tmpRoot);
-    if (free.bavail * free.bsize < byteLength + COPY_FREE_MARGIN) return undefined;
-    return fs.mkdtempSync(path.join(tmpRoot, 'unet3d-voxels-'));
-  } catch {
-    return undefined;
-  }
 }
 
 const removeFolder = (dir: string) => fs.rm(dir, { recursive: true, force: true }, () => undefined);
