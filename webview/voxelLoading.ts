@@ -75,8 +75,8 @@ export interface VoxelLoadingHost {
  */
 export type FetchRoute = 'copy' | 'server' | 'resource';
 
-/** How each route is named in the log and the benchmark's timeline. */
-const ROUTE_NAMES: Record<FetchRoute, string> = { copy: "the host's raw copy over the server's own route", server: "the server's own route", resource: 'the webview resource URI' };
+/** How each route is named in the log, the benchmark's timeline and its report. */
+export const ROUTE_NAMES: Record<FetchRoute, string> = { copy: "the host's raw copy over the server's own route", server: "the server's own route", resource: 'the webview resource URI' };
 
 /** A way to fetch the voxels: from where, and how they lie in what comes. */
 interface Route {
@@ -84,7 +84,6 @@ interface Route {
   url: string;
   layout: Omit<VoxelLayout, 'dataFile'>;
 }
-
 
 /** The part of a webview's page path from where VS Code's web workbench serves its webview host. */
 const WEBVIEW_HOST_PATH = '/static/out/vs/workbench/contrib/webview/browser/pre/';

@@ -21,6 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { writeBenchVolume } from '../../src/cli/bench/benchVolume';
+import { ROUTE_NAMES, type FetchRoute } from '../../webview/voxelLoading';
 import { REPO_ROOT, dataPath } from '../helpers/data';
 import { E2E_WORK_DIR, launchWorkbench, runCommand, webview, type Workbench } from './workbench';
 
@@ -121,9 +122,6 @@ async function webviewHeap(page: Page): Promise<WebviewHeap | undefined> {
     await session.detach().catch(() => undefined);
   }
 }
-
-/** How the report names where a fetch took the voxels from. */
-const ROUTE_WORDS: Record<string, string> = { copy: "the host's raw copy over the server's own route", server: "the server's own route", resource: 'the webview resource URI' };
 
 interface LoadingState {
   /** When the webview's page started (epoch ms). */
@@ -230,7 +228,7 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
     webviewBytes: loading?.voxelBytes ?? size ** 3 * 2,
     host: hostAfter - hostBefore,
     webviewArrayBuffers: heap?.arrayBuffers,
-    transport: loading ? `${loading.transport}${loading.route ? ` from ${ROUTE_WORDS[loading.route] ?? loading.route}` : ''}` : 'chunks (before the loading report)',
+    transport: loading ? `${loading.transport}${loading.route ? ` from ${ROUTE_NAMES[loading.route as FetchRoute] ?? loading.route}` : ''}` : 'chunks (before the loading report)',
     compressedBytes: fs.statSync(source).size,
     pageSeconds: loading?.startedAt !== undefined ? (loading.startedAt - started) / 1000 : undefined,
     timeline: (loading?.milestones ?? []).map((m) => `${((m.at - started) / 1000).toFixed(2)} s ${m.what}`),

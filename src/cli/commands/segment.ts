@@ -150,4 +150,3 @@ export async function segmentInWorker(client: WorkerClient, options: SegmentOpti
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }
-

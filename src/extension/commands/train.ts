@@ -209,7 +209,7 @@ async function runTrainJob(ctx: LoopContext, title: string, settings: TrainSetti
         return trainWithJob(job, settings, progress, {}, preview ? ctx.editor : undefined);
       });
       if (then && trained.status === 'succeeded' && !job.cancelled) {
-        ctx.runs.reread();
+        // `then` rereads the runs first (segmentAfterTraining): the Runs view shows the run then.
         announceTraining(ctx, title, runDir, trained);
         announced = true;
         try {

@@ -41,8 +41,7 @@ interface PlanesRun {
   /** Settles when the stream has ended (every plane in, or an error). */
   done: Promise<void>;
   abort: AbortController;
-  /** The raw copy being written (its folder), and once whole, the copy itself until handed over. */
-  copyDir?: string;
+  /** The raw copy, once whole, until it is handed over. */
   copy?: RawCopy;
 }
 
@@ -72,8 +71,8 @@ export class FirstPlanes {
     const { header, voxelFile } = this.source;
     const layout = streamableLayout(header)!;
     const run: PlanesRun = { planes: [], waiters: new Set(), done: Promise.resolve(), abort: new AbortController() };
-    run.copyDir = this.rawCopies && layout.compression === 'gzip' && layout.byteLength >= SERVER_ROUTE_MIN_BYTES ? copyFolder(layout.byteLength) : undefined;
-    const rawCopy = run.copyDir ? path.join(run.copyDir, `${path.basename(voxelFile)}.voxels${UNCOMPRESSED_SUFFIX}`) : undefined;
+    const copyDir = this.rawCopies && layout.compression === 'gzip' && layout.byteLength >= SERVER_ROUTE_MIN_BYTES ? copyFolder(layout.byteLength) : undefined;
+    const rawCopy = copyDir ? path.join(copyDir, `${path.basename(voxelFile)}.voxels${UNCOMPRESSED_SUFFIX}`) : undefined;
     const rule = { what: voxelFile, roots: dataFileRoots() };
     const started = performance.now();
     const times: string[] = [];
@@ -86,17 +85,14 @@ export class FirstPlanes {
       },
       run.abort.signal,
     ).then((result) => {
-      const dir = run.copyDir;
-      if (dir && result.rawCopy && !run.abort.signal.aborted) {
-        run.copy = { path: result.rawCopy, layout: { fileOffset: 0, compression: 'none', skip: 0, byteLength: layout.byteLength, littleEndian: layout.littleEndian }, dispose: () => removeFolder(dir) };
-      } else if (dir) {
-        removeFolder(dir);
+      if (copyDir && result.rawCopy && !run.abort.signal.aborted) {
+        run.copy = { path: result.rawCopy, layout: { fileOffset: 0, compression: 'none', skip: 0, byteLength: layout.byteLength, littleEndian: layout.littleEndian }, dispose: () => removeFolder(copyDir) };
+      } else if (copyDir) {
+        removeFolder(copyDir);
       }
-      run.copyDir = undefined;
       if (!run.abort.signal.aborted) this.onStreamed?.(`the planes through ${voxel.join(', ')} streamed from the file${run.copy ? ' (the voxels copied raw for the webview)' : ''}: ${times.join(', ')}`);
     }).catch((error: Error) => {
-      if (run.copyDir) removeFolder(run.copyDir);
-      run.copyDir = undefined;
+      if (copyDir) removeFolder(copyDir);
       this.onError(error);
       throw error;
     });

@@ -57,4 +57,3 @@ export function copyFolder(byteLength: number, tmpRoot = os.tmpdir()): string | 
     return undefined;
   }
 }
-

@@ -23,9 +23,10 @@ export type PlanesThreadMessage = ({ type: 'plane' } & PlaneVoxels) | { type: 'd
 
 /**
  * Hands each plane through `request.voxel` to `onPlane` as soon as the thread has it; resolves
- * once all three are in (and the raw copy written, where asked: its path when whole), rejects with the reader's message where the file cannot be streamed.
- * `signal` ends the thread (the promise then resolves). `threadFile`: the bundled thread
- * (dist/planesThread.js beside dist/extension.js by default).
+ * once all three are in (and the raw copy written, where asked: its path when whole), rejects
+ * with the reader's message where the file cannot be streamed. `signal` ends the thread (the
+ * promise then resolves). `threadFile`: the bundled thread (dist/planesThread.js beside
+ * dist/extension.js by default).
  */
 export function runPlanesThread(
   request: PlanesRequest,
