@@ -27,6 +27,7 @@ import {
   writeLabelFiles,
 } from './labelFiles';
 import { FirstPlanes } from './firstPlanes';
+import { LatestRead } from './latestRead';
 import { makeServerAlias, type ServerAlias } from './serverAlias';
 import { readVolumeSource, readVolumeUri, type VolumeSource } from './volumeFile';
 
@@ -63,8 +64,6 @@ export interface Prediction {
   /** In editor labels (1 = background, 2.. the classes), whatever the file's convention. */
   values: LabelArray;
   maxValue: number;
-  /** The file's modification time and size when read (a file watcher and a direct call may both ask for the same file). */
-  stamp: string;
 }
 
 export class VolumeDocument implements vscode.CustomDocument {
@@ -77,6 +76,8 @@ export class VolumeDocument implements vscode.CustomDocument {
   private readonly disposeEmitter = new vscode.EventEmitter<void>();
   readonly onDidDispose = this.disposeEmitter.event;
   private predictionValue: Prediction | undefined;
+  /** The command that wrote a prediction and the watcher that saw it both load it: it is read once. */
+  private readonly predictionReads = new LatestRead<ReturnType<typeof predictionLabelsOf>>();
   private readonly layer: LabelLayer;
   /** Bumped by every change of the labels or classes, and when it last happened (ms): what saving goes by. */
   private revision = 0;
@@ -334,21 +335,23 @@ export class VolumeDocument implements vscode.CustomDocument {
   async loadPrediction(uri: vscode.Uri): Promise<void> {
     const name = uriFileName(uri);
     const stat = await vscode.workspace.fs.stat(uri);
-    const stamp = `${stat.mtime}:${stat.size}`;
-    if (this.predictionValue?.uri.toString() === uri.toString() && this.predictionValue.stamp === stamp) return; // shown already
-    const volume = await readVolumeUri(uri);
-    const mismatch = gridMismatch(this.grid, volume, name);
-    if (mismatch) throw new Error(mismatch);
-    // The file holds 0 = background (0.1's predictions: 1 = background); the overlay shows editor labels.
-    const sidecarName = classesFileName(name);
-    const sidecar = await readIfExists(siblingUri(uri, sidecarName)).catch(() => undefined);
-    const { labels, maxValue, reason } = predictionLabelsOf(volume, name, sidecarName, sidecar && new TextDecoder().decode(sidecar));
-    this.predictionValue = { uri, values: labels, maxValue, stamp };
-    this.log.info(`${this.fileName}: prediction ${name} shown (editor labels up to ${maxValue}; ${reason})`);
+    const read = await this.predictionReads.take(`${uri.toString()} ${stat.mtime}:${stat.size}`, async () => {
+      const volume = await readVolumeUri(uri);
+      const mismatch = gridMismatch(this.grid, volume, name);
+      if (mismatch) throw new Error(mismatch);
+      // The file holds 0 = background (0.1's predictions: 1 = background); the overlay shows editor labels.
+      const sidecarName = classesFileName(name);
+      const sidecar = await readIfExists(siblingUri(uri, sidecarName)).catch(() => undefined);
+      return predictionLabelsOf(volume, name, sidecarName, sidecar && new TextDecoder().decode(sidecar));
+    });
+    if (!read) return; // shown already, or a later version is on its way
+    this.predictionValue = { uri, values: read.labels, maxValue: read.maxValue };
+    this.log.info(`${this.fileName}: prediction ${name} shown (editor labels up to ${read.maxValue}; ${read.reason})`);
     this.changeEmitter.fire({ kind: 'prediction' });
   }
 
   clearPrediction(): void {
+    this.predictionReads.forget();
     if (!this.predictionValue) return;
     this.predictionValue = undefined;
     this.changeEmitter.fire({ kind: 'prediction' });
