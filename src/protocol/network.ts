@@ -150,9 +150,6 @@ export interface VariableSpec {
   init: { fanIn: number } | { constant: number };
 }
 
-/** The trust map's bias at the start (softplus(3) ≈ 3.05: the annotation's class leads by about 3 logits). */
-export const INITIAL_TRUST = 3;
-
 /** The variables of a network with this config, in a fixed order. */
 export function variableSpecs(config: UNetConfig): VariableSpec[] {
   const filters = resolveFilters(config);
@@ -181,15 +178,7 @@ export function variableSpecs(config: UNetConfig): VariableSpec[] {
     channels = filters[l][1];
   }
   conv('final', 1, channels, config.classes, false);
-  if ((config.annotationResidual ?? 0) > 0) {
-    // A fresh network is the nearest-annotation densifier: the final convolution starts at zero and
-    // the trust near INITIAL_TRUST, so before its first step it predicts the nearest annotated
-    // voxel's class, and training learns where to depart from it. From random logits instead, the
-    // chest CT's first 30 s scored far below that densifier (docs/quality.md).
-    specs[specs.length - 2].init = { constant: 0 };
-    conv('trust', 1, channels, 1, false);
-    specs[specs.length - 1].init = { constant: INITIAL_TRUST };
-  }
+  if ((config.annotationResidual ?? 0) > 0) conv('trust', 1, channels, 1, false);
   return specs;
 }
 
