@@ -84,6 +84,16 @@ export async function launchWorkbench(options: WorkbenchOptions): Promise<Workbe
     throw error;
   }
   const page = browser.page;
+  try {
+    // The workbench shows its activity bar before it has the extension's contributions: a volume
+    // opened before them opens in the text editor ("binary"), not ours (seen once on CI). The
+    // extension's activity-bar item comes with them.
+    await page.locator('.part.activitybar').getByRole('tab', { name: '3D U-Net' }).waitFor({ state: 'visible', timeout: 60_000 });
+  } catch (error) {
+    await browser.close();
+    await server.stop();
+    throw error;
+  }
   return {
     page,
     server,
