@@ -157,9 +157,9 @@ export const INITIAL_TRUST = 3;
 export function variableSpecs(config: UNetConfig): VariableSpec[] {
   const filters = resolveFilters(config);
   const specs: VariableSpec[] = [];
-  const conv = (name: string, k: number, cin: number, cout: number, bn: boolean) => {
+  const conv = (name: string, k: number, cin: number, cout: number, bn: boolean, bias = 0) => {
     specs.push({ name: `${name}/kernel`, shape: [k, k, k, cin, cout], trainable: true, init: { fanIn: k * k * k * cin } });
-    specs.push({ name: `${name}/bias`, shape: [cout], trainable: true, init: { constant: 0 } });
+    specs.push({ name: `${name}/bias`, shape: [cout], trainable: true, init: { constant: bias } });
     if (bn) {
       specs.push({ name: `${name}/bn/gamma`, shape: [cout], trainable: true, init: { constant: 1 } });
       specs.push({ name: `${name}/bn/beta`, shape: [cout], trainable: true, init: { constant: 0 } });
@@ -185,8 +185,7 @@ export function variableSpecs(config: UNetConfig): VariableSpec[] {
     // The trust starts high (softplus(INITIAL_TRUST) ≈ 3): a fresh network already leans on the
     // nearest annotation, and training learns where to follow it less. From softplus(0) ≈ 0.7 the
     // chest CT's first 30 s scored far below that annotation alone (docs/quality.md).
-    conv('trust', 1, channels, 1, false);
-    specs[specs.length - 1].init = { constant: INITIAL_TRUST };
+    conv('trust', 1, channels, 1, false, INITIAL_TRUST);
   }
   return specs;
 }

@@ -250,3 +250,18 @@ export async function notifications(page: Page): Promise<string[]> {
   await center.waitFor({ state: 'visible' });
   return center.locator('.notification-list-item-message').allInnerTexts();
 }
+
+/**
+ * Reads the Notifications Center (closing it each time) until a message holds `text`; returns
+ * every message then. On timeout, throws with the messages it last saw.
+ */
+export async function waitForNotification(page: Page, text: string, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const messages = await notifications(page);
+    await page.keyboard.press('Escape');
+    if (messages.some((m) => m.includes(text))) return messages;
+    if (Date.now() > deadline) throw new Error(`no notification holds "${text}"; the notifications: ${JSON.stringify(messages)}`);
+    await page.waitForTimeout(100);
+  }
+}

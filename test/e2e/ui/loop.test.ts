@@ -15,7 +15,7 @@ import { readVolumeFile } from '../../../src/core/readVolume';
 import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLabels';
 import { gridMismatch } from '../../../src/core/volumeFiles';
 import { SKIP_WITHOUT_DATA } from '../../helpers/data';
-import { notifications, openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, webview } from '../workbench';
+import { openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, waitForNotification, webview } from '../workbench';
 import type { PlaneName } from '../../../src/core/planes';
 import { rimWidth } from '../../../src/core/sliceEntropy';
 import { EditorDriver } from './editorDriver';
@@ -143,13 +143,7 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   // The Train above segmented the volume already and the status said so: this Segment's overlay is
   // announced the same way, just before its report (a slow machine announced it during Suggest
   // Next Slice below, over the suggestion).
-  const editor = new EditorDriver(page);
-  let reported: string[] = [];
-  await editor.until('the Segment command\'s report', async () => {
-    reported = await notifications(page);
-    await page.keyboard.press('Escape');
-    return reported.some((m) => m.includes('t2.seg.nii.gz written with'));
-  }, 120_000).catch(() => assert.fail(`no report of the segmentation; the notifications: ${JSON.stringify(reported)}`));
+  await waitForNotification(page, 't2.seg.nii.gz written with', 120_000);
   const status = webview(page).locator('.status-message');
   await status.filter({ hasText: 'Prediction t2.seg.nii.gz shown' }).waitFor({ state: 'visible', timeout: 120_000 });
   const seg = readVolumeFile(path.join(folder, 't2.seg.nii.gz'));
@@ -167,6 +161,7 @@ test('train, see the run and its IoU, segment, see the overlay, suggest the next
   const suggestion = await status.innerText();
   const named = [...suggestion.matchAll(/(axial|coronal|sagittal) (\d+) of (\d+)/g)];
   assert.equal(named.length, 3, suggestion);
+  const editor = new EditorDriver(page);
   for (const [, plane, number, count] of named) {
     assert.equal(await editor.paneSlice(plane as PlaneName), `${number} / ${count}`, `${plane} in "${suggestion}"`);
     const rim = rimWidth(Number(count));

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import type { Vec3 } from '../../../src/core/geometry';
 import { readVolumeFile } from '../../../src/core/readVolume';
 import { SKIP_WITHOUT_DATA } from '../../helpers/data';
-import { activeGroup, E2E_WORK_DIR, notifications, openViewContainer, runCommand, useWorkbench } from '../workbench';
+import { activeGroup, E2E_WORK_DIR, openViewContainer, runCommand, useWorkbench, waitForNotification } from '../workbench';
 import { EditorDriver } from './editorDriver';
 
 const T2 = 'semi/spinalcord/t2.nii.gz';
@@ -54,18 +54,11 @@ test('Restricted Mode: a volume is viewed, painted and saved; Train, Segment, Ev
     // The volume's tab, clicked: the workbench has the keyboard (not the webview) for F1.
     await tab.click();
     await runCommand(wb.page, title);
-    let messages: string[] = [];
     const wanted = `3D U-Net: ${what} is disabled in Restricted Mode.`;
-    await editor
-      .until(`the explanation of ${title}`, async () => {
-        messages = await notifications(wb.page);
-        await wb.page.keyboard.press('Escape');
-        return messages.some((m) => m.includes(wanted));
-      }, 20_000)
-      .catch(async () => {
-        await wb.page.screenshot({ path: path.join(E2E_WORK_DIR, 'logs', `restricted-mode-${what}.png`) }).catch(() => undefined);
-        assert.fail(`after ${title}, the notifications: ${JSON.stringify(messages)}`);
-      });
+    const messages = await waitForNotification(wb.page, wanted, 20_000).catch(async (error: Error) => {
+      await wb.page.screenshot({ path: path.join(E2E_WORK_DIR, 'logs', `restricted-mode-${what}.png`) }).catch(() => undefined);
+      return assert.fail(`after ${title}: ${error.message}`);
+    });
     assert.match(messages.find((m) => m.includes(wanted))!, /trust this workspace to use it/);
   }
   assert.equal(fs.existsSync(path.join(wb.workspace, '.unet3d')), false, 'no run folder was written');
