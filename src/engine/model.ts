@@ -17,7 +17,7 @@ export * from '../protocol/network';
 export interface UNet {
   readonly config: UNetConfig;
   /** Logits [N, D', H', W', classes]; `training` uses batch statistics and updates BN moving averages. */
-  apply(input: tf.Tensor5D, training: boolean): tf.Tensor5D;
+  apply(input: tf.Tensor5D, training: boolean, options?: ApplyOptions): tf.Tensor5D;
   /** Trainable variables (what the optimizer updates). */
   readonly trainableVariables: tf.Variable[];
   /** Every variable (batch-norm statistics included) by its name in variableSpecs, e.g. `enc0/conv1/kernel`. */
@@ -33,6 +33,16 @@ export interface UNet {
   /** Saves tfjs-format model.json + weights (all variables incl. BN moving stats) into dir. */
   save(dir: string): Promise<void>;
   dispose(): void;
+}
+
+/** How an inference pass decides, beyond the weights (a run's calibration, see calibrateDecision). */
+export interface ApplyOptions {
+  /**
+   * Per class c, added to the trust map where the nearest annotation is class c (a network with
+   * annotation channels, in inference only): how far the run follows each class's annotations
+   * beyond what the trust map learned. Ignored by a network without a trust map.
+   */
+  annotationOffsets?: readonly number[];
 }
 
 /** One convolution's variables; bn is present when the network uses batch norm. */
@@ -90,7 +100,7 @@ class UNet3D implements UNet {
     return layer;
   }
 
-  apply(input: Tensor5D, training: boolean): Tensor5D {
+  apply(input: Tensor5D, training: boolean, options: ApplyOptions = {}): Tensor5D {
     if (this.disposed) throw new Error('this network was disposed');
     if (input.rank !== 5) throw new UNetConfigError(`the input must be [batch, z, y, x, channels], not of shape [${input.shape.join(', ')}]`);
     if (input.shape[4] !== this.config.inChannels) {
@@ -149,7 +159,12 @@ class UNet3D implements UNet {
       }
       const trust = this.conv('trust');
       const t = tf.softplus(ops.conv([x], trust.kernel as Tensor as Tensor5D, trust.bias as Tensor as Tensor1D, 'valid'));
-      return tf.add(logits, tf.mul(t, annotationOneHot(input, residual, logits.shape))) as Tensor5D;
+      const oneHot = annotationOneHot(input, residual, logits.shape);
+      const trusted = tf.add(logits, tf.mul(t, oneHot)) as Tensor5D;
+      const offsets = training ? undefined : options.annotationOffsets;
+      if (!offsets || offsets.every((o) => o === 0)) return trusted;
+      if (offsets.length !== residual) throw new RangeError(`${offsets.length} annotation offsets for a network of ${residual} classes`);
+      return tf.add(trusted, tf.mul(oneHot, tf.tensor1d([...offsets]))) as Tensor5D;
     });
   }
 

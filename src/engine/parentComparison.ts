@@ -21,7 +21,8 @@ import type { NormalizedImage } from './normalize';
 import type { UNet } from './model';
 import type { PatchGeometry } from '../protocol/training';
 import type { PreparedVolume } from './trainingData';
-import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validationScores, type ValidationVolume } from './validation';
+import { validationScores, type ValidationVolume } from './validation';
+import { ADJUSTMENT_FRACTIONS, calibrateDecision } from './decisionCalibration';
 import { logitAdjustment } from './loss';
 import { predictVolume, type VolumePrediction } from './predict';
 import { readVolumeFile } from '../core/readVolume';
@@ -115,6 +116,8 @@ export interface SliceScore {
   meanIoU: number | null;
   /** The fraction of the class weights' shift taken back (see logitAdjustment) it was scored with. */
   fraction: number;
+  /** The annotation offsets it was scored with (see calibrateDecision); absent: none. */
+  offsets?: number[];
   voxels: number;
   /**
    * Whole-volume checks: each volume's segmentation, probabilities included, exactly as Segment
@@ -151,13 +154,14 @@ export async function scoreComparison(net: UNet, checks: ComparisonChecks, geome
 }
 
 /**
- * Scores `net` on `checks` with the logit adjustment `setting`: a fixed fraction, or `auto` (the
- * best of ADJUSTMENT_FRACTIONS, as the run's end chooses it; only 0 when the weights are equal).
+ * Scores `net` on `checks` with its best decision, as the run's end chooses it (calibrateDecision):
+ * the logit adjustment `setting`, a fixed fraction or `auto` (the best of ADJUSTMENT_FRACTIONS;
+ * only 0 when the weights are equal), and a trust map's annotation offsets.
  */
 export async function scoreOnSlices(net: UNet, checks: readonly ValidationVolume[], geometry: PatchGeometry, classes: number, weights: readonly number[], setting: number | 'auto'): Promise<SliceScore> {
   const fractions = setting !== 'auto' ? [setting] : weights.some((w) => w !== weights[0]) ? ADJUSTMENT_FRACTIONS : [0];
-  const chosen = await calibrateLogitAdjustment(net, checks, geometry, classes, weights, fractions);
-  return { meanIoU: chosen.meanIoU[fractions.indexOf(chosen.fraction)] ?? null, fraction: chosen.fraction, voxels: chosen.voxels };
+  const chosen = await calibrateDecision(net, checks, geometry, classes, weights, fractions);
+  return { meanIoU: chosen.meanIoU[fractions.indexOf(chosen.fraction)] ?? null, fraction: chosen.fraction, ...(chosen.offsets ? { offsets: chosen.offsets } : {}), voxels: chosen.voxels };
 }
 
 /** Whether the trained network's score is below the parent's (then the run keeps the parent's weights). */

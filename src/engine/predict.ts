@@ -16,7 +16,7 @@ import type { Volume } from '../core/volume';
 import { fileRecord, readRunRecord, runModelDir } from './runFolder';
 import type { RunRecord, VolumeNormalization, VolumeRecord } from '../protocol/run';
 import type { CheckpointChoice, NormalizationSource, TileProgress } from '../protocol/segment';
-import { loadUNet, type UNet } from './model';
+import { loadUNet, type ApplyOptions, type UNet } from './model';
 import { computeNormalization, normalizeVolume, volumeChannels, COORDINATE_SCALE_MM } from './normalize';
 import { DEFAULT_NORMALIZATION } from '../protocol/settings';
 import { planPrediction, type PredictionTiling } from './predictionPlan';
@@ -41,6 +41,8 @@ export interface PredictOptions extends PredictionTiling {
   annotation?: AnnotationField;
   /** Subtracted from the network's logits per class (index c = class c) before blending and the decision: see logitAdjustment. */
   logitAdjustment?: readonly number[];
+  /** Per class, added to the trust in that class's annotations (a run's calibration; see ApplyOptions). */
+  annotationOffsets?: readonly number[];
   /** Also return per-class probabilities (uint8, 0–255). */
   probabilities?: boolean;
   /** Label values reduced to their largest 3D component (each island takes the label around it; see keepLargestComponent). */
@@ -61,9 +63,9 @@ export interface VolumePrediction extends MergedPrediction {
  * Runs one input tile through the network: `input` is the plan's input tile, channels last,
  * [D=z, H=y, W=x, C] flattened; returns the output tile's logits [D, H, W, K] flattened.
  */
-export async function runNetworkOnTile(net: UNet, input: Float32Array, inputSize: Vec3, channels: number, outputSize: Vec3): Promise<Float32Array> {
+export async function runNetworkOnTile(net: UNet, input: Float32Array, inputSize: Vec3, channels: number, outputSize: Vec3, options: ApplyOptions = {}): Promise<Float32Array> {
   const logits = tf.tidy(() => {
-    const out = net.apply(tf.tensor5d(input, [1, inputSize[2], inputSize[1], inputSize[0], channels]), false);
+    const out = net.apply(tf.tensor5d(input, [1, inputSize[2], inputSize[1], inputSize[0], channels]), false, options);
     const [, d, h, w] = out.shape;
     // A 'same' network given context around its tile: keep the centre.
     if (net.config.padding === 'same' && (d !== outputSize[2] || h !== outputSize[1] || w !== outputSize[0])) {
@@ -202,7 +204,7 @@ export async function predictVolume(net: UNet, volume: Volume, normalization: Vo
       // Let the event loop turn once per tile, so that an abort (a worker's 'cancel') is seen.
       await new Promise<void>((resolve) => setImmediate(resolve));
       prepare(input);
-      const logits = await runNetworkOnTile(net, assemble ? assemble(input, tile) : input, plan.inputSize, channels, plan.tile);
+      const logits = await runNetworkOnTile(net, assemble ? assemble(input, tile) : input, plan.inputSize, channels, plan.tile, { annotationOffsets: options.annotationOffsets });
       if (adjustment) for (let i = 0; i < logits.length; i++) logits[i] -= adjustment[i % K];
       return logits;
     },
@@ -234,8 +236,8 @@ export function runPredictOptions(
   record: RunRecord,
   volume: Pick<Volume, 'dims' | 'spacing'>,
   annotations?: Uint8Array | Uint16Array,
-): Pick<PredictOptions, 'coordinateChannels' | 'singleObjectClasses' | 'annotation' | 'logitAdjustment'> {
-  const options: Pick<PredictOptions, 'coordinateChannels' | 'singleObjectClasses' | 'annotation' | 'logitAdjustment'> = {
+): Pick<PredictOptions, 'coordinateChannels' | 'singleObjectClasses' | 'annotation' | 'logitAdjustment' | 'annotationOffsets'> {
+  const options: Pick<PredictOptions, 'coordinateChannels' | 'singleObjectClasses' | 'annotation' | 'logitAdjustment' | 'annotationOffsets'> = {
     coordinateChannels: record.settings.coordinateChannels === true,
     singleObjectClasses: record.singleObjectClasses,
     // Runs from before the setting have none (and a cancelled run may keep `auto`): no adjustment.
@@ -246,6 +248,14 @@ export function runPredictOptions(
     if (!annotations || !annotations.some((v) => v !== 0)) throw new AnnotationsNeededError();
     if (annotations.length !== voxels) throw new RangeError(`the annotations have ${annotations.length} voxels, the image ${voxels}`);
     options.annotation = annotationField(annotations, volume.dims, volume.spacing, record.classes?.length ?? record.network?.classes ?? 2);
+    const offsets: unknown = record.annotationOffsets;
+    if (offsets !== undefined) {
+      const K = options.annotation.classes;
+      if (!Array.isArray(offsets) || offsets.length !== K || offsets.some((o) => typeof o !== 'number' || !Number.isFinite(o))) {
+        throw new RangeError(`run.json's annotationOffsets must be ${K} finite numbers (one per class), not ${JSON.stringify(offsets)}`);
+      }
+      options.annotationOffsets = offsets as number[];
+    }
   }
   return options;
 }

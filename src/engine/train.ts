@@ -28,7 +28,8 @@ import type { VolumePrediction } from './predict';
 import { loadTrainingData, refitVolumes, type TrainingData } from './trainingData';
 import { heldOutSeenByParent, parentSlices, warmStart, WarmStartError } from './warmStart';
 import { predictPlanes, previewAnnotation, PreviewSchedule, type PreviewSource } from './preview';
-import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate, type ValidationVolume } from './validation';
+import { validate, type ValidationVolume } from './validation';
+import { ADJUSTMENT_FRACTIONS, calibrateDecision } from './decisionCalibration';
 import { comparisonChecks, copyWeights, parentScoresHigher, restoreWeights, scoreComparison, type ComparisonChecks, type ComparisonPrediction, type SliceScore } from './parentComparison';
 
 export interface TrainHooks {
@@ -75,6 +76,8 @@ export interface TrainingSnapshot {
   seconds: number;
   /** The fraction of the class weights' shift that prediction takes back (see logitAdjustment). */
   logitAdjustment: number;
+  /** The annotation offsets prediction adds (see calibrateDecision); absent: none. */
+  annotationOffsets?: number[];
 }
 
 /** The network a run builds: the preset with the settings' changes, channels and classes from the data. */
@@ -336,11 +339,11 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     await recalibrateBatchNorm(net, batches());
   };
 
-  // `auto` is chosen at the end (calibrateLogitAdjustment, below); validations before that use none.
+  // `auto` and the annotation offsets are chosen at the end (calibrateDecision, below); validations before that use none.
   const adjustment = () => logitAdjustment(weights, typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : 0);
   const runValidation = async (recalibrate = true): Promise<boolean> => {
     if (recalibrate) await calibrate();
-    const scores = await validate(net, validationVolumes, geometry, data.classes, adjustment());
+    const scores = await validate(net, validationVolumes, geometry, data.classes, adjustment(), { annotationOffsets: record.annotationOffsets });
     const result: ValidationResult = { iteration, iou: scores.iou, meanForegroundIoU: scores.meanForegroundIoU, seconds: elapsed() };
     latest = result;
     record.validation.push(result);
@@ -361,10 +364,20 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     return improved;
   };
 
-  /** Where the logit adjustment `auto` is chosen: slices the network was not given (left-out groups, held-out slices). */
+  /** Where the decision is chosen (the logit adjustment `auto`, the annotation offsets): slices the network was not given (left-out groups, held-out slices). */
   const adjustmentChecks = () => [...data.volumes.flatMap((v) => v.leftOut), ...validationVolumes];
-  const chooseAdjustment = (checks: ValidationVolume[]) =>
-    checks.length > 0 && weights.some((w) => w !== weights[0]) ? calibrateLogitAdjustment(net, checks, geometry, data.classes, weights) : undefined;
+  /**
+   * Where the run's end chooses it: a warm run's comparison slices when it has them (a subset of
+   * the left-out groups, the new slices' first: the same pass then scores it against its parent),
+   * else every left-out group and held-out slice.
+   */
+  const decisionChecks = () => (ctx.parentStart?.checks.kind === 'slices' ? [...ctx.parentStart.checks.checks] : adjustmentChecks());
+  const chooseDecision = (checks: ValidationVolume[]) => {
+    const fractions = settings.logitAdjustment === 'auto' ? (weights.some((w) => w !== weights[0]) ? ADJUSTMENT_FRACTIONS : [0]) : [settings.logitAdjustment];
+    // Nothing to choose: one fraction and no trust map.
+    if (checks.length === 0 || (fractions.length === 1 && !net.config.annotationResidual)) return undefined;
+    return calibrateDecision(net, checks, geometry, data.classes, weights, fractions);
+  };
 
   // Snapshots (measurement): the network as it would be left at these seconds of training.
   const snapshotSeconds = [...(hooks.snapshots?.seconds ?? [])].sort((a, b) => a - b);
@@ -372,9 +385,10 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   const takeSnapshot = async () => {
     const t0 = clock();
     await calibrate(new Random(settings.seed + 7919 * ++snapshotsTaken));
-    const fraction = typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : ((await chooseAdjustment(adjustmentChecks()))?.fraction ?? 0);
+    const chosen = await chooseDecision(adjustmentChecks());
+    const fraction = chosen?.fraction ?? (typeof settings.logitAdjustment === 'number' ? settings.logitAdjustment : 0);
     const seconds = elapsed();
-    await hooks.snapshots!.take({ net, iteration, seconds, logitAdjustment: fraction });
+    await hooks.snapshots!.take({ net, iteration, seconds, logitAdjustment: fraction, ...(chosen?.offsets ? { annotationOffsets: chosen.offsets } : {}) });
     paused += clock() - t0;
   };
 
@@ -496,13 +510,14 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   const stopped = () => stopReason === 'cancelled' || stopReason === 'interrupted';
   if (latest?.iteration !== iteration) await calibrate();
   let adjusted = false;
-  if (settings.logitAdjustment === 'auto' && !stopped() && iteration > 0) {
-    const chosen = await chooseAdjustment(adjustmentChecks());
+  if (!stopped() && iteration > 0) {
+    const chosen = await chooseDecision(decisionChecks());
     if (chosen) {
-      record.logitCalibration = { fractions: ADJUSTMENT_FRACTIONS, meanIoU: chosen.meanIoU, voxels: chosen.voxels };
+      record.logitCalibration = { fractions: chosen.fractions, meanIoU: chosen.meanIoU, voxels: chosen.voxels, ...(chosen.offsets ? { meanIoUWithoutOffsets: chosen.meanIoUWithoutOffsets } : {}) };
       settings.logitAdjustment = chosen.fraction;
-      adjusted = chosen.fraction !== 0;
-    } else settings.logitAdjustment = 0;
+      if (chosen.offsets) record.annotationOffsets = chosen.offsets;
+      adjusted = chosen.fraction !== 0 || chosen.offsets !== undefined;
+    } else if (settings.logitAdjustment === 'auto') settings.logitAdjustment = 0;
   }
   if (validating && !stopped() && iteration > 0 && (latest?.iteration !== iteration || adjusted)) {
     // A validation of this very iteration made before the adjustment is replaced.
@@ -548,10 +563,10 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   if (ctx.parentStart && !stopped() && iteration > 0) {
     const { checks, score: parentScore } = ctx.parentStart;
     const calibration = record.logitCalibration;
-    // The end's choice of the logit adjustment scored the network now on these very checks: reused.
-    const chosenOnSame = calibration && !record.checkpoints.best && !record.refit?.done && checks.kind === 'slices' && sameChecks(checks.checks, adjustmentChecks());
+    // The end's choice of the decision scored the network now on these very checks: reused.
+    const chosenOnSame = calibration && !record.checkpoints.best && !record.refit?.done && checks.kind === 'slices' && sameChecks(checks.checks, decisionChecks());
     trainedScore = chosenOnSame
-      ? { meanIoU: calibration.meanIoU[calibration.fractions.indexOf(settings.logitAdjustment as number)] ?? null, fraction: settings.logitAdjustment as number, voxels: calibration.voxels }
+      ? { meanIoU: calibration.meanIoU[calibration.fractions.indexOf(settings.logitAdjustment as number)] ?? null, fraction: settings.logitAdjustment as number, ...(record.annotationOffsets ? { offsets: record.annotationOffsets } : {}), voxels: calibration.voxels }
       : await scoreRunModel(ctx, checks);
     keptParent = parentScoresHigher(parentScore, trainedScore);
     const slices = checks.kind === 'volumes' ? checks.slices : checks.checks.reduce((n, c) => n + (c.scored?.length ?? c.slices.length), 0);
@@ -559,6 +574,8 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
     if (keptParent) {
       restoreWeights(net, ctx.parentStart.weights);
       settings.logitAdjustment = parentScore.fraction;
+      if (parentScore.offsets) record.annotationOffsets = parentScore.offsets;
+      else delete record.annotationOffsets;
       // The held-out phase's best checkpoint is not the run's model any more: kept aside.
       if (record.checkpoints.best) {
         moveCheckpoint(runDir, record.checkpoints.best.dir, TRAINED_BEST_CHECKPOINT);

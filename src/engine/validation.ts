@@ -5,7 +5,7 @@
  */
 import type { Vec3 } from '../core/geometry';
 import { scoresFromConfusion, type ConfusionMatrix } from '../core/metrics';
-import { sameReceptiveReach, type UNet, type UNetConfig } from './model';
+import { sameReceptiveReach, type ApplyOptions, type UNet, type UNetConfig } from './model';
 import type { NormalizedImage } from './normalize';
 import { extractPatch, outputMargin, patchAnchor, patchChannels } from './sampler';
 import type { LabelArray } from '../core/editDeltas';
@@ -15,9 +15,8 @@ import type { AnnotatedSlice } from '../core/sparseSplit';
 
 /** A slice: the plane perpendicular to `axis` at `index`. */
 type SlicePlane = Pick<AnnotatedSlice, 'axis' | 'index'> & { voxels?: number };
-import { logitAdjustment } from './loss';
 import { assertBackendHealthy } from './backends';
-import { tf } from './tf';
+import { tf, type Tensor, type Tensor5D } from './tf';
 
 /** One volume's held-out slices and what to score on them. */
 export interface ValidationVolume {
@@ -120,34 +119,10 @@ export async function validate(
   geometry: PatchGeometry,
   classes: number,
   adjustment?: readonly number[],
+  options: ApplyOptions = {},
   maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2],
 ): Promise<ValidationScores> {
-  return validationScores((await sliceConfusions(net, volumes, geometry, classes, [adjustment ?? []], maxTileVoxels))[0], classes);
-}
-
-/** The fractions of the class weights' shift that calibrateLogitAdjustment tries. */
-export const ADJUSTMENT_FRACTIONS = [0, 0.25, 0.5, 0.75, 1];
-
-/**
- * The fraction of the class weights' shift to take back at prediction (see logitAdjustment) that
- * scores best on `volumes`' slices — mean foreground IoU over all their voxels; the smaller
- * fraction on a tie. One pass of the network: every fraction decides from the same logits.
- */
-export async function calibrateLogitAdjustment(
-  net: UNet,
-  volumes: readonly ValidationVolume[],
-  geometry: PatchGeometry,
-  classes: number,
-  weights: readonly number[],
-  fractions: readonly number[] = ADJUSTMENT_FRACTIONS,
-): Promise<{ fraction: number; meanIoU: (number | null)[]; voxels: number }> {
-  const confusions = await sliceConfusions(net, volumes, geometry, classes, fractions.map((f) => logitAdjustment(weights, f)));
-  const meanIoU = confusions.map((c) => validationScores(c, classes).meanForegroundIoU);
-  let best = 0;
-  meanIoU.forEach((m, i) => {
-    if ((m ?? -1) > (meanIoU[best] ?? -1) + 1e-9) best = i;
-  });
-  return { fraction: fractions[best], meanIoU, voxels: confusions[0]?.total ?? 0 };
+  return validationScores((await sliceConfusions(net, volumes, geometry, classes, [adjustment ?? []], options, maxTileVoxels))[0], classes);
 }
 
 /** One confusion matrix per adjustment over the scored slices of `volumes` (see validate). */
@@ -157,7 +132,8 @@ async function sliceConfusions(
   geometry: PatchGeometry,
   classes: number,
   adjustments: readonly (readonly number[])[],
-  maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2],
+  options: ApplyOptions,
+  maxTileVoxels: number,
 ): Promise<ConfusionMatrix[]> {
   // counts[truth label][predicted label], label values 0..classes (row and column 0 stay empty).
   const counts = adjustments.map(() => Array.from({ length: classes + 1 }, () => new Array<number>(classes + 1).fill(0)));
@@ -187,7 +163,7 @@ async function sliceConfusions(
             }
           }
         }
-      });
+      }, options);
     }
   }
   return counts.map((c) => ({ labelCount: classes + 1, counts: c, total }));
@@ -207,6 +183,36 @@ export async function predictSliceTiles(
   shifts: readonly (readonly number[] | undefined)[],
   maxTileVoxels: number,
   visit: (labels: Int32Array[], start: Vec3, size: Vec3) => void,
+  options: ApplyOptions = {},
+): Promise<void> {
+  await sliceTiles3d(net, volume, slice, geometry, maxTileVoxels, options, (logits) => shifts.map((shift) => tf.argMax(shift ? tf.sub(logits, tf.tensor1d([...shift])) : logits, -1)), (read, start, size) =>
+    visit(read as Int32Array[], start, size),
+  );
+}
+
+/** As predictSliceTiles, handing each tile's logits (x fastest, the classes innermost) to `visit`. */
+export async function sliceTileLogits(
+  net: UNet,
+  volume: Pick<ValidationVolume, 'image' | 'annotation'>,
+  slice: SlicePlane,
+  geometry: PatchGeometry,
+  maxTileVoxels: number,
+  visit: (logits: Float32Array, start: Vec3, size: Vec3) => void,
+  options: ApplyOptions = {},
+): Promise<void> {
+  await sliceTiles3d(net, volume, slice, geometry, maxTileVoxels, options, (logits) => [logits], ([logits], start, size) => visit(logits as Float32Array, start, size));
+}
+
+/** The tiles across one slice, each run through the network and what `outputs` makes of its logits read back. */
+async function sliceTiles3d(
+  net: UNet,
+  volume: Pick<ValidationVolume, 'image' | 'annotation'>,
+  slice: SlicePlane,
+  geometry: PatchGeometry,
+  maxTileVoxels: number,
+  options: ApplyOptions,
+  outputs: (logits: Tensor5D) => Tensor[],
+  visit: (read: (Int32Array | Float32Array)[], start: Vec3, size: Vec3) => void,
 ): Promise<void> {
   const multiple = net.config.padding === 'same' ? 2 ** (net.config.levels - 1) : 1;
   const channels = patchChannels(volume);
@@ -221,14 +227,11 @@ export async function predictSliceTiles(
   for (const start of sliceTiles(volume.image.dims, slice, tileGeometry.output, crossing.before)) {
     const centre = [0, 1, 2].map((a) => start[a] - margin[a] + anchor[a]) as Vec3;
     const patch = extractPatch(volume.image, centre, tileGeometry, volume.annotation);
-    const decided = tf.tidy(() => {
-      const logits = net.apply(tf.tensor5d(patch, [1, input[2], input[1], input[0], channels]), false);
-      return shifts.map((shift) => tf.argMax(shift ? tf.sub(logits, tf.tensor1d([...shift])) : logits, -1));
-    });
+    const made = tf.tidy(() => outputs(net.apply(tf.tensor5d(patch, [1, input[2], input[1], input[0], channels]), false, options)));
     // Read back asynchronously: the webgpu backend cannot read synchronously under Node.
-    const labels = (await Promise.all(decided.map((t) => t.data()))) as Int32Array[];
-    tf.dispose(decided);
+    const read = (await Promise.all(made.map((t) => t.data()))) as (Int32Array | Float32Array)[];
+    tf.dispose(made);
     assertBackendHealthy();
-    visit(labels, start, tileGeometry.output);
+    visit(read, start, tileGeometry.output);
   }
 }

@@ -32,7 +32,7 @@ import { trainSettings, type TrainingClock, type TrainSettings } from '../protoc
 import type { TrainEvent } from '../protocol/training';
 import { readRunRecord } from '../engine/runFolder';
 import { loadRun, predictVolume, runPredictOptions } from '../engine/predict';
-import { runTraining } from '../engine/train';
+import { runTraining, type TrainingSnapshot } from '../engine/train';
 import type { UNet } from '../engine/model';
 import { WorkerClient } from '../engine/workerClient';
 import { BASELINES } from './baselines';
@@ -149,10 +149,12 @@ async function bestBaseline(image: Volume, truth: LabelArray, slices: AnnotatedS
   return best;
 }
 
-/** Predicts the volume with `net` as the run in `runDir` would, with the logit adjustment `fraction`. */
-async function predictWith(net: UNet, runDir: string, image: Volume, sparse: LabelArray, fraction: number | undefined, probabilities = false) {
+/** Predicts the volume with `net` as the run in `runDir` would, with the snapshot's decision (logit adjustment, annotation offsets). */
+async function predictWith(net: UNet, runDir: string, image: Volume, sparse: LabelArray, decision: Pick<TrainingSnapshot, 'logitAdjustment' | 'annotationOffsets'>, probabilities = false) {
   const record = readRunRecord(runDir);
-  if (fraction !== undefined) record.settings.logitAdjustment = fraction;
+  record.settings.logitAdjustment = decision.logitAdjustment;
+  if (decision.annotationOffsets) record.annotationOffsets = decision.annotationOffsets;
+  else delete record.annotationOffsets;
   const normalization = record.volumes[0]?.normalization;
   if (!normalization) throw new Error(`internal: the run in ${runDir} records no normalization`);
   return predictVolume(net, image, normalization, { ...runPredictOptions(record, image, sparse as Uint8Array | Uint16Array), probabilities });
@@ -201,7 +203,7 @@ export async function timeToQuality(options: TimeToQualityOptions, hooks: TimeTo
     snapshots: {
       seconds: checkpoints.slice(0, -1),
       take: async (snapshot) => {
-        const predicted = await predictWith(snapshot.net, scratchSettings.outDir, image, sparse, snapshot.logitAdjustment);
+        const predicted = await predictWith(snapshot.net, scratchSettings.outDir, image, sparse, snapshot);
         const at = checkpoints[scratch.length];
         scratch.push({ seconds: at, iou: denseIoU(predicted.labels, truth, image.dims, slices).meanIoU });
         scratchIterations.push(snapshot.iteration);

@@ -194,10 +194,23 @@ export interface RunRecord {
    */
   singleObjectClasses?: number[];
   /**
-   * How `logitAdjustment: 'auto'` was chosen: the mean foreground IoU of each fraction tried on
-   * `voxels` voxels of slices the network was not given (see calibrateLogitAdjustment).
+   * How `logitAdjustment: 'auto'` (and annotationOffsets) were chosen: the mean foreground IoU of
+   * each fraction tried on `voxels` voxels of slices the network was not given (see calibrateDecision).
    */
-  logitCalibration?: { fractions: number[]; meanIoU: (number | null)[]; voxels: number };
+  logitCalibration?: {
+    fractions: number[];
+    /** Per fraction, with the annotation offsets chosen for it (when there are any). */
+    meanIoU: (number | null)[];
+    /** Per fraction, without annotation offsets: present when offsets were chosen. */
+    meanIoUWithoutOffsets?: (number | null)[];
+    voxels: number;
+  };
+  /**
+   * A run with annotation channels: per class (index c = label value c + 1), what its segmentations
+   * add to the trust map where the nearest annotation is that class, chosen with the logit
+   * adjustment on the same slices (see calibrateDecision). Absent: none.
+   */
+  annotationOffsets?: number[];
   volumes: VolumeRecord[];
   /** The metrics over time. */
   loss: LossRecord[];

@@ -25,8 +25,7 @@ import { planPrediction } from '../../src/engine/predictionPlan';
 import { Random } from '../../src/core/random';
 import { readRunRecord } from '../../src/engine/runFolder';
 import { PatchSampler, samplePatch } from '../../src/engine/sampler';
-import { logitAdjustment } from '../../src/engine/loss';
-import { ADJUSTMENT_FRACTIONS, calibrateLogitAdjustment, validate } from '../../src/engine/validation';
+import { ADJUSTMENT_FRACTIONS } from '../../src/engine/decisionCalibration';
 import { segmentVolumeFile } from '../../src/engine/segmentFile';
 import { trainSettings, type TrainSettingsInput } from '../../src/protocol/settings';
 import { findAnnotatedSlices } from '../../src/core/sparseSplit';
@@ -289,32 +288,6 @@ test('the annotation residual: a trust map adds the one-hot of the first input c
   }
 });
 
-test('calibrating the logit adjustment scores every fraction from one pass, as validate scores each', async () => {
-  const dims: Vec3 = [24, 20, 12];
-  const labels = slicedLabels(dims, [
-    { axis: 0, index: 6 },
-    { axis: 1, index: 12 },
-    { axis: 2, index: 5 },
-  ]);
-  const img = image(dims, [1, 1, 2], 7);
-  const groups = leaveOutVolumes('v', img, labels, findAnnotatedSlices(labels, dims), 3);
-  const net = createUNet({ ...SAME, inChannels: 4 + 1 }, 3);
-  try {
-    const geometry = { input: [8, 8, 4] as Vec3, output: [8, 8, 4] as Vec3 };
-    const checks = groups.map((g) => g.check);
-    const weights = [0.2, 3, 9];
-    const calibration = await calibrateLogitAdjustment(net, checks, geometry, 3, weights);
-    for (const [i, f] of ADJUSTMENT_FRACTIONS.entries()) {
-      assert.equal(calibration.meanIoU[i], (await validate(net, checks, geometry, 3, logitAdjustment(weights, f))).meanForegroundIoU, `fraction ${f}`);
-    }
-    const best = Math.max(...calibration.meanIoU.map((m) => m ?? -1));
-    assert.equal(calibration.fraction, ADJUSTMENT_FRACTIONS[calibration.meanIoU.findIndex((m) => (m ?? -1) === best)]);
-    assert.ok(calibration.voxels > 0);
-  } finally {
-    net.dispose();
-  }
-});
-
 test('a run with annotation channels records them, and segments with the label file it trained on or one given', async () => {
   const ball = writeBallVolume(work, 'ball-ann', [32, 28, 12], 3, true);
   const outDir = path.join(work, 'run-ann');
@@ -338,6 +311,13 @@ test('a run with annotation channels records them, and segments with the label f
   assert.ok((record.logitCalibration?.voxels ?? 0) > 0);
   const chosen = record.logitCalibration!.meanIoU;
   assert.equal(record.settings.logitAdjustment, ADJUSTMENT_FRACTIONS[chosen.indexOf(Math.max(...chosen.map((m) => m ?? -1)))]);
+  // With a trust map, per-class offsets were tried with each fraction: kept only where they helped, never below 0.
+  if (record.annotationOffsets) {
+    assert.equal(record.annotationOffsets.length, 3);
+    assert.ok(record.annotationOffsets.every((o) => o >= 0) && record.annotationOffsets.some((o) => o > 0), JSON.stringify(record.annotationOffsets));
+    const without = record.logitCalibration!.meanIoUWithoutOffsets!;
+    chosen.forEach((m, i) => assert.ok((m ?? -1) >= (without[i] ?? -1), `fraction ${ADJUSTMENT_FRACTIONS[i]}: ${m} with offsets, ${without[i]} without`));
+  }
   assert.equal(record.network?.inChannels, 4 + 1 + 3, 'annotation (3 classes + nearness), image, coordinates');
   assert.equal(record.network?.annotationResidual, 3, 'the logits add trust × the annotation one-hot');
   assert.ok(record.validation.length > 0 && record.validation.every((v) => v.meanForegroundIoU !== undefined), 'validation ran with the training slices as annotations');

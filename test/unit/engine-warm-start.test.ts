@@ -270,3 +270,22 @@ test('a warm run that fits the annotated slices at least as well as its parent k
   assert.equal(readRunRecord(childDir).checkpoints.last?.iteration, 40);
   await assertHandedOnIsSegment(handedOn, childDir, corrected);
 });
+
+test('a warm run with annotation channels chooses its decision on the slices it is compared on, in the same pass', async () => {
+  const ball = writeBallVolume(work, 'ball-ann-warm', [32, 28, 12], 3, true);
+  const corrected = { image: ball.image, labels: withSliceAdded(ball, 20, 'ball-ann-warm-y20') };
+  const validation = { fraction: 0 };
+  const parentDir = path.join(work, 'ann-parent');
+  await runTraining(tiny(ball, parentDir, { iterations: 12, validation, annotationChannels: true }));
+  const childDir = path.join(work, 'ann-child');
+  await runTraining(tiny(corrected, childDir, { init: parentDir, iterations: 4, validation, annotationChannels: true }));
+  const child = readRunRecord(childDir);
+  const comparison = child.parent?.comparison;
+  const calibration = child.logitCalibration;
+  assert.ok(comparison && calibration, JSON.stringify({ comparison, calibration }));
+  // 6 annotated slices, so 6 left-out groups, of which the comparison scores 4 (the new slice's first).
+  assert.equal(comparison.checks, 4);
+  assert.equal(calibration.voxels, comparison.voxels, 'the decision was chosen on the comparison slices');
+  assert.deepEqual(calibration.fractions, [child.settings.logitAdjustment], "the parent's fraction, kept");
+  if (comparison.kept === 'trained') assert.equal(comparison.trainedIoU, calibration.meanIoU[0]);
+});

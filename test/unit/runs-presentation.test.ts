@@ -208,3 +208,13 @@ test("a warm-started run that kept its parent's weights says so in its lineage, 
   assert.doesNotMatch(better.description ?? '', /kept its parent/);
   assert.match(better.tooltip ?? '', /the run's model is the trained network\./);
 });
+
+test('a run that segments following some classes\' annotations more than its trust map names them and by how much', () => {
+  const over = { annotationOffsets: [0, 4] };
+  const base = runRecord();
+  const row = presentEntry(run({ ...over, settings: { ...base.settings, annotationChannels: true, coordinateChannels: false } }), { now: NOW });
+  const settings = Object.fromEntries((child(row, 'settings')?.children ?? []).map((c) => [c.label, c.description]));
+  assert.equal(settings['extra inputs'], 'annotations (followed more when segmenting: spinal cord +4)');
+  const plain = presentEntry(run({ settings: { ...base.settings, annotationChannels: true, coordinateChannels: false } }), { now: NOW });
+  assert.equal(Object.fromEntries((child(plain, 'settings')?.children ?? []).map((c) => [c.label, c.description]))['extra inputs'], 'annotations');
+});

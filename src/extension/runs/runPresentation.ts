@@ -279,7 +279,10 @@ function settingsRows(r: RunRecord): RowData[] {
     rows.push(detail('weights', 'class weighting', fraction > 0 ? `${weighting} · ${Math.round(fraction * 100)} % of its shift taken back at prediction` : weighting));
   }
   if (s.loss !== undefined) rows.push(detail('loss', 'loss', s.loss === 'ce+dice' ? 'cross-entropy + Dice' : s.loss === 'ce' ? 'cross-entropy' : s.loss));
-  const inputs = [s.annotationChannels === true ? 'annotations' : '', s.coordinateChannels === true ? 'coordinates' : ''].filter(Boolean);
+  // Classes whose annotations the run's segmentations follow more than its trust map (calibrateDecision).
+  const followed = (r.annotationOffsets ?? []).flatMap((o, c) => (o > 0 ? [`${className(r, c)} +${o}`] : []));
+  const annotations = followed.length > 0 ? `annotations (followed more when segmenting: ${followed.join(', ')})` : 'annotations';
+  const inputs = [s.annotationChannels === true ? annotations : '', s.coordinateChannels === true ? 'coordinates' : ''].filter(Boolean);
   if (s.annotationChannels !== undefined || s.coordinateChannels !== undefined) rows.push(detail('inputs', 'extra inputs', inputs.length ? inputs.join(', ') : 'none'));
   if (s.augmentation) {
     const on = Object.entries(s.augmentation)
