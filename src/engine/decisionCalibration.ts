@@ -13,11 +13,10 @@
  * One pass of the network: every candidate decides from the same logits, kept for the scored
  * voxels (a sample where there are very many).
  */
-import type { Vec3 } from '../core/geometry';
 import { logitAdjustment } from './loss';
 import type { UNet } from './model';
 import type { PatchGeometry } from '../protocol/training';
-import { sliceTileLogits, validationScores, type ValidationVolume } from './validation';
+import { forScoredVoxels, sliceTileLogits, validationScores, type ValidationVolume } from './validation';
 
 /** The fractions of the class weights' shift tried. */
 export const ADJUSTMENT_FRACTIONS = [0, 0.25, 0.5, 0.75, 1];
@@ -72,31 +71,18 @@ export async function scoredLogits(net: UNet, volumes: readonly ValidationVolume
   let n = 0;
   const maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2];
   for (const v of volumes) {
-    const [nx, ny, nz] = v.image.dims;
-    const scored = new Uint8Array(v.mask.length);
+    const seen = new Uint8Array(v.mask.length);
     for (const [ordinal, slice] of v.slices.entries()) {
       if (v.scored && !v.scored.includes(ordinal)) continue;
-      await sliceTileLogits(net, v, slice, geometry, maxTileVoxels, (tile, start, [ox, oy, oz]: Vec3) => {
-        const lo = [0, 1, 2].map((a) => Math.max(0, start[a]));
-        const hi = [Math.min(nx, start[0] + ox), Math.min(ny, start[1] + oy), Math.min(nz, start[2] + oz)];
-        lo[slice.axis] = slice.index;
-        hi[slice.axis] = slice.index + 1;
-        for (let z = lo[2]; z < hi[2]; z++) {
-          for (let y = lo[1]; y < hi[1]; y++) {
-            for (let x = lo[0]; x < hi[0]; x++) {
-              const i = x + nx * (y + ny * z);
-              if (v.mask[i] !== ordinal + 1 || scored[i]) continue;
-              scored[i] = 1;
-              if (met++ % stride !== 0 || n >= kept) continue;
-              const o = x - start[0] + ox * (y - start[1] + oy * (z - start[2]));
-              logits.set(tile.subarray(o * classes, (o + 1) * classes), n * classes);
-              truth[n] = v.labels[i];
-              nearest[n] = v.annotation ? v.annotation.nearest[i] : 0;
-              n++;
-            }
-          }
-        }
-      });
+      await sliceTileLogits(net, v, slice, geometry, maxTileVoxels, (tile, start, size) =>
+        forScoredVoxels(v, slice, ordinal, start, size, seen, (i, o) => {
+          if (met++ % stride !== 0 || n >= kept) return;
+          logits.set(tile.subarray(o * classes, (o + 1) * classes), n * classes);
+          truth[n] = v.labels[i];
+          nearest[n] = v.annotation ? v.annotation.nearest[i] : 0;
+          n++;
+        }),
+      );
     }
   }
   return { classes, logits: logits.subarray(0, n * classes), truth: truth.subarray(0, n), nearest: nearest.subarray(0, n), voxels };

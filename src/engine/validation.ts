@@ -125,6 +125,30 @@ export async function validate(
   return validationScores((await sliceConfusions(net, volumes, geometry, classes, [adjustment ?? []], options, maxTileVoxels))[0], classes);
 }
 
+/**
+ * Visits the voxels of a tile's output box (`start`, `size`; x, y, z) that lie on slice number
+ * `ordinal` of `volume` and are scored there (`mask`), once each: `seen` marks them as they go
+ * (neighbouring tiles overlap). `i` is the voxel's index in the volume, `o` in the tile (x fastest).
+ */
+export function forScoredVoxels(volume: Pick<ValidationVolume, 'image' | 'mask'>, slice: SlicePlane, ordinal: number, start: Vec3, size: Vec3, seen: Uint8Array, visit: (i: number, o: number) => void): void {
+  const [nx, ny, nz] = volume.image.dims;
+  const [ox, oy, oz] = size;
+  const lo = [0, 1, 2].map((a) => Math.max(0, start[a]));
+  const hi = [Math.min(nx, start[0] + ox), Math.min(ny, start[1] + oy), Math.min(nz, start[2] + oz)];
+  lo[slice.axis] = slice.index;
+  hi[slice.axis] = slice.index + 1;
+  for (let z = lo[2]; z < hi[2]; z++) {
+    for (let y = lo[1]; y < hi[1]; y++) {
+      for (let x = lo[0]; x < hi[0]; x++) {
+        const i = x + nx * (y + ny * z);
+        if (volume.mask[i] !== ordinal + 1 || seen[i]) continue;
+        seen[i] = 1;
+        visit(i, x - start[0] + ox * (y - start[1] + oy * (z - start[2])));
+      }
+    }
+  }
+}
+
 /** One confusion matrix per adjustment over the scored slices of `volumes` (see validate). */
 async function sliceConfusions(
   net: UNet,
@@ -140,30 +164,16 @@ async function sliceConfusions(
   let total = 0;
   const shifts = adjustments.map((a) => (a.some((x) => x !== 0) ? [...a] : undefined));
   for (const v of volumes) {
-    const [nx, ny, nz] = v.image.dims;
     // Neighbouring tiles overlap where the volume is not a multiple of the tile: score once.
     const scored = new Uint8Array(v.mask.length);
     for (const [ordinal, slice] of v.slices.entries()) {
       if (v.scored && !v.scored.includes(ordinal)) continue;
-      await predictSliceTiles(net, v, slice, geometry, shifts, maxTileVoxels, (labels, start, [ox, oy, oz]) => {
-        // Score the tile's voxels that lie on this slice.
-        const lo = [0, 1, 2].map((a) => Math.max(0, start[a]));
-        const hi = [Math.min(nx, start[0] + ox), Math.min(ny, start[1] + oy), Math.min(nz, start[2] + oz)];
-        lo[slice.axis] = slice.index;
-        hi[slice.axis] = slice.index + 1;
-        for (let z = lo[2]; z < hi[2]; z++) {
-          for (let y = lo[1]; y < hi[1]; y++) {
-            for (let x = lo[0]; x < hi[0]; x++) {
-              const i = x + nx * (y + ny * z);
-              if (v.mask[i] !== ordinal + 1 || scored[i]) continue;
-              scored[i] = 1;
-              const o = x - start[0] + ox * (y - start[1] + oy * (z - start[2]));
-              for (let a = 0; a < labels.length; a++) counts[a][v.labels[i]][labels[a][o] + 1]++;
-              total++;
-            }
-          }
-        }
-      }, options);
+      await predictSliceTiles(net, v, slice, geometry, shifts, maxTileVoxels, (labels, start, size) =>
+        forScoredVoxels(v, slice, ordinal, start, size, scored, (i, o) => {
+          for (let a = 0; a < labels.length; a++) counts[a][v.labels[i]][labels[a][o] + 1]++;
+          total++;
+        }),
+      options);
     }
   }
   return counts.map((c) => ({ labelCount: classes + 1, counts: c, total }));

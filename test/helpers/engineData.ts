@@ -66,3 +66,18 @@ export function tinyTrainSettings(volume: { image: string; labels: string }, out
     ...change,
   });
 }
+
+/** A 3-class label map on dims with full slices at the given planes (class by x: 2 left, 3 right, 1 in the top rows). */
+export function slicedLabels(dims: Vec3, planes: { axis: 0 | 1 | 2; index: number }[]): Uint8Array {
+  const [nx, ny, nz] = dims;
+  const labels = new Uint8Array(nx * ny * nz);
+  for (let z = 0, i = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++, i++) {
+        const p = [x, y, z];
+        if (planes.some((s) => p[s.axis] === s.index)) labels[i] = y < 3 ? 1 : x < nx / 2 ? 2 : 3;
+      }
+    }
+  }
+  return labels;
+}

@@ -31,7 +31,7 @@ import { trainSettings, type TrainSettingsInput } from '../../src/protocol/setti
 import { findAnnotatedSlices } from '../../src/core/sparseSplit';
 import { runTraining } from '../../src/engine/train';
 import { leaveOutVolumes, useAnnotationChannels } from '../../src/engine/trainingData';
-import { writeBallVolume } from '../helpers/engineData';
+import { slicedLabels, writeBallVolume } from '../helpers/engineData';
 import { tempDir } from '../helpers/data';
 
 const work = tempDir('engine-annotation');
@@ -40,21 +40,7 @@ before(async () => {
   await initBackend('auto');
 });
 
-/** A 3-class label map on dims with full slices at the given planes (class by x: 2 left, 3 right, 1 in the top rows). */
-function slicedLabels(dims: Vec3, planes: { axis: 0 | 1 | 2; index: number }[]): Uint8Array {
-  const [nx, ny, nz] = dims;
-  const labels = new Uint8Array(nx * ny * nz);
-  for (let z = 0, i = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      for (let x = 0; x < nx; x++, i++) {
-        const p = [x, y, z];
-        if (planes.some((s) => p[s.axis] === s.index)) labels[i] = y < 3 ? 1 : x < nx / 2 ? 2 : 3;
-      }
-    }
-  }
-  return labels;
-}
-
+/** A normalized image of unit-normal noise. */
 function image(dims: Vec3, spacing: Vec3, seed: number): NormalizedImage {
   const rng = new Random(seed);
   const n = dims[0] * dims[1] * dims[2];

@@ -18,6 +18,7 @@ import { tf } from '../../src/engine/tf';
 import { leaveOutVolumes } from '../../src/engine/trainingData';
 import { validate } from '../../src/engine/validation';
 import { DEFAULT_NORMALIZATION } from '../../src/protocol/settings';
+import { slicedLabels } from '../helpers/engineData';
 import type { UNetConfig } from '../../src/protocol/network';
 import type { RunRecord } from '../../src/protocol/run';
 
@@ -26,21 +27,6 @@ before(async () => {
 });
 
 const SAME: UNetConfig = { levels: 2, baseFilters: 4, filterPattern: 'flat', padding: 'same', batchNorm: true, inChannels: 1, classes: 3 };
-
-/** Three classes on the annotated planes: 1 near y = 0, else 2 on the left half and 3 on the right. */
-function slicedLabels(dims: Vec3, planes: { axis: 0 | 1 | 2; index: number }[]): Uint8Array {
-  const [nx, ny, nz] = dims;
-  const labels = new Uint8Array(nx * ny * nz);
-  for (let z = 0, i = 0; z < nz; z++) {
-    for (let y = 0; y < ny; y++) {
-      for (let x = 0; x < nx; x++, i++) {
-        const p = [x, y, z];
-        if (planes.some((s) => p[s.axis] === s.index)) labels[i] = y < 3 ? 1 : x < nx / 2 ? 2 : 3;
-      }
-    }
-  }
-  return labels;
-}
 
 function image(dims: Vec3, seed: number): NormalizedImage {
   const rng = new Random(seed);
