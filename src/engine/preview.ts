@@ -11,7 +11,7 @@ import type { Vec3 } from '../core/geometry';
 import { sliceAxes, type Axis } from '../core/slices';
 import type { PreviewPlane } from '../protocol/training';
 import type { PatchGeometry } from '../protocol/training';
-import type { UNet } from './model';
+import type { ApplyOptions, UNet } from './model';
 import type { NormalizedImage } from './normalize';
 import { predictSliceTiles } from './validation';
 
@@ -31,9 +31,11 @@ export interface PreviewSource {
 /**
  * Predicts the planes through `voxel` along each axis with `net` (inference mode). Each plane's
  * labels are label values 1..classes, its columns along the lower in-plane axis (as core/slices
- * cuts a slice). `adjustment` is subtracted from the logits per class, as prediction does.
+ * cuts a slice). `adjustment` is subtracted from the logits per class and `options` decide, as
+ * prediction does (a warm run previews with its parent's annotation offsets: at first, what the
+ * parent's segmentation showed).
  */
-export async function predictPlanes(net: UNet, source: PreviewSource, voxel: Vec3, geometry: PatchGeometry, adjustment: readonly number[]): Promise<PreviewPlane[]> {
+export async function predictPlanes(net: UNet, source: PreviewSource, voxel: Vec3, geometry: PatchGeometry, adjustment: readonly number[], options: ApplyOptions = {}): Promise<PreviewPlane[]> {
   const dims = source.image.dims;
   const multiple = net.config.padding === 'same' ? 2 ** (net.config.levels - 1) : 1;
   const shift = adjustment.some((a) => a !== 0) ? [...adjustment] : undefined;
@@ -61,7 +63,7 @@ export async function predictPlanes(net: UNet, source: PreviewSource, voxel: Vec
           }
         }
       }
-    });
+    }, options);
     planes.push({ axis, index, width, height, labels });
   }
   return planes;

@@ -415,7 +415,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
       previewSources.set(v, source);
     }
     const t0 = performance.now();
-    const planes = await predictPlanes(net, source, target.voxel, geometry, adjustment());
+    const planes = await predictPlanes(net, source, target.voxel, geometry, adjustment(), { annotationOffsets: ctx.parentStart?.score.offsets });
     const seconds = (performance.now() - t0) / 1000;
     schedule.done(performance.now() / 1000, seconds);
     previewKey = key;

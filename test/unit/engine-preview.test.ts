@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { annotationField } from '../../src/core/annotationField';
 import { extractSlice } from '../../src/core/slices';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { createUNet } from '../../src/engine/model';
@@ -45,6 +46,28 @@ test('the preview planes equal a whole-volume prediction on those planes (a netw
       assert.deepEqual([...plane.labels], [...expected.data], `plane along axis ${plane.axis}`);
     }
     assert.ok(new Set(planes.flatMap((p) => [...p.labels])).size > 1, 'the planes are not constant');
+  } finally {
+    net.dispose();
+  }
+});
+
+test('with annotation channels, the preview decides as prediction does, annotation offsets included', async () => {
+  const ball = writeBallVolume(work, 'exact-ann', [32, 28, 12], 2, true);
+  const volume = readVolumeFile(ball.image);
+  const sparse = readVolumeFile(ball.labels).data as Uint8Array;
+  const field = annotationField(sparse, volume.dims, volume.spacing, 3);
+  const normalization = computeNormalization(volume);
+  const net = createUNet({ ...PRESETS.fast, levels: 1, baseFilters: 4, padding: 'valid', inChannels: 4 + 1, classes: 3, annotationResidual: 3 }, 5);
+  try {
+    const image = normalizeVolume(volume, normalization);
+    const voxel: [number, number, number] = [11, 20, 5];
+    const geometry = { input: [12, 12, 8] as [number, number, number], output: [8, 8, 4] as [number, number, number] };
+    const options = { annotationOffsets: [0, 0, 8] };
+    const whole = await predictVolume(net, volume, normalization, { annotation: field, ...options });
+    const planes = await predictPlanes(net, { image, annotation: field }, voxel, geometry, [0, 0, 0], options);
+    for (const plane of planes) assert.deepEqual([...plane.labels], [...extractSlice(whole.labels, volume.dims, plane.axis, plane.index).data], `plane along axis ${plane.axis}`);
+    const without = await predictPlanes(net, { image, annotation: field }, voxel, geometry, [0, 0, 0]);
+    assert.notDeepEqual(without.map((p) => [...p.labels]), planes.map((p) => [...p.labels]), 'the offsets change the decision');
   } finally {
     net.dispose();
   }
