@@ -59,8 +59,7 @@ export interface DecisionCalibration {
 
 /** Runs `net` over the checks' scored voxels and keeps their logits (see ScoredLogits). */
 export async function scoredLogits(net: UNet, volumes: readonly ValidationVolume[], geometry: PatchGeometry, classes: number, maxKept = MAX_KEPT_VOXELS): Promise<ScoredLogits> {
-  let voxels = 0;
-  for (const v of volumes) for (let i = 0; i < v.mask.length; i++) if (v.mask[i] !== 0 && (!v.scored || v.scored.includes(v.mask[i] - 1))) voxels++;
+  const voxels = volumes.reduce((n, v) => n + scoredVoxelCount(v), 0);
   // Every `stride`-th scored voxel (in the order they are met) is kept.
   const stride = Math.max(1, Math.ceil(voxels / maxKept));
   const kept = Math.ceil(voxels / stride);
@@ -86,6 +85,21 @@ export async function scoredLogits(net: UNet, volumes: readonly ValidationVolume
     }
   }
   return { classes, logits: logits.subarray(0, n * classes), truth: truth.subarray(0, n), nearest: nearest.subarray(0, n), voxels };
+}
+
+/** How many voxels validation scores in `volume`: those on each scored slice's plane whose mask names that slice. */
+function scoredVoxelCount(volume: ValidationVolume): number {
+  const [nx, ny, nz] = volume.image.dims;
+  let count = 0;
+  for (const [ordinal, slice] of volume.slices.entries()) {
+    if (volume.scored && !volume.scored.includes(ordinal)) continue;
+    const lo = [0, 0, 0];
+    const hi = [nx, ny, nz];
+    lo[slice.axis] = slice.index;
+    hi[slice.axis] = slice.index + 1;
+    for (let z = lo[2]; z < hi[2]; z++) for (let y = lo[1]; y < hi[1]; y++) for (let x = lo[0]; x < hi[0]; x++) if (volume.mask[x + nx * (y + ny * z)] === ordinal + 1) count++;
+  }
+  return count;
 }
 
 /** The class (0-based) voxel `v` decides for, with `shift` subtracted and `offsets` added where its nearest annotation is that class. */
