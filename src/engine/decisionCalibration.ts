@@ -16,10 +16,25 @@
 import { logitAdjustment } from './loss';
 import type { UNet } from './model';
 import type { PatchGeometry } from '../protocol/training';
-import { forScoredVoxels, sliceTileLogits, validationScores, type ValidationVolume } from './validation';
+import type { SliceScore } from './parentComparison';
+import { forScoredVoxels, scoredSlices, sliceTileLogits, validationScores, type ValidationVolume } from './validation';
 
 /** The fractions of the class weights' shift tried. */
 export const ADJUSTMENT_FRACTIONS = [0, 0.25, 0.5, 0.75, 1];
+
+/**
+ * The fractions a decision chooses among for the logit adjustment `setting`: that fraction, or for
+ * `auto` every one of ADJUSTMENT_FRACTIONS (only 0 when the weights are equal).
+ */
+export function adjustmentFractions(setting: number | 'auto', weights: readonly number[]): number[] {
+  if (setting !== 'auto') return [setting];
+  return weights.some((w) => w !== weights[0]) ? ADJUSTMENT_FRACTIONS : [0];
+}
+
+/** The chosen decision's own score on the checks: its mean IoU, fraction and offsets. */
+export function chosenScore(c: DecisionCalibration): SliceScore {
+  return { meanIoU: c.meanIoU[c.fractions.indexOf(c.fraction)] ?? null, fraction: c.fraction, ...(c.offsets ? { offsets: c.offsets } : {}), voxels: c.voxels };
+}
 
 /** The offsets tried per class, nearest 0 first (a tie keeps the smaller). */
 export const OFFSET_STEPS = [0, 1, 2, 4, 8];
@@ -71,8 +86,7 @@ export async function scoredLogits(net: UNet, volumes: readonly ValidationVolume
   const maxTileVoxels = 4 * geometry.input[0] * geometry.input[1] * geometry.input[2];
   for (const v of volumes) {
     const seen = new Uint8Array(v.mask.length);
-    for (const [ordinal, slice] of v.slices.entries()) {
-      if (v.scored && !v.scored.includes(ordinal)) continue;
+    for (const { ordinal, slice } of scoredSlices(v)) {
       await sliceTileLogits(net, v, slice, geometry, maxTileVoxels, (tile, start, size) =>
         forScoredVoxels(v, slice, ordinal, start, size, seen, (i, o) => {
           if (met++ % stride !== 0 || n >= kept) return;
@@ -91,8 +105,7 @@ export async function scoredLogits(net: UNet, volumes: readonly ValidationVolume
 function scoredVoxelCount(volume: ValidationVolume): number {
   const [nx, ny, nz] = volume.image.dims;
   let count = 0;
-  for (const [ordinal, slice] of volume.slices.entries()) {
-    if (volume.scored && !volume.scored.includes(ordinal)) continue;
+  for (const { ordinal, slice } of scoredSlices(volume)) {
     const lo = [0, 0, 0];
     const hi = [nx, ny, nz];
     lo[slice.axis] = slice.index;

@@ -22,7 +22,7 @@ import type { UNet } from './model';
 import type { PatchGeometry } from '../protocol/training';
 import type { PreparedVolume } from './trainingData';
 import { validationScores, type ValidationVolume } from './validation';
-import { ADJUSTMENT_FRACTIONS, calibrateDecision } from './decisionCalibration';
+import { adjustmentFractions, calibrateDecision, chosenScore } from './decisionCalibration';
 import { logitAdjustment } from './loss';
 import { predictVolume, type VolumePrediction } from './predict';
 import { readVolumeFile } from '../core/readVolume';
@@ -159,9 +159,7 @@ export async function scoreComparison(net: UNet, checks: ComparisonChecks, geome
  * only 0 when the weights are equal), and a trust map's annotation offsets.
  */
 export async function scoreOnSlices(net: UNet, checks: readonly ValidationVolume[], geometry: PatchGeometry, classes: number, weights: readonly number[], setting: number | 'auto'): Promise<SliceScore> {
-  const fractions = setting !== 'auto' ? [setting] : weights.some((w) => w !== weights[0]) ? ADJUSTMENT_FRACTIONS : [0];
-  const chosen = await calibrateDecision(net, checks, geometry, classes, weights, fractions);
-  return { meanIoU: chosen.meanIoU[fractions.indexOf(chosen.fraction)] ?? null, fraction: chosen.fraction, ...(chosen.offsets ? { offsets: chosen.offsets } : {}), voxels: chosen.voxels };
+  return chosenScore(await calibrateDecision(net, checks, geometry, classes, weights, adjustmentFractions(setting, weights)));
 }
 
 /** Whether the trained network's score is below the parent's (then the run keeps the parent's weights). */

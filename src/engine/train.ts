@@ -29,7 +29,7 @@ import { loadTrainingData, refitVolumes, type TrainingData } from './trainingDat
 import { heldOutSeenByParent, parentSlices, warmStart, WarmStartError } from './warmStart';
 import { predictPlanes, previewAnnotation, PreviewSchedule, type PreviewSource } from './preview';
 import { validate, type ValidationVolume } from './validation';
-import { ADJUSTMENT_FRACTIONS, calibrateDecision } from './decisionCalibration';
+import { adjustmentFractions, calibrateDecision, chosenScore, type DecisionCalibration } from './decisionCalibration';
 import { comparisonChecks, copyWeights, parentScoresHigher, restoreWeights, scoreComparison, type ComparisonChecks, type ComparisonPrediction, type SliceScore } from './parentComparison';
 
 export interface TrainHooks {
@@ -373,7 +373,7 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
    */
   const decisionChecks = () => (ctx.parentStart?.checks.kind === 'slices' ? [...ctx.parentStart.checks.checks] : adjustmentChecks());
   const chooseDecision = (checks: ValidationVolume[]) => {
-    const fractions = settings.logitAdjustment === 'auto' ? (weights.some((w) => w !== weights[0]) ? ADJUSTMENT_FRACTIONS : [0]) : [settings.logitAdjustment];
+    const fractions = adjustmentFractions(settings.logitAdjustment, weights);
     // Nothing to choose: one fraction and no trust map.
     if (checks.length === 0 || (fractions.length === 1 && !net.config.annotationResidual)) return undefined;
     return calibrateDecision(net, checks, geometry, data.classes, weights, fractions);
@@ -510,8 +510,10 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   const stopped = () => stopReason === 'cancelled' || stopReason === 'interrupted';
   if (latest?.iteration !== iteration) await calibrate();
   let adjusted = false;
+  // The decision chosen now, on decisionChecks(): a warm run's comparison reuses its score.
+  let endDecision: DecisionCalibration | undefined;
   if (!stopped() && iteration > 0) {
-    const chosen = await chooseDecision(decisionChecks());
+    const chosen = (endDecision = await chooseDecision(decisionChecks()));
     if (chosen) {
       record.logitCalibration = { fractions: chosen.fractions, meanIoU: chosen.meanIoU, voxels: chosen.voxels, ...(chosen.offsets ? { meanIoUWithoutOffsets: chosen.meanIoUWithoutOffsets } : {}) };
       settings.logitAdjustment = chosen.fraction;
@@ -562,12 +564,9 @@ async function trainLoop(ctx: LoopContext): Promise<RunSummary> {
   let trainedScore: SliceScore | undefined;
   if (ctx.parentStart && !stopped() && iteration > 0) {
     const { checks, score: parentScore } = ctx.parentStart;
-    const calibration = record.logitCalibration;
     // The end's choice of the decision scored the network now on these very checks: reused.
-    const chosenOnSame = calibration && !record.checkpoints.best && !record.refit?.done && checks.kind === 'slices' && sameChecks(checks.checks, decisionChecks());
-    trainedScore = chosenOnSame
-      ? { meanIoU: calibration.meanIoU[calibration.fractions.indexOf(settings.logitAdjustment as number)] ?? null, fraction: settings.logitAdjustment as number, ...(record.annotationOffsets ? { offsets: record.annotationOffsets } : {}), voxels: calibration.voxels }
-      : await scoreRunModel(ctx, checks);
+    const chosenOnSame = !record.checkpoints.best && !record.refit?.done && checks.kind === 'slices' && sameChecks(checks.checks, decisionChecks()) ? endDecision : undefined;
+    trainedScore = chosenOnSame ? chosenScore(chosenOnSame) : await scoreRunModel(ctx, checks);
     keptParent = parentScoresHigher(parentScore, trainedScore);
     const slices = checks.kind === 'volumes' ? checks.slices : checks.checks.reduce((n, c) => n + (c.scored?.length ?? c.slices.length), 0);
     record.parent!.comparison = { parentIoU: parentScore.meanIoU, trainedIoU: trainedScore.meanIoU, checks: slices, voxels: parentScore.voxels, kept: keptParent ? 'parent' : 'trained' };

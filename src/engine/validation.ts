@@ -125,6 +125,11 @@ export async function validate(
   return validationScores((await sliceConfusions(net, volumes, geometry, classes, [adjustment ?? []], options, maxTileVoxels))[0], classes);
 }
 
+/** The slices of `volume` that are scored (all unless `scored` names some), with their positions in `slices`. */
+export function scoredSlices(volume: Pick<ValidationVolume, 'slices' | 'scored'>): { ordinal: number; slice: AnnotatedSlice }[] {
+  return volume.slices.flatMap((slice, ordinal) => (!volume.scored || volume.scored.includes(ordinal) ? [{ ordinal, slice }] : []));
+}
+
 /**
  * Visits the voxels of a tile's output box (`start`, `size`; x, y, z) that lie on slice number
  * `ordinal` of `volume` and are scored there (`mask`), once each: `seen` marks them as they go
@@ -166,8 +171,7 @@ async function sliceConfusions(
   for (const v of volumes) {
     // Neighbouring tiles overlap where the volume is not a multiple of the tile: score once.
     const scored = new Uint8Array(v.mask.length);
-    for (const [ordinal, slice] of v.slices.entries()) {
-      if (v.scored && !v.scored.includes(ordinal)) continue;
+    for (const { ordinal, slice } of scoredSlices(v)) {
       await predictSliceTiles(net, v, slice, geometry, shifts, maxTileVoxels, (labels, start, size) =>
         forScoredVoxels(v, slice, ordinal, start, size, scored, (i, o) => {
           for (let a = 0; a < labels.length; a++) counts[a][v.labels[i]][labels[a][o] + 1]++;
