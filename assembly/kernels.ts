@@ -129,6 +129,395 @@ export function conv(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Winograd convolution F(2×2×2, 3×3×3) (Lavin & Gray, 2016): a 3×3×3 correlation with stride 1,
+// computed on 2×2×2 output tiles. Per tile and 4 channels the 4×4×4 input block is transformed
+// (Bᵀ along each axis: additions only); the 64 transformed positions are 64 small matrix
+// products with the transformed filter u [64][cin][coutP] (winogradFilter); the products are
+// transformed back (Aᵀ along each axis: additions) into the 8 outputs. 64 multiply-adds per tile
+// and channel pair where the direct convolution needs 216. cin and coutP are multiples of 4.
+//
+// x: the padded input, channels-last, rows of xsy floats, planes of xsz floats; a voxel at or
+// beyond (inW, inH, inD) reads as 0 (a tile over an odd output edge). y: [z][y][x][coutP], rows of
+// ysy floats, planes of ysz floats, written inside (outW, outH, outD) only. The range is over rows
+// of tiles, tz · tilesY + ty. scratch (each thread its own): 64 vectors, then V [64][T][cin], then
+// M [64][T][coutP], for T = blockTiles tiles along x at a time (V and M best stay in the L1/L2 caches).
+
+export function winograd(
+  x: usize, xsy: u32, xsz: u32, cin: u32, inW: u32, inH: u32, inD: u32,
+  u: usize, coutP: u32, bias: usize,
+  y: usize, ysy: u32, ysz: u32, outW: u32, outH: u32, outD: u32,
+  scratch: usize, blockTiles: u32,
+  r0: u32, r1: u32,
+): void {
+  const tilesX = (outW + 1) >> 1, tilesY = (outH + 1) >> 1;
+  const T = blockTiles;
+  const s1 = scratch;
+  const vBase = scratch + 1024;
+  const mBase = vBase + ((<usize>64 * T * cin) << 2);
+  const sx: usize = <usize>cin << 2, sy: usize = <usize>xsy << 2, sz: usize = <usize>xsz << 2;
+  const zero = f32x4.splat(0);
+  for (let r = r0; r < r1; r++) {
+    const z0 = (r / tilesY) * 2, y0 = (r % tilesY) * 2;
+    for (let tx0: u32 = 0; tx0 < tilesX; tx0 += T) {
+      const nt = min(T, tilesX - tx0);
+      // 1. Input transform: V[pos][t][c..c+3].
+      for (let t: u32 = 0; t < nt; t++) {
+        const x0 = (tx0 + t) * 2;
+        const inside = z0 + 4 <= inD && y0 + 4 <= inH && x0 + 4 <= inW;
+        const base = x + ((<usize>z0 * xsz + <usize>y0 * xsy + <usize>x0 * cin) << 2);
+        for (let c: u32 = 0; c < cin; c += 4) {
+          const p = base + (<usize>c << 2);
+          // Along x and y, one z slice at a time, in registers: s1[a][b][c].
+          for (let a: u32 = 0; a < 4; a++) {
+            const q = p + <usize>a * sz;
+            const out = s1 + ((<usize>(a * 16)) << 4);
+            if (inside) {
+              transformIn2d(
+                v128.load(q), v128.load(q + sx), v128.load(q + 2 * sx), v128.load(q + 3 * sx),
+                v128.load(q + sy), v128.load(q + sy + sx), v128.load(q + sy + 2 * sx), v128.load(q + sy + 3 * sx),
+                v128.load(q + 2 * sy), v128.load(q + 2 * sy + sx), v128.load(q + 2 * sy + 2 * sx), v128.load(q + 2 * sy + 3 * sx),
+                v128.load(q + 3 * sy), v128.load(q + 3 * sy + sx), v128.load(q + 3 * sy + 2 * sx), v128.load(q + 3 * sy + 3 * sx),
+                out,
+              );
+            } else {
+              const za = z0 + a < inD;
+              const r0k = za && y0 < inH, r1k = za && y0 + 1 < inH, r2k = za && y0 + 2 < inH, r3k = za && y0 + 3 < inH;
+              const c0k = x0 < inW, c1k = x0 + 1 < inW, c2k = x0 + 2 < inW, c3k = x0 + 3 < inW;
+              transformIn2d(
+                loadIf(q, r0k && c0k), loadIf(q + sx, r0k && c1k), loadIf(q + 2 * sx, r0k && c2k), loadIf(q + 3 * sx, r0k && c3k),
+                loadIf(q + sy, r1k && c0k), loadIf(q + sy + sx, r1k && c1k), loadIf(q + sy + 2 * sx, r1k && c2k), loadIf(q + sy + 3 * sx, r1k && c3k),
+                loadIf(q + 2 * sy, r2k && c0k), loadIf(q + 2 * sy + sx, r2k && c1k), loadIf(q + 2 * sy + 2 * sx, r2k && c2k), loadIf(q + 2 * sy + 3 * sx, r2k && c3k),
+                loadIf(q + 3 * sy, r3k && c0k), loadIf(q + 3 * sy + sx, r3k && c1k), loadIf(q + 3 * sy + 2 * sx, r3k && c2k), loadIf(q + 3 * sy + 3 * sx, r3k && c3k),
+                out,
+              );
+            }
+          }
+          const vStride: usize = (<usize>16 * T * cin) << 2; // from pos to pos + 16
+          for (let b1: u32 = 0; b1 < 4; b1++) {
+            for (let c1: u32 = 0; c1 < 4; c1++) {
+              const q = s1 + ((<usize>(b1 * 4 + c1)) << 4);
+              const pos = b1 * 4 + c1;
+              const out = vBase + ((((<usize>pos * T + t) * cin) + c) << 2);
+              transformIn(v128.load(q), v128.load(q, 256), v128.load(q, 512), v128.load(q, 768), out, vStride);
+            }
+          }
+        }
+      }
+      // 2. The 64 products M[pos] = V[pos] · u[pos].
+      const vRow: usize = <usize>cin << 2;
+      const mRow: usize = <usize>coutP << 2;
+      for (let pos: u32 = 0; pos < 64; pos++) {
+        const vp = vBase + ((<usize>pos * T * cin) << 2);
+        const up = u + ((<usize>pos * cin * coutP) << 2);
+        const mp = mBase + ((<usize>pos * T * coutP) << 2);
+        let co: u32 = 0;
+        for (; co + 16 <= coutP; co += 16) {
+          let t: u32 = 0;
+          for (; t + 2 <= nt; t += 2) {
+            conv16x2(vp + <usize>t * vRow, vRow, 0, 0, 0, 1, cin, up + (<usize>co << 2), 0, mRow, 0, mp + <usize>t * mRow + (<usize>co << 2), mRow, 0);
+          }
+          if (t < nt) conv4xN(vp + <usize>t * vRow, 0, 0, 0, 1, cin, up + (<usize>co << 2), 0, mRow, 0, mp + <usize>t * mRow + (<usize>co << 2), 4, 0);
+        }
+        for (; co < coutP; co += 4) {
+          for (let t: u32 = 0; t < nt; t++) {
+            conv4xN(vp + <usize>t * vRow, 0, 0, 0, 1, cin, up + (<usize>co << 2), 0, mRow, 0, mp + <usize>t * mRow + (<usize>co << 2), 1, 0);
+          }
+        }
+      }
+      // 3. Output transform: the 8 outputs of each tile.
+      const mPos: usize = (<usize>T * coutP) << 2; // from pos to pos + 1
+      for (let t: u32 = 0; t < nt; t++) {
+        const x0 = (tx0 + t) * 2;
+        for (let co: u32 = 0; co < coutP; co += 4) {
+          const m = mBase + ((<usize>t * coutP + co) << 2);
+          // Along x and y, one z slice at a time, in registers: s1[a][j][i].
+          for (let a: u32 = 0; a < 4; a++) {
+            const q = m + <usize>(a * 16) * mPos;
+            transformOut2d(
+              v128.load(q), v128.load(q + mPos), v128.load(q + 2 * mPos), v128.load(q + 3 * mPos),
+              v128.load(q + 4 * mPos), v128.load(q + 5 * mPos), v128.load(q + 6 * mPos), v128.load(q + 7 * mPos),
+              v128.load(q + 8 * mPos), v128.load(q + 9 * mPos), v128.load(q + 10 * mPos), v128.load(q + 11 * mPos),
+              v128.load(q + 12 * mPos), v128.load(q + 13 * mPos), v128.load(q + 14 * mPos), v128.load(q + 15 * mPos),
+              s1 + ((<usize>(a * 4)) << 4),
+            );
+          }
+          // Along z, plus the bias, into y.
+          const bv = bias ? v128.load(bias + (<usize>co << 2)) : zero;
+          for (let j: u32 = 0; j < 2; j++) {
+            if (y0 + j >= outH) continue;
+            for (let i: u32 = 0; i < 2; i++) {
+              if (x0 + i >= outW) continue;
+              const q = s1 + ((<usize>(j * 2 + i)) << 4);
+              const m0 = v128.load(q), m1 = v128.load(q, 64), m2 = v128.load(q, 128), m3 = v128.load(q, 192);
+              const py = y + ((<usize>z0 * ysz + <usize>(y0 + j) * ysy + <usize>(x0 + i) * coutP + co) << 2);
+              v128.store(py, f32x4.add(bv, f32x4.add(f32x4.add(m0, m1), m2)));
+              if (z0 + 1 < outD) v128.store(py + ((<usize>ysz) << 2), f32x4.add(bv, f32x4.sub(f32x4.sub(m1, m2), m3)));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The filter gradient the same way, F(3×3×3, 2×2×2): dw[tap] = Σ_o x[o + tap] · dy[o] per 2×2×2 tile
+// of dy is the same trilinear form with the roles of the filter and the output swapped, so
+// dw = (Gᵀ ⊗ Gᵀ ⊗ Gᵀ) Σ_tiles (Bᵀ⊗Bᵀ⊗Bᵀ x_tile) ⊙ (A⊗A⊗A dy_tile): per tile the input block is
+// transformed as above, dy's 2×2×2 tile with A = [[1, 0], [1, 1], [1, −1], [0, −1]], the 64
+// positions multiplied and summed over the tiles into acc [64][cin][coutP], and the sums
+// transformed back once (winogradFilterGradOut). 64 multiply-adds per tile where the direct
+// gradient needs 216.
+//
+// x as in winograd; dy: [z][y][x][coutP], rows of dsy floats, planes of dsz floats, read inside
+// (outW, outH, outD) (0 beyond). Range: rows of tiles. scratch (each thread its own, zeroed by the
+// caller): acc [64][cin][coutP], then 64 vectors, then V [64][T][cin], then D [64][T][coutP].
+
+export function winogradFilterGrad(
+  x: usize, xsy: u32, xsz: u32, cin: u32, inW: u32, inH: u32, inD: u32,
+  dy: usize, dsy: u32, dsz: u32, coutP: u32, outW: u32, outH: u32, outD: u32,
+  scratch: usize, blockTiles: u32,
+  r0: u32, r1: u32,
+): void {
+  const tilesX = (outW + 1) >> 1, tilesY = (outH + 1) >> 1;
+  const T = blockTiles;
+  const acc = scratch;
+  const s1 = acc + ((<usize>64 * cin * coutP) << 2);
+  const vBase = s1 + 1024;
+  const dBase = vBase + ((<usize>64 * T * cin) << 2);
+  const sx: usize = <usize>cin << 2, sy: usize = <usize>xsy << 2, sz: usize = <usize>xsz << 2;
+  const ex: usize = <usize>coutP << 2, ey: usize = <usize>dsy << 2, ez: usize = <usize>dsz << 2;
+  const zero = f32x4.splat(0);
+  for (let r = r0; r < r1; r++) {
+    const z0 = (r / tilesY) * 2, y0 = (r % tilesY) * 2;
+    for (let tx0: u32 = 0; tx0 < tilesX; tx0 += T) {
+      const nt = min(T, tilesX - tx0);
+      const vStride: usize = (<usize>16 * T * cin) << 2;
+      const dStride: usize = (<usize>16 * T * coutP) << 2;
+      for (let t: u32 = 0; t < nt; t++) {
+        const x0 = (tx0 + t) * 2;
+        // The input block, as in winograd: V[pos][t][c..c+3].
+        const inside = z0 + 4 <= inD && y0 + 4 <= inH && x0 + 4 <= inW;
+        const base = x + ((<usize>z0 * xsz + <usize>y0 * xsy + <usize>x0 * cin) << 2);
+        for (let c: u32 = 0; c < cin; c += 4) {
+          const p = base + (<usize>c << 2);
+          for (let a: u32 = 0; a < 4; a++) {
+            const q = p + <usize>a * sz;
+            const out = s1 + ((<usize>(a * 16)) << 4);
+            if (inside) {
+              transformIn2d(
+                v128.load(q), v128.load(q + sx), v128.load(q + 2 * sx), v128.load(q + 3 * sx),
+                v128.load(q + sy), v128.load(q + sy + sx), v128.load(q + sy + 2 * sx), v128.load(q + sy + 3 * sx),
+                v128.load(q + 2 * sy), v128.load(q + 2 * sy + sx), v128.load(q + 2 * sy + 2 * sx), v128.load(q + 2 * sy + 3 * sx),
+                v128.load(q + 3 * sy), v128.load(q + 3 * sy + sx), v128.load(q + 3 * sy + 2 * sx), v128.load(q + 3 * sy + 3 * sx),
+                out,
+              );
+            } else {
+              const za = z0 + a < inD;
+              const r0k = za && y0 < inH, r1k = za && y0 + 1 < inH, r2k = za && y0 + 2 < inH, r3k = za && y0 + 3 < inH;
+              const c0k = x0 < inW, c1k = x0 + 1 < inW, c2k = x0 + 2 < inW, c3k = x0 + 3 < inW;
+              transformIn2d(
+                loadIf(q, r0k && c0k), loadIf(q + sx, r0k && c1k), loadIf(q + 2 * sx, r0k && c2k), loadIf(q + 3 * sx, r0k && c3k),
+                loadIf(q + sy, r1k && c0k), loadIf(q + sy + sx, r1k && c1k), loadIf(q + sy + 2 * sx, r1k && c2k), loadIf(q + sy + 3 * sx, r1k && c3k),
+                loadIf(q + 2 * sy, r2k && c0k), loadIf(q + 2 * sy + sx, r2k && c1k), loadIf(q + 2 * sy + 2 * sx, r2k && c2k), loadIf(q + 2 * sy + 3 * sx, r2k && c3k),
+                loadIf(q + 3 * sy, r3k && c0k), loadIf(q + 3 * sy + sx, r3k && c1k), loadIf(q + 3 * sy + 2 * sx, r3k && c2k), loadIf(q + 3 * sy + 3 * sx, r3k && c3k),
+                out,
+              );
+            }
+          }
+          for (let bc: u32 = 0; bc < 16; bc++) {
+            const q = s1 + (<usize>bc << 4);
+            const out = vBase + ((((<usize>bc * T + t) * cin) + c) << 2);
+            transformIn(v128.load(q), v128.load(q, 256), v128.load(q, 512), v128.load(q, 768), out, vStride);
+          }
+        }
+        // dy's tile: D[pos][t][co..co+3].
+        const yk0 = y0 < outH, yk1 = y0 + 1 < outH, zk1 = z0 + 1 < outD, xk1 = x0 + 1 < outW;
+        const e = dy + ((<usize>z0 * dsz + <usize>y0 * dsy + <usize>x0 * coutP) << 2);
+        for (let co: u32 = 0; co < coutP; co += 4) {
+          const p = e + (<usize>co << 2);
+          // z0 < outD always (a tile starts inside); along x and y per z slice into s1[z][b][c].
+          transformA2d(loadIf(p, yk0), loadIf(p + ex, yk0 && xk1), loadIf(p + ey, yk1), loadIf(p + ey + ex, yk1 && xk1), s1);
+          const p1 = p + ez;
+          transformA2d(loadIf(p1, zk1 && yk0), loadIf(p1 + ex, zk1 && yk0 && xk1), loadIf(p1 + ey, zk1 && yk1), loadIf(p1 + ey + ex, zk1 && yk1 && xk1), s1 + 256);
+          for (let bc: u32 = 0; bc < 16; bc++) {
+            const q = s1 + (<usize>bc << 4);
+            const out = dBase + ((((<usize>bc * T + t) * coutP) + co) << 2);
+            transformA(v128.load(q), v128.load(q, 256), out, dStride);
+          }
+        }
+      }
+      // acc[pos] += V[pos]ᵀ · D[pos], summed over the block's tiles.
+      const vRow: usize = <usize>cin << 2;
+      const dRow: usize = <usize>coutP << 2;
+      for (let pos: u32 = 0; pos < 64; pos++) {
+        const vp = vBase + ((<usize>pos * T * cin) << 2);
+        const dp = dBase + ((<usize>pos * T * coutP) << 2);
+        const ap = acc + ((<usize>pos * cin * coutP) << 2);
+        let ci: u32 = 0;
+        for (; ci + 2 <= cin; ci += 2) {
+          const pv = vp + (<usize>ci << 2);
+          const pa = ap + <usize>ci * dRow;
+          let co: u32 = 0;
+          for (; co + 16 <= coutP; co += 16) filterGrad2x16(pv, vRow, dp + (<usize>co << 2), dRow, pa + (<usize>co << 2), dRow, nt);
+          for (; co < coutP; co += 4) {
+            filterGrad1x4(pv, vRow, dp + (<usize>co << 2), dRow, pa + (<usize>co << 2), nt);
+            filterGrad1x4(pv + 4, vRow, dp + (<usize>co << 2), dRow, pa + dRow + (<usize>co << 2), nt);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** A·(e0, e1) = (e0, e0 + e1, e0 − e1, −e1), stored `stride` bytes apart. */
+@inline function transformA(e0: v128, e1: v128, out: usize, stride: usize): void {
+  v128.store(out, e0);
+  v128.store(out + stride, f32x4.add(e0, e1));
+  v128.store(out + 2 * stride, f32x4.sub(e0, e1));
+  v128.store(out + 3 * stride, f32x4.neg(e1));
+}
+
+/** A·e·Aᵀ for a 2×2 block e[row][col] (rows along y): out[b][c], 16 vectors. */
+@inline function transformA2d(e00: v128, e01: v128, e10: v128, e11: v128, out: usize): void {
+  // Along y: rows b = 0..3 of (e0·, e0· + e1·, e0· − e1·, −e1·); then along x.
+  transformA(e00, e01, out, 16);
+  transformA(f32x4.add(e00, e10), f32x4.add(e01, e11), out + 64, 16);
+  transformA(f32x4.sub(e00, e10), f32x4.sub(e01, e11), out + 128, 16);
+  transformA(f32x4.neg(e10), f32x4.neg(e11), out + 192, 16);
+}
+
+/**
+ * dw[tap][j] = (Gᵀ ⊗ Gᵀ ⊗ Gᵀ)·acc[pos][j] for every vector j in [r0, r1) of a position (cin · coutP
+ * / 4 of them); Gᵀ·M = (M0 + (M1 + M2)/2, (M1 − M2)/2, (M1 + M2)/2 + M3) along each axis.
+ * scratch: each thread's 48 + 36 vectors.
+ */
+export function winogradFilterGradOut(acc: usize, dw: usize, vectors: u32, scratch: usize, r0: u32, r1: u32): void {
+  const stride: usize = <usize>vectors << 4; // bytes from one position (or tap) to the next
+  const s0 = scratch, s1 = scratch + 48 * 16;
+  for (let j = r0; j < r1; j++) {
+    const pa = acc + (<usize>j << 4);
+    // Along x: s0[a][b][k].
+    for (let ab: u32 = 0; ab < 16; ab++) {
+      const q = pa + <usize>(ab * 4) * stride;
+      gradLine(v128.load(q), v128.load(q + stride), v128.load(q + 2 * stride), v128.load(q + 3 * stride), s0 + ((<usize>ab * 3) << 4), 16);
+    }
+    // Along y: s1[a][j][k].
+    for (let a: u32 = 0; a < 4; a++) {
+      for (let k: u32 = 0; k < 3; k++) {
+        const q = s0 + ((<usize>(a * 12 + k)) << 4);
+        gradLine(v128.load(q), v128.load(q, 48), v128.load(q, 96), v128.load(q, 144), s1 + ((<usize>(a * 9 + k)) << 4), 48);
+      }
+    }
+    // Along z, into dw[(dz·3 + dy)·3 + dx].
+    for (let jk: u32 = 0; jk < 9; jk++) {
+      const q = s1 + (<usize>jk << 4);
+      gradLine(v128.load(q), v128.load(q, 144), v128.load(q, 288), v128.load(q, 432), dw + <usize>jk * stride + (<usize>j << 4), 9 * stride);
+    }
+  }
+}
+
+/** Gᵀ·M for one line of 4 vectors, 3 results stored `stride` bytes apart. */
+@inline function gradLine(m0: v128, m1: v128, m2: v128, m3: v128, out: usize, stride: usize): void {
+  const half = f32x4.splat(0.5);
+  const s = f32x4.mul(f32x4.add(m1, m2), half);
+  v128.store(out, f32x4.add(m0, s));
+  v128.store(out + stride, f32x4.mul(f32x4.sub(m1, m2), half));
+  v128.store(out + 2 * stride, f32x4.add(s, m3));
+}
+
+/** The vector at q, or 0 where `ok` is false (a voxel beyond the input). */
+@inline function loadIf(q: usize, ok: bool): v128 {
+  return ok ? v128.load(q) : f32x4.splat(0);
+}
+
+/** Bᵀ·d·B for a 4×4 block of vectors d[row][col] (rows along y, columns along x), stored as out[row][col]. */
+@inline function transformIn2d(
+  d00: v128, d01: v128, d02: v128, d03: v128, d10: v128, d11: v128, d12: v128, d13: v128,
+  d20: v128, d21: v128, d22: v128, d23: v128, d30: v128, d31: v128, d32: v128, d33: v128, out: usize,
+): void {
+  // Along y first (columns), then along x (rows).
+  const e00 = f32x4.sub(d00, d20), e01 = f32x4.sub(d01, d21), e02 = f32x4.sub(d02, d22), e03 = f32x4.sub(d03, d23);
+  transformIn(e00, e01, e02, e03, out, 16);
+  const e10 = f32x4.add(d10, d20), e11 = f32x4.add(d11, d21), e12 = f32x4.add(d12, d22), e13 = f32x4.add(d13, d23);
+  transformIn(e10, e11, e12, e13, out + 64, 16);
+  const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12), e23 = f32x4.sub(d23, d13);
+  transformIn(e20, e21, e22, e23, out + 128, 16);
+  const e30 = f32x4.sub(d10, d30), e31 = f32x4.sub(d11, d31), e32 = f32x4.sub(d12, d32), e33 = f32x4.sub(d13, d33);
+  transformIn(e30, e31, e32, e33, out + 192, 16);
+}
+
+/** Aᵀ·m·A for a 4×4 block m[b][c] (b along y, c along x): the 2×2 result out[j][i]. */
+@inline function transformOut2d(
+  m00: v128, m01: v128, m02: v128, m03: v128, m10: v128, m11: v128, m12: v128, m13: v128,
+  m20: v128, m21: v128, m22: v128, m23: v128, m30: v128, m31: v128, m32: v128, m33: v128, out: usize,
+): void {
+  // Along y: rows 0 and 1 of the result, per column.
+  const a0 = f32x4.add(f32x4.add(m00, m10), m20), a1 = f32x4.add(f32x4.add(m01, m11), m21);
+  const a2 = f32x4.add(f32x4.add(m02, m12), m22), a3 = f32x4.add(f32x4.add(m03, m13), m23);
+  v128.store(out, f32x4.add(f32x4.add(a0, a1), a2));
+  v128.store(out, f32x4.sub(f32x4.sub(a1, a2), a3), 16);
+  const b0 = f32x4.sub(f32x4.sub(m10, m20), m30), b1 = f32x4.sub(f32x4.sub(m11, m21), m31);
+  const b2 = f32x4.sub(f32x4.sub(m12, m22), m32), b3 = f32x4.sub(f32x4.sub(m13, m23), m33);
+  v128.store(out, f32x4.add(f32x4.add(b0, b1), b2), 32);
+  v128.store(out, f32x4.sub(f32x4.sub(b1, b2), b3), 48);
+}
+
+/** Bᵀ·d for one line of 4 vectors: (d0 − d2, d1 + d2, d2 − d1, d1 − d3), stored `stride` bytes apart. */
+@inline function transformIn(d0: v128, d1: v128, d2: v128, d3: v128, out: usize, stride: usize): void {
+  v128.store(out, f32x4.sub(d0, d2));
+  v128.store(out + stride, f32x4.add(d1, d2));
+  v128.store(out + 2 * stride, f32x4.sub(d2, d1));
+  v128.store(out + 3 * stride, f32x4.sub(d1, d3));
+}
+
+/** Aᵀ·m for one line of 4 vectors: (m0 + m1 + m2, m1 − m2 − m3), stored `stride` bytes apart. */
+@inline function transformOut(m0: v128, m1: v128, m2: v128, m3: v128, out: usize, stride: usize): void {
+  v128.store(out, f32x4.add(f32x4.add(m0, m1), m2));
+  v128.store(out + stride, f32x4.sub(f32x4.sub(m1, m2), m3));
+}
+
+/**
+ * The transformed filter: u[pos][j] = (G ⊗ G ⊗ G)·w[tap][j] for every vector j in [r0, r1) of a
+ * tap (cin · coutP / 4 of them), G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]] along each axis.
+ * w is [27][cin][coutP] (tap = (dz·3 + dy)·3 + dx), u [64][cin][coutP] (pos = (a·4 + b)·4 + c).
+ * scratch: each thread's 36 + 48 vectors.
+ */
+export function winogradFilter(w: usize, u: usize, vectors: u32, scratch: usize, r0: u32, r1: u32): void {
+  const tap: usize = <usize>vectors << 4;
+  const s0 = scratch, s1 = scratch + 36 * 16;
+  for (let j = r0; j < r1; j++) {
+    const pw = w + (<usize>j << 4);
+    // Along x: [dz][dy][c].
+    for (let l: u32 = 0; l < 9; l++) {
+      const q = pw + <usize>(l * 3) * tap;
+      filterLine(v128.load(q), v128.load(q + tap), v128.load(q + 2 * tap), s0 + ((<usize>l * 4) << 4), 16);
+    }
+    // Along y: [dz][b][c].
+    for (let dz: u32 = 0; dz < 3; dz++) {
+      for (let c: u32 = 0; c < 4; c++) {
+        const q = s0 + ((<usize>(dz * 12 + c)) << 4);
+        filterLine(v128.load(q), v128.load(q, 64), v128.load(q, 128), s1 + ((<usize>(dz * 16 + c)) << 4), 64);
+      }
+    }
+    // Along z, into u.
+    for (let bc: u32 = 0; bc < 16; bc++) {
+      const q = s1 + (<usize>bc << 4);
+      filterLine(v128.load(q), v128.load(q, 256), v128.load(q, 512), u + (<usize>bc) * tap + (<usize>j << 4), 16 * tap);
+    }
+  }
+}
+
+/** G·g for one line of 3 vectors: (g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2), stored `stride` bytes apart. */
+@inline function filterLine(g0: v128, g1: v128, g2: v128, out: usize, stride: usize): void {
+  const half = f32x4.splat(0.5);
+  const e = f32x4.add(g0, g2);
+  v128.store(out, g0);
+  v128.store(out + stride, f32x4.mul(f32x4.add(e, g1), half));
+  v128.store(out + 2 * stride, f32x4.mul(f32x4.sub(e, g1), half));
+  v128.store(out + 3 * stride, g2);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Filter gradient: dw[tap][ci][co] += Σ_o x[o·step + tap·tapStride + ci] · dy[o·dyStep + co]
 // over nx × ny × [z0, z1) positions o. dw is [k³][cin][coutP], coutP a multiple of 4.
 

@@ -14,6 +14,7 @@ import type { BackendName } from '../../src/protocol/backends';
 import { networkOps, setFormulation, type Formulation } from '../../src/engine/ops';
 import { BN_EPSILON, BN_MOMENTUM } from '../../src/engine/ops/types';
 import { SimdRuntime } from '../../src/engine/ops/simd/runtime';
+import { setWinograd } from '../../src/engine/ops/simdOps';
 import { setGemmStaging } from '../../src/engine/webgpu/kernels/gemm';
 import { tf, type Tensor, type Tensor1D, type Tensor5D } from '../../src/engine/tf';
 import { REPO_ROOT } from '../helpers/data';
@@ -101,6 +102,9 @@ for (const { backend, formulation } of CASES) {
       { name: 'valid, 3 → 8', inputs: [[1, 5, 4, 6, 3]], k: 3, cout: 8, padding: 'valid' },
       { name: 'valid, cropped concat 4 + 3 → 4', inputs: [[1, 7, 6, 8, 4], [1, 4, 3, 5, 3]], k: 3, cout: 4, padding: 'valid' },
       { name: '1×1×1, 16 → 3', inputs: [[1, 2, 3, 4, 16]], k: 1, cout: 3, padding: 'valid' },
+      // Multiples of 4 input channels: the Winograd kernel on the SIMD formulation, odd and even edges.
+      { name: 'same, batch 2, 8 → 20 (Winograd)', inputs: [[2, 5, 4, 7, 8]], k: 3, cout: 20, padding: 'same' },
+      { name: 'valid, cropped concat 4 + 4 → 6 (Winograd)', inputs: [[1, 8, 7, 9, 4], [1, 5, 6, 6, 4]], k: 3, cout: 6, padding: 'valid' },
     ];
     for (const c of convCases) {
       const cin = c.inputs.reduce((s, shape) => s + shape[4], 0);
@@ -328,6 +332,39 @@ test('webgpu: the GEMMs staged in workgroup memory (what GPUs run; a software ad
     setGemmStaging(previous);
     setFormulation('auto');
   }
+});
+
+test('wasm: the Winograd convolution, its input gradient and filter gradient match the direct kernels over many tiles, odd edges and two samples', async () => {
+  await initBackend('wasm');
+  setFormulation('simd');
+  // Wide enough for several blocks of tiles (and a partial one) along x; odd sizes leave half tiles.
+  const cases: { x: Shape; cout: number; padding: 'same' | 'valid' }[] = [
+    { x: [2, 5, 7, 37, 8], cout: 20, padding: 'same' },
+    { x: [1, 9, 6, 44, 12], cout: 8, padding: 'valid' },
+  ];
+  for (const c of cases) {
+    const wShape = [3, 3, 3, c.x[4], c.cout];
+    const args = [arg(c.x, 50), arg(wShape, 51, 0.3), arg([c.cout], 52)];
+    const outShape = tf.tidy(() => networkOps().conv([tf.zeros(c.x) as Tensor5D], tf.zeros(wShape) as Tensor5D, tf.zeros([c.cout]) as Tensor1D, c.padding).shape);
+    const r = normals(size(outShape as Shape), 53);
+    const run = (winograd: boolean) => {
+      setWinograd(winograd);
+      try {
+        return runOp((x, w, b) => networkOps().conv([x as Tensor5D], w as Tensor5D, b as Tensor1D, c.padding), args, r);
+      } finally {
+        setWinograd(true);
+      }
+    };
+    const direct = await run(false);
+    const winograd = await run(true);
+    const name = `${c.padding} ${c.x.join('×')} → ${c.cout}`;
+    assert.ok(relativeError(winograd.value, Float64Array.from(direct.value)) < 1e-5, `${name}: value`);
+    ['input', 'filter', 'bias'].forEach((what, i) => {
+      const error = relativeError(winograd.grads[i], Float64Array.from(direct.grads[i]));
+      assert.ok(error < 1e-5, `${name}: ${what} gradient off by ${error.toExponential(2)}`);
+    });
+  }
+  setFormulation('auto');
 });
 
 test('the SIMD kernels give the same results on 1 and 3 threads', () => {

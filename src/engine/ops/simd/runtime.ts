@@ -24,6 +24,10 @@ interface KernelExports {
   bnReluGradInput(...args: number[]): void;
   maxPool2(...args: number[]): void;
   maxPool2Grad(...args: number[]): void;
+  winograd(...args: number[]): void;
+  winogradFilter(...args: number[]): void;
+  winogradFilterGrad(...args: number[]): void;
+  winogradFilterGradOut(...args: number[]): void;
 }
 
 export type KernelName = keyof KernelExports;
@@ -39,6 +43,10 @@ const KERNEL_NAMES: KernelName[] = [
   'bnReluGradInput',
   'maxPool2',
   'maxPool2Grad',
+  'winograd',
+  'winogradFilter',
+  'winogradFilterGrad',
+  'winogradFilterGradOut',
 ];
 
 const PAGE_BYTES = 65536;
