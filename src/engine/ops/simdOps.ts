@@ -172,7 +172,7 @@ function filterGradient(rt: SimdRuntime, x: number, [n, dp, hp, wp, cin]: Shape5
     const accFloats = 64 * cin * coutP;
     const scratchFloats = alignFloats(accFloats + 64 * 4 + 64 * block * (cin + coutP));
     const scratch = rt.alloc(scratchFloats * rt.threads);
-    rt.zero(scratch, scratchFloats * rt.threads);
+    for (let t = 0; t < rt.threads; t++) rt.zero(scratch + 4 * t * scratchFloats, accFloats);
     for (let s = 0; s < n; s++) {
       const args = [x + 4 * s * dp * plane, row, plane, cin, wp, hp, dp, dy + 4 * s * dySample, wOut * coutP, hOut * wOut * coutP, coutP, wOut, hOut, dOut, scratch, block];
       rt.run('winogradFilterGrad', args, ((dOut + 1) >> 1) * ((hOut + 1) >> 1), { index: 14, stride: 4 * scratchFloats });
