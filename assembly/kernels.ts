@@ -139,8 +139,8 @@ export function conv(
 // x: the padded input, channels-last, rows of xsy floats, planes of xsz floats; a voxel at or
 // beyond (inW, inH, inD) reads as 0 (a tile over an odd output edge). y: [z][y][x][coutP], rows of
 // ysy floats, planes of ysz floats, written inside (outW, outH, outD) only. The range is over rows
-// of tiles, tz · tilesY + ty. scratch (each thread its own): 64 vectors, then V [64][T][cin], then
-// M [64][T][coutP], for T = blockTiles tiles along x at a time (V and M best stay in the L1/L2 caches).
+// of tiles, tz · tilesY + ty. scratch (each thread its own): 64 vectors, then V [64][T·cin + 16],
+// then M [64][T·coutP + 16], for T = blockTiles tiles along x at a time.
 
 export function winograd(
   x: usize, xsy: u32, xsz: u32, cin: u32, inW: u32, inH: u32, inD: u32,
@@ -152,8 +152,11 @@ export function winograd(
   const tilesX = (outW + 1) >> 1, tilesY = (outH + 1) >> 1;
   const T = blockTiles;
   const s1 = scratch;
+  // Rows of V and M one cache line longer than their T tiles: 64 rows a power of two apart
+  // would share the L1 cache's sets (T = 32 measured 3× slower before the padding).
+  const vPos: usize = <usize>T * cin + 16, mPosF: usize = <usize>T * coutP + 16;
   const vBase = scratch + 1024;
-  const mBase = vBase + ((<usize>64 * T * cin) << 2);
+  const mBase = vBase + ((64 * vPos) << 2);
   const sx: usize = <usize>cin << 2, sy: usize = <usize>xsy << 2, sz: usize = <usize>xsz << 2;
   const zero = f32x4.splat(0);
   for (let r = r0; r < r1; r++) {
@@ -192,12 +195,12 @@ export function winograd(
               );
             }
           }
-          const vStride: usize = (<usize>16 * T * cin) << 2; // from pos to pos + 16
+          const vStride: usize = (16 * vPos) << 2; // from pos to pos + 16
           for (let b1: u32 = 0; b1 < 4; b1++) {
             for (let c1: u32 = 0; c1 < 4; c1++) {
               const q = s1 + ((<usize>(b1 * 4 + c1)) << 4);
               const pos = b1 * 4 + c1;
-              const out = vBase + ((((<usize>pos * T + t) * cin) + c) << 2);
+              const out = vBase + ((<usize>pos * vPos + <usize>t * cin + c) << 2);
               transformIn(v128.load(q), v128.load(q, 256), v128.load(q, 512), v128.load(q, 768), out, vStride);
             }
           }
@@ -207,9 +210,9 @@ export function winograd(
       const vRow: usize = <usize>cin << 2;
       const mRow: usize = <usize>coutP << 2;
       for (let pos: u32 = 0; pos < 64; pos++) {
-        const vp = vBase + ((<usize>pos * T * cin) << 2);
+        const vp = vBase + ((<usize>pos * vPos) << 2);
         const up = u + ((<usize>pos * cin * coutP) << 2);
-        const mp = mBase + ((<usize>pos * T * coutP) << 2);
+        const mp = mBase + ((<usize>pos * mPosF) << 2);
         let co: u32 = 0;
         for (; co + 16 <= coutP; co += 16) {
           let t: u32 = 0;
@@ -225,7 +228,7 @@ export function winograd(
         }
       }
       // 3. Output transform: the 8 outputs of each tile.
-      const mPos: usize = (<usize>T * coutP) << 2; // from pos to pos + 1
+      const mPos: usize = mPosF << 2; // from pos to pos + 1
       for (let t: u32 = 0; t < nt; t++) {
         const x0 = (tx0 + t) * 2;
         for (let co: u32 = 0; co < coutP; co += 4) {
@@ -270,7 +273,7 @@ export function winograd(
 //
 // x as in winograd; dy: [z][y][x][coutP], rows of dsy floats, planes of dsz floats, read inside
 // (outW, outH, outD) (0 beyond). Range: rows of tiles. scratch (each thread its own, zeroed by the
-// caller): acc [64][cin][coutP], then 64 vectors, then V [64][T][cin], then D [64][T][coutP].
+// caller): acc [64][cin][coutP], then 64 vectors, then V [64][T·cin + 16], then D [64][T·coutP + 16].
 
 export function winogradFilterGrad(
   x: usize, xsy: u32, xsz: u32, cin: u32, inW: u32, inH: u32, inD: u32,
@@ -282,8 +285,9 @@ export function winogradFilterGrad(
   const T = blockTiles;
   const acc = scratch;
   const s1 = acc + ((<usize>64 * cin * coutP) << 2);
+  const vPos: usize = <usize>T * cin + 16, dPos: usize = <usize>T * coutP + 16; // padded rows, as in winograd
   const vBase = s1 + 1024;
-  const dBase = vBase + ((<usize>64 * T * cin) << 2);
+  const dBase = vBase + ((64 * vPos) << 2);
   const sx: usize = <usize>cin << 2, sy: usize = <usize>xsy << 2, sz: usize = <usize>xsz << 2;
   const ex: usize = <usize>coutP << 2, ey: usize = <usize>dsy << 2, ez: usize = <usize>dsz << 2;
   const zero = f32x4.splat(0);
@@ -291,8 +295,8 @@ export function winogradFilterGrad(
     const z0 = (r / tilesY) * 2, y0 = (r % tilesY) * 2;
     for (let tx0: u32 = 0; tx0 < tilesX; tx0 += T) {
       const nt = min(T, tilesX - tx0);
-      const vStride: usize = (<usize>16 * T * cin) << 2;
-      const dStride: usize = (<usize>16 * T * coutP) << 2;
+      const vStride: usize = (16 * vPos) << 2;
+      const dStride: usize = (16 * dPos) << 2;
       for (let t: u32 = 0; t < nt; t++) {
         const x0 = (tx0 + t) * 2;
         // The input block, as in winograd: V[pos][t][c..c+3].
@@ -326,7 +330,7 @@ export function winogradFilterGrad(
           }
           for (let bc: u32 = 0; bc < 16; bc++) {
             const q = s1 + (<usize>bc << 4);
-            const out = vBase + ((((<usize>bc * T + t) * cin) + c) << 2);
+            const out = vBase + ((<usize>bc * vPos + <usize>t * cin + c) << 2);
             transformIn(v128.load(q), v128.load(q, 256), v128.load(q, 512), v128.load(q, 768), out, vStride);
           }
         }
@@ -341,7 +345,7 @@ export function winogradFilterGrad(
           transformA2d(loadIf(p1, zk1 && yk0), loadIf(p1 + ex, zk1 && yk0 && xk1), loadIf(p1 + ey, zk1 && yk1), loadIf(p1 + ey + ex, zk1 && yk1 && xk1), s1 + 256);
           for (let bc: u32 = 0; bc < 16; bc++) {
             const q = s1 + (<usize>bc << 4);
-            const out = dBase + ((((<usize>bc * T + t) * coutP) + co) << 2);
+            const out = dBase + ((<usize>bc * dPos + <usize>t * coutP + co) << 2);
             transformA(v128.load(q), v128.load(q, 256), out, dStride);
           }
         }
@@ -350,8 +354,8 @@ export function winogradFilterGrad(
       const vRow: usize = <usize>cin << 2;
       const dRow: usize = <usize>coutP << 2;
       for (let pos: u32 = 0; pos < 64; pos++) {
-        const vp = vBase + ((<usize>pos * T * cin) << 2);
-        const dp = dBase + ((<usize>pos * T * coutP) << 2);
+        const vp = vBase + ((<usize>pos * vPos) << 2);
+        const dp = dBase + ((<usize>pos * dPos) << 2);
         const ap = acc + ((<usize>pos * cin * coutP) << 2);
         let ci: u32 = 0;
         for (; ci + 2 <= cin; ci += 2) {
