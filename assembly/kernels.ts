@@ -169,41 +169,7 @@ export function winograd(
         const inside = z0 + 4 <= inD && y0 + 4 <= inH && x0 + 4 <= inW;
         const base = x + ((<usize>z0 * xsz + <usize>y0 * xsy + <usize>x0 * cin) << 2);
         for (let c: u32 = 0; c < cin; c += 4) {
-          const p = base + (<usize>c << 2);
-          // Along x and y, one z slice at a time, in registers: s1[a][b][c].
-          for (let a: u32 = 0; a < 4; a++) {
-            const q = p + <usize>a * sz;
-            const out = s1 + ((<usize>(a * 16)) << 4);
-            if (inside) {
-              transformIn2d(
-                v128.load(q), v128.load(q + sx), v128.load(q + 2 * sx), v128.load(q + 3 * sx),
-                v128.load(q + sy), v128.load(q + sy + sx), v128.load(q + sy + 2 * sx), v128.load(q + sy + 3 * sx),
-                v128.load(q + 2 * sy), v128.load(q + 2 * sy + sx), v128.load(q + 2 * sy + 2 * sx), v128.load(q + 2 * sy + 3 * sx),
-                v128.load(q + 3 * sy), v128.load(q + 3 * sy + sx), v128.load(q + 3 * sy + 2 * sx), v128.load(q + 3 * sy + 3 * sx),
-                out,
-              );
-            } else {
-              const za = z0 + a < inD;
-              const r0k = za && y0 < inH, r1k = za && y0 + 1 < inH, r2k = za && y0 + 2 < inH, r3k = za && y0 + 3 < inH;
-              const c0k = x0 < inW, c1k = x0 + 1 < inW, c2k = x0 + 2 < inW, c3k = x0 + 3 < inW;
-              transformIn2d(
-                loadIf(q, r0k && c0k), loadIf(q + sx, r0k && c1k), loadIf(q + 2 * sx, r0k && c2k), loadIf(q + 3 * sx, r0k && c3k),
-                loadIf(q + sy, r1k && c0k), loadIf(q + sy + sx, r1k && c1k), loadIf(q + sy + 2 * sx, r1k && c2k), loadIf(q + sy + 3 * sx, r1k && c3k),
-                loadIf(q + 2 * sy, r2k && c0k), loadIf(q + 2 * sy + sx, r2k && c1k), loadIf(q + 2 * sy + 2 * sx, r2k && c2k), loadIf(q + 2 * sy + 3 * sx, r2k && c3k),
-                loadIf(q + 3 * sy, r3k && c0k), loadIf(q + 3 * sy + sx, r3k && c1k), loadIf(q + 3 * sy + 2 * sx, r3k && c2k), loadIf(q + 3 * sy + 3 * sx, r3k && c3k),
-                out,
-              );
-            }
-          }
-          const vStride: usize = (16 * vPos) << 2; // from pos to pos + 16
-          for (let b1: u32 = 0; b1 < 4; b1++) {
-            for (let c1: u32 = 0; c1 < 4; c1++) {
-              const q = s1 + ((<usize>(b1 * 4 + c1)) << 4);
-              const pos = b1 * 4 + c1;
-              const out = vBase + ((<usize>pos * vPos + <usize>t * cin + c) << 2);
-              transformIn(v128.load(q), v128.load(q, 256), v128.load(q, 512), v128.load(q, 768), out, vStride);
-            }
-          }
+          transformInputBlock(base + (<usize>c << 2), sx, sy, sz, inside, z0, y0, x0, inW, inH, inD, s1, vBase + ((<usize>t * cin + c) << 2), vPos << 2);
         }
       }
       // 2. The 64 products M[pos] = V[pos] · u[pos].
@@ -290,12 +256,10 @@ export function winogradFilterGrad(
   const dBase = vBase + ((64 * vPos) << 2);
   const sx: usize = <usize>cin << 2, sy: usize = <usize>xsy << 2, sz: usize = <usize>xsz << 2;
   const ex: usize = <usize>coutP << 2, ey: usize = <usize>dsy << 2, ez: usize = <usize>dsz << 2;
-  const zero = f32x4.splat(0);
   for (let r = r0; r < r1; r++) {
     const z0 = (r / tilesY) * 2, y0 = (r % tilesY) * 2;
     for (let tx0: u32 = 0; tx0 < tilesX; tx0 += T) {
       const nt = min(T, tilesX - tx0);
-      const vStride: usize = (16 * vPos) << 2;
       const dStride: usize = (16 * dPos) << 2;
       for (let t: u32 = 0; t < nt; t++) {
         const x0 = (tx0 + t) * 2;
@@ -303,36 +267,7 @@ export function winogradFilterGrad(
         const inside = z0 + 4 <= inD && y0 + 4 <= inH && x0 + 4 <= inW;
         const base = x + ((<usize>z0 * xsz + <usize>y0 * xsy + <usize>x0 * cin) << 2);
         for (let c: u32 = 0; c < cin; c += 4) {
-          const p = base + (<usize>c << 2);
-          for (let a: u32 = 0; a < 4; a++) {
-            const q = p + <usize>a * sz;
-            const out = s1 + ((<usize>(a * 16)) << 4);
-            if (inside) {
-              transformIn2d(
-                v128.load(q), v128.load(q + sx), v128.load(q + 2 * sx), v128.load(q + 3 * sx),
-                v128.load(q + sy), v128.load(q + sy + sx), v128.load(q + sy + 2 * sx), v128.load(q + sy + 3 * sx),
-                v128.load(q + 2 * sy), v128.load(q + 2 * sy + sx), v128.load(q + 2 * sy + 2 * sx), v128.load(q + 2 * sy + 3 * sx),
-                v128.load(q + 3 * sy), v128.load(q + 3 * sy + sx), v128.load(q + 3 * sy + 2 * sx), v128.load(q + 3 * sy + 3 * sx),
-                out,
-              );
-            } else {
-              const za = z0 + a < inD;
-              const r0k = za && y0 < inH, r1k = za && y0 + 1 < inH, r2k = za && y0 + 2 < inH, r3k = za && y0 + 3 < inH;
-              const c0k = x0 < inW, c1k = x0 + 1 < inW, c2k = x0 + 2 < inW, c3k = x0 + 3 < inW;
-              transformIn2d(
-                loadIf(q, r0k && c0k), loadIf(q + sx, r0k && c1k), loadIf(q + 2 * sx, r0k && c2k), loadIf(q + 3 * sx, r0k && c3k),
-                loadIf(q + sy, r1k && c0k), loadIf(q + sy + sx, r1k && c1k), loadIf(q + sy + 2 * sx, r1k && c2k), loadIf(q + sy + 3 * sx, r1k && c3k),
-                loadIf(q + 2 * sy, r2k && c0k), loadIf(q + 2 * sy + sx, r2k && c1k), loadIf(q + 2 * sy + 2 * sx, r2k && c2k), loadIf(q + 2 * sy + 3 * sx, r2k && c3k),
-                loadIf(q + 3 * sy, r3k && c0k), loadIf(q + 3 * sy + sx, r3k && c1k), loadIf(q + 3 * sy + 2 * sx, r3k && c2k), loadIf(q + 3 * sy + 3 * sx, r3k && c3k),
-                out,
-              );
-            }
-          }
-          for (let bc: u32 = 0; bc < 16; bc++) {
-            const q = s1 + (<usize>bc << 4);
-            const out = vBase + ((<usize>bc * vPos + <usize>t * cin + c) << 2);
-            transformIn(v128.load(q), v128.load(q, 256), v128.load(q, 512), v128.load(q, 768), out, vStride);
-          }
+          transformInputBlock(base + (<usize>c << 2), sx, sy, sz, inside, z0, y0, x0, inW, inH, inD, s1, vBase + ((<usize>t * cin + c) << 2), vPos << 2);
         }
         // dy's tile: D[pos][t][co..co+3].
         const yk0 = y0 < outH, yk1 = y0 + 1 < outH, zk1 = z0 + 1 < outD, xk1 = x0 + 1 < outW;
@@ -427,6 +362,47 @@ export function winogradFilterGradOut(acc: usize, dw: usize, vectors: u32, scrat
   v128.store(out, f32x4.add(m0, s));
   v128.store(out + stride, f32x4.mul(f32x4.sub(m1, m2), half));
   v128.store(out + 2 * stride, f32x4.add(s, m3));
+}
+
+/**
+ * (Bᵀ ⊗ Bᵀ ⊗ Bᵀ)·d for the 4×4×4 block of 4 channels at p (voxels sx, rows sy, planes sz bytes
+ * apart; a voxel at or beyond (inW, inH, inD) from (x0, y0, z0) reads as 0 unless `inside`): the
+ * 64 results at out + pos · posBytes. Along x and y one z slice at a time in registers, into s1
+ * (16 vectors per slice), then along z.
+ */
+@inline function transformInputBlock(
+  p: usize, sx: usize, sy: usize, sz: usize, inside: bool, z0: u32, y0: u32, x0: u32, inW: u32, inH: u32, inD: u32,
+  s1: usize, out: usize, posBytes: usize,
+): void {
+  for (let a: u32 = 0; a < 4; a++) {
+    const q = p + <usize>a * sz;
+    const slice = s1 + ((<usize>(a * 16)) << 4);
+    if (inside) {
+      transformIn2d(
+        v128.load(q), v128.load(q + sx), v128.load(q + 2 * sx), v128.load(q + 3 * sx),
+        v128.load(q + sy), v128.load(q + sy + sx), v128.load(q + sy + 2 * sx), v128.load(q + sy + 3 * sx),
+        v128.load(q + 2 * sy), v128.load(q + 2 * sy + sx), v128.load(q + 2 * sy + 2 * sx), v128.load(q + 2 * sy + 3 * sx),
+        v128.load(q + 3 * sy), v128.load(q + 3 * sy + sx), v128.load(q + 3 * sy + 2 * sx), v128.load(q + 3 * sy + 3 * sx),
+        slice,
+      );
+    } else {
+      const za = z0 + a < inD;
+      const r0k = za && y0 < inH, r1k = za && y0 + 1 < inH, r2k = za && y0 + 2 < inH, r3k = za && y0 + 3 < inH;
+      const c0k = x0 < inW, c1k = x0 + 1 < inW, c2k = x0 + 2 < inW, c3k = x0 + 3 < inW;
+      transformIn2d(
+        loadIf(q, r0k && c0k), loadIf(q + sx, r0k && c1k), loadIf(q + 2 * sx, r0k && c2k), loadIf(q + 3 * sx, r0k && c3k),
+        loadIf(q + sy, r1k && c0k), loadIf(q + sy + sx, r1k && c1k), loadIf(q + sy + 2 * sx, r1k && c2k), loadIf(q + sy + 3 * sx, r1k && c3k),
+        loadIf(q + 2 * sy, r2k && c0k), loadIf(q + 2 * sy + sx, r2k && c1k), loadIf(q + 2 * sy + 2 * sx, r2k && c2k), loadIf(q + 2 * sy + 3 * sx, r2k && c3k),
+        loadIf(q + 3 * sy, r3k && c0k), loadIf(q + 3 * sy + sx, r3k && c1k), loadIf(q + 3 * sy + 2 * sx, r3k && c2k), loadIf(q + 3 * sy + 3 * sx, r3k && c3k),
+        slice,
+      );
+    }
+  }
+  const zStride = 16 * posBytes; // from pos to pos + 16
+  for (let bc: u32 = 0; bc < 16; bc++) {
+    const q = s1 + (<usize>bc << 4);
+    transformIn(v128.load(q), v128.load(q, 256), v128.load(q, 512), v128.load(q, 768), out + <usize>bc * posBytes, zStride);
+  }
 }
 
 /** The vector at q, or 0 where `ok` is false (a voxel beyond the input). */
