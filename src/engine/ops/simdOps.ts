@@ -116,6 +116,8 @@ const WINOGRAD_BLOCK = 4;
  * per block: 16 measured fastest (8: up to 1.3× slower, 32: 1.1×).
  */
 const WINOGRAD_GRAD_BLOCK = 16;
+/** The most memory the Winograd filter gradient's per-thread sums may take together. */
+const WINOGRAD_GRAD_MAX_BYTES = 256 * 2 ** 20;
 
 /** Floats of scratch per thread for the filter transform (36 + 48 vectors). */
 const FILTER_SCRATCH = alignFloats(84 * 4);
@@ -164,9 +166,11 @@ function filterGradient(rt: SimdRuntime, x: number, [n, dp, hp, wp, cin]: Shape5
   const row = wp * cin;
   const plane = hp * row;
   const dySample = dOut * hOut * wOut * coutP;
-  if (usesWinograd(k, cin)) {
+  const accFloats = 64 * cin * coutP;
+  // Each thread sums into its own 64 × cin × coutP floats: on many cores with the paper's widest
+  // layers (512 × 512 channels: 64 MiB a thread) the direct gradient's 27 × cin × coutP are kept.
+  if (usesWinograd(k, cin) && accFloats * 4 * rt.threads <= WINOGRAD_GRAD_MAX_BYTES) {
     const block = Math.min(WINOGRAD_GRAD_BLOCK, (wOut + 1) >> 1);
-    const accFloats = 64 * cin * coutP;
     const scratchFloats = alignFloats(accFloats + 64 * 4 + 64 * (block * (cin + coutP) + 32));
     const scratch = rt.alloc(scratchFloats * rt.threads);
     for (let t = 0; t < rt.threads; t++) rt.zero(scratch + 4 * t * scratchFloats, accFloats);
