@@ -398,7 +398,7 @@ export function winogradFilterGradOut(acc: usize, dw: usize, vectors: u32, scrat
       );
     }
   }
-  const zStride = 16 * posBytes; // from pos to pos + 16
+  const zStride: usize = 16 * posBytes; // from pos to pos + 16
   for (let bc: u32 = 0; bc < 16; bc++) {
     const q = s1 + (<usize>bc << 4);
     transformIn(v128.load(q), v128.load(q, 256), v128.load(q, 512), v128.load(q, 768), out + <usize>bc * posBytes, zStride);
