@@ -104,7 +104,6 @@ const usesWinograd = (k: number, cin: number) => winogradOn && k === 3 && cin % 
 interface ArenaFilter {
   w: number;
   k: number;
-  cin: number;
   coutP: number;
   u: number;
 }
@@ -119,16 +118,23 @@ const WINOGRAD_GRAD_BLOCK = 16;
 /** The most memory the Winograd filter gradient's per-thread sums may take together. */
 const WINOGRAD_GRAD_MAX_BYTES = 256 * 2 ** 20;
 
+/**
+ * Floats of scratch per thread for a block of `block` tiles in the winograd and
+ * winogradFilterGrad kernels (past the latter's sums): 64 vectors, then the input's and the
+ * other side's transformed blocks, 64 rows each of the tiles' channels plus one cache line.
+ */
+const blockScratchFloats = (block: number, cin: number, coutP: number) => 64 * 4 + 64 * (block * (cin + coutP) + 32);
+
 /** Floats of scratch per thread for the filter transform (36 + 48 vectors). */
 const FILTER_SCRATCH = alignFloats(84 * 4);
 
 function arenaFilter(rt: SimdRuntime, w: number, k: number, cin: number, coutP: number): ArenaFilter {
-  if (!usesWinograd(k, cin)) return { w, k, cin, coutP, u: 0 };
+  if (!usesWinograd(k, cin)) return { w, k, coutP, u: 0 };
   const vectors = (cin * coutP) / 4;
   const u = rt.alloc(64 * cin * coutP);
   const scratch = rt.alloc(FILTER_SCRATCH * rt.threads);
   rt.run('winogradFilter', [w, u, vectors, scratch], vectors, { index: 3, stride: 4 * FILTER_SCRATCH }, 64);
-  return { w, k, cin, coutP, u };
+  return { w, k, coutP, u };
 }
 
 /**
@@ -141,7 +147,7 @@ function convSamples(rt: SimdRuntime, x: number, [n, dp, hp, wp, cin]: Shape5, f
   const row = wp * cin;
   const plane = hp * row;
   const block = Math.min(WINOGRAD_BLOCK, (wOut + 1) >> 1);
-  const scratchFloats = alignFloats(64 * 4 + 64 * (block * (cin + coutP) + 32));
+  const scratchFloats = alignFloats(blockScratchFloats(block, cin, coutP));
   const scratch = f.u ? rt.alloc(scratchFloats * rt.threads) : 0;
   for (let b = 0; b < n; b++) {
     const xb = x + 4 * b * dp * plane;
@@ -171,7 +177,7 @@ function filterGradient(rt: SimdRuntime, x: number, [n, dp, hp, wp, cin]: Shape5
   // layers (512 × 512 channels: 64 MiB a thread) the direct gradient's 27 × cin × coutP are kept.
   if (usesWinograd(k, cin) && accFloats * 4 * rt.threads <= WINOGRAD_GRAD_MAX_BYTES) {
     const block = Math.min(WINOGRAD_GRAD_BLOCK, (wOut + 1) >> 1);
-    const scratchFloats = alignFloats(accFloats + 64 * 4 + 64 * (block * (cin + coutP) + 32));
+    const scratchFloats = alignFloats(accFloats + blockScratchFloats(block, cin, coutP));
     const scratch = rt.alloc(scratchFloats * rt.threads);
     for (let t = 0; t < rt.threads; t++) rt.zero(scratch + 4 * t * scratchFloats, accFloats);
     for (let s = 0; s < n; s++) {
