@@ -15,6 +15,7 @@ import type { Vec3 } from '../src/core/geometry';
 import { extractSlice, offsetInSlice, sliceAxes, writeSlice, type Axis } from '../src/core/slices';
 import { VoxelStreamCutter, type VoxelLayout } from '../src/core/voxelStream';
 import { SERVER_ROUTE_MIN_BYTES, type PlaneMessage, type PlanesSentMessage, type VoxelSource } from '../src/protocol/webview';
+import { PageToucher } from './firstTouch';
 import { VoxelAssembly, type VoxelChunk } from './voxelChunks';
 
 /** Which voxels have arrived: a prefix of the buffer (the stream so far) and whole planes. Pure. */
@@ -143,10 +144,17 @@ export class VoxelLoader {
           { route: 'resource', url: source.url, layout: source.layout },
         ]);
       };
-      if (source.afterPlanes) this.startFetch = start;
-      else start();
+      if (source.afterPlanes) {
+        this.startFetch = start;
+        // While the host streams its planes, the buffer's pages are touched for the fetch to come.
+        this.toucher = new PageToucher(this.bytes, () => this.mark("every page of the voxel buffer touched"));
+        this.toucher.start();
+      } else start();
     }
   }
+
+  /** Touches the voxel buffer's pages ahead of the fetch, until it starts. */
+  private toucher?: PageToucher;
 
   /** The fetch that waits for the host's planes, until they are sent. */
   private startFetch?: (rawCopy?: PlanesSentMessage['rawCopy']) => void;
@@ -229,6 +237,11 @@ export class VoxelLoader {
    */
   private async fetch(routes: Route[]): Promise<void> {
     const failures: string[] = [];
+    if (this.toucher) {
+      const touched = this.toucher.stop();
+      if (touched < this.bytes.length) this.mark(`the voxel buffer's pages touched up to ${Math.round(touched / 2 ** 20)} MiB`);
+      this.toucher = undefined;
+    }
     for (const { route, url, layout } of routes) {
       try {
         this.presence.filled = 0;

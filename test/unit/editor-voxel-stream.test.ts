@@ -22,6 +22,7 @@ import { PlaneCollector, VoxelStreamCutter, streamableLayout } from '../../src/c
 import { planeLayouts, planeVoxelIndices } from '../../src/core/planes';
 import { heldPlaneIndices } from '../../webview/planeImage';
 import { composeGray } from '../../webview/render';
+import { PageToucher } from '../../webview/firstTouch';
 import { fetchVoxels, serverResourceUrl, VoxelLoader, VoxelPresence } from '../../webview/voxelLoading';
 import { SERVER_ROUTE_MIN_BYTES } from '../../src/protocol/webview';
 import { REPO_ROOT, SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
@@ -245,6 +246,36 @@ test('the coronal and sagittal first planes are held beside the voxel buffer unt
   loader.presence.filled = loader.presence.total;
   assert.equal(loader.heldPlane(0, 2), undefined);
   assert.equal(loader.valueAt(7), volume[7]);
+});
+
+test("the voxel buffer's pages are touched ahead of the fetch, a slice at a time, keeping what the buffer holds, until the fetch starts", async () => {
+  // What a fresh buffer holds once a plane from the host is in: values the touch must keep.
+  const bytes = new Uint8Array(9 << 20);
+  for (let i = 0; i < bytes.length; i += 997) bytes[i] = (i % 251) + 1;
+  const before = Buffer.from(bytes);
+  let done = false;
+  const toucher = new PageToucher(bytes, () => (done = true));
+  toucher.start();
+  assert.equal(toucher.touched, 0, 'nothing on the caller\'s task: the touch goes in later tasks');
+  await new Promise<void>((resolve) => {
+    const wait = () => (done ? resolve() : setTimeout(wait, 1));
+    wait();
+  });
+  assert.equal(toucher.touched, bytes.length);
+  assert.ok(Buffer.from(bytes).equals(before), 'every byte keeps its value');
+
+  // Stopped (the fetch starts) after its first slice: it touches no further.
+  const big = new Uint8Array(64 << 20);
+  const stopped = new PageToucher(big, () => assert.fail('a stopped touch does not finish'));
+  stopped.start();
+  await new Promise<void>((resolve) => {
+    const wait = () => (stopped.touched > 0 ? resolve() : setTimeout(wait, 0));
+    wait();
+  });
+  const at = stopped.stop();
+  assert.ok(at > 0 && at < big.length, `stopped at ${at} of ${big.length} bytes`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(stopped.touched, at);
 });
 
 test("the server's own route to a file: only where the webview's page comes from the workbench's own server, beside its versioned static folder", () => {
