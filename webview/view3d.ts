@@ -113,7 +113,7 @@ export class View3d {
 
   constructor(
     private readonly host: View3dHost,
-    workerUrl: string | undefined,
+    private readonly workerUrl: string | undefined,
   ) {
     this.factors = gridFactors(host.dims);
     this.element = document.createElement('div');
@@ -143,12 +143,26 @@ export class View3d {
     const a = host.affine;
     this.volumeGroup.matrix.set(a[0][0], a[0][1], a[0][2], a[0][3], a[1][0], a[1][1], a[1][2], a[1][3], a[2][0], a[2][1], a[2][2], a[2][3], 0, 0, 0, 1);
     this.scene.add(this.volumeGroup);
+    this.showNote('The 3D view starts once every voxel is in.');
+  }
+
+  private started = false;
+
+  /**
+   * Sets up WebGL and starts the mesh worker. The editor calls it once the volume is in: the
+   * context, its shaders (compiled on the CPU where the browser renders WebGL in software) and the
+   * worker's script would otherwise share the two cores with the opening.
+   */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.showNote(undefined);
     this.setUpRenderer();
     if (!this.renderer) return;
     this.addFrame();
-    if (!workerUrl) this.failWorker('no mesh worker was given to the page');
+    if (!this.workerUrl) this.failWorker('no mesh worker was given to the page');
     else {
-      startWorker(workerUrl).then(
+      startWorker(this.workerUrl).then(
         (worker) => this.useWorker(worker),
         (error: Error) => this.failWorker(error.message),
       );
@@ -210,6 +224,7 @@ export class View3d {
 
   /** Starts building surfaces (the editor calls it once the volume is in). */
   activate(): void {
+    this.start();
     if (this.active) return;
     this.active = true;
     if (this.worker) this.sendAll();

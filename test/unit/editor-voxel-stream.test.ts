@@ -23,7 +23,7 @@ import { planeLayouts, planeVoxelIndices } from '../../src/core/planes';
 import { heldPlaneIndices } from '../../webview/planeImage';
 import { composeGray } from '../../webview/render';
 import { PageToucher } from '../../webview/firstTouch';
-import { fetchVoxels, serverResourceUrl, VoxelLoader, VoxelPresence } from '../../webview/voxelLoading';
+import { bodyPieces, fetchVoxels, serverResourceUrl, VoxelLoader, VoxelPresence } from '../../webview/voxelLoading';
 import { SERVER_ROUTE_MIN_BYTES } from '../../src/protocol/webview';
 import { REPO_ROOT, SKIP_WITHOUT_DATA, dataPath, tempDir } from '../helpers/data';
 import { runPlanesThread } from '../../src/extension/volumeEditor/runPlanesThread';
@@ -246,6 +246,48 @@ test('the coronal and sagittal first planes are held beside the voxel buffer unt
   loader.presence.filled = loader.presence.total;
   assert.equal(loader.heldPlane(0, 2), undefined);
   assert.equal(loader.valueAt(7), volume[7]);
+});
+
+test('a body is read from its file offset on, into a buffer of ours where it is a byte stream, and left once the reader stops', async () => {
+  const bytes = new Uint8Array(3_000_000).map((_, i) => (i * 7) % 256);
+  const pieceSizes = [1, 351, 2_000_000, 999_648]; // the offset ends inside the second piece
+  const stream = (type: 'bytes' | undefined, cancelled: { yes: boolean }) => {
+    let at = 0;
+    let n = 0;
+    const source = {
+      pull(controller: ReadableStreamController<Uint8Array>) {
+        if (at >= bytes.length) {
+          controller.close();
+          // A byte stream closed while a read into the reader's buffer waits answers it with nothing.
+          if (controller instanceof ReadableByteStreamController) controller.byobRequest?.respond(0);
+          return;
+        }
+        const size = pieceSizes[n++ % pieceSizes.length];
+        controller.enqueue(bytes.slice(at, at + size));
+        at += size;
+      },
+      cancel() {
+        cancelled.yes = true;
+      },
+    };
+    return type ? new ReadableStream({ ...source, type }) : new ReadableStream<Uint8Array>(source);
+  };
+  for (const type of ['bytes', undefined] as const) {
+    const cancelled = { yes: false };
+    const joined: Uint8Array[] = [];
+    for await (const piece of bodyPieces(stream(type, cancelled), { fileOffset: 352, compression: 'none' })) joined.push(piece.slice());
+    assert.ok(Buffer.concat(joined).equals(Buffer.from(bytes.subarray(352))), `${type ?? 'default'} stream: every byte after the offset, in order`);
+    const largest = Math.max(...joined.map((piece) => piece.length));
+    // A byte stream is read 1 MiB at a time into the reader's one buffer; another gives its pieces as they are.
+    assert.equal(largest, type === 'bytes' ? 1 << 20 : 2_000_000);
+    // Stopped after its first piece: the body is cancelled, not read to its end.
+    const early = { yes: false };
+    for await (const piece of bodyPieces(stream(type, early), { fileOffset: 0, compression: 'none' })) {
+      assert.ok(piece.length > 0);
+      break;
+    }
+    assert.ok(early.yes, `${type ?? 'default'} stream: cancelled once the reader stops`);
+  }
 });
 
 test("the voxel buffer's pages are touched ahead of the fetch, a slice at a time, keeping what the buffer holds, until the fetch starts", async () => {
