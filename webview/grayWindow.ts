@@ -9,8 +9,9 @@ import {
   CT_PRESETS,
   grayLookupTable,
   initialWindow,
-  intensityPercentiles,
   looksLikeCt,
+  percentilesOfSorted,
+  sortedSample,
   windowOfRange,
   type WindowLevel,
   type WindowPreset,
@@ -38,14 +39,15 @@ export class GrayWindow {
   fit(voxels: VoxelArray): void {
     const { sclSlope, sclInter } = this.info;
     const stats = volumeStats({ data: voxels, sclSlope, sclInter });
-    const automatic = automaticWindow(voxels, sclSlope, sclInter);
+    const sorted = sortedSample(voxels);
+    const automatic = automaticWindow(voxels, sclSlope, sclInter, sorted);
     const initial = initialWindow(automatic, stats.min, stats.max);
     this.window = { width: initial.width, level: initial.level };
     this.name = initial.name;
     const presets: WindowPreset[] = [
       { name: 'Automatic', ...automatic },
       { name: 'Full range', ...windowOfRange(stats.min, stats.max) },
-      { name: '2–98 %', ...windowOfRange(...intensityPercentiles(voxels, sclSlope, sclInter, 2, 98)) },
+      { name: '2–98 %', ...windowOfRange(...percentilesOfSorted(sorted, sclSlope, sclInter, 2, 98)) },
     ];
     if (looksLikeCt(stats.min, stats.max)) presets.push(...CT_PRESETS);
     this.presets = presets;

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { resampleTrilinear } from '../../src/core/resample';
 import { sampleFinite } from '../../src/core/sampling';
-import { automaticWindow, intensityPercentiles } from '../../src/core/windowLevel';
+import { automaticWindow, intensityPercentiles, sortedSample } from '../../src/core/windowLevel';
 import { percentiles } from '../../src/engine/normalize';
 import { SKIP_WITHOUT_DATA, dataPath } from '../helpers/data';
 
@@ -113,4 +113,23 @@ test('the automatic window of the spleen CT resampled to 512³ matches the whole
   assert.ok(Math.abs(windowHigh - high) <= 0.01 * range, `window to ${windowHigh}, whole volume's 99.5 % percentile ${high}`);
   const [normLow, normHigh] = percentiles(data, [0.5, 99.5]);
   assert.ok(Math.abs(normLow - exact.linear(0.5)) <= 0.01 * range && Math.abs(normHigh - exact.linear(99.5)) <= 0.01 * range, `normalization ${normLow}..${normHigh}`);
+});
+
+test('the sorted sample the windows are read from is the same sample, sorted, for every type (a counting sort for 8 and 16 bits)', () => {
+  const random = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const next = random(7);
+  const cases: [string, ArrayLike<number> & { length: number }][] = [
+    ['int16', Int16Array.from({ length: 700_000 }, (_, i) => (i % 97 === 0 ? (i % 2 ? 32767 : -32768) : Math.round((next() - 0.5) * 4000)))],
+    ['uint16', Uint16Array.from({ length: 300_000 }, () => Math.round(next() * 65535))],
+    ['int8', Int8Array.from({ length: 400_000 }, () => Math.round((next() - 0.5) * 255))],
+    ['uint8', Uint8Array.from({ length: 100_000 }, () => Math.round(next() * 255))],
+    ['int16, few values', Int16Array.from({ length: 1000 }, () => Math.round((next() - 0.5) * 100))],
+    ['float32 with NaN', Float32Array.from({ length: 300_000 }, (_, i) => (i % 1000 === 0 ? NaN : next()))],
+  ];
+  for (const [name, data] of cases) {
+    const expected = sampleFinite(data, 1 << 18).sort();
+    const got = sortedSample(data as Int16Array);
+    assert.equal(got.length, expected.length, name);
+    assert.ok(got.every((v, i) => v === expected[i]), `${name}: the same values in the same order`);
+  }
 });
