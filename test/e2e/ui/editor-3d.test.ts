@@ -87,7 +87,14 @@ test('the 3D pane shows a surface in the colour of a painted class, and a click 
   const editor = new EditorDriver(wb.page);
   await editor.open('semi/spinalcord/t2.nii.gz');
   const body = editor.view.locator('body');
-  const status = await body.evaluate(() => (window as unknown as { unet3dEditor: Handle }).unet3dEditor.view3d.status());
+  // The 3D view sets itself up once every voxel is in.
+  await editor.view.locator('body[data-voxels="all"]').waitFor({ state: 'attached', timeout: 60_000 });
+  const view3dStatus = () => body.evaluate(() => (window as unknown as { unet3dEditor: Handle }).unet3dEditor.view3d.status());
+  await editor.until('the 3D view set up', async () => {
+    const now = await view3dStatus();
+    return (now.webgl && now.worker) || now.problem !== undefined;
+  });
+  const status = await view3dStatus();
   assert.ok(status.webgl && status.worker, `the 3D view draws and builds (${status.problem ?? 'ok'})`);
 
   // A thick stroke of class 2 on an axial slice (t2 is PSR: the axial slices are along y).
