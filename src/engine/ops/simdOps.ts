@@ -125,15 +125,24 @@ const WINOGRAD_GRAD_MAX_BYTES = 256 * 2 ** 20;
  */
 const blockScratchFloats = (block: number, cin: number, coutP: number) => 64 * 4 + 64 * (block * (cin + coutP) + 32);
 
-/** Floats of scratch per thread for the filter transform (36 + 48 vectors). */
+/** Floats of scratch per thread for the filter transforms (36 + 48 vectors). */
 const FILTER_SCRATCH = alignFloats(84 * 4);
+
+/**
+ * Runs a filter transform over its cin·coutP/4 channel vectors, each thread with its own scratch:
+ * `winogradFilter` from a filter [27][cin][coutP] to [64][cin][coutP], `winogradFilterGradOut`
+ * from the filter gradient's sums [64][cin][coutP] back to [27][cin][coutP].
+ */
+function transformFilter(rt: SimdRuntime, kernel: 'winogradFilter' | 'winogradFilterGradOut', from: number, to: number, cin: number, coutP: number): void {
+  const vectors = (cin * coutP) / 4;
+  const scratch = rt.alloc(FILTER_SCRATCH * rt.threads);
+  rt.run(kernel, [from, to, vectors, scratch], vectors, { index: 3, stride: 4 * FILTER_SCRATCH }, 64);
+}
 
 function arenaFilter(rt: SimdRuntime, w: number, k: number, cin: number, coutP: number): ArenaFilter {
   if (!usesWinograd(k, cin)) return { w, k, coutP, u: 0 };
-  const vectors = (cin * coutP) / 4;
   const u = rt.alloc(64 * cin * coutP);
-  const scratch = rt.alloc(FILTER_SCRATCH * rt.threads);
-  rt.run('winogradFilter', [w, u, vectors, scratch], vectors, { index: 3, stride: 4 * FILTER_SCRATCH }, 64);
+  transformFilter(rt, 'winogradFilter', w, u, cin, coutP);
   return { w, k, coutP, u };
 }
 
@@ -185,10 +194,8 @@ function filterGradient(rt: SimdRuntime, x: number, [n, dp, hp, wp, cin]: Shape5
       rt.run('winogradFilterGrad', args, ((dOut + 1) >> 1) * ((hOut + 1) >> 1), { index: 14, stride: 4 * scratchFloats });
     }
     reduceThreads(rt, scratch, accFloats, scratchFloats);
-    const vectors = (cin * coutP) / 4;
     const dw = rt.alloc(27 * cin * coutP);
-    const tmp = rt.alloc(FILTER_SCRATCH * rt.threads);
-    rt.run('winogradFilterGradOut', [scratch, dw, vectors, tmp], vectors, { index: 3, stride: 4 * FILTER_SCRATCH }, 64);
+    transformFilter(rt, 'winogradFilterGradOut', scratch, dw, cin, coutP);
     return dw;
   }
   const dwFloats = k * k * k * cin * coutP;
