@@ -95,6 +95,8 @@ export class View3d {
   private readonly planeOutlines: LineLoop[] = [];
   private worker: Worker | undefined;
   private workerFailed: string | undefined;
+  /** WebGL and the worker are set up (`start`), once the voxels are in. */
+  private started = false;
   /** Surfaces are built once the editor says so (after the voxels are in: meshing must not slow the opening). */
   private active = false;
   private readonly counted = new Map<number, () => void>();
@@ -145,8 +147,6 @@ export class View3d {
     this.scene.add(this.volumeGroup);
     this.showNote('The 3D view starts once every voxel is in.');
   }
-
-  private started = false;
 
   /**
    * Sets up WebGL and starts the mesh worker. The editor calls it once the volume is in: the
