@@ -141,20 +141,49 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
   return file;
 }
 
-/** The quick input box (quick open, command palette) while it is shown. */
-function quickInput(page: Page): Locator {
-  return page.locator('.quick-input-widget');
+/** The quick input box (quick open, command palette) while it is shown, not one fading out after a pick. */
+const OPEN_QUICK_INPUT = '.quick-input-widget:not(.quick-input-widget-closing)';
+
+/**
+ * Opens the quick input with `key` (F1: the palette; Control+P: quick open) and types `query`.
+ * Tries again, up to three times, when the box does not open or closes before the text is in: a
+ * key pressed while the focus moves (out of a webview, or while a quick input closes) can be lost
+ * on a busy machine, and a box that loses the focus (a webview or a notification taking it) closes.
+ * F1 leaves an open palette open, and the query replaces whatever it held.
+ */
+export async function openQuickInput(page: Page, key: 'F1' | 'Control+P', query: string): Promise<void> {
+  const input = page.locator(`${OPEN_QUICK_INPUT} input`);
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press(key);
+    try {
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill(query, { timeout: 10_000 });
+      return;
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
 }
 
-/** Picks the entry whose label holds `text` in a quick input already showing `query`. */
-async function pickInQuickInput(page: Page, query: string, text: string): Promise<void> {
-  const input = quickInput(page).locator('input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(query);
-  const row = quickInput(page).locator('.monaco-list-row', { hasText: text }).first();
-  await row.waitFor({ state: 'visible', timeout: 30_000 });
-  await row.click();
-  await quickInput(page).waitFor({ state: 'hidden' });
+/**
+ * Opens the quick input with `key`, types `query` and picks the entry whose label holds `text`.
+ * When the box closes before the entry is clicked, it is opened again (up to three times); once
+ * clicked, the pick is not repeated.
+ */
+async function pickInQuickInput(page: Page, key: 'F1' | 'Control+P', query: string, text: string): Promise<void> {
+  const row = page.locator(`${OPEN_QUICK_INPUT} .monaco-list-row`, { hasText: text }).first();
+  for (let attempt = 1; ; attempt++) {
+    await openQuickInput(page, key, query);
+    try {
+      await row.waitFor({ state: 'visible', timeout: 30_000 });
+      await row.click({ timeout: 10_000 });
+      break;
+    } catch (error) {
+      const stillOpen = await page.locator(OPEN_QUICK_INPUT).isVisible();
+      if (attempt === 3 || stillOpen) throw error;
+    }
+  }
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
 }
 
 /**
@@ -162,26 +191,12 @@ async function pickInQuickInput(page: Page, query: string, text: string): Promis
  * (for a volume, the 3D U-Net editor). `relativePath` is relative to the workspace folder.
  */
 export async function quickOpen(page: Page, relativePath: string): Promise<void> {
-  await page.keyboard.press('Control+P');
-  await pickInQuickInput(page, relativePath, path.basename(relativePath));
+  await pickInQuickInput(page, 'Control+P', relativePath, path.basename(relativePath));
 }
 
 /** Runs a command from the palette by its full title, e.g. '3D U-Net: Train'. */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  // F1 once more when the palette does not open: a key pressed while the focus moves (out of a
-  // webview, or while a quick input closes) can be lost on a busy machine. F1 leaves an open
-  // palette open.
-  const input = page.locator('.quick-input-widget:not(.quick-input-widget-closing) input');
-  for (let attempt = 1; ; attempt++) {
-    await page.keyboard.press('F1');
-    try {
-      await input.waitFor({ state: 'visible', timeout: 10_000 });
-      break;
-    } catch (error) {
-      if (attempt === 3) throw error;
-    }
-  }
-  await pickInQuickInput(page, `>${title}`, title);
+  await pickInQuickInput(page, 'F1', `>${title}`, title);
 }
 
 /** The editor group that has focus: its tabs and the editor it shows. */

@@ -15,7 +15,7 @@ import { readVolumeFile } from '../../../src/core/readVolume';
 import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLabels';
 import { gridMismatch } from '../../../src/core/volumeFiles';
 import { SKIP_WITHOUT_DATA } from '../../helpers/data';
-import { openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, waitForNotification, webview } from '../workbench';
+import { openQuickInput, openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, waitForNotification, webview } from '../workbench';
 import type { PlaneName } from '../../../src/core/planes';
 import { rimWidth } from '../../../src/core/sliceEntropy';
 import { EditorDriver } from './editorDriver';
@@ -50,10 +50,7 @@ async function pickEntry(page: Page, text: string): Promise<void> {
  * waits for the quick input to close, which such a command keeps open).
  */
 async function startCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
-  const input = page.locator(`${QUICK_INPUT} input`);
-  await input.waitFor({ state: 'visible' });
-  await input.fill(`>${title}`);
+  await openQuickInput(page, 'F1', `>${title}`);
   await pickEntry(page, title);
 }
 
