@@ -61,6 +61,15 @@ const builds = [
     format: 'iife',
     target: 'es2022',
   }),
+  // The 3D view (three.js): the webview runs it once every voxel is in, so that the page that
+  // shows the first planes loads a quarter of the code.
+  bundle({
+    entryPoints: ['webview/view3dBundle.ts'],
+    outfile: out('view3d.js'),
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  }),
   // The 3D view's mesh worker: the webview fetches it and starts it from a blob.
   bundle({
     entryPoints: ['webview/meshWorker.ts'],

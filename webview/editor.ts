@@ -36,7 +36,7 @@ import { section, Sidebar, type SidebarHost } from './sidebar';
 import { loadingLine, paneLoadingNote, setPaneNote } from './loadProgress';
 import { StatusBar, type StatusBarHost } from './statusBar';
 import { DocumentStore, type LabelChange } from './store';
-import { View3d } from './view3d';
+import { View3dPane, type View3dAssets, type View3dHost } from './view3dPane';
 import { VoxelLoader, type VoxelLoadingHost } from './voxelLoading';
 import { Painter } from './tools';
 import {
@@ -51,6 +51,9 @@ import {
   type SavedViewState,
   type ViewState,
 } from './viewState';
+
+/** Voxels of the first three planes the window's percentiles are read from (every voxel's once they are in). */
+const FIRST_PLANES_SAMPLES = 1 << 15;
 
 export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedListHost, InputHost, HostMessageTarget, VoxelLoadingHost {
   readonly store: DocumentStore;
@@ -78,15 +81,15 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   private readonly root: HTMLElement;
   private readonly annotatedList: AnnotatedSliceList;
   /** The fourth pane: labels and prediction in 3D. */
-  readonly view3d: View3d;
+  readonly view3d: View3dPane;
 
   constructor(
     init: InitMessage,
     private readonly endpoint: MessageEndpoint<FromWebviewMessage, ToWebviewMessage>,
     private readonly saveState: (state: SavedViewState) => void,
     savedState: unknown,
-    /** The mesh worker's bundle (a webview resource URL), for the 3D view. */
-    meshWorkerUrl?: string,
+    /** Where the 3D view's code is (its bundle and its mesh worker's), loaded once every voxel is in. */
+    view3dAssets: View3dAssets = {},
   ) {
     const info = init.volume;
     this.store = new DocumentStore(info, init.labelType, (change) => this.onLabelsChange(change));
@@ -117,7 +120,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
     this.grid.className = 'grid';
     const [axial, coronal, sagittal] = this.panes;
     this.annotatedList = new AnnotatedSliceList(this);
-    this.view3d = new View3d(this.view3dHost(), meshWorkerUrl);
+    this.view3d = new View3dPane(this.view3dHost(), view3dAssets);
     // ITK-SNAP's arrangement: axial | sagittal over coronal | 3D; the annotated slices and the keys in the side bar.
     this.grid.append(axial.element, sagittal.element, coronal.element, this.view3d.element);
     this.sidebar.element.append(section('Annotated slices', this.annotatedList.element), section('Keys', this.annotatedList.helpElement));
@@ -133,7 +136,7 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
   }
 
   /** What the 3D view reads of the editor, and what it asks of it. */
-  private view3dHost(): ConstructorParameters<typeof View3d>[0] {
+  private view3dHost(): View3dHost {
     const editor = this;
     const { store } = this;
     return {
@@ -207,7 +210,8 @@ export class Editor implements PaneHost, SidebarHost, StatusBarHost, AnnotatedLi
       joined.set(plane as ArrayLike<number>, at);
       at += plane.length;
     }
-    this.gray.fit(joined);
+    // 2^15 of their voxels give the percentiles to a fraction of a gray level; the first draw waits for it.
+    this.gray.fit(joined, FIRST_PLANES_SAMPLES);
     this.invalidateAll();
     this.frames.drawNow();
     this.timings.firstPlanesAt = performance.timeOrigin + performance.now();

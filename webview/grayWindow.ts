@@ -34,12 +34,13 @@ export class GrayWindow {
 
   /**
    * Takes the presets from the voxels (automatic, full range, 2–98 %, and CT windows for CT) and
-   * the window to open with: CT soft tissue for a CT, else the automatic one.
+   * the window to open with: CT soft tissue for a CT, else the automatic one. The percentiles are
+   * read from at most `maxSamples` voxels spread over them.
    */
-  fit(voxels: VoxelArray): void {
+  fit(voxels: VoxelArray, maxSamples?: number): void {
     const { sclSlope, sclInter } = this.info;
     const stats = volumeStats({ data: voxels, sclSlope, sclInter });
-    const sorted = sortedSample(voxels);
+    const sorted = sortedSample(voxels, maxSamples);
     const automatic = automaticWindow(voxels, sclSlope, sclInter, sorted);
     const initial = initialWindow(automatic, stats.min, stats.max);
     this.window = { width: initial.width, level: initial.level };

@@ -2,6 +2,7 @@
  * The volume editor webview's entry point (bundled to dist/webview.js): connects to the host,
  * asks for the document, and builds the editor when the volume's geometry arrives.
  */
+import './scriptStart';
 import type { Vec3 } from '../src/core/geometry';
 import type { PlaneName } from '../src/core/planes';
 import type { ToWebviewMessage } from '../src/protocol/webview';
@@ -9,8 +10,12 @@ import { Editor } from './editor';
 import { connectToHost } from './host';
 
 let app: Editor | undefined;
-/** The mesh worker's bundle, named by the page (the script tag's data attribute); read while this script runs. */
-const meshWorkerUrl = (document.currentScript as HTMLScriptElement | null)?.dataset.meshWorker;
+/**
+ * The 3D view's bundle and its mesh worker's, named by the page (the script tag's data attributes),
+ * and the nonce the view's script must carry; read while this script runs.
+ */
+const pageScript = document.currentScript as HTMLScriptElement | null;
+const view3dAssets = { script: pageScript?.dataset.view3d, worker: pageScript?.dataset.meshWorker, nonce: pageScript?.nonce };
 const early: ToWebviewMessage[] = [];
 
 const { endpoint, api } = connectToHost((message) => {
@@ -18,7 +23,7 @@ const { endpoint, api } = connectToHost((message) => {
     // The benchmark's timeline of an open; nothing is marked once every voxel is in.
     if (message.type !== 'volumeChunk' && !app?.timings.wholeVolumeAt) performance.mark(`${message.type} arrived`);
     if (message.type === 'init') {
-      app = new Editor(message, endpoint, (state) => api.setState(state), api.getState(), meshWorkerUrl);
+      app = new Editor(message, endpoint, (state) => api.setState(state), api.getState(), view3dAssets);
       performance.mark('the editor built');
       exposeForTests();
       for (const m of early.splice(0)) app.handle(m);
@@ -48,6 +53,21 @@ const resume =
 performance.mark('ready sent');
 void endpoint.send({ type: 'ready', ...(resume ? { resume } : {}) });
 
+/** The page's own timeline (epoch ms): its document and script loads, then the editor's marks. */
+function pageMilestones(): { what: string; at: number }[] {
+  const at = (ms: number) => performance.timeOrigin + ms;
+  const out: { what: string; at: number }[] = [];
+  const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+  if (nav) out.push({ what: 'the page\'s document in', at: at(nav.responseEnd) }, { what: 'the page\'s document parsed', at: at(nav.domInteractive) });
+  for (const entry of performance.getEntriesByType('resource') as PerformanceResourceTiming[]) {
+    const name = entry.name.split('?')[0]!.split('/').pop()!;
+    if (entry.startTime > 10_000) continue;
+    out.push({ what: `${name} requested`, at: at(entry.startTime) }, { what: `${name} in`, at: at(entry.responseEnd) });
+  }
+  for (const m of performance.getEntriesByType('mark')) out.push({ what: m.name, at: at(m.startTime) });
+  return out.sort((a, b) => a.at - b.at);
+}
+
 /**
  * A small read-mostly handle for end-to-end tests and the benchmark (`window.unet3dEditor`):
  * where a voxel appears on a pane's canvas, what label it holds, and timings.
@@ -64,7 +84,7 @@ function exposeForTests(): void {
     /** When the first planes were drawn and when every voxel was in (epoch ms), and how they came (and from where, when fetched). */
     loading() {
       const a = app!;
-      return { startedAt: performance.timeOrigin, ...a.timings, transport: a.loader.transport, route: a.loader.route, filled: a.loader.presence.filled, total: a.loader.presence.total, voxelBytes: a.store.voxels.byteLength, milestones: performance.getEntriesByType('mark').map((m) => ({ what: m.name, at: performance.timeOrigin + m.startTime })) };
+      return { startedAt: performance.timeOrigin, ...a.timings, transport: a.loader.transport, route: a.loader.route, filled: a.loader.presence.filled, total: a.loader.presence.total, voxelBytes: a.store.voxels.byteLength, milestones: pageMilestones() };
     },
     /** Whether the slice through the crosshair across each axis has its voxels. */
     slicesPresent() {

@@ -40,7 +40,14 @@ export function previewPixels(indices: Uint32Array, dims: readonly number[], axi
 
 /** Each pixel's place in a slice laid out as `extractSlice` does, from its voxel index in the volume. */
 export function heldPlaneIndices(indices: Uint32Array, dims: readonly number[], axis: Axis): Uint32Array {
-  return indices.map((i) => offsetInSlice(i, dims, axis));
+  // offsetInSlice, one loop per axis: it runs on the first planes' draw, before any of it is optimized.
+  const [nx, ny] = dims;
+  const nxy = nx * ny;
+  const out = new Uint32Array(indices.length);
+  if (axis === 0) for (let o = 0; o < indices.length; o++) out[o] = Math.floor(indices[o] / nx);
+  else if (axis === 1) for (let o = 0; o < indices.length; o++) out[o] = (indices[o] % nx) + nx * Math.floor(indices[o] / nxy);
+  else for (let o = 0; o < indices.length; o++) out[o] = indices[o] % nxy;
+  return out;
 }
 
 /** The renderer's input for `plane`: gray from the window, the prediction (or a training's preview) under the labels. */

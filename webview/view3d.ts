@@ -1,6 +1,6 @@
 /**
- * The fourth pane: the labels and the prediction in 3D (three.js on WebGL2, the one pane that
- * uses it). A surface per class in the class colours (labels solid, the prediction see-through),
+ * The fourth pane's view (its own bundle, dist/view3d.js, loaded by view3dPane.ts once every voxel
+ * is in): the labels and the prediction in 3D (three.js on WebGL2, the one pane that uses it). A surface per class in the class colours (labels solid, the prediction see-through),
  * built by marching cubes in a web worker (meshWorker.ts) on a coarse grid first and refined when
  * idle; after a stroke only the bricks it touched are built again. The three slice planes through
  * the crosshair show as outlines; the mouse rotates (left), pans (right) and zooms (wheel), and a
@@ -32,35 +32,10 @@ import {
 } from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import type { LabelArray } from '../src/core/editDeltas';
-import type { Mat4, Vec3 } from '../src/core/geometry';
+import type { Vec3 } from '../src/core/geometry';
 import { cellAligned, gridFactors, labelsOfBox, type BrickMesh, type MeshLayer, type MeshLevel, type VoxelRange } from './meshBuilder';
 import type { FromMeshWorker, ToMeshWorker } from './meshProtocol';
-import type { ColorTable } from './store';
-import { paneButton } from './paneButton';
-
-/** What the 3D view needs from the editor around it. */
-export interface View3dHost {
-  readonly dims: Vec3;
-  /** Voxel index → RAS+ mm. */
-  readonly affine: Mat4;
-  readonly spacing: Vec3;
-  readonly crosshair: Vec3;
-  readonly labels: Readonly<LabelArray>;
-  /** Labeled voxels per slice across z (slabs without any are not sent to the worker). */
-  readonly labelCountsZ: ArrayLike<number>;
-  readonly prediction: Readonly<LabelArray> | undefined;
-  /** Voxels of a class above background per slice across z, when there is a prediction. */
-  readonly predictionCountsZ: ArrayLike<number> | undefined;
-  readonly colors: ColorTable;
-  /** The prediction is shown (P). */
-  readonly showPrediction: boolean;
-  /** Moves the crosshair (a click on a surface). */
-  setCrosshair(voxel: Vec3): void;
-  onToggleMaximize3d(): void;
-  /** Says something in the status line. */
-  showMessage(text: string, level?: 'info' | 'warning' | 'error'): void;
-  logError(message: string): void;
-}
+import type { View3dFrame, View3dHost } from './view3dPane';
 
 /** Opacity of the prediction's surfaces (the labels' are opaque). */
 const PREDICTION_OPACITY = 0.35;
@@ -79,10 +54,7 @@ async function startWorker(url: string): Promise<Worker> {
 }
 
 export class View3d {
-  readonly plane = '3d' as const;
-  readonly element: HTMLDivElement;
   private readonly canvas: HTMLCanvasElement;
-  private readonly note: HTMLDivElement;
   private renderer: WebGLRenderer | undefined;
   private readonly scene = new Scene();
   private readonly camera = new PerspectiveCamera(35, 1, 1, 10_000);
@@ -115,48 +87,25 @@ export class View3d {
 
   constructor(
     private readonly host: View3dHost,
+    private readonly frame: View3dFrame,
     private readonly workerUrl: string | undefined,
   ) {
     this.factors = gridFactors(host.dims);
-    this.element = document.createElement('div');
-    this.element.className = 'pane pane-3d';
-    this.element.dataset.plane = '3d';
-    const header = document.createElement('div');
-    header.className = 'pane-header';
-    const title = document.createElement('span');
-    title.className = 'pane-title';
-    title.textContent = '3D';
-    const hint = document.createElement('span');
-    hint.className = 'pane-hint';
-    hint.textContent = 'drag: rotate · right-drag: pan · wheel: zoom · click: crosshair';
-    const reset = paneButton('⟲', 'Reset the 3D view', () => this.resetCamera());
-    const maximize = paneButton('⤢', 'Maximize or restore this pane', () => host.onToggleMaximize3d());
-    maximize.classList.add('pane-maximize');
-    header.append(title, hint, maximize, reset);
-    header.addEventListener('dblclick', (e) => {
-      if (!(e.target instanceof HTMLButtonElement)) host.onToggleMaximize3d();
-    });
-    this.canvas = document.createElement('canvas');
-    this.canvas.className = 'pane-canvas view3d-canvas';
-    this.note = document.createElement('div');
-    this.note.className = 'view3d-note';
-    this.element.append(header, this.canvas, this.note);
+    this.canvas = frame.canvas;
     this.volumeGroup.matrixAutoUpdate = false;
     const a = host.affine;
     this.volumeGroup.matrix.set(a[0][0], a[0][1], a[0][2], a[0][3], a[1][0], a[1][1], a[1][2], a[1][3], a[2][0], a[2][1], a[2][2], a[2][3], 0, 0, 0, 1);
     this.scene.add(this.volumeGroup);
-    this.showNote('The 3D view starts once every voxel is in.');
   }
 
   /**
-   * Sets up WebGL and starts the mesh worker. The editor calls it once the volume is in: the
+   * Sets up WebGL and starts the mesh worker. The pane calls it once the volume is in: the
    * context, its shaders (compiled on the CPU where the browser renders WebGL in software) and the
    * worker's script would otherwise share the two cores with the opening.
    */
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.showNote(undefined);
     this.setUpRenderer();
     if (!this.renderer) return;
     this.addFrame();
@@ -177,7 +126,7 @@ export class View3d {
       if (!this.canvas.getContext('webgl2')) throw new Error('WebGL2 is not available');
       renderer = new WebGLRenderer({ canvas: this.canvas, antialias: true });
     } catch (error) {
-      this.showNote(`The 3D view needs WebGL2, which this window does not give (${(error as Error).message}). The slice panes work as usual.`);
+      this.frame.showNote(`The 3D view needs WebGL2, which this window does not give (${(error as Error).message}). The slice panes work as usual.`);
       return;
     }
     this.renderer = renderer;
@@ -222,7 +171,7 @@ export class View3d {
     if (this.active) this.sendAll();
   }
 
-  /** Starts building surfaces (the editor calls it once the volume is in). */
+  /** Starts building surfaces (the pane calls it once the volume is in). */
   activate(): void {
     this.start();
     if (this.active) return;
@@ -237,13 +186,8 @@ export class View3d {
 
   private failWorker(reason: string): void {
     this.workerFailed = reason;
-    this.showNote(`The 3D surfaces cannot be built: ${reason}.`);
+    this.frame.showNote(`The 3D surfaces cannot be built: ${reason}.`);
     this.host.logError(`3D view: ${reason}`);
-  }
-
-  private showNote(text: string | undefined): void {
-    this.note.textContent = text ?? '';
-    this.note.hidden = text === undefined;
   }
 
   private post(message: ToMeshWorker, transfer: Transferable[] = []): void {
@@ -390,7 +334,7 @@ export class View3d {
     if (whole) this.shownLevel[layer] = level;
     this.builds.push({ layer, level, milliseconds: message.milliseconds, meshes: message.meshes.length });
     if (this.builds.length > 100) this.builds.shift();
-    this.element.dataset.surfaces = String(this.meshes.size);
+    this.frame.element.dataset.surfaces = String(this.meshes.size);
     if (whole && level === 'coarse') this.refineWhenIdle(layer);
     this.requestRender();
   }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:editor [-- --json] [--sizes 256,512] [--extension FOLDER] [--transport chunks] [--no-draw]`: the volume
+ * `npm run bench:editor [-- --json] [--sizes 256,512] [--extension FOLDER] [--transport chunks] [--no-draw] [--profile FOLDER]`: the volume
  * editor inside code-server (a real VS Code in headless Chromium), where users wait longest.
  * - open: for each size, an int16 `.nii.gz` cube made from the spleen CT of the shared data
  *   (resampled, with CT-like noise so it compresses like a scan) opened through quick open in a
@@ -11,7 +11,10 @@
  *   event to the frame that drew it.
  * `--extension FOLDER` measures another build of the extension (e.g. an older commit, built) for
  * a before/after comparison; `--transport chunks` has the host send the voxels over the message
- * channel instead of the webview fetching the file. `--json` prints `{ "open": [ { "size", "firstPlanesSeconds",
+ * channel instead of the webview fetching the file. `--profile FOLDER` writes a CPU profile of the
+ * workbench's renderer (the webview shares it) over each open, `open-SIZE.cpuprofile`, for Chrome's
+ * DevTools or `node test/e2e/profileSummary.mjs FILE FROM TO` (seconds after the pick), and with
+ * `UNET3D_BENCH_TRACE=1` a Chrome trace beside it (`open-SIZE.trace.json`: layout, paint, tasks). `--json` prints `{ "open": [ { "size", "firstPlanesSeconds",
  * "wholeVolumeSeconds", "webviewBytes", "host", "webviewArrayBuffers" } ] }` (host: bytes the
  * extension host's resident memory grew by; webviewArrayBuffers: bytes the ArrayBuffers of the
  * webview's renderer hold after a garbage collection). Method: docs/benchmarks.md.
@@ -49,6 +52,8 @@ interface Options {
   draw: boolean;
   /** How the voxels travel: the webview fetches the file (the default), or the host sends them in chunks. */
   transport: 'fetch' | 'chunks';
+  /** Where to write a CPU profile of each open (the renderer's), when asked for. */
+  profile?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -60,6 +65,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--sizes') options.sizes = argv[++i].split(',').map(Number);
     else if (a === '--extension') options.extension = path.resolve(argv[++i]);
     else if (a === '--transport') options.transport = argv[++i] === 'chunks' ? 'chunks' : 'fetch';
+    else if (a === '--profile') options.profile = path.resolve(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
   if (options.sizes.some((n) => !Number.isInteger(n) || n < 8 || n > 1024)) throw new Error('--sizes: edges from 8 to 1024');
@@ -193,7 +199,7 @@ async function warmUp(wb: Workbench): Promise<void> {
   await wb.page.waitForTimeout(2000);
 }
 
-async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & { transport: string; compressedBytes: number; pageSeconds?: number; heap?: WebviewHeap; timeline: string[]; hostLog: string[] }> {
+async function measureOpen(wb: Workbench, size: number, profile?: string): Promise<OpenFigures & { transport: string; compressedBytes: number; pageSeconds?: number; heap?: WebviewHeap; timeline: string[]; hostLog: string[] }> {
   const source = benchVolume(size);
   const target = path.join(wb.workspace, `ct_${size}.nii.gz`);
   try {
@@ -203,6 +209,7 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
   }
   await wb.page.waitForTimeout(1500); // the file watcher and search index see the file
   const hostBefore = extensionHostRss(wb.server.pid);
+  const profiler = profile ? await startProfile(wb.page) : undefined;
   const started = await pickInQuickOpen(wb.page, `ct_${size}.nii.gz`);
   let firstSeen: number | undefined;
   let state: Awaited<ReturnType<typeof loadingState>> = { ready: false };
@@ -214,6 +221,7 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
     if (Date.now() > deadline) throw new Error(`the ${size}³ volume did not open within 5 minutes`);
     await wb.page.waitForTimeout(250);
   }
+  if (profiler && profile) await profiler.stop(path.join(profile, `open-${size}.cpuprofile`), started);
   await wb.page.waitForTimeout(2000); // what the host let go of is given back
   const hostAfter = extensionHostRss(wb.server.pid);
   const heap = await webviewHeap(wb.page); // last: its garbage collection would change what the host's figure reads
@@ -234,6 +242,43 @@ async function measureOpen(wb: Workbench, size: number): Promise<OpenFigures & {
     timeline: (loading?.milestones ?? []).map((m) => `${((m.at - started) / 1000).toFixed(2)} s ${m.what}`),
     hostLog: hostLogLines(wb, `ct_${size}.nii.gz`).map((l) => `${((l.at - started) / 1000).toFixed(2)} s ${l.text}`),
     heap,
+  };
+}
+
+/**
+ * Starts V8's sampling profiler in the workbench's renderer (the webview's page runs there too);
+ * `stop` writes the profile with the wall-clock times (epoch ms) of its start and of the pick
+ * beside it, as `startedAt` and `pickedAt`.
+ */
+async function startProfile(page: Page): Promise<{ stop(file: string, pickedAt: number): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
+  await cdp.send('Profiler.start');
+  const tracing = process.env.UNET3D_BENCH_TRACE === '1';
+  if (tracing) await cdp.send('Tracing.start', { categories: 'devtools.timeline,blink.user_timing,v8.execute,disabled-by-default-devtools.timeline,toplevel', transferMode: 'ReturnAsStream' });
+  // The profile's clock starts (its startTime, in µs) about when this returns: the wall clock then.
+  const startedAt = Date.now();
+  return {
+    async stop(file, pickedAt) {
+      const { profile } = await cdp.send('Profiler.stop');
+      if (tracing) {
+        const done = new Promise<string>((resolve) => cdp.once('Tracing.tracingComplete', (e: { stream?: string }) => resolve(e.stream!)));
+        await cdp.send('Tracing.end');
+        const stream = await done;
+        let text = '';
+        for (;;) {
+          const chunk = await cdp.send('IO.read', { handle: stream });
+          text += chunk.data;
+          if (chunk.eof) break;
+        }
+        await cdp.send('IO.close', { handle: stream });
+        fs.writeFileSync(file.replace(/\.cpuprofile$/, '.trace.json'), text);
+      }
+      await cdp.detach();
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, JSON.stringify({ ...profile, pickedAt, startedAt }));
+    },
   };
 }
 
@@ -324,7 +369,7 @@ async function main(): Promise<void> {
     const wb = await launchWorkbench({ name: `editor-bench-${size}`, files: [], extension, settings: { 'files.autoSave': 'off' } });
     try {
       await warmUp(wb);
-      const figures = await measureOpen(wb, size);
+      const figures = await measureOpen(wb, size, options.profile);
       const { transport, compressedBytes, pageSeconds, heap, timeline, hostLog, ...shown } = figures;
       open.push(shown);
       say(

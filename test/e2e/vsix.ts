@@ -79,6 +79,7 @@ export function vsixFileRules(target: string): VsixFileRule[] {
     { pattern: /^extension\/dist\/extension\.js$/, reason: 'the extension host bundle (main)', required: true },
     { pattern: /^extension\/dist\/worker\.js$/, reason: 'the engine worker, forked for each training and segmentation (TensorFlow.js bundled in)', required: true },
     { pattern: /^extension\/dist\/webview\.js$/, reason: "the volume editor's webview script", required: true },
+    { pattern: /^extension\/dist\/view3d\.js$/, reason: "the 3D view (three.js), run by the webview once every voxel is in", required: true },
     { pattern: /^extension\/dist\/meshWorker\.js$/, reason: "the 3D view's mesh worker, fetched by the webview", required: true },
     { pattern: /^extension\/dist\/suggestThread\.js$/, reason: "Suggest Next Slice's reading and scoring, on a worker thread of the extension host", required: true },
     { pattern: /^extension\/dist\/planesThread\.js$/, reason: "the editor's first planes, streamed from the volume's file on a worker thread of the extension host", required: true },

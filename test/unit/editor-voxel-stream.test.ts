@@ -16,7 +16,7 @@ import { BYTES_PER_VOXEL, swapBytesInPlace } from '../../src/core/datatypes';
 import { encodeNiftiGz } from '../../src/core/niftiWriter';
 import type { Vec3 } from '../../src/core/geometry';
 import { readVolumeFile, readVolumeHeaderFile } from '../../src/core/readVolume';
-import { extractSlice, type Axis } from '../../src/core/slices';
+import { extractSlice, offsetInSlice, type Axis } from '../../src/core/slices';
 import { streamPlanes, streamVoxelFile } from '../../src/core/voxelFileStream';
 import { PlaneCollector, VoxelStreamCutter, streamableLayout } from '../../src/core/voxelStream';
 import { planeLayouts, planeVoxelIndices } from '../../src/core/planes';
@@ -246,6 +246,15 @@ test('the coronal and sagittal first planes are held beside the voxel buffer unt
   loader.presence.filled = loader.presence.total;
   assert.equal(loader.heldPlane(0, 2), undefined);
   assert.equal(loader.valueAt(7), volume[7]);
+});
+
+test('a held plane is read at the place offsetInSlice gives, across each axis of a grid that is not a cube', () => {
+  const dims: Vec3 = [5, 3, 4];
+  for (const axis of [0, 1, 2] as const) {
+    const layout = planeLayouts(dims, [1, 2, 3], [[1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 3, 0], [0, 0, 0, 1]], 'radiological').find((l) => l.sliceAxis === axis)!;
+    const indices = planeVoxelIndices(layout, dims, 1);
+    assert.deepEqual([...heldPlaneIndices(indices, dims, axis)], [...indices].map((i) => offsetInSlice(i, dims, axis)), `axis ${axis}`);
+  }
 });
 
 test('a body is read from its file offset on, into a buffer of ours where it is a byte stream, and left once the reader stops', async () => {

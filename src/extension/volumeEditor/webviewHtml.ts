@@ -50,12 +50,13 @@ export function unopenedHtml(webview: vscode.Webview, extensionUri: vscode.Uri, 
 
 /**
  * The editor: one script (with the nonce) and one stylesheet. The page may fetch from the webview's
- * resources (the volume's file, the mesh worker's bundle) and start that worker from a blob; no
- * `unsafe-eval`, no inline script but the nonce's.
+ * resources (the volume's file, the mesh worker's bundle) and start that worker from a blob, and
+ * run the 3D view's bundle later with the same nonce; no `unsafe-eval`, no inline script.
  */
 export function editorHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
   const worker = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'meshWorker.js'));
+  const view3d = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'view3d.js'));
   const n = nonce();
   const csp = [
     "default-src 'none'",
@@ -73,7 +74,7 @@ export function editorHtml(webview: vscode.Webview, extensionUri: vscode.Uri, ti
     title,
     `<body data-state="loading">
 <div id="app"><div class="loading">Loading ${escapeHtml(title)}…</div></div>
-<script nonce="${n}" src="${script}" data-mesh-worker="${worker}"></script>
+<script nonce="${n}" src="${script}" data-mesh-worker="${worker}" data-view3d="${view3d}"></script>
 </body>`,
   );
 }
