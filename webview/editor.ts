@@ -36,7 +36,8 @@ import { section, Sidebar, type SidebarHost } from './sidebar';
 import { loadingLine, paneLoadingNote, setPaneNote } from './loadProgress';
 import { StatusBar, type StatusBarHost } from './statusBar';
 import { DocumentStore, type LabelChange } from './store';
-import { View3dPane, type View3dAssets, type View3dHost } from './view3dPane';
+import { View3dPane } from './view3dPane';
+import type { View3dAssets, View3dHost } from './view3dTypes';
 import { VoxelLoader, type VoxelLoadingHost } from './voxelLoading';
 import { Painter } from './tools';
 import {

@@ -35,7 +35,7 @@ import type { LabelArray } from '../src/core/editDeltas';
 import type { Vec3 } from '../src/core/geometry';
 import { cellAligned, gridFactors, labelsOfBox, type BrickMesh, type MeshLayer, type MeshLevel, type VoxelRange } from './meshBuilder';
 import type { FromMeshWorker, ToMeshWorker } from './meshProtocol';
-import type { View3dFrame, View3dHost } from './view3dPane';
+import type { View3dFrame, View3dHost, View3dView } from './view3dTypes';
 
 /** Opacity of the prediction's surfaces (the labels' are opaque). */
 const PREDICTION_OPACITY = 0.35;
@@ -53,7 +53,7 @@ async function startWorker(url: string): Promise<Worker> {
   return new Worker(URL.createObjectURL(blob));
 }
 
-export class View3d {
+export class View3d implements View3dView {
   private readonly canvas: HTMLCanvasElement;
   private renderer: WebGLRenderer | undefined;
   private readonly scene = new Scene();

@@ -3,6 +3,6 @@
  * (view3dPane.ts); it leaves the view's class in a global for the page to take.
  */
 import { View3d } from './view3d';
-import { VIEW3D_GLOBAL } from './view3dPane';
+import { VIEW3D_GLOBAL } from './view3dTypes';
 
 (globalThis as Record<string, unknown>)[VIEW3D_GLOBAL] = View3d;

@@ -6,55 +6,9 @@
  * load, the pane says why, and the calls the editor makes are no-ops (the view reads the editor's
  * state when it starts).
  */
-import type { LabelArray } from '../src/core/editDeltas';
-import type { Mat4, Vec3 } from '../src/core/geometry';
 import type { VoxelRange } from './meshBuilder';
 import { paneButton } from './paneButton';
-import type { ColorTable } from './store';
-import type { View3d } from './view3d';
-
-/** What the 3D view needs from the editor around it. */
-export interface View3dHost {
-  readonly dims: Vec3;
-  /** Voxel index → RAS+ mm. */
-  readonly affine: Mat4;
-  readonly spacing: Vec3;
-  readonly crosshair: Vec3;
-  readonly labels: Readonly<LabelArray>;
-  /** Labeled voxels per slice across z (slabs without any are not sent to the worker). */
-  readonly labelCountsZ: ArrayLike<number>;
-  readonly prediction: Readonly<LabelArray> | undefined;
-  /** Voxels of a class above background per slice across z, when there is a prediction. */
-  readonly predictionCountsZ: ArrayLike<number> | undefined;
-  readonly colors: ColorTable;
-  /** The prediction is shown (P). */
-  readonly showPrediction: boolean;
-  /** Moves the crosshair (a click on a surface). */
-  setCrosshair(voxel: Vec3): void;
-  onToggleMaximize3d(): void;
-  /** Says something in the status line. */
-  showMessage(text: string, level?: 'info' | 'warning' | 'error'): void;
-  logError(message: string): void;
-}
-
-/** The pane's parts the view draws into and writes its notes in. */
-export interface View3dFrame {
-  readonly element: HTMLDivElement;
-  readonly canvas: HTMLCanvasElement;
-  showNote(text: string | undefined): void;
-}
-
-/** Where the page finds the view's code: its bundle and the mesh worker's (webview resource URLs), and the page's script nonce. */
-export interface View3dAssets {
-  script?: string;
-  worker?: string;
-  nonce?: string;
-}
-
-/** The global the view's bundle leaves its class in (a plain script cannot export). */
-export const VIEW3D_GLOBAL = 'unet3dView3d';
-
-type View3dClass = new (host: View3dHost, frame: View3dFrame, workerUrl: string | undefined) => View3d;
+import { VIEW3D_GLOBAL, type View3dAssets, type View3dClass, type View3dFrame, type View3dHost, type View3dView } from './view3dTypes';
 
 /** Runs the view's bundle (a script element with the page's nonce, as the policy asks) and returns the class it leaves. */
 function loadView3d(assets: View3dAssets): Promise<View3dClass> {
@@ -81,7 +35,7 @@ export class View3dPane implements View3dFrame {
   readonly element: HTMLDivElement;
   readonly canvas: HTMLCanvasElement;
   private readonly note: HTMLDivElement;
-  private view: View3d | undefined;
+  private view: View3dView | undefined;
   private loading = false;
   private loadFailed: string | undefined;
 
@@ -170,12 +124,12 @@ export class View3dPane implements View3dFrame {
   }
 
   /** Builds the worker has answered: layer, level, milliseconds. */
-  get builds(): View3d['builds'] {
+  get builds(): View3dView['builds'] {
     return this.view?.builds ?? [];
   }
 
-  /** Renders now and reads the pixels back (see View3d.readBack). */
-  readBack(values: number[]): ReturnType<View3d['readBack']> {
+  /** Renders now and reads the pixels back (see View3dView.readBack). */
+  readBack(values: number[]): ReturnType<View3dView['readBack']> {
     if (!this.view) throw new Error(this.loadFailed ? `the 3D view is not available: ${this.loadFailed}` : 'the 3D view has not started');
     return this.view.readBack(values);
   }
