@@ -6,7 +6,7 @@ import type { FrameLocator, Locator, Page } from 'playwright-core';
 import type { Vec3 } from '../../../src/core/geometry';
 import type { PlaneName } from '../../../src/core/planes';
 import * as path from 'node:path';
-import { quickOpen, waitForActiveTab, webview } from '../workbench';
+import { activeGroup, quickOpen, runCommand, waitForActiveTab, webview } from '../workbench';
 
 /** What `window.unet3dEditor.state()` returns. */
 export interface EditorState {
@@ -43,9 +43,25 @@ export class EditorDriver {
 
   /** Opens a workspace volume (path relative to the workspace) through quick open and waits for the editor. */
   async open(relativePath: string): Promise<void> {
-    await quickOpen(this.page, relativePath);
-    await waitForActiveTab(this.page, path.basename(relativePath));
-    await this.ready();
+    for (let attempt = 1; ; attempt++) {
+      await quickOpen(this.page, relativePath);
+      await waitForActiveTab(this.page, path.basename(relativePath));
+      // Picked before the workbench has the extension's custom editor, a volume opens in the text
+      // editor ("binary"; seen on CI with the extension's activity-bar item already there): it is
+      // closed and picked again.
+      const placeholder = activeGroup(this.page).locator('.monaco-editor-pane-placeholder');
+      const opened = await Promise.race([
+        placeholder.waitFor({ state: 'visible', timeout: 60_000 }).then(
+          () => 'text editor' as const,
+          () => new Promise<never>(() => undefined),
+        ),
+        this.ready().then(() => 'volume editor' as const),
+      ]);
+      if (opened === 'volume editor') return;
+      if (attempt === 3) throw new Error(`${relativePath} opened in the text editor three times, not in the volume editor`);
+      await runCommand(this.page, 'View: Close Editor');
+      await this.page.waitForTimeout(2000);
+    }
   }
 
   /** Waits until the editor shows the volume with its labels. */
