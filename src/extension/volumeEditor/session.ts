@@ -19,7 +19,6 @@ import {
   type EditorCommand,
   type EditorSettings,
   type LoadedMessage,
-  type InitMessage,
   type ReadyMessage,
   type ToWebviewMessage,
   type TrainingPreviewMessage,
@@ -151,18 +150,25 @@ export class EditorSession implements vscode.Disposable {
     }
   }
 
-  /** The page's `init`: the grid, the classes, the settings and where the voxels come from. */
-  private initMessage(crosshair: Vec3): InitMessage {
+  /**
+   * Sends everything the webview needs, in order: the grid (and where to fetch the voxels), the
+   * labels, the three planes through the crosshair (each as soon as it is complete), the
+   * prediction; then the voxels, where the webview cannot fetch them itself.
+   */
+  private async start(resume: ReadyMessage['resume']): Promise<void> {
+    this.started = false;
     const { grid, source } = this.document;
     const dims = grid.dims;
+    const fits = resume && resume.fileName === this.document.fileName && resume.crosshair.every((v, a) => v < dims[a]);
+    const crosshair = fits ? resume.crosshair : centreVoxel(dims);
     const layout = streamableLayout(source.header);
-    const fetchable = this.fetchable();
+    const fetchable = !FORCE_CHUNKS && source.voxelFile !== undefined && layout !== undefined && this.document.firstPlanes !== undefined;
     const { dataFile: _dataFile, ...fetchLayout } = layout ?? { fileOffset: 0, compression: 'none', skip: 0, byteLength: 0, littleEndian: true };
     const voxels: VoxelSource = fetchable
       ? { kind: 'fetch', url: this.panel.webview.asWebviewUri(vscode.Uri.file(source.voxelFile!)).toString(), path: vscode.Uri.file(source.voxelFile!).path, serverPath: vscode.Uri.file(this.document.serverFetchPath!).path, layout: fetchLayout, afterPlanes: true }
       : { kind: 'chunks' };
     const byteLength = dims[0] * dims[1] * dims[2] * BYTES_PER_VOXEL[grid.datatype];
-    return {
+    void this.endpoint.send({
       type: 'init',
       volume: {
         fileName: this.document.fileName,
@@ -183,32 +189,13 @@ export class EditorSession implements vscode.Disposable {
       settings: this.settings(),
       voxels,
       crosshair,
-    };
-  }
-
-  /** Whether the webview fetches the voxels from the file itself (else the host sends them). */
-  private fetchable(): boolean {
-    const { source } = this.document;
-    return !FORCE_CHUNKS && source.voxelFile !== undefined && streamableLayout(source.header) !== undefined && this.document.firstPlanes !== undefined;
-  }
-
-  /**
-   * Sends everything the webview needs, in order: the grid (and where to fetch the voxels), the
-   * labels, the three planes through the crosshair (each as soon as it is complete), the
-   * prediction; then the voxels, where the webview cannot fetch them itself.
-   */
-  private async start(resume: ReadyMessage['resume']): Promise<void> {
-    this.started = false;
-    const dims = this.document.grid.dims;
-    const fits = resume && resume.fileName === this.document.fileName && resume.crosshair.every((v, a) => v < dims[a]);
-    const crosshair = fits ? resume.crosshair : centreVoxel(dims);
-    void this.endpoint.send(this.initMessage(crosshair));
+    });
     // From here every change is sent after the labels it applies to. Posted, not awaited: the
     // channel keeps the order, and waiting for the labels' delivery (a round trip through the
     // workbench) held back planes the host already had.
     void this.sendLabels('open');
     this.started = true;
-    if (this.fetchable()) {
+    if (fetchable) {
       this.dropRawCopy();
       try {
         this.rawCopy = await this.document.firstPlanes!.deliver(crosshair, (plane) => void this.sendPlane(plane));
