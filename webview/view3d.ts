@@ -1,7 +1,7 @@
 /**
  * The fourth pane's view (its own bundle, dist/view3d.js, loaded by view3dPane.ts once every voxel
- * is in): the labels and the prediction in 3D (three.js on WebGL2, the one pane that uses it). A surface per class in the class colours (labels solid, the prediction see-through),
- * built by marching cubes in a web worker (meshWorker.ts) on a coarse grid first and refined when
+ * is in): the labels and the prediction in 3D (three.js on WebGL2, the one pane that uses it). A
+ * surface per class in the class colours (labels solid, the prediction see-through), built by marching cubes in a web worker (meshWorker.ts) on a coarse grid first and refined when
  * idle; after a stroke only the bricks it touched are built again. The three slice planes through
  * the crosshair show as outlines; the mouse rotates (left), pans (right) and zooms (wheel), and a
  * click on a surface moves the crosshair there. Any pane can be maximized, this one too.
@@ -67,9 +67,7 @@ export class View3d implements View3dView {
   private readonly planeOutlines: LineLoop[] = [];
   private worker: Worker | undefined;
   private workerFailed: string | undefined;
-  /** WebGL and the worker are set up (`start`), once the voxels are in. */
-  private started = false;
-  /** Surfaces are built once the editor says so (after the voxels are in: meshing must not slow the opening). */
+  /** WebGL and the worker are set up and surfaces built, from `activate` on (once the voxels are in). */
   private active = false;
   private readonly counted = new Map<number, () => void>();
   private nextId = 1;
@@ -99,13 +97,14 @@ export class View3d implements View3dView {
   }
 
   /**
-   * Sets up WebGL and starts the mesh worker. The pane calls it once the volume is in: the
-   * context, its shaders (compiled on the CPU where the browser renders WebGL in software) and the
-   * worker's script would otherwise share the two cores with the opening.
+   * Sets up WebGL, starts the mesh worker and builds the surfaces once it is there. The pane
+   * calls it once the volume is in (it loads the view then): the context, its shaders (compiled on
+   * the CPU where the browser renders WebGL in software), the worker's script and the meshing
+   * would otherwise share the two cores with the opening.
    */
-  start(): void {
-    if (this.started) return;
-    this.started = true;
+  activate(): void {
+    if (this.active) return;
+    this.active = true;
     this.setUpRenderer();
     if (!this.renderer) return;
     this.addFrame();
@@ -168,15 +167,7 @@ export class View3d implements View3dView {
     worker.onmessage = (event: MessageEvent<FromMeshWorker>) => this.onWorkerMessage(event.data);
     worker.onerror = (event) => this.failWorker(event.message || 'the mesh worker stopped');
     this.post({ type: 'init', dims: this.host.dims });
-    if (this.active) this.sendAll();
-  }
-
-  /** Starts building surfaces (the pane calls it once the volume is in). */
-  activate(): void {
-    this.start();
-    if (this.active) return;
-    this.active = true;
-    if (this.worker) this.sendAll();
+    this.sendAll();
   }
 
   private sendAll(): void {
@@ -203,7 +194,7 @@ export class View3d implements View3dView {
 
   /** Labels changed in `box` (a stroke ended, an undo): the bricks around it are built again. */
   labelsChanged(box: VoxelRange): void {
-    if (!this.worker || !this.active || !(box.min[0] <= box.max[0])) return;
+    if (!this.worker || !(box.min[0] <= box.max[0])) return;
     this.enqueue(async () => {
       const aligned = cellAligned(box, this.factors.fine, this.host.dims);
       await this.sendBox('labels', this.host.labels, aligned);
@@ -221,7 +212,7 @@ export class View3d implements View3dView {
   /** The prediction was replaced or removed. */
   private predictionReplaced(): void {
     const prediction = this.host.prediction;
-    if (!this.worker || !this.active) return;
+    if (!this.worker) return;
     this.sentPrediction = prediction;
     if (!prediction) {
       this.post({ type: 'clear', layer: 'prediction' });
@@ -277,7 +268,7 @@ export class View3d implements View3dView {
    * voxel to mesh are left out, per `countsZ`), then builds it coarse first.
    */
   private sendLayer(layer: MeshLayer, labels: Readonly<LabelArray>, countsZ?: ArrayLike<number>): void {
-    if (!this.worker || !this.active) return;
+    if (!this.worker) return;
     this.enqueue(async () => {
       this.post({ type: 'clear', layer });
       const [nx, ny, nz] = this.host.dims;
