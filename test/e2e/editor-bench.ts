@@ -26,7 +26,7 @@ import type { Frame, Page } from 'playwright-core';
 import { writeBenchVolume } from '../../src/cli/bench/benchVolume';
 import { ROUTE_NAMES, type FetchRoute } from '../../webview/voxelLoading';
 import { REPO_ROOT, dataPath } from '../helpers/data';
-import { E2E_WORK_DIR, launchWorkbench, runCommand, webview, type Workbench } from './workbench';
+import { E2E_WORK_DIR, launchWorkbench, OPEN_QUICK_INPUT, runCommand, webview, type Workbench } from './workbench';
 
 /** One open, as `--json` prints it. */
 interface OpenFigures {
@@ -166,7 +166,7 @@ async function loadingState(page: Page): Promise<{ ready: boolean; loading?: Loa
  * asked for again, up to three times; a picture of the last try goes beside the e2e logs.
  */
 async function pickInQuickOpen(page: Page, relativePath: string): Promise<number> {
-  const widget = page.locator('.quick-input-widget:not(.quick-input-widget-closing)');
+  const widget = page.locator(OPEN_QUICK_INPUT);
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('Control+P');
     await widget.locator('input').fill(relativePath);

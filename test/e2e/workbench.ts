@@ -142,7 +142,7 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
 }
 
 /** The quick input box (quick open, command palette) while it is shown, not one fading out after a pick. */
-const OPEN_QUICK_INPUT = '.quick-input-widget:not(.quick-input-widget-closing)';
+export const OPEN_QUICK_INPUT = '.quick-input-widget:not(.quick-input-widget-closing)';
 
 /**
  * Opens the quick input with `key` (F1: the palette; Control+P: quick open) and types `query`.

@@ -11,7 +11,7 @@ import type { Vec3 } from '../../../src/core/geometry';
 import { parseLabelsFile } from '../../../src/core/labels';
 import { readVolumeFile } from '../../../src/core/readVolume';
 import { SKIP_WITHOUT_DATA } from '../../helpers/data';
-import { activeGroup, notifications, openQuickInput, quickOpen, runCommand, useWorkbench, waitForActiveTab } from '../workbench';
+import { activeGroup, notifications, OPEN_QUICK_INPUT, openQuickInput, quickOpen, runCommand, useWorkbench, waitForActiveTab } from '../workbench';
 import { EditorDriver } from './editorDriver';
 
 const NO_AUTOSAVE = { 'files.autoSave': 'off' };
@@ -70,8 +70,8 @@ test('an NRRD volume: labels saved as NIfTI and as a 3D Slicer .seg.nrrd; Revert
   await paintAxial(editor, second);
   // The palette's own pick waits for the quick input to close, which Save As keeps open: drive it by hand.
   await openQuickInput(wb.page, 'F1', '>File: Save As...');
-  const input = wb.page.locator('.quick-input-widget input');
-  await wb.page.locator('.quick-input-widget .monaco-list-row', { hasText: 'File: Save As...' }).first().click();
+  const input = wb.page.locator(`${OPEN_QUICK_INPUT} input`);
+  await wb.page.locator(`${OPEN_QUICK_INPUT} .monaco-list-row`, { hasText: 'File: Save As...' }).first().click();
   // The dialog fills in the current path once it is ready; replace it then.
   await editor.until('the Save As dialog', async () => (await input.inputValue()).endsWith('CTChest4.nrrd'));
   await input.fill(path.join(folder, 'copy.nrrd'));

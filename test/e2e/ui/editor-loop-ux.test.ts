@@ -13,7 +13,7 @@ import { readLabelsAs } from '../../../src/core/labelConvention';
 import { writeLabelMapNifti } from '../../../src/core/labelMapIO';
 import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLabels';
 import { SKIP_WITHOUT_DATA } from '../../helpers/data';
-import { openQuickInput, useWorkbench } from '../workbench';
+import { OPEN_QUICK_INPUT, openQuickInput, useWorkbench } from '../workbench';
 import { EditorDriver } from './editorDriver';
 
 const T2 = 'semi/spinalcord/t2.nii.gz';
@@ -114,8 +114,8 @@ test('an error that stops a command is shown whole; the side bar steps aside on 
   await editor.open(T2);
   // Train on a volume with no labels yet: a dialog with the whole sentence, not a cut toast.
   await openQuickInput(wb.page, 'F1', '>3D U-Net: Train');
-  await wb.page.locator('.quick-input-widget:not(.quick-input-widget-closing) .monaco-list-row', { hasText: '3D U-Net: Train' }).first().click();
-  const first = wb.page.locator('.quick-input-widget:not(.quick-input-widget-closing) .monaco-list-row', { hasText: 't2.nii.gz' }).first();
+  await wb.page.locator(`${OPEN_QUICK_INPUT} .monaco-list-row`, { hasText: '3D U-Net: Train' }).first().click();
+  const first = wb.page.locator(`${OPEN_QUICK_INPUT} .monaco-list-row`, { hasText: 't2.nii.gz' }).first();
   await first.waitFor({ state: 'visible', timeout: 30_000 });
   assert.doesNotMatch(await first.innerText(), /last used/, 'a volume never trained is not "last used"');
   await first.click();

@@ -15,7 +15,7 @@ import { readVolumeFile } from '../../../src/core/readVolume';
 import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLabels';
 import { gridMismatch } from '../../../src/core/volumeFiles';
 import { SKIP_WITHOUT_DATA } from '../../helpers/data';
-import { openQuickInput, openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, waitForNotification, webview } from '../workbench';
+import { OPEN_QUICK_INPUT, openQuickInput, openViewContainer, quickOpen, runCommand, treeItems, useWorkbench, viewPane, waitForActiveTab, waitForNotification, webview } from '../workbench';
 import type { PlaneName } from '../../../src/core/planes';
 import { rimWidth } from '../../../src/core/sliceEntropy';
 import { EditorDriver } from './editorDriver';
@@ -30,12 +30,10 @@ import { expectVolumeEditor } from './volumeEditor';
 const README_SCREENSHOTS = process.env.UNET3D_E2E_README === '1';
 const ITERATIONS = README_SCREENSHOTS ? 150 : 60;
 
-/** The quick input while it is shown (not the one fading out after a pick). */
-const QUICK_INPUT = '.quick-input-widget:not(.quick-input-widget-closing)';
 
 /** Clicks the entry holding `text` in the quick pick that is (or is about to be) shown. */
 async function pickEntry(page: Page, text: string): Promise<void> {
-  const row = page.locator(`${QUICK_INPUT} .monaco-list-row`, { hasText: text }).first();
+  const row = page.locator(`${OPEN_QUICK_INPUT} .monaco-list-row`, { hasText: text }).first();
   await row.waitFor({ state: 'visible', timeout: 30_000 });
   // The mouse rests where the last pick was clicked: over a row of this list its hover (the
   // item's description) would cover the row to click. Away first, then the click comes before

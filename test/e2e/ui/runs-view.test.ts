@@ -16,7 +16,7 @@ import { readVolumeFile } from '../../../src/core/readVolume';
 import { chooseAnnotatedSlices, sparseLabels } from '../../../src/core/sparseLabels';
 import { gridMismatch } from '../../../src/core/volumeFiles';
 import { REPO_ROOT, SKIP_WITHOUT_DATA } from '../../helpers/data';
-import { openViewContainer, runCommand, treeItems, useWorkbench, viewPane } from '../workbench';
+import { OPEN_QUICK_INPUT, openViewContainer, runCommand, treeItems, useWorkbench, viewPane } from '../workbench';
 import { EditorDriver } from './editorDriver';
 
 const T2 = 'semi/spinalcord/t2.nii.gz';
@@ -79,7 +79,7 @@ test('Runs view: segment with a run, reveal it, rename it and delete it through 
 
   // Segment with This Run: it asks which volumes, the open one first.
   await rowAction(wb.page, 'cli-run', 'Segment with This Run');
-  const openVolume = wb.page.locator('.quick-input-widget:not(.quick-input-widget-closing) .monaco-list-row', { hasText: 'The open volume' }).first();
+  const openVolume = wb.page.locator(`${OPEN_QUICK_INPUT} .monaco-list-row`, { hasText: 'The open volume' }).first();
   await openVolume.waitFor({ state: 'visible', timeout: 30_000 });
   await openVolume.click();
   const out = path.join(folder, 't2.seg.nii.gz');
@@ -96,7 +96,7 @@ test('Runs view: segment with a run, reveal it, rename it and delete it through 
   // Rename Run…: the input box offers the current name; the folder is renamed.
   await openViewContainer(wb.page, '3D U-Net');
   await rowAction(wb.page, 'cli-run', 'Rename Run…');
-  const input = wb.page.locator('.quick-input-widget:not(.quick-input-widget-closing) input');
+  const input = wb.page.locator(`${OPEN_QUICK_INPUT} input`);
   await input.waitFor({ state: 'visible', timeout: 10_000 });
   assert.equal(await input.inputValue(), 'cli-run');
   await input.fill('renamed run');
