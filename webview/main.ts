@@ -61,7 +61,6 @@ function pageMilestones(): { what: string; at: number }[] {
   if (nav) out.push({ what: 'the page\'s document in', at: at(nav.responseEnd) }, { what: 'the page\'s document parsed', at: at(nav.domInteractive) });
   for (const entry of performance.getEntriesByType('resource') as PerformanceResourceTiming[]) {
     const name = entry.name.split('?')[0]!.split('/').pop()!;
-    if (entry.startTime > 10_000) continue;
     out.push({ what: `${name} requested`, at: at(entry.startTime) }, { what: `${name} in`, at: at(entry.responseEnd) });
   }
   for (const m of performance.getEntriesByType('mark')) out.push({ what: m.name, at: at(m.startTime) });
