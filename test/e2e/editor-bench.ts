@@ -1,5 +1,5 @@
 /**
- * `npm run bench:editor [-- --json] [--sizes 256,512] [--extension FOLDER] [--transport chunks] [--no-draw] [--profile FOLDER]`: the volume
+ * `npm run bench:editor [-- --json] [--sizes 256,512] [--formats nii.gz,nii] [--extension FOLDER] [--transport chunks] [--no-draw] [--profile FOLDER]`: the volume
  * editor inside code-server (a real VS Code in headless Chromium), where users wait longest.
  * - open: for each size, an int16 `.nii.gz` cube made from the spleen CT of the shared data
  *   (resampled, with CT-like noise so it compresses like a scan) opened through quick open in a
@@ -7,6 +7,7 @@
  *   the webview, the voxel bytes the webview holds, how much the extension host's resident
  *   memory grew (it keeps the label layer only), and what the ArrayBuffers of the webview's
  *   renderer hold after a garbage collection (one copy of the voxels, the labels, the workbench's);
+ *   `--formats nii.gz,nii` also opens the same voxels as an uncompressed `.nii`;
  * - draw (on the largest): composing and drawing all three panes, and a brush stroke's pointer
  *   event to the frame that drew it.
  * `--extension FOLDER` measures another build of the extension (e.g. an older commit, built) for
@@ -14,7 +15,7 @@
  * channel instead of the webview fetching the file. `--profile FOLDER` writes a CPU profile of the
  * workbench's renderer (the webview shares it) over each open, `open-SIZE.cpuprofile`, for Chrome's
  * DevTools or `node test/e2e/profileSummary.mjs FILE FROM TO` (seconds after the pick), and with
- * `UNET3D_BENCH_TRACE=1` a Chrome trace beside it (`open-SIZE.trace.json`: layout, paint, tasks). `--json` prints `{ "open": [ { "size", "firstPlanesSeconds",
+ * `UNET3D_BENCH_TRACE=1` a Chrome trace beside it (`open-SIZE.trace.json`: layout, paint, tasks). `--json` prints `{ "open": [ { "size", "format", "firstPlanesSeconds",
  * "wholeVolumeSeconds", "webviewBytes", "host", "webviewArrayBuffers" } ] }` (host: bytes the
  * extension host's resident memory grew by; webviewArrayBuffers: bytes the ArrayBuffers of the
  * webview's renderer hold after a garbage collection). Method: docs/benchmarks.md.
@@ -22,6 +23,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import type { Frame, Page } from 'playwright-core';
 import { writeBenchVolume } from '../../src/cli/bench/benchVolume';
 import { ROUTE_NAMES, type FetchRoute } from '../../webview/voxelLoading';
@@ -31,6 +33,8 @@ import { E2E_WORK_DIR, launchWorkbench, OPEN_QUICK_INPUT, runCommand, webview, t
 /** One open, as `--json` prints it. */
 interface OpenFigures {
   size: number;
+  /** The file's format: `nii.gz` (the default) or `nii` (the same voxels, uncompressed). */
+  format: VolumeFormat;
   firstPlanesSeconds: number;
   wholeVolumeSeconds: number;
   /** Bytes of voxels the webview holds once every voxel is in. */
@@ -45,9 +49,13 @@ interface OpenFigures {
   webviewArrayBuffers?: number;
 }
 
+type VolumeFormat = 'nii.gz' | 'nii';
+
 interface Options {
   json: boolean;
   sizes: number[];
+  /** The files opened at each size: gzip NIfTI, and the same voxels uncompressed where asked. */
+  formats: VolumeFormat[];
   extension?: string;
   draw: boolean;
   /** How the voxels travel: the webview fetches the file (the default), or the host sends them in chunks. */
@@ -57,30 +65,39 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { json: false, sizes: [256, 512], draw: true, transport: 'fetch' };
+  const options: Options = { json: false, sizes: [256, 512], formats: ['nii.gz'], draw: true, transport: 'fetch' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') options.json = true;
     else if (a === '--no-draw') options.draw = false;
     else if (a === '--sizes') options.sizes = argv[++i].split(',').map(Number);
+    else if (a === '--formats') options.formats = argv[++i].split(',') as VolumeFormat[];
     else if (a === '--extension') options.extension = path.resolve(argv[++i]);
     else if (a === '--transport') options.transport = argv[++i] === 'chunks' ? 'chunks' : 'fetch';
     else if (a === '--profile') options.profile = path.resolve(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
   if (options.sizes.some((n) => !Number.isInteger(n) || n < 8 || n > 1024)) throw new Error('--sizes: edges from 8 to 1024');
+  if (!options.formats.length || options.formats.some((f) => f !== 'nii.gz' && f !== 'nii')) throw new Error('--formats: nii.gz, nii or both');
   return options;
 }
 
 const VOLUME_DIR = path.join(REPO_ROOT, '.test-work', 'bench-volumes');
 
-/** The benchmark's volume of edge `size`, made once and kept (making a 512³ one takes about a minute). */
-function benchVolume(size: number): string {
-  const file = path.join(VOLUME_DIR, `ct_${size}.nii.gz`);
-  if (fs.existsSync(file)) return file;
-  fs.mkdirSync(VOLUME_DIR, { recursive: true });
-  writeBenchVolume(dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz'), size, 'bench', { noise: 20, dir: VOLUME_DIR });
-  return file;
+/** The benchmark's volume of edge `size`, made once and kept (making a 512³ one takes about a minute); `nii`: the same file inflated. */
+function benchVolume(size: number, format: VolumeFormat = 'nii.gz'): string {
+  const gzipped = path.join(VOLUME_DIR, `ct_${size}.nii.gz`);
+  if (!fs.existsSync(gzipped)) {
+    fs.mkdirSync(VOLUME_DIR, { recursive: true });
+    writeBenchVolume(dataPath('semi', 'spleen', 'sub-spleen2_ct.nii.gz'), size, 'bench', { noise: 20, dir: VOLUME_DIR });
+  }
+  if (format === 'nii.gz') return gzipped;
+  const plain = path.join(VOLUME_DIR, `ct_${size}.nii`);
+  if (!fs.existsSync(plain)) {
+    fs.writeFileSync(`${plain}.tmp`, zlib.gunzipSync(fs.readFileSync(gzipped)));
+    fs.renameSync(`${plain}.tmp`, plain);
+  }
+  return plain;
 }
 
 /** Resident memory of the extension host under the server's process group, bytes (0 when not found). */
@@ -199,9 +216,10 @@ async function warmUp(wb: Workbench): Promise<void> {
   await wb.page.waitForTimeout(2000);
 }
 
-async function measureOpen(wb: Workbench, size: number, profile?: string): Promise<OpenFigures & { transport: string; compressedBytes: number; pageSeconds?: number; heap?: WebviewHeap; timeline: string[]; hostLog: string[] }> {
-  const source = benchVolume(size);
-  const target = path.join(wb.workspace, `ct_${size}.nii.gz`);
+async function measureOpen(wb: Workbench, size: number, format: VolumeFormat, profile?: string): Promise<OpenFigures & { transport: string; compressedBytes: number; pageSeconds?: number; heap?: WebviewHeap; timeline: string[]; hostLog: string[] }> {
+  const source = benchVolume(size, format);
+  const name = `ct_${size}.${format}`;
+  const target = path.join(wb.workspace, name);
   try {
     fs.linkSync(source, target);
   } catch {
@@ -210,7 +228,7 @@ async function measureOpen(wb: Workbench, size: number, profile?: string): Promi
   await wb.page.waitForTimeout(1500); // the file watcher and search index see the file
   const hostBefore = extensionHostRss(wb.server.pid);
   const profiler = profile ? await startProfile(wb.page) : undefined;
-  const started = await pickInQuickOpen(wb.page, `ct_${size}.nii.gz`);
+  const started = await pickInQuickOpen(wb.page, name);
   let firstSeen: number | undefined;
   let state: Awaited<ReturnType<typeof loadingState>> = { ready: false };
   const deadline = started + 300_000;
@@ -221,7 +239,7 @@ async function measureOpen(wb: Workbench, size: number, profile?: string): Promi
     if (Date.now() > deadline) throw new Error(`the ${size}³ volume did not open within 5 minutes`);
     await wb.page.waitForTimeout(250);
   }
-  if (profiler && profile) await profiler.stop(path.join(profile, `open-${size}.cpuprofile`), started);
+  if (profiler && profile) await profiler.stop(path.join(profile, `open-${size}${format === 'nii' ? '-nii' : ''}.cpuprofile`), started);
   await wb.page.waitForTimeout(2000); // what the host let go of is given back
   const hostAfter = extensionHostRss(wb.server.pid);
   const heap = await webviewHeap(wb.page); // last: its garbage collection would change what the host's figure reads
@@ -230,6 +248,7 @@ async function measureOpen(wb: Workbench, size: number, profile?: string): Promi
   const wholeAt = loading?.wholeVolumeAt ?? firstSeen!;
   return {
     size,
+    format,
     firstPlanesSeconds: (firstAt - started) / 1000,
     wholeVolumeSeconds: (wholeAt - started) / 1000,
     // Builds without the loading report hold the voxels in one buffer of their stored type too.
@@ -240,7 +259,7 @@ async function measureOpen(wb: Workbench, size: number, profile?: string): Promi
     compressedBytes: fs.statSync(source).size,
     pageSeconds: loading?.startedAt !== undefined ? (loading.startedAt - started) / 1000 : undefined,
     timeline: (loading?.milestones ?? []).map((m) => `${((m.at - started) / 1000).toFixed(2)} s ${m.what}`),
-    hostLog: hostLogLines(wb, `ct_${size}.nii.gz`).map((l) => `${((l.at - started) / 1000).toFixed(2)} s ${l.text}`),
+    hostLog: hostLogLines(wb, name).map((l) => `${((l.at - started) / 1000).toFixed(2)} s ${l.text}`),
     heap,
   };
 }
@@ -357,30 +376,31 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const say = (line: string) => (options.json ? process.stderr : process.stdout).write(line + '\n');
   if (!fs.existsSync(path.join(options.extension ?? REPO_ROOT, 'dist', 'webview.js'))) throw new Error('dist/webview.js is missing: run `npm run build` first');
-  for (const size of options.sizes) benchVolume(size);
+  for (const size of options.sizes) for (const format of options.formats) benchVolume(size, format);
   // The extension host inherits the server's environment (see session.ts).
   if (options.transport === 'chunks') process.env.UNET3D_EDITOR_VOXELS = 'chunks';
   const load = os.loadavg();
   say(`editor benchmark in code-server${options.extension ? ` (extension: ${options.extension})` : ''}; ${os.cpus().length} cores, load average ${load.map((l) => l.toFixed(1)).join(' ')}`);
   const open: OpenFigures[] = [];
   const extension = options.extension ? { developmentPath: options.extension } : ('development' as const);
-  for (const [i, size] of options.sizes.entries()) {
-    // A fresh workbench for each size: nothing of the last open lingers in the host's memory.
+  const opens = options.sizes.flatMap((size) => options.formats.map((format) => ({ size, format })));
+  for (const [i, { size, format }] of opens.entries()) {
+    // A fresh workbench for each open: nothing of the last one lingers in the host's memory.
     const wb = await launchWorkbench({ name: `editor-bench-${size}`, files: [], extension, settings: { 'files.autoSave': 'off' } });
     try {
       await warmUp(wb);
-      const figures = await measureOpen(wb, size, options.profile);
+      const figures = await measureOpen(wb, size, format, options.profile);
       const { transport, compressedBytes, pageSeconds, heap, timeline, hostLog, ...shown } = figures;
       open.push(shown);
       say(
-        `${size}³ int16 .nii.gz (${mib(compressedBytes)} on disk, ${mib(size ** 3 * 2)} of voxels): first planes ${figures.firstPlanesSeconds.toFixed(2)} s, ` +
+        `${size}³ int16 .${format} (${mib(compressedBytes)} on disk, ${mib(size ** 3 * 2)} of voxels): first planes ${figures.firstPlanesSeconds.toFixed(2)} s, ` +
           `whole volume ${figures.wholeVolumeSeconds.toFixed(2)} s (${transport}${pageSeconds !== undefined ? `; the webview's page started ${pageSeconds.toFixed(2)} s after the pick` : ''}); ` +
           `webview holds ${mib(figures.webviewBytes)} of voxels; extension host grew ${mib(figures.host)}` +
           (heap ? `; after a garbage collection the ArrayBuffers of the webview's renderer hold ${mib(heap.arrayBuffers)}, its heap ${mib(heap.heap)}` : ''),
       );
       say(`  in the webview, from the pick: ${timeline.join('; ')}`);
       for (const line of hostLog) say(`  the extension's log, from the pick: ${line}`);
-      if (options.draw && i === options.sizes.length - 1) for (const line of await measureDrawing(wb.page, size)) say(line);
+      if (options.draw && i === opens.length - 1) for (const line of await measureDrawing(wb.page, size)) say(line);
     } finally {
       await wb.close();
     }

@@ -106,7 +106,7 @@ test('a volume too large for the webview is refused from its header, saying why'
   assert.ok((await notifications(wb.page)).some((m) => m.includes('huge.nii') && m.includes('8.0 GiB')));
 });
 
-test('unsaved labels survive a reload of the window (hot exit: the backup restores them)', { skip: SKIP_WITHOUT_DATA }, async (t) => {
+test('unsaved labels survive a reload of the window (hot exit: the backup restores them), and the crosshair comes back where it was', { skip: SKIP_WITHOUT_DATA }, async (t) => {
   const wb = await useWorkbench(t, { name: 'editor-backup', files: ['semi/spinalcord'], settings: NO_AUTOSAVE });
   const editor = new EditorDriver(wb.page);
   await editor.open('semi/spinalcord/t2.nii.gz');
@@ -119,12 +119,17 @@ test('unsaved labels survive a reload of the window (hot exit: the backup restor
   const customEditorBackups = () => (fs.existsSync(backups) ? fs.readdirSync(backups, { recursive: true }).map(String).filter((f) => /vscode-custom-editor[/\\].+/.test(f) && !f.endsWith('.tmp')) : []);
   // VS Code records the editor's backup there once the extension has written the labels' backup.
   await editor.until('the backup', async () => customEditorBackups().length > 0, 30_000);
+  // The page saves its view (the crosshair at the stroke, off the centre) within half a second of a change.
+  await editor.page.waitForTimeout(1000);
   // Then the window goes away, through VS Code (which records the open editors and their backups first).
   const reloaded = wb.page.waitForEvent('framenavigated', { predicate: (frame) => frame === wb.page.mainFrame(), timeout: 60_000 });
   await runCommand(wb.page, 'Developer: Reload Window');
   await reloaded;
   await waitForActiveTab(wb.page, 't2.nii.gz');
   await editor.ready();
+  // The page's saved state had the crosshair at the stroke: its `ready` asked the host for the
+  // planes through it, and the editor resumed there.
+  assert.deepEqual((await editor.state()).crosshair, start, 'the crosshair where it was, not at the centre');
   assert.equal(await editor.labelAt(start), 2);
   assert.ok(await isDirty(editor), 'restored from the backup, still unsaved');
   assert.ok(!fs.existsSync(path.join(wb.workspace, 'semi', 'spinalcord', 't2.labels.nii.gz')), 'nothing was saved');
