@@ -61,6 +61,35 @@ test('the header alone gives the grid of a whole read, and streaming gives its v
   assert.deepEqual(unstreamable, ['SegmentationOverlapping.seg.nrrd: the layers are interleaved']);
 });
 
+test('a header longer than the first 64 KiB read is read whole: an attached NRRD, and a detached one with no empty line at its end', async () => {
+  const dir = tempDir('long-header');
+  try {
+    const data = Int16Array.from({ length: 4 * 3 * 2 }, (_v, i) => i * 7 - 50);
+    // 80 KiB of comments, and after them the origin: a header read cut at 64 KiB would be
+    // complete but for it, and place the volume at (0, 0, 0).
+    const comments = Array.from({ length: 1200 }, (_v, i) => `# comment line ${i} ${'x'.repeat(56)}`).join('\n');
+    const fields = ['type: short', 'dimension: 3', 'sizes: 4 3 2', 'space: left-posterior-superior', 'space directions: (0.5,0,0) (0,0.75,0) (0,0,2.5)', 'encoding: raw', 'endian: little'];
+    const attached = path.join(dir, 'long.nrrd');
+    fs.writeFileSync(attached, Buffer.concat([Buffer.from(`NRRD0004\n${fields.join('\n')}\n${comments}\nspace origin: (10,-20,30)\n\n`, 'latin1'), Buffer.from(bytesOf(data))]));
+    const detached = path.join(dir, 'long.nhdr');
+    fs.writeFileSync(path.join(dir, 'long.raw'), bytesOf(data));
+    fs.writeFileSync(detached, `NRRD0004\n${fields.join('\n')}\ndata file: long.raw\n${comments}\nspace origin: (10,-20,30)`);
+    assert.ok(fs.statSync(detached).size > 64 * 1024);
+    for (const file of [attached, detached]) {
+      const whole = readVolumeFile(file);
+      const { header } = await readVolumeHeaderFile(file);
+      assert.deepEqual(header.dims, [4, 3, 2], path.basename(file));
+      assert.deepEqual(header.spacing, whole.spacing, `${path.basename(file)}: spacing`);
+      assert.deepEqual(header.affine, whole.affine, `${path.basename(file)}: affine`);
+      assert.deepEqual(header.spacing, [0.5, 0.75, 2.5]);
+      assert.deepEqual([header.affine[0][3], header.affine[1][3], header.affine[2][3]], [whole.affine[0][3], whole.affine[1][3], whole.affine[2][3]], `${path.basename(file)}: origin`);
+      assert.notDeepEqual([header.affine[0][3], header.affine[1][3], header.affine[2][3]], [0, 0, 0], `${path.basename(file)}: the origin is read`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the webview fetches a file and cuts the same voxels out of it (DecompressionStream for gzip, byte offsets for NRRD)', { skip: SKIP_WITHOUT_DATA }, async () => {
   const files = ['formats/niivue_FLAIR.nii.gz', 'formats/niivue_FLAIR.nrrd', 'formats/anatomical.nii', 'formats/brain1_image.nrrd', 'semi/spinalcord/t2.nii.gz'].map((f) => dataPath(...f.split('/')));
   const server = http.createServer((request, response) => {
