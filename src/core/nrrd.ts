@@ -84,6 +84,23 @@ export interface NrrdHeader {
   dataOffset: number;
 }
 
+/** Bytes an NRRD header may take: its empty line is looked for in these. */
+const NRRD_HEADER_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * Where the header ends: at its first empty line (LF LF, or LF CR LF), with the data after it;
+ * undefined where the bytes (up to 4 MiB of them) hold none.
+ */
+export function nrrdHeaderEnd(bytes: Uint8Array): { end: number; dataOffset: number } | undefined {
+  const limit = Math.min(bytes.length, NRRD_HEADER_LIMIT);
+  for (let i = 0; i < limit; i++) {
+    if (bytes[i] !== 0x0a) continue;
+    if (bytes[i + 1] === 0x0a) return { end: i, dataOffset: i + 2 };
+    if (bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a) return { end: i, dataOffset: i + 3 };
+  }
+  return undefined;
+}
+
 /** Reads the text header. `bytes` is the whole file. */
 export function parseNrrdHeader(bytes: Uint8Array): NrrdHeader {
   const magic = String.fromCharCode(...bytes.subarray(0, 8));
@@ -91,23 +108,9 @@ export function parseNrrdHeader(bytes: Uint8Array): NrrdHeader {
     throw new VolumeError('bad-magic', 'not a NRRD file: it does not start with "NRRD0001".."NRRD0005"');
   }
   // The header ends at the first empty line; a detached header may end with the file.
-  const limit = Math.min(bytes.length, 4 * 1024 * 1024);
-  let end = -1;
-  let dataOffset = -1;
-  for (let i = 0; i < limit; i++) {
-    if (bytes[i] !== 0x0a) continue;
-    if (bytes[i + 1] === 0x0a) {
-      end = i;
-      dataOffset = i + 2;
-      break;
-    }
-    if (bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a) {
-      end = i;
-      dataOffset = i + 3;
-      break;
-    }
-  }
-  if (end < 0) end = limit;
+  const found = nrrdHeaderEnd(bytes);
+  const end = found?.end ?? Math.min(bytes.length, NRRD_HEADER_LIMIT);
+  const dataOffset = found?.dataOffset ?? -1;
   const text = new TextDecoder('latin1').decode(bytes.subarray(0, end));
   const fields = new Map<string, string>();
   const keyValues = new Map<string, string>();

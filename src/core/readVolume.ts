@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { VolumeError } from './errors';
 import { isGzip } from './gzip';
 import { looksLikeNifti, readNifti, readNiftiAsync, readNiftiHeaderOnly } from './nifti';
-import { readNrrd, readNrrdAsync, readNrrdHeaderOnly, type AsyncSiblingReader, type SiblingReader } from './nrrd';
+import { nrrdHeaderEnd, readNrrd, readNrrdAsync, readNrrdHeaderOnly, type AsyncSiblingReader, type SiblingReader } from './nrrd';
 import { openRegularFileAsync, readRegularFile, readRegularFileAsync, readRegularFilePrefixAsync, type FileRule } from './regularFile';
 import type { ReadOptions, Volume } from './volume';
 import type { VolumeHeader } from './voxelStream';
@@ -95,27 +95,17 @@ const FIRST_PREFIX_BYTES = 64 * 1024;
  */
 async function readHeaderOnly(file: string, options: ReadOptions): Promise<VolumeHeader> {
   const rule = { what: path.basename(file) };
-  const parse = (bytes: Uint8Array, size: number) => (formatOf(bytes, file) === 'nrrd' ? readNrrdHeaderOnly(bytes, size, options) : readNiftiHeaderOnly(bytes, size, options));
   const first = await readRegularFilePrefixAsync(file, rule, FIRST_PREFIX_BYTES);
-  if (first.size <= first.bytes.length) return parse(first.bytes, first.size);
-  const readLonger = async () => {
-    const longer = await readRegularFilePrefixAsync(file, rule, HEADER_PREFIX_BYTES);
-    return parse(longer.bytes, longer.size);
-  };
-  if (formatOf(first.bytes, file) === 'nrrd' && !hasEmptyLine(first.bytes)) return readLonger();
+  const nrrd = formatOf(first.bytes, file) === 'nrrd';
+  const parse = ({ bytes, size }: { bytes: Uint8Array; size: number }) => (nrrd ? readNrrdHeaderOnly(bytes, size, options) : readNiftiHeaderOnly(bytes, size, options));
+  if (first.size <= first.bytes.length) return parse(first);
+  const readLonger = async () => parse(await readRegularFilePrefixAsync(file, rule, HEADER_PREFIX_BYTES));
+  if (nrrd && !nrrdHeaderEnd(first.bytes)) return readLonger();
   try {
-    return parse(first.bytes, first.size);
+    return parse(first);
   } catch {
     return readLonger();
   }
-}
-
-/** Whether the bytes hold an empty line (LF LF or LF CR LF): where an NRRD header ends. */
-function hasEmptyLine(bytes: Uint8Array): boolean {
-  for (let i = bytes.indexOf(0x0a); i >= 0 && i < bytes.length - 1; i = bytes.indexOf(0x0a, i + 1)) {
-    if (bytes[i + 1] === 0x0a || (bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a)) return true;
-  }
-  return false;
 }
 
 /** A volume's header read from a file, and the file that holds its voxels (itself, or a detached header's data file). */
