@@ -1,9 +1,10 @@
 /**
  * The fourth pane's view (its own bundle, dist/view3d.js, loaded by view3dPane.ts once every voxel
  * is in): the labels and the prediction in 3D (three.js on WebGL2, the one pane that uses it). A
- * surface per class in the class colours (labels solid, the prediction see-through), built by marching cubes in a web worker (meshWorker.ts) on a coarse grid first and refined when
- * idle; after a stroke only the bricks it touched are built again. The three slice planes through
- * the crosshair show as outlines; the mouse rotates (left), pans (right) and zooms (wheel), and a
+ * surface per class in the class colours (labels solid, the prediction see-through), built by
+ * marching cubes in a web worker (meshWorker.ts) on a coarse grid first and refined when idle;
+ * after a stroke only the bricks it touched are built again. The three slice planes through the
+ * crosshair show as outlines; the mouse rotates (left), pans (right) and zooms (wheel), and a
  * click on a surface moves the crosshair there. Any pane can be maximized, this one too.
  */
 import {
