@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { VolumeError } from '../core/errors';
 import { classListBeside } from '../core/labelConvention';
-import { toEditorLabels } from '../core/segmentationConvention';
+import { toEditorLabels, type LabelConvention } from '../core/segmentationConvention';
 import { readVolumeFile } from '../core/readVolume';
 import type { Volume } from '../core/volume';
 import { labelsOnGrid } from '../core/volumeFiles';
@@ -126,14 +126,33 @@ export function leaveOutVolumes(name: string, image: NormalizedImage, labels: La
 }
 
 /**
- * Reads a label map that must lie on `image`'s grid (read from `imageFile`), as editor labels: a
- * sparse label file as it is; a dense segmentation of ours whose sidecar says 0 = background
- * (what Segment writes) as value + 1, so that it trains as the classes it shows.
+ * Reads a label map that must lie on `image`'s grid (read from `imageFile`), as editor labels:
+ * with `convention` given, as it says (`mask`: value + 1); else a sparse label file as it is,
+ * and a dense segmentation of ours whose sidecar says 0 = background (what Segment writes) as
+ * value + 1, so that it trains as the classes it shows.
  */
-export function readLabelMapOnGrid(file: string, image: Volume, imageFile: string): { labels: LabelArray; volume: Volume } {
+export function readLabelMapOnGrid(file: string, image: Volume, imageFile: string, convention?: LabelConvention): { labels: LabelArray; volume: Volume; convention: LabelConvention } {
   const volume = readVolumeFile(file);
   const labels = labelsOnGrid(image, volume, path.basename(file), path.basename(imageFile));
-  return { labels: classListBeside(file)?.labelValues === '0-background' ? toEditorLabels(labels, 'mask') : labels, volume };
+  const chosen = convention ?? (classListBeside(file)?.labelValues === '0-background' ? 'mask' : 'labels');
+  return { labels: chosen === 'mask' ? toEditorLabels(labels, 'mask') : labels, volume, convention: chosen };
+}
+
+/** The editor's own label files (NAME.labels.nii.gz, its Slicer export NAME.labels.seg.nrrd): never a mask. */
+const EDITOR_LABEL_FILE = /\.labels(\.seg)?\.(nii\.gz|nii|nrrd|nhdr)$/i;
+
+/**
+ * The error for labels holding the background alone (label 1, beside unlabeled 0): a network
+ * trained on them can only ever say background. `asLabels` names the files read in the editor's
+ * convention, where a mask (0 = background, 1 = the object) ends up this way.
+ */
+export function backgroundOnlyMessage(asLabels: readonly string[]): string {
+  const text = 'the labels hold the background (1) alone: there is no class to learn. Label at least one class besides the background (2 and up)';
+  if (asLabels.length === 0) return text;
+  return (
+    `${text}. In these labels 0 = unlabeled and 1 = background; if ${asLabels.join(', ')} ${asLabels.length === 1 ? 'is a mask' : 'are masks'} ` +
+    `(0 = background, 1 = the object), read ${asLabels.length === 1 ? 'it' : 'them'} as such: unet3d train --labels-convention mask`
+  );
 }
 
 /**
@@ -153,8 +172,8 @@ function classNamesBeside(labelFile: string): Map<number, string> {
 export function loadTrainingData(settings: TrainSettings, known?: readonly (readonly Pick<AnnotatedSlice, 'axis' | 'index'>[] | undefined)[]): TrainingData {
   const loaded = settings.volumes.map((files) => {
     const image = readVolumeFile(files.image, { allFrames: true });
-    const { labels, volume: labelVolume } = readLabelMapOnGrid(files.labels, image, files.image);
-    return { files, image, labels, labelVolume };
+    const { labels, volume: labelVolume, convention } = readLabelMapOnGrid(files.labels, image, files.image, files.labelsConvention);
+    return { files, image, labels, labelVolume, convention };
   });
   const channels = volumeChannels(loaded[0].image);
   for (const l of loaded) {
@@ -165,6 +184,11 @@ export function loadTrainingData(settings: TrainSettings, known?: readonly (read
   let maxLabel = 0;
   for (const { labels } of loaded) for (let i = 0; i < labels.length; i++) if (labels[i] > maxLabel) maxLabel = labels[i];
   if (maxLabel === 0) throw new RangeError('the label files hold no labeled voxel: paint some slices first');
+  if (maxLabel === 1) throw new RangeError(backgroundOnlyMessage(loaded.filter((l) => l.convention === 'labels' && !EDITOR_LABEL_FILE.test(l.files.labels)).map((l) => path.basename(l.files.labels))));
+  const dense = loaded.some((l) => l.convention === 'mask');
+  if (dense && settings.annotationChannels === true) {
+    throw new RangeError('annotation channels read where the nearest annotation is, and a mask labels every voxel: train on masks without them');
+  }
   const classes = settings.classes ?? Math.max(2, maxLabel);
   if (maxLabel > classes) throw new RangeError(`the labels go up to ${maxLabel}, more than the ${classes} classes asked for`);
   // Names: the settings', else the label file's class list (the editor's NAME.labels.json), else a Slicer file's segments.
@@ -179,7 +203,8 @@ export function loadTrainingData(settings: TrainSettings, known?: readonly (read
   const isKnown = (v: number, s: AnnotatedSlice) => known?.[v]?.some((k) => k.axis === s.axis && k.index === s.index) ?? true;
   const found = loaded.map(({ image, labels }) => findAnnotatedSlices(labels, image.dims));
   const splits = loaded.map(({ image, labels }, v) => splitLabels(labels, image.dims, settings.validation, found[v], known?.[v] ? found[v].map((s) => isKnown(v, s)) : undefined));
-  const annotationChannels = useAnnotationChannels(settings.annotationChannels, classes, loaded.length, Math.min(...splits.map((s) => s.trainingSlices.length)));
+  // A mask labels every voxel: the nearest annotation is the voxel itself, nothing to learn from.
+  const annotationChannels = useAnnotationChannels(dense ? false : settings.annotationChannels, classes, loaded.length, Math.min(...splits.map((s) => s.trainingSlices.length)));
   const volumes = loaded.map(({ files, image, labels }, v) => {
     let normalized = normalizeVolume(image, computeNormalization(image, settings.normalization));
     if (coordinateChannels) normalized = withCoordinateChannels(normalized);

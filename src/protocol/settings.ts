@@ -5,6 +5,7 @@
  * The figures behind the defaults are in docs/quality.md.
  */
 import type { Vec3 } from '../core/geometry';
+import type { LabelConvention } from '../core/segmentationConvention';
 import type { BackendChoice } from './backends';
 import type { Padding, PresetName } from './network';
 
@@ -186,10 +187,17 @@ export type TrainingClock = 'wall' | 'cpu';
 /** Which annotated slices are held out for validation: a fraction of them, or one fold of a k-fold split. */
 export type ValidationSplit = { fraction: number } | { fold: number; folds: number };
 
-/** One training volume: an image file and its sparse label file on the same grid. */
+/** One training volume: an image file and its label file on the same grid. */
 export interface VolumeFiles {
   image: string;
   labels: string;
+  /**
+   * How the label file's values read. Absent: as its `.json` sidecar says, else the editor's
+   * sparse labels (0 = unlabeled, 1 = background, 2.. classes). `mask`: a dense segmentation
+   * where 0 = background (nnU-Net's and MONAI's masks, `*_seg-manual.nii.gz`), read as value + 1,
+   * every voxel labeled.
+   */
+  labelsConvention?: LabelConvention;
 }
 
 /** A training run, every field resolved. Paths are absolute or relative to the process's folder. */
@@ -402,6 +410,11 @@ function positiveInteger(value: number | undefined, what: string): void {
 /** Throws a RangeError naming the first bad setting. */
 export function checkSettings(s: TrainSettings): void {
   if (s.volumes.length === 0) throw new RangeError('no training volumes: give at least one image with its label file');
+  for (const v of s.volumes) {
+    if (v.labelsConvention !== undefined && v.labelsConvention !== 'labels' && v.labelsConvention !== 'mask') {
+      throw new RangeError(`a label file's convention must be 'labels' or 'mask', not '${String(v.labelsConvention)}'`);
+    }
+  }
   if (!s.outDir) throw new RangeError('no run folder given');
   if (s.init !== undefined && (typeof s.init !== 'string' || s.init === '')) throw new RangeError('init must name a run folder');
   positiveInteger(s.iterations, 'iterations');

@@ -40,6 +40,14 @@ test('unet3d info reads NRRD with Slicer segments, in text form', { skip }, () =
   assert.match(result.stdout, /5: right lung/);
 });
 
+test('unet3d info prints six significant digits without trailing zeros (a float32 spacing of 0.99999994 is 1)', { skip }, () => {
+  const result = cli('info', dataPath('formats', 'niivue_FLAIR.nrrd'));
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^spacing    1 × 1 × 1 mm$/m);
+  assert.match(result.stdout, /^affine\s+0\.993592\s+0\.016005\s+0\.111887\s+-64\.8982$/m);
+  assert.match(result.stdout, /^mean       41\.486$/m);
+});
+
 test('unet3d info exits non-zero with one line on stderr for bad input', { skip }, () => {
   const result = cli('info', dataPath('formats', 'niivue_complex.nii.gz'));
   assert.notEqual(result.status, 0);

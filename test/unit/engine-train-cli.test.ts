@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { makeLabelsFile, serializeLabelsFile } from '../../src/core/labels';
+import { encodeNiftiGz } from '../../src/core/niftiWriter';
 import { readVolumeFile } from '../../src/core/readVolume';
 import { readRunRecord } from '../../src/engine/runFolder';
 import { REPO_ROOT, tempDir } from '../helpers/data';
@@ -99,4 +100,35 @@ test('unet3d train --segment segments the image in the training\'s worker: the f
   const separate = cli('segment', '--run', out, '--image', ball.image, '--out', again, '--json', ...(process.env.UNET3D_TEST_BACKEND ? ['--backend', process.env.UNET3D_TEST_BACKEND] : []));
   assert.equal(separate.status, 0, separate.stderr);
   assert.deepEqual([...readVolumeFile(seg).data], [...readVolumeFile(again).data]);
+});
+
+test('unet3d train on a dense mask (0 = background): refused with the fix in the editor\'s convention, trained on every voxel with --labels-convention mask', { skip }, () => {
+  const ball = writeBallVolume(work, 'ball-masked');
+  // The ball as nnU-Net or MONAI would hold it: 0 = background, 1 = the ball, every voxel.
+  const volume = readVolumeFile(ball.image);
+  const mask = new Uint8Array(volume.data.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = volume.data[i] > 60 ? 1 : 0;
+  const maskFile = path.join(work, 'ball-masked_seg.nii.gz');
+  fs.writeFileSync(maskFile, encodeNiftiGz({ dims: volume.dims, affine: volume.affine, data: mask }));
+
+  const asLabels = cli('train', '--image', ball.image, '--labels', maskFile, '--out', path.join(work, 'run-mask-as-labels'), ...tiny);
+  assert.equal(asLabels.status, 1, asLabels.stderr);
+  assert.match(asLabels.stderr, /the labels hold the background \(1\) alone: there is no class to learn/);
+  assert.match(asLabels.stderr, /if ball-masked_seg\.nii\.gz is a mask \(0 = background, 1 = the object\), read it as such: unet3d train --labels-convention mask/);
+
+  const out = path.join(work, 'run-mask');
+  const result = cli('train', '--image', ball.image, '--labels', maskFile, '--labels-convention', 'mask', '--out', out, ...tiny);
+  assert.equal(result.status, 0, result.stderr);
+  const record = readRunRecord(out);
+  assert.equal(record.settings.volumes[0].labelsConvention, 'mask');
+  assert.deepEqual(record.classes?.map((c) => c.value), [1, 2]);
+  // Two folds of three train: about two thirds of the voxels, each labeled, the ball as class 2.
+  const [background, ball2] = record.volumes[0].trainingVoxels;
+  assert.ok(background + ball2 >= 0.5 * mask.length, `${background} + ${ball2} of ${mask.length} voxels train`);
+  assert.ok(ball2 > 0);
+  assert.notEqual(record.settings.annotationChannels, true, 'a mask leaves no voxel for annotation channels to read');
+
+  const wrong = cli('train', '--image', ball.image, '--labels', maskFile, '--labels-convention', 'dense', '--out', path.join(work, 'run-x'));
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /--labels-convention must be labels or mask, not "dense"/);
 });

@@ -130,6 +130,12 @@ test('bad input fails with a clear message, recorded in run.json', async () => {
   assert.equal(record.status, 'failed');
   assert.match(record.error ?? '', /30×28×12/);
   await assert.rejects(runTraining(tiny({ image: ball.image, labels: path.join(work, 'missing.nii.gz') }, path.join(work, 'run-missing'))), /ENOENT|no such file/);
+  // Only the background painted (the editor's labels): nothing to learn, and no talk of masks.
+  const backgroundOnly = readVolumeFile(ball.labels);
+  const painted = Uint8Array.from(backgroundOnly.data, (v) => (v > 0 ? 1 : 0));
+  const paintedFile = path.join(work, 'ball-bg.labels.nii.gz');
+  writeLabelMapNifti(paintedFile, { dims: backgroundOnly.dims, affine: backgroundOnly.affine, data: painted });
+  await assert.rejects(runTraining(tiny({ image: ball.image, labels: paintedFile }, path.join(work, 'run-bg'))), (e: Error) => /the labels hold the background \(1\) alone/.test(e.message) && !/mask/.test(e.message));
 });
 
 /**

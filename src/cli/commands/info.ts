@@ -61,7 +61,8 @@ around (e.g. an sform that is not invertible, replaced by the qform).`,
       process.stdout.write(JSON.stringify(report) + '\n');
       return 0;
     }
-    const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(6));
+    // Six significant digits, trailing zeros dropped: a spacing stored as 0.99999994 prints as 1.
+    const fmt = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(6))) : String(v));
     const lines = [
       `file       ${path.basename(file)}`,
       `format     ${volume.format}`,

@@ -12,11 +12,15 @@ import { segmentInWorker } from './segment';
 const USAGE = `Usage: unet3d train --image A.nii.gz --labels A.labels.nii.gz [--image B --labels B ...] --out RUN_DIR [options]
 
 Trains a 3D U-Net on sparse labels (0 = unlabeled, 1 = background, 2.. = classes; unlabeled voxels
-weigh 0) and writes the run folder: run.json, best/ and last/ (model.json + weights.bin).
+weigh 0), or on dense masks (--labels-convention mask), and writes the run folder: run.json, best/ and last/ (model.json + weights.bin).
 
   --image FILE          a training image (.nii, .nii.gz, .nrrd, .nhdr); repeat for several volumes;
                         a 4D image gives one input channel per frame
   --labels FILE         its label file on the same grid, in the same order as --image
+  --labels-convention C labels (default: 0 = unlabeled, 1 = background, 2.. classes; a segmentation
+                        whose .json sidecar says 0 = background is read as such) | mask: the label
+                        files are dense masks, 0 = background, 1.. classes (nnU-Net, MONAI, Slicer
+                        exports), every voxel labeled
   --out RUN_DIR         the run folder to create (must be new or empty)
   --val-fraction F      hold out this fraction of the annotated slices for validation (default ${D.validationFraction}; 0: none)
   --folds K --fold I    instead: hold out fold I (0..K-1) of a K-fold split of the annotated slices
@@ -117,6 +121,7 @@ export const train: CliCommand = {
       {
         image: { type: 'string', multiple: true },
         labels: { type: 'string', multiple: true },
+        'labels-convention': { type: 'string' },
         out: { type: 'string' },
         ...TRAIN_OPTIONS,
         'val-fraction': { type: 'string' },
@@ -149,9 +154,11 @@ export const train: CliCommand = {
       if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`${what} must be an integer, not "${text}"`);
       return n;
     };
+    const convention = values['labels-convention'];
+    if (convention !== undefined && convention !== 'labels' && convention !== 'mask') throw new UsageError(`--labels-convention must be labels or mask, not "${convention}"`);
     const input: TrainSettingsInput = {
       ...trainInputFromOptions(values),
-      volumes: images.map((image, i) => ({ image: path.resolve(image), labels: path.resolve(labels[i]) })),
+      volumes: images.map((image, i) => ({ image: path.resolve(image), labels: path.resolve(labels[i]), ...(convention ? { labelsConvention: convention } : {}) })),
       outDir: path.resolve(values.out),
     };
     if (values.folds !== undefined || values.fold !== undefined) {
