@@ -18,9 +18,30 @@ export function fileRecord(file: string): FileRecord {
   return { path: path.resolve(file), sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
 }
 
-/** Creates the run folder; refuses one that holds anything already (a run is never overwritten). */
+/**
+ * Creates the run folder; refuses one that holds anything already (a run is never overwritten),
+ * except a run that failed before its first checkpoint: a folder holding only its run.json
+ * (the same command run again once its mistake is fixed takes the folder back).
+ */
 export function createRunFolder(dir: string): void {
+  if (isFailedEmptyRun(dir)) fs.rmSync(path.join(dir, RUN_FILE));
   createEmptyFolder(dir, 'the run folder');
+}
+
+/** True for a folder whose only entry is the run.json of a run that failed (no checkpoint, no lock). */
+function isFailedEmptyRun(dir: string): boolean {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return false;
+  }
+  if (entries.length !== 1 || entries[0] !== RUN_FILE) return false;
+  try {
+    return readRunRecord(dir).status === 'failed';
+  } catch {
+    return false;
+  }
 }
 
 export function writeRunRecord(dir: string, record: RunRecord): void {

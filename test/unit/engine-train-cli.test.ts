@@ -102,7 +102,7 @@ test('unet3d train --segment segments the image in the training\'s worker: the f
   assert.deepEqual([...readVolumeFile(seg).data], [...readVolumeFile(again).data]);
 });
 
-test('unet3d train on a dense mask (0 = background): refused with the fix in the editor\'s convention, trained on every voxel with --labels-convention mask', { skip }, () => {
+test('unet3d train on a dense mask (0 = background): refused with the fix in the editor\'s convention, trained on every voxel with --labels-convention mask in the failed run\'s folder', { skip }, () => {
   const ball = writeBallVolume(work, 'ball-masked');
   // The ball as nnU-Net or MONAI would hold it: 0 = background, 1 = the ball, every voxel.
   const volume = readVolumeFile(ball.image);
@@ -111,12 +111,14 @@ test('unet3d train on a dense mask (0 = background): refused with the fix in the
   const maskFile = path.join(work, 'ball-masked_seg.nii.gz');
   fs.writeFileSync(maskFile, encodeNiftiGz({ dims: volume.dims, affine: volume.affine, data: mask }));
 
-  const asLabels = cli('train', '--image', ball.image, '--labels', maskFile, '--out', path.join(work, 'run-mask-as-labels'), ...tiny);
+  const out = path.join(work, 'run-mask');
+  const asLabels = cli('train', '--image', ball.image, '--labels', maskFile, '--out', out, ...tiny);
   assert.equal(asLabels.status, 1, asLabels.stderr);
   assert.match(asLabels.stderr, /the labels hold the background \(1\) alone: there is no class to learn/);
   assert.match(asLabels.stderr, /if ball-masked_seg\.nii\.gz is a mask \(0 = background, 1 = the object\), read it as such: unet3d train --labels-convention mask/);
+  assert.equal(readRunRecord(out).status, 'failed');
 
-  const out = path.join(work, 'run-mask');
+  // The same command with the fix takes back the folder of the run that failed before a checkpoint.
   const result = cli('train', '--image', ball.image, '--labels', maskFile, '--labels-convention', 'mask', '--out', out, ...tiny);
   assert.equal(result.status, 0, result.stderr);
   const record = readRunRecord(out);

@@ -1,5 +1,4 @@
 import * as path from 'node:path';
-import { createEmptyFolder } from '../../core/folders';
 import { TRAIN_DEFAULTS as D, trainSettings, type TrainSettingsInput } from '../../protocol/settings';
 import { describeStop, type RunSummary, type TrainEvent } from '../../protocol/training';
 import { activeBackendLabel } from '../../protocol/backends';
@@ -7,6 +6,7 @@ import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { TRAIN_OPTIONS, TRAIN_OPTIONS_USAGE, trainInputFromOptions } from '../trainOptions';
 import type { WorkerClient } from '../../engine/workerClient';
+import { createRunFolder } from '../../engine/runFolder';
 import { segmentInWorker } from './segment';
 
 const USAGE = `Usage: unet3d train --image A.nii.gz --labels A.labels.nii.gz [--image B --labels B ...] --out RUN_DIR [options]
@@ -184,7 +184,7 @@ export const train: CliCommand = {
       throw new UsageError((error as Error).message);
     }
     // A folder that cannot be made (or is not empty) fails now, not after TensorFlow.js has loaded.
-    createEmptyFolder(settings.outDir, 'the run folder');
+    createRunFolder(settings.outDir);
     const report = terminalReporter();
     // Always in the engine's worker process (dist/worker.js), as the extension trains; `--worker`,
     // once needed for that, is still accepted.
