@@ -84,11 +84,13 @@ export function runClasses(record: RunRecord): LabelClass[] {
  * else of the label file the run trained this image with (`trained`). Throws
  * AnnotationsNeededError when there is none.
  */
-function readAnnotations(trained: VolumeRecord | undefined, imageFile: string, image: Volume, labelsFile: string | undefined): LabelArray {
+function readAnnotations(record: RunRecord, trained: VolumeRecord | undefined, imageFile: string, image: Volume, labelsFile: string | undefined): LabelArray {
   let file = labelsFile === undefined ? undefined : path.resolve(labelsFile);
   if (file === undefined && trained && fs.existsSync(trained.labels.path)) file = trained.labels.path;
   if (file === undefined) throw new AnnotationsNeededError();
-  return readLabelMapOnGrid(file, image, imageFile).labels;
+  // A file the run trained with reads as it did then.
+  const convention = record.settings.volumes.find((v) => path.resolve(v.labels) === file)?.labelsConvention;
+  return readLabelMapOnGrid(file, image, imageFile, convention).labels;
 }
 
 /** Segments one image with a run and writes the files listed in the module comment. */
@@ -128,7 +130,7 @@ export async function segmentVolumeFile(options: SegmentOptions, hooks: SegmentH
       blend: plan.blend,
       normalization: source,
     });
-    const annotations = run.record.settings.annotationChannels === true ? readAnnotations(trained, image, volume, options.labels) : undefined;
+    const annotations = run.record.settings.annotationChannels === true ? readAnnotations(run.record, trained, image, volume, options.labels) : undefined;
     const defaultTiling = options.tile === undefined && options.overlap === undefined && options.context === undefined;
     const made = defaultTiling && trained && backend.active === run.record.backend ? hooks.made?.(run.modelDir, trained.image.sha256) : undefined;
     const predicted = made && (made.probabilities || probabilitiesFile === undefined) ? made : await predictVolume(run.net, volume, normalization, {

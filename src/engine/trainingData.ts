@@ -134,8 +134,23 @@ export function leaveOutVolumes(name: string, image: NormalizedImage, labels: La
 export function readLabelMapOnGrid(file: string, image: Volume, imageFile: string, convention?: LabelConvention): { labels: LabelArray; volume: Volume; convention: LabelConvention } {
   const volume = readVolumeFile(file);
   const labels = labelsOnGrid(image, volume, path.basename(file), path.basename(imageFile));
-  const chosen = convention ?? (classListBeside(file)?.labelValues === '0-background' ? 'mask' : 'labels');
+  const chosen = convention ?? trainingConvention(file, volume);
   return { labels: chosen === 'mask' ? toEditorLabels(labels, 'mask') : labels, volume, convention: chosen };
+}
+
+/**
+ * How a label file reads when no convention is asked for. Values alone cannot tell sparse labels
+ * from a mask, so: the editor's own files are labels; a `.json` sidecar says which (what Segment
+ * writes says 0 = background); a 3D Slicer segmentation is a mask (0 = no segment), unless its
+ * segment 1 is named background (labels in the editor's convention, painted or edited in
+ * Slicer); anything else is read as the editor's labels.
+ */
+export function trainingConvention(file: string, volume: Pick<Volume, 'segments'>): LabelConvention {
+  if (EDITOR_LABEL_FILE.test(file)) return 'labels';
+  const listed = classListBeside(file);
+  if (listed) return listed.labelValues === '0-background' ? 'mask' : 'labels';
+  if (volume.segments?.length) return volume.segments.some((s) => s.value === 1 && /^background$/i.test(s.name.trim())) ? 'labels' : 'mask';
+  return 'labels';
 }
 
 /** The editor's own label files (NAME.labels.nii.gz, its Slicer export NAME.labels.seg.nrrd): never a mask. */
@@ -191,12 +206,14 @@ export function loadTrainingData(settings: TrainSettings, known?: readonly (read
   }
   const classes = settings.classes ?? Math.max(2, maxLabel);
   if (maxLabel > classes) throw new RangeError(`the labels go up to ${maxLabel}, more than the ${classes} classes asked for`);
-  // Names: the settings', else the label file's class list (the editor's NAME.labels.json), else a Slicer file's segments.
-  const segments = loaded.find((l) => l.labelVolume.segments)?.labelVolume.segments;
+  // Names: the settings', else the label file's class list (the editor's NAME.labels.json), else a Slicer file's segments
+  // (a segment's value v is label v + 1 in a mask).
+  const segmented = loaded.find((l) => l.labelVolume.segments);
+  const segmentName = (label: number) => segmented?.labelVolume.segments?.find((s) => s.layer === 0 && s.value === label - (segmented.convention === 'mask' ? 1 : 0))?.name;
   const listed = loaded.map((l) => classNamesBeside(l.files.labels)).find((m) => m.size > 0);
   const classInfo: ClassInfo[] = Array.from({ length: classes }, (_, c) => ({
     value: c + 1,
-    name: settings.classNames?.[c] ?? listed?.get(c + 1) ?? segments?.find((s) => s.value === c + 1)?.name ?? (c === 0 ? 'background' : `class ${c}`),
+    name: settings.classNames?.[c] ?? listed?.get(c + 1) ?? segmentName(c + 1) ?? (c === 0 ? 'background' : `class ${c}`),
   }));
 
   const coordinateChannels = useCoordinateChannels(settings.coordinateChannels, classes);

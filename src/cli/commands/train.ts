@@ -17,10 +17,10 @@ weigh 0), or on dense masks (--labels-convention mask), and writes the run folde
   --image FILE          a training image (.nii, .nii.gz, .nrrd, .nhdr); repeat for several volumes;
                         a 4D image gives one input channel per frame
   --labels FILE         its label file on the same grid, in the same order as --image
-  --labels-convention C labels (default: 0 = unlabeled, 1 = background, 2.. classes; a segmentation
-                        whose .json sidecar says 0 = background is read as such) | mask: the label
-                        files are dense masks, 0 = background, 1.. classes (nnU-Net, MONAI, Slicer
-                        exports), every voxel labeled
+  --labels-convention C labels: 0 = unlabeled, 1 = background, 2.. classes | mask: dense masks,
+                        0 = background, 1.. classes (nnU-Net, MONAI), every voxel labeled. Default:
+                        labels, except a segmentation whose .json sidecar says 0 = background and a
+                        3D Slicer .seg.nrrd whose segment 1 is not named background (masks)
   --out RUN_DIR         the run folder to create (must be new or empty)
   --val-fraction F      hold out this fraction of the annotated slices for validation (default ${D.validationFraction}; 0: none)
   --folds K --fold I    instead: hold out fold I (0..K-1) of a K-fold split of the annotated slices
