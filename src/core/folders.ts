@@ -75,3 +75,14 @@ export function createEmptyFolder(dir: string, what = 'the folder'): void {
   }
   makeFolders(dir);
 }
+
+/** The text of `name` where it is the only entry of the folder `dir`; undefined otherwise (or unreadable). */
+export function soleFileText(dir: string, name: string): string | undefined {
+  try {
+    const entries = fs.readdirSync(dir);
+    if (entries.length !== 1 || entries[0] !== name) return undefined;
+    return fs.readFileSync(path.join(dir, name), 'utf8');
+  } catch {
+    return undefined;
+  }
+}

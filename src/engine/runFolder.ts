@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomicWrite';
 import * as os from 'node:os';
-import { parseRunRecord, RUN_FILE, RUN_LOCK_FILE, type FileRecord, type RunLock, type RunRecord } from '../protocol/run';
-import { createEmptyFolder, makeFolders } from '../core/folders';
+import { isFailedRunOnly, parseRunRecord, RUN_FILE, RUN_LOCK_FILE, type FileRecord, type RunLock, type RunRecord } from '../protocol/run';
+import { createEmptyFolder, makeFolders, soleFileText } from '../core/folders';
 
 /** SHA-256 of a file's bytes, with its path and size. */
 export function fileRecord(file: string): FileRecord {
@@ -24,24 +24,8 @@ export function fileRecord(file: string): FileRecord {
  * (the same command run again once its mistake is fixed takes the folder back).
  */
 export function createRunFolder(dir: string): void {
-  if (isFailedEmptyRun(dir)) fs.rmSync(path.join(dir, RUN_FILE));
+  if (isFailedRunOnly(soleFileText(dir, RUN_FILE))) fs.rmSync(path.join(dir, RUN_FILE));
   createEmptyFolder(dir, 'the run folder');
-}
-
-/** True for a folder whose only entry is the run.json of a run that failed (no checkpoint, no lock). */
-function isFailedEmptyRun(dir: string): boolean {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync(dir);
-  } catch {
-    return false;
-  }
-  if (entries.length !== 1 || entries[0] !== RUN_FILE) return false;
-  try {
-    return readRunRecord(dir).status === 'failed';
-  } catch {
-    return false;
-  }
 }
 
 export function writeRunRecord(dir: string, record: RunRecord): void {

@@ -6,7 +6,8 @@ import { parseCommandArgs, parseNumber } from '../args';
 import { UsageError, type CliCommand } from '../command';
 import { TRAIN_OPTIONS, TRAIN_OPTIONS_USAGE, trainInputFromOptions } from '../trainOptions';
 import type { WorkerClient } from '../../engine/workerClient';
-import { createRunFolder } from '../../engine/runFolder';
+import { createEmptyFolder, soleFileText } from '../../core/folders';
+import { isFailedRunOnly, RUN_FILE } from '../../protocol/run';
 import { segmentInWorker } from './segment';
 
 const USAGE = `Usage: unet3d train --image A.nii.gz --labels A.labels.nii.gz [--image B --labels B ...] --out RUN_DIR [options]
@@ -183,8 +184,9 @@ export const train: CliCommand = {
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
-    // A folder that cannot be made (or is not empty) fails now, not after TensorFlow.js has loaded.
-    createRunFolder(settings.outDir);
+    // A folder that cannot be made (or is not empty) fails now, not after TensorFlow.js has loaded;
+    // the worker takes back one that holds only a failed run (createRunFolder).
+    if (!isFailedRunOnly(soleFileText(settings.outDir, RUN_FILE))) createEmptyFolder(settings.outDir, 'the run folder');
     const report = terminalReporter();
     // Always in the engine's worker process (dist/worker.js), as the extension trains; `--worker`,
     // once needed for that, is still accepted.
