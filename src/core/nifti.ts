@@ -148,11 +148,20 @@ export function readNiftiHeader(bytes: Uint8Array): NiftiHeaderSummary {
   }
   let header: NIFTI1 | NIFTI2;
   try {
-    header = readHeader(ab);
+    // The header alone: given more, nifti-reader-js walks the extensions up to vox_offset, and a
+    // corrupt extension or a wild vox_offset makes it fail inside with a message that names
+    // nothing of the file. Nothing here reads the extensions.
+    header = readHeader(ab.slice(0, nifti2 ? NIFTI2_HEADER_SIZE : NIFTI1_HEADER_SIZE));
   } catch (error) {
     throw new VolumeError('bad-header', `the NIfTI header cannot be parsed (${(error as Error).message})`);
   }
   return summarizeHeader(header, nifti2, readGeometryFields(head, nifti2, header.littleEndian));
+}
+
+function checkVoxOffset(voxOffset: number): void {
+  if (!Number.isFinite(voxOffset) || voxOffset < 0 || voxOffset > MAX_AXIS) {
+    throw new VolumeError('bad-header', `invalid NIfTI header: vox_offset is ${voxOffset}; it must be a byte offset from 0 to ${MAX_AXIS}`);
+  }
 }
 
 function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean, g: NiftiGeometryFields): NiftiHeaderSummary {
@@ -195,9 +204,7 @@ function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean, g: NiftiGeometryFi
     sclInter = 0;
   }
   if (!Number.isFinite(sclInter)) sclInter = 0;
-  if (!Number.isFinite(g.voxOffset) || g.voxOffset < 0 || g.voxOffset > MAX_AXIS) {
-    throw new VolumeError('bad-header', `invalid NIfTI header: vox_offset is ${g.voxOffset}; it must be a byte offset from 0 to ${MAX_AXIS}`);
-  }
+  checkVoxOffset(g.voxOffset);
   // A vox_offset inside the header (0 is common in files written as a pair) means "right after it".
   const voxOffset = Math.floor(Math.max(g.voxOffset, nifti2 ? NIFTI2_HEADER_SIZE : NIFTI1_HEADER_SIZE));
   return {

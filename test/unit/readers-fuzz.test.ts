@@ -38,6 +38,9 @@ const NIFTI1_FIELDS: [number, 'i16' | 'f32', string][] = [
 /** Replacement texts for a NRRD field value. */
 const NRRD_VALUES = ['abc', '-1', '0', 'nan', '1e309', '30000000 1 1', '2 2', '(nan,0,0) (0,0,0) (0,0,1)', '(1,0,0) (1,0,0) (0,0,1)', 'none', '', '0x10', '1.5', '65536 65536 65536', 'list domain domain domain'];
 
+/** What a JavaScript failure inside a parser says: never a user's error message. */
+const INTERNAL_FAILURE = /Cannot read propert|is not a function|is not defined|outside the bounds|Invalid typed array|Invalid array length|Maximum call stack/;
+
 interface Case {
   name: string;
   bytes: Uint8Array;
@@ -125,6 +128,7 @@ test('fuzzing the readers: a volume with a usable affine or a VolumeError, withi
         if (error instanceof assert.AssertionError) throw error;
         assert.ok(error instanceof VolumeError, `${what}: ${String((error as Error)?.stack ?? error)}`);
         assert.ok(!error.message.includes('\n'), `${what}: a one-line message`);
+        assert.doesNotMatch(error.message, INTERNAL_FAILURE, `${what}: the message names the reader's internals, not the file`);
         errors++;
       }
       if ((volumes + errors) % 4 === 1) {
@@ -145,4 +149,47 @@ test('fuzzing the readers: a volume with a usable affine or a VolumeError, withi
   assert.ok(process.memoryUsage().rss - baseline < MAX_GROWTH, 'memory grew by more than 1 GiB over the run');
   t.diagnostic(`${volumes + errors} cases over ${names.length} files: ${volumes} volumes, ${errors} VolumeErrors (${asyncChecked} also read asynchronously); slowest ${worstSeconds.toFixed(2)} s, largest growth ${(worstGrowth / 2 ** 20).toFixed(0)} MiB`);
   assert.ok(volumes > 0 && errors > 0, 'the cases include readable and unreadable files');
+});
+
+/**
+ * NIfTI extensions and vox_offset, where nifti-reader-js used to fail inside ("Cannot read
+ * properties of undefined (reading 'esize')"): the extension flag set over garbage, extension
+ * sizes that run past the data, and wild vox_offsets, in NIfTI-1 and NIfTI-2, both byte orders.
+ */
+test('NIfTI extensions gone wild and wild vox_offsets: the volume (extensions are not read) or an error naming vox_offset', { skip: SKIP_WITHOUT_DATA }, () => {
+  const names = ['anatomical.nii', 'niivue_minimal.nii.gz', 'example_nifti2.nii.gz', 'functional.nii'];
+  let cases = 0;
+  for (const name of names) {
+    const file = fs.readFileSync(dataPath('formats', name));
+    const gz = name.endsWith('.gz');
+    const raw = gz ? zlib.gunzipSync(file) : file;
+    const nifti2 = raw.readInt32LE(0) === 540 || raw.readInt32BE(0) === 540;
+    const headerSize = nifti2 ? 540 : 348;
+    const le = raw.readInt32LE(0) === headerSize;
+    const pack = (bytes: Buffer) => (gz ? zlib.gzipSync(bytes, { level: 1 }) : bytes);
+    const original = readVolumeBytes(file, name);
+    // The extension flag set, and one extension whose size and code are nonsense.
+    for (const esize of [-8, 0, 7, 12, 2 ** 31 - 1]) {
+      const bytes = Buffer.from(raw);
+      bytes[headerSize] = 1;
+      if (le) bytes.writeInt32LE(esize, headerSize + 4);
+      else bytes.writeInt32BE(esize, headerSize + 4);
+      const volume = readVolumeBytes(pack(bytes), name);
+      assert.deepEqual(volume.dims, original.dims, `${name}, esize ${esize}`);
+      cases++;
+    }
+    // vox_offset: negative, huge, not a number.
+    for (const value of [-16, -1e30, 2 ** 40, NaN]) {
+      const bytes = Buffer.from(raw);
+      if (nifti2) {
+        const v = Number.isNaN(value) ? -(2n ** 62n) : BigInt(Math.max(value, -(2 ** 62)));
+        if (le) bytes.writeBigInt64LE(v, 168);
+        else bytes.writeBigInt64BE(v, 168);
+      } else if (le) bytes.writeFloatLE(value, 108);
+      else bytes.writeFloatBE(value, 108);
+      assert.throws(() => readVolumeBytes(pack(bytes), name), (e: unknown) => e instanceof VolumeError && /invalid NIfTI header: vox_offset is/.test(e.message), `${name}, vox_offset ${value}`);
+      cases++;
+    }
+  }
+  assert.equal(cases, 36);
 });
