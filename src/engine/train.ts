@@ -190,6 +190,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
     const validationVolumes = data.volumes.flatMap((v) => (v.validation ? [v.validation] : []));
     writeRunRecord(runDir, record);
     const emit = (event: TrainEvent) => hooks.onEvent?.(event);
+    const masks = data.volumes.filter((v) => v.record.labelsConvention === 'mask').map((v) => path.basename(v.files.labels));
     emit({
       type: 'started',
       runDir,
@@ -201,6 +202,7 @@ export async function runTraining(settings: TrainSettings, hooks: TrainHooks = {
       ...(record.parent ? { parent: record.parent } : {}),
       trainingVoxels: sampler.classCounts().reduce((a, b) => a + b, 0),
       validationVoxels: countValidationVoxels(validationVolumes),
+      ...(masks.length ? { masks } : {}),
     });
     if (record.parent) {
       // Before the first step (and before the training clock starts): the parent's network as it

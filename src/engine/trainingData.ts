@@ -222,7 +222,7 @@ export function loadTrainingData(settings: TrainSettings, known?: readonly (read
   const splits = loaded.map(({ image, labels }, v) => splitLabels(labels, image.dims, settings.validation, found[v], known?.[v] ? found[v].map((s) => isKnown(v, s)) : undefined));
   // A mask labels every voxel: the nearest annotation is the voxel itself, nothing to learn from.
   const annotationChannels = useAnnotationChannels(dense ? false : settings.annotationChannels, classes, loaded.length, Math.min(...splits.map((s) => s.trainingSlices.length)));
-  const volumes = loaded.map(({ files, image, labels }, v) => {
+  const volumes = loaded.map(({ files, image, labels, convention }, v) => {
     let normalized = normalizeVolume(image, computeNormalization(image, settings.normalization));
     if (coordinateChannels) normalized = withCoordinateChannels(normalized);
     const split = splits[v];
@@ -239,6 +239,7 @@ export function loadTrainingData(settings: TrainSettings, known?: readonly (read
       trainingSlices: split.trainingSlices,
       validationSlices: split.validationSlices,
       trainingVoxels,
+      labelsConvention: convention,
     };
     const training: TrainingVolume = { name, image: normalized, labels: split.training };
     const groups = annotationChannels ? leaveOutVolumes(name, normalized, split.training, split.trainingSlices, classes) : [];

@@ -4,6 +4,7 @@
  * and the engine read it, all through `parseRunRecord`, the one parser. No Node imports here.
  */
 import type { Vec3 } from '../core/geometry';
+import type { LabelConvention } from '../core/segmentationConvention';
 import type { AnnotatedSlice } from '../core/sparseSplit';
 import type { BackendName, GpuAdapterReport } from './backends';
 import type { UNetConfig } from './network';
@@ -82,6 +83,8 @@ export interface VolumeRecord {
   validationSlices: AnnotatedSlice[];
   /** Labeled training voxels per class (index c = label value c + 1). */
   trainingVoxels: number[];
+  /** How the label file was read: `labels` (0 = unlabeled) or `mask` (0 = background, value + 1). Absent in runs before 0.2. */
+  labelsConvention?: LabelConvention;
 }
 
 /** The training loss, sampled every few iterations. */

@@ -36,6 +36,8 @@ export interface TrainStartedEvent {
   /** Labeled voxels used for training / scored by validation, over every volume. */
   trainingVoxels: number;
   validationVoxels: number;
+  /** The label files read as masks (0 = background, every voxel labeled), by file name. */
+  masks?: string[];
 }
 
 /** One validation pass on the held-out slices. */

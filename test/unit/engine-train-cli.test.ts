@@ -34,6 +34,7 @@ for (const where of ['default', 'worker'] as const) {
     assert.equal(summary.status, 'succeeded');
     assert.equal(summary.iterations, 4);
     assert.match(result.stderr, /backend \w+; network 2 levels/);
+    assert.doesNotMatch(result.stderr, /read as masks/);
     assert.match(result.stderr, /validation at 2: mean foreground IoU/);
     const record = readRunRecord(out);
     assert.equal(record.status, 'succeeded');
@@ -123,6 +124,8 @@ test('unet3d train on a dense mask (0 = background): refused with the fix in the
   assert.equal(result.status, 0, result.stderr);
   const record = readRunRecord(out);
   assert.equal(record.settings.volumes[0].labelsConvention, 'mask');
+  assert.equal(record.volumes[0].labelsConvention, 'mask');
+  assert.match(result.stderr, /labels read as masks \(0 = background, every voxel labeled\): ball-masked_seg\.nii\.gz/);
   assert.deepEqual(record.classes?.map((c) => c.value), [1, 2]);
   // Two folds of three train: about two thirds of the voxels, each labeled, the ball as class 2.
   const [background, ball2] = record.volumes[0].trainingVoxels;

@@ -1,6 +1,7 @@
 /** What the Runs view shows: labels, descriptions, tooltips, context values and children of runs. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { RunRecord } from '../../src/protocol/run';
 import type { Entry, EvaluationEntry, RunEntry } from '../../src/extension/runs/runEntry';
 import { displayStatus, formatDuration, formatShortTime, presentEntry, shortRunName, type RowData } from '../../src/extension/runs/runPresentation';
 import { runRecord } from './runs-fixtures';
@@ -38,6 +39,11 @@ test('its children: IoU per class by name, the volumes, the settings, the segmen
   const classes = row.children?.filter((c) => c.id.startsWith('iou-')).map((c) => `${c.label} ${c.description}`);
   assert.deepEqual(classes, ['background IoU 0.970', 'spinal cord IoU 0.820']);
   assert.deepEqual(child(row, 'volumes')?.children?.map((c) => [c.label, c.description]), [['t2.nii.gz', 'labels: t2.labels.nii.gz']]);
+  // A run trained on a mask says so beside its label file.
+  const masked = runRecord({ settings: { ...runRecord().settings, volumes: [{ image: '/ws/t2.nii.gz', labels: '/ws/t2_seg-manual.nii.gz', labelsConvention: 'mask' }] } });
+  masked.volumes = [{ ...({} as RunRecord['volumes'][number]), labelsConvention: 'mask' }];
+  const maskedRow = presentEntry({ kind: 'run', dir: '/ws/.unet3d/runs/run-m', name: 'run-m', createdMs: Date.parse(masked.createdAt), record: masked, segmentations: [] }, { now: NOW });
+  assert.deepEqual(child(maskedRow, 'volumes')?.children?.map((c) => c.description), ['labels: t2_seg-manual.nii.gz (a mask: 0 = background)']);
   const settings = Object.fromEntries((child(row, 'settings')?.children ?? []).map((c) => [c.label, c.description]));
   assert.equal(settings.budget, '100 iterations');
   assert.equal(settings.validation, '20 % of the annotated slices held out, then 20 % of the budget on every slice');

@@ -39,6 +39,7 @@ test("a 3D Slicer segmentation trains as a mask: 0 is the background, its segmen
     ['background', 'ribs', 'cervical vertebral column', 'thoracic vertebral column', 'lumbar vertebral column', 'right lung', 'left lung', 'tissue'],
   );
   assert.equal(data.annotationChannels, false);
+  assert.equal(data.volumes[0].record.labelsConvention, 'mask');
   const volume = data.volumes[0];
   let unlabeled = 0;
   for (let i = 0; i < volume.allLabels.length; i++) if (volume.allLabels[i] === 0) unlabeled++;

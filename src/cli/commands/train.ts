@@ -73,6 +73,7 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stderr): (
             `${event.parameters.toLocaleString('en-US')} parameters; patch ${event.geometry.input.join('×')} → ${event.geometry.output.join('×')}; ` +
             `classes ${event.classes.map((c) => `${c.value} ${c.name}`).join(', ')}; ${event.trainingVoxels} training / ${event.validationVoxels} validation voxels`,
         );
+        if (event.masks) line(`labels read as masks (0 = background, every voxel labeled): ${event.masks.join(', ')}`);
         if (event.parent) {
           const p = event.parent;
           line(`warm start from ${p.runDir} (${p.checkpoint} checkpoint, iteration ${p.iteration}${p.classesAdded ? `, ${p.classesAdded} class${p.classesAdded === 1 ? '' : 'es'} added` : ''})`);

@@ -331,7 +331,9 @@ function runChildren(entry: RunEntry): RowData[] {
   if (r.refit?.done) rows.push({ ...detail('refit', 'refit on all slices', `${r.refit.iterations} iterations, ${r.refit.heldOutSlices} held-out slices added; IoU below: held out, before the refit`, 'refresh'), tooltip: refitText(r.refit) });
   if (best) rows.push(...classRows(r, best.iou, 'iou'));
   else rows.push(detail('iou', 'IoU', r.status === 'running' ? 'after the first validation' : 'no validation (no slices held out)', 'info'));
-  const volumes = r.settings.volumes.map((v, i) => fileRow(`volume-${i}`, String(v.image), `labels: ${path.basename(String(v.labels))}`));
+  const volumes = r.settings.volumes.map((v, i) =>
+    fileRow(`volume-${i}`, String(v.image), `labels: ${path.basename(String(v.labels))}${r.volumes[i]?.labelsConvention === 'mask' ? ' (a mask: 0 = background)' : ''}`),
+  );
   rows.push({ id: 'volumes', label: 'volumes', description: String(volumes.length), contextValue: tokens('detail'), icon: 'files', children: volumes });
   rows.push({ id: 'settings', label: 'settings', contextValue: tokens('detail'), icon: 'settings-gear', children: settingsRows(r) });
   const segs = segmentationRows(entry.segmentations);
