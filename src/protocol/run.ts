@@ -273,10 +273,6 @@ function cleanRefit(v: unknown): RefitRecord | undefined {
 }
 
 /**
- * Parses run.json. Checks what the view relies on (schema, status, settings, times) and drops
- * malformed entries of the metric lists rather than failing on them.
- */
-/**
  * True where a run folder's only file, run.json, holds `text` of a run that failed (it never
  * wrote a checkpoint): such a folder may be taken back by a new run, nothing of it is lost but
  * the failure's record. Any other run folder is never overwritten.
@@ -287,6 +283,10 @@ export function isFailedRunOnly(text: string | undefined): boolean {
   return parsed.ok && parsed.value.status === 'failed';
 }
 
+/**
+ * Parses run.json. Checks what the view relies on (schema, status, settings, times) and drops
+ * malformed entries of the metric lists rather than failing on them.
+ */
 export function parseRunRecord(text: string, file = RUN_FILE): Parsed<RunRecord> {
   const json = parseJson(text, file);
   if (!json.ok) return json;

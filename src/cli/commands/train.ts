@@ -13,7 +13,8 @@ import { segmentInWorker } from './segment';
 const USAGE = `Usage: unet3d train --image A.nii.gz --labels A.labels.nii.gz [--image B --labels B ...] --out RUN_DIR [options]
 
 Trains a 3D U-Net on sparse labels (0 = unlabeled, 1 = background, 2.. = classes; unlabeled voxels
-weigh 0), or on dense masks (--labels-convention mask), and writes the run folder: run.json, best/ and last/ (model.json + weights.bin).
+weigh 0), or on dense masks (--labels-convention mask), and writes the run folder: run.json, best/
+and last/ (model.json + weights.bin).
 
   --image FILE          a training image (.nii, .nii.gz, .nrrd, .nhdr); repeat for several volumes;
                         a 4D image gives one input channel per frame
