@@ -272,6 +272,12 @@ function cleanRefit(v: unknown): RefitRecord | undefined {
   return v as unknown as RefitRecord;
 }
 
+/** A patch geometry as the view shows it: input and output of 3 finite sizes each. */
+function isGeometry(g: unknown): boolean {
+  const shape = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every(isFiniteNumber);
+  return isObject(g) && shape(g.input) && shape(g.output);
+}
+
 /**
  * True where a run folder's only file, run.json, holds `text` of a run that failed (it never
  * wrote a checkpoint): such a folder may be taken back by a new run, nothing of it is lost but
@@ -311,10 +317,12 @@ export function parseRunRecord(text: string, file = RUN_FILE): Parsed<RunRecord>
     classes: Array.isArray(r.classes) ? r.classes.filter((c) => isObject(c) && isFiniteNumber(c.value) && typeof c.name === 'string') : undefined,
     error: typeof r.error === 'string' ? r.error : undefined,
     refit: cleanRefit(r.refit),
+    classWeights: Array.isArray(r.classWeights) && r.classWeights.every(isFiniteNumber) ? r.classWeights : undefined,
   } as unknown as RunRecord;
+  if (record.geometry !== undefined && !isGeometry(record.geometry)) delete record.geometry;
   if (record.summary !== undefined) {
     const s = record.summary as unknown;
-    if (!isObject(s)) delete record.summary;
+    if (!isObject(s) || !isFiniteNumber(s.iterations)) delete record.summary;
     else if (s.best !== undefined) {
       const best = cleanValidation(s.best);
       if (best) record.summary!.best = best;

@@ -55,6 +55,23 @@ test('malformed metric entries are dropped, not fatal', () => {
   assert.deepEqual(parsed.value.volumes, []);
 });
 
+test('fields the Runs view reads are dropped when malformed: the patch geometry, a summary without iterations, class weights', () => {
+  for (const geometry of [{ input: null, output: [8, 8, 8] }, { input: 'x', output: [8, 8, 8] }, { input: [8, 8], output: [8, 8, 8] }, { input: [8, 8, 8] }, 'nope']) {
+    const parsed = parseRunRecord(JSON.stringify({ ...runRecord(), geometry }));
+    assert.ok(parsed.ok);
+    assert.equal(parsed.value.geometry, undefined, JSON.stringify(geometry));
+  }
+  const kept = parseRunRecord(JSON.stringify({ ...runRecord(), geometry: { input: [40, 40, 40], output: [40, 40, 40] } }));
+  assert.ok(kept.ok);
+  assert.deepEqual(kept.value.geometry?.input, [40, 40, 40]);
+  const summary = parseRunRecord(JSON.stringify({ ...runRecord(), summary: { ...runRecord().summary, iterations: null } }));
+  assert.ok(summary.ok);
+  assert.equal(summary.value.summary, undefined);
+  const weights = parseRunRecord(JSON.stringify({ ...runRecord(), classWeights: { 0: 1 } }));
+  assert.ok(weights.ok);
+  assert.equal(weights.value.classWeights, undefined);
+});
+
 function writeRun(dir: string, text: string): void {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'run.json'), text);

@@ -31,6 +31,16 @@ test('a succeeded run leads with its mean IoU, then when and which run; backend,
   assert.equal(row.icon, 'pass');
 });
 
+test('a run whose record cannot be shown is a broken row saying why, never an exception that empties the view', () => {
+  const record = runRecord();
+  // A field of the wrong type that the parser does not check, as a hand edit or another tool may leave it.
+  (record as unknown as Record<string, unknown>).geometry = { input: 5, output: [8, 8, 8] };
+  const row = presentEntry({ kind: 'run', dir: '/ws/.unet3d/runs/run-x', name: 'run-x', createdMs: 0, record, segmentations: [] }, { now: NOW });
+  assert.equal(row.label, 'broken');
+  assert.match(row.description ?? '', /^run-x · its run\.json cannot be shown \(/);
+  assert.ok(tokens(row).includes('deletable') && tokens(row).includes('reveal'));
+});
+
 test('its children: IoU per class by name, the volumes, the settings, the segmentations', () => {
   const row = presentEntry(
     run({}, [{ volume: '/ws/semi/spinalcord/t2.nii.gz', output: '/ws/semi/spinalcord/t2.seg.nii.gz', createdAt: '2026-11-27T11:00:00.000Z' }]),

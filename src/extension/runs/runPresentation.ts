@@ -13,10 +13,10 @@
  *   reveal       it has a folder or file to reveal in the explorer
  */
 import * as path from 'node:path';
-import type { ParentComparison, RefitRecord, RunRecord } from '../../protocol/run';
+import { RUN_FILE, type ParentComparison, type RefitRecord, type RunRecord } from '../../protocol/run';
 import { plural } from '../../core/words';
 import { describeStop, type ValidationResult } from '../../protocol/training';
-import type { BrokenEntry, Entry, EvaluationEntry, RunEntry, SegmentationRecord } from './runEntry';
+import { EVALUATION_FILE, type BrokenEntry, type Entry, type EvaluationEntry, type RunEntry, type SegmentationRecord } from './runEntry';
 
 /** What a training in progress in this window last reported (fresher than run.json). */
 export interface LiveProgress {
@@ -431,14 +431,23 @@ function presentBroken(entry: BrokenEntry): RowData {
   };
 }
 
-/** The row of one entry of the runs folder, with its children. */
+/**
+ * The row of one entry of the runs folder, with its children. A record the parser let through
+ * but that cannot be shown (a field of the wrong type, written by hand or by another tool) is
+ * shown as broken, with why: one run never takes the whole view down.
+ */
 export function presentEntry(entry: Entry, options: PresentOptions): RowData {
-  switch (entry.kind) {
-    case 'run':
-      return presentRun(entry, options);
-    case 'evaluation':
-      return presentEvaluation(entry, options);
-    case 'broken':
-      return presentBroken(entry);
+  try {
+    switch (entry.kind) {
+      case 'run':
+        return presentRun(entry, options);
+      case 'evaluation':
+        return presentEvaluation(entry, options);
+      case 'broken':
+        return presentBroken(entry);
+    }
+  } catch (error) {
+    const file = entry.kind === 'evaluation' ? EVALUATION_FILE : RUN_FILE;
+    return presentBroken({ kind: 'broken', dir: entry.dir, name: entry.name, createdMs: entry.createdMs, reason: `its ${file} cannot be shown (${(error as Error).message})` });
   }
 }
