@@ -47,10 +47,14 @@ function sidecarOf(file: string): { name: string; text: string | undefined } {
   return { name, text: fs.existsSync(sidecar) ? fs.readFileSync(sidecar, 'utf8') : undefined };
 }
 
+/** The editor's own label files, NAME.labels.nii.gz and its Slicer export NAME.labels.seg.nrrd: sparse labels, never a mask. */
+export function isEditorLabelFile(file: string): boolean {
+  return /\.labels(\.seg)?$/i.test(file.replace(VOLUME_EXTENSION, ''));
+}
+
 /** The convention `auto` picks for a file and its voxels, with the reason. */
 export function detectLabelConvention(file: string, data: ArrayLike<number>): ConventionChoice {
-  // NAME.labels.nii.gz and its Slicer export NAME.labels.seg.nrrd: sparse labels.
-  if (/\.labels(\.seg)?$/i.test(file.replace(VOLUME_EXTENSION, ''))) return { convention: 'labels', reason: 'a .labels file: 0 = unlabeled, 1 = background' };
+  if (isEditorLabelFile(file)) return { convention: 'labels', reason: 'a .labels file: 0 = unlabeled, 1 = background' };
   const sidecar = sidecarOf(file);
   return conventionOf(sidecar.name, sidecar.text, data);
 }

@@ -158,12 +158,6 @@ export function readNiftiHeader(bytes: Uint8Array): NiftiHeaderSummary {
   return summarizeHeader(header, nifti2, readGeometryFields(head, nifti2, header.littleEndian));
 }
 
-function checkVoxOffset(voxOffset: number): void {
-  if (!Number.isFinite(voxOffset) || voxOffset < 0 || voxOffset > MAX_AXIS) {
-    throw new VolumeError('bad-header', `invalid NIfTI header: vox_offset is ${voxOffset}; it must be a byte offset from 0 to ${MAX_AXIS}`);
-  }
-}
-
 function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean, g: NiftiGeometryFields): NiftiHeaderSummary {
   const ndim = h.dims[0];
   if (!Number.isInteger(ndim) || ndim < 1 || ndim > 7) {
@@ -204,7 +198,9 @@ function summarizeHeader(h: NIFTI1 | NIFTI2, nifti2: boolean, g: NiftiGeometryFi
     sclInter = 0;
   }
   if (!Number.isFinite(sclInter)) sclInter = 0;
-  checkVoxOffset(g.voxOffset);
+  if (!Number.isFinite(g.voxOffset) || g.voxOffset < 0 || g.voxOffset > MAX_AXIS) {
+    throw new VolumeError('bad-header', `invalid NIfTI header: vox_offset is ${g.voxOffset}; it must be a byte offset from 0 to ${MAX_AXIS}`);
+  }
   // A vox_offset inside the header (0 is common in files written as a pair) means "right after it".
   const voxOffset = Math.floor(Math.max(g.voxOffset, nifti2 ? NIFTI2_HEADER_SIZE : NIFTI1_HEADER_SIZE));
   return {

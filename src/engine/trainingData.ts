@@ -4,8 +4,8 @@
  */
 import * as path from 'node:path';
 import { VolumeError } from '../core/errors';
-import { classListBeside } from '../core/labelConvention';
-import { toEditorLabels, type LabelConvention } from '../core/segmentationConvention';
+import { classListBeside, isEditorLabelFile } from '../core/labelConvention';
+import { conventionOfLabelValues, segmentationValueOf, toEditorLabels, type LabelConvention } from '../core/segmentationConvention';
 import { readVolumeFile } from '../core/readVolume';
 import type { Volume } from '../core/volume';
 import { labelsOnGrid } from '../core/volumeFiles';
@@ -146,15 +146,12 @@ export function readLabelMapOnGrid(file: string, image: Volume, imageFile: strin
  * Slicer); anything else is read as the editor's labels.
  */
 export function trainingConvention(file: string, volume: Pick<Volume, 'segments'>): LabelConvention {
-  if (EDITOR_LABEL_FILE.test(file)) return 'labels';
+  if (isEditorLabelFile(file)) return 'labels';
   const listed = classListBeside(file);
-  if (listed) return listed.labelValues === '0-background' ? 'mask' : 'labels';
+  if (listed) return conventionOfLabelValues(listed.labelValues);
   if (volume.segments?.length) return volume.segments.some((s) => s.value === 1 && /^background$/i.test(s.name.trim())) ? 'labels' : 'mask';
   return 'labels';
 }
-
-/** The editor's own label files (NAME.labels.nii.gz, its Slicer export NAME.labels.seg.nrrd): never a mask. */
-const EDITOR_LABEL_FILE = /\.labels(\.seg)?\.(nii\.gz|nii|nrrd|nhdr)$/i;
 
 /**
  * The error for labels holding the background alone (label 1, beside unlabeled 0): a network
@@ -199,7 +196,7 @@ export function loadTrainingData(settings: TrainSettings, known?: readonly (read
   let maxLabel = 0;
   for (const { labels } of loaded) for (let i = 0; i < labels.length; i++) if (labels[i] > maxLabel) maxLabel = labels[i];
   if (maxLabel === 0) throw new RangeError('the label files hold no labeled voxel: paint some slices first');
-  if (maxLabel === 1) throw new RangeError(backgroundOnlyMessage(loaded.filter((l) => l.convention === 'labels' && !EDITOR_LABEL_FILE.test(l.files.labels)).map((l) => path.basename(l.files.labels))));
+  if (maxLabel === 1) throw new RangeError(backgroundOnlyMessage(loaded.filter((l) => l.convention === 'labels' && !isEditorLabelFile(l.files.labels)).map((l) => path.basename(l.files.labels))));
   const dense = loaded.some((l) => l.convention === 'mask');
   if (dense && settings.annotationChannels === true) {
     throw new RangeError('annotation channels read where the nearest annotation is, and a mask labels every voxel: train on masks without them');
@@ -209,7 +206,7 @@ export function loadTrainingData(settings: TrainSettings, known?: readonly (read
   // Names: the settings', else the label file's class list (the editor's NAME.labels.json), else a Slicer file's segments
   // (a segment's value v is label v + 1 in a mask).
   const segmented = loaded.find((l) => l.labelVolume.segments);
-  const segmentName = (label: number) => segmented?.labelVolume.segments?.find((s) => s.layer === 0 && s.value === label - (segmented.convention === 'mask' ? 1 : 0))?.name;
+  const segmentName = (label: number) => segmented?.labelVolume.segments?.find((s) => s.layer === 0 && s.value === (segmented.convention === 'mask' ? segmentationValueOf(label) : label))?.name;
   const listed = loaded.map((l) => classNamesBeside(l.files.labels)).find((m) => m.size > 0);
   const classInfo: ClassInfo[] = Array.from({ length: classes }, (_, c) => ({
     value: c + 1,
